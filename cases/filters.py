@@ -1,0 +1,77 @@
+"""The case-list filters: the query parameters residents share in links, validated by a form."""
+
+from django import forms
+from django.db.models import QuerySet
+
+from cases.modalities import MODALITY_CHOICES
+from cases.models import Case, CaseQuerySet
+from cases.regions import RegionTree, load_region_tree
+
+FILTER_PARAMETERS = ("region", "diagnosis", "modality", "tag", "sex", "age_min", "age_max")
+
+
+class CaseFilterForm(forms.Form):
+    region = forms.SlugField(required=False)
+    diagnosis = forms.SlugField(required=False)
+    modality = forms.ChoiceField(choices=[("", "Any modality"), *MODALITY_CHOICES], required=False)
+    tag = forms.SlugField(required=False)
+    sex = forms.ChoiceField(choices=[("", "Any sex"), *Case.Sex.choices], required=False)
+    age_min = forms.IntegerField(required=False, min_value=0, max_value=130, label="Age from")
+    age_max = forms.IntegerField(required=False, min_value=0, max_value=130, label="Age to")
+
+    def __init__(self, data=None, **kwargs):
+        if data is not None:
+            # DICOM codes are upper case, but a hand-typed ?modality=mr should work too.
+            data = data.copy()
+            if data.get("modality"):
+                data["modality"] = data["modality"].upper()
+        super().__init__(data, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        age_min, age_max = cleaned.get("age_min"), cleaned.get("age_max")
+        if age_min is not None and age_max is not None and age_min > age_max:
+            self.add_error("age_max", "“Age to” must not be below “Age from”.")
+            cleaned.pop("age_max")
+        return cleaned
+
+    def active_filters(self) -> dict:
+        """The valid, non-empty filters; an invalid one is reported and ignored, not applied."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name in FILTER_PARAMETERS and value not in (None, "") and name not in self.errors
+        }
+
+
+def filter_cases(cases: CaseQuerySet, filters: dict, tree: RegionTree | None = None) -> QuerySet:
+    """Apply the filters; they combine with AND. An unknown region slug matches nothing."""
+    if "region" in filters:
+        tree = tree or load_region_tree()
+        region = tree.by_slug.get(filters["region"])
+        if region is None:
+            return cases.none()
+        # A subquery rather than a join keeps one row per case whatever the number of regions.
+        cases = cases.filter(
+            pk__in=Case.regions.through.objects.filter(region_id__in=tree.descendant_ids(region)).values(
+                "case_id"
+            )
+        )
+    if "diagnosis" in filters:
+        cases = cases.filter(final_diagnosis__slug=filters["diagnosis"])
+    if "modality" in filters:
+        cases = cases.with_modality(filters["modality"])
+    if "tag" in filters:
+        cases = cases.filter(pk__in=Case.tags.through.objects.filter(tag__slug=filters["tag"]).values(
+            "content_object_id"
+        ))
+    if "sex" in filters:
+        cases = cases.filter(sex=filters["sex"])
+    if "age_min" in filters:
+        cases = cases.filter(age__gte=filters["age_min"])
+    if "age_max" in filters:
+        cases = cases.filter(age__lte=filters["age_max"])
+    return cases

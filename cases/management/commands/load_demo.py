@@ -1,0 +1,33 @@
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from cases.demo_accounts import demo_accounts_ensure
+from cases.seed import SEED_FILE, read_seed, seed_load
+
+
+class Command(BaseCommand):
+    help = "Load the seed cases, diagnoses, regions and demo accounts. Idempotent: a second run changes nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", default=str(SEED_FILE), help="Seed file (default: fixtures/seed.json).")
+
+    def handle(self, *args, **options):
+        try:
+            data = read_seed(Path(options["seed"]))
+        except (OSError, ValueError) as error:
+            raise CommandError(f"Cannot read the seed file: {error}") from error
+        accounts = demo_accounts_ensure()
+        faculty = get_user_model().objects.get(username="faculty")
+        report = seed_load(data=data, author=faculty)
+        for kind, plural in (("region", "regions"), ("diagnosis", "diagnoses"), ("case", "cases")):
+            created = report.created.get(kind, [])
+            self.stdout.write(
+                f"{plural}: {len(created)} created, {report.existing.get(kind, 0)} already present"
+            )
+        self.stdout.write("\nDemo log-ins (for this local demo only):")
+        for account, created in accounts:
+            role = account.role or "superuser"
+            note = "" if created else "  (existed already; password unchanged)"
+            self.stdout.write(f"  {role:<10} {account.username} / {account.password}{note}")

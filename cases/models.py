@@ -1,0 +1,253 @@
+"""The teaching-case record: regions, diagnoses, cases and their sections.
+
+Every teaching section is its own field or row so that quiz mode can withhold exactly the parts
+that give the answer away, and so that an empty section can honestly read "not stated in the
+source" instead of being padded with an invented value.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from taggit.managers import TaggableManager
+from taggit.models import TaggedItemBase
+
+from cases.modalities import MODALITY_CHOICES, modality_codes_matching
+
+
+class Region(models.Model):
+    """A node of the anatomical tree (Spine > Sacrum and coccyx …)."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="region_unique_name_per_parent"),
+            models.CheckConstraint(condition=~Q(parent=models.F("pk")), name="region_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("region_detail", args=[self.slug])
+
+
+class Diagnosis(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    synonyms = models.JSONField(
+        default=list, blank=True, help_text="Other names: American spellings, abbreviations, true synonyms."
+    )
+    summary = models.TextField(blank=True, help_text="Only what the cited sources state.")
+    summary_source = models.CharField(max_length=500, blank=True)
+    editorial_summary = models.TextField(
+        blank=True, help_text="Added by the archive's editors, not from the sources; shown labelled as such."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "diagnoses"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("diagnosis_detail", args=[self.slug])
+
+
+class TaggedCase(TaggedItemBase):
+    """A real foreign key to the case (instead of taggit's generic one) keeps tag queries plain joins."""
+
+    content_object = models.ForeignKey("Case", on_delete=models.CASCADE)
+
+
+class CaseQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(status=Case.Status.PUBLISHED)
+
+    def visible_to(self, user):
+        """Cases the user may see: permissions decide, never ``is_staff``.
+
+        A draft: its author and holders of ``view_draft_case`` (editors). In review: its author
+        and holders of ``view_review_case`` (faculty, editors). Published: everyone.
+        """
+        visible = Q(status=Case.Status.PUBLISHED)
+        if not user.is_authenticated:
+            return self.filter(visible)
+        visible |= Q(author=user)
+        if user.has_perm("cases.view_draft_case"):
+            visible |= Q(status=Case.Status.DRAFT)
+        if user.has_perm("cases.view_review_case"):
+            visible |= Q(status=Case.Status.IN_REVIEW)
+        return self.filter(visible)
+
+    def with_modality(self, code: str):
+        codes = modality_codes_matching(code)
+        return self.filter(pk__in=Finding.objects.filter(modality__in=codes).values("case_id"))
+
+    def for_list(self):
+        """What a case card shows, in a fixed number of queries whatever the page size."""
+        return self.select_related("final_diagnosis").prefetch_related(
+            "regions",
+            "tags",
+            models.Prefetch("findings", queryset=Finding.objects.only("case_id", "modality", "order")),
+        )
+
+    def for_detail(self):
+        return self.select_related("final_diagnosis", "author").prefetch_related(
+            "regions__parent",
+            "tags",
+            "findings",
+            models.Prefetch(
+                "differential_items", queryset=DifferentialItem.objects.select_related("diagnosis")
+            ),
+            "references",
+        )
+
+
+class Case(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "review", "In review"
+        PUBLISHED = "published", "Published"
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "O", "Other"
+
+    class Certainty(models.TextChoices):
+        HISTOLOGY = "histology", "Histology (biopsy or surgery)"
+        CLINICAL_IMAGING = "clinical_imaging", "Clinical and imaging correlation"
+        IMAGING_TYPICAL = "imaging_typical", "Typical imaging appearance"
+        FOLLOW_UP = "follow_up", "Follow-up"
+
+    slug = models.SlugField(
+        max_length=120, unique=True, help_text="Neutral: it appears in quiz URLs, so it must not name the diagnosis."
+    )
+    title = models.CharField(
+        max_length=200, help_text="Neutral presentation, e.g. '47-year-old woman with back pain'."
+    )
+    age = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Years; empty if not stated.")
+    sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
+    clinical_history = models.TextField(blank=True)
+    final_diagnosis = models.ForeignKey(
+        Diagnosis, null=True, blank=True, on_delete=models.PROTECT, related_name="final_cases"
+    )
+    diagnosis_certainty = models.CharField(max_length=20, choices=Certainty.choices, blank=True)
+    diagnosis_proof = models.TextField(blank=True, help_text="How the diagnosis was proven, as the source says.")
+    treatment_outcome = models.TextField(blank=True)
+    discussion = models.TextField(blank=True)
+    teaching_points = models.TextField(blank=True)
+    regions = models.ManyToManyField(Region, blank=True, related_name="cases")
+    tags = TaggableManager(through=TaggedCase, blank=True)
+    attribution = models.TextField(blank=True, help_text="Source site and presenter, as the source names them.")
+    licence = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-created_at"]
+        permissions = [
+            ("view_draft_case", "Can view any draft case"),
+            ("view_review_case", "Can view any case in review"),
+            ("publish_case", "Can publish and unpublish cases"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(age__lte=130), name="case_age_plausible"),
+            models.CheckConstraint(condition=Q(sex__in=["", "F", "M", "O"]), name="case_sex_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "review", "published"]), name="case_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="published") | Q(published_at__isnull=False),
+                name="case_published_has_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-published_at"], name="case_status_published_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("case_detail", args=[self.slug])
+
+    @property
+    def modalities(self) -> list[str]:
+        """Distinct modality codes of the findings, in teaching order (uses prefetched rows)."""
+        seen: list[str] = []
+        for finding in self.findings.all():
+            if finding.modality not in seen:
+                seen.append(finding.modality)
+        return seen
+
+    @property
+    def top_regions(self) -> list[Region]:
+        return [region for region in self.regions.all() if region.parent_id is None]
+
+
+class Finding(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="findings")
+    modality = models.CharField(max_length=4, choices=MODALITY_CHOICES)
+    study = models.CharField(max_length=200, blank=True, help_text="Study or technique, e.g. 'Sagittal T1 and T2'.")
+    text = models.TextField()
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["case", "order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["case", "order"], name="finding_unique_order")]
+        indexes = [models.Index(fields=["modality", "case"], name="finding_modality_case_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_modality_display()}: {self.study}"
+
+
+class DifferentialItem(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="differential_items")
+    diagnosis = models.ForeignKey(Diagnosis, on_delete=models.PROTECT, related_name="differential_items")
+    rationale = models.TextField(blank=True, help_text="Why it was considered, or why it was excluded.")
+    added_by_editors = models.BooleanField(
+        default=False, help_text="Not given by the source: shown as an addition by the archive's editors."
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["case", "order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "order"], name="differential_unique_order"),
+            models.UniqueConstraint(fields=["case", "diagnosis"], name="differential_unique_diagnosis"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.diagnosis)
+
+
+class Reference(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="references")
+    citation = models.TextField()
+    url = models.URLField(blank=True)
+    doi = models.CharField(max_length=200, blank=True)
+    pmid = models.CharField(max_length=20, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["case", "order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["case", "order"], name="reference_unique_order")]
+
+    def __str__(self) -> str:
+        return self.citation[:80]

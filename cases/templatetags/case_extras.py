@@ -1,0 +1,38 @@
+from django import template
+from django.utils.safestring import mark_safe
+
+from cases.markdown import render_markdown
+
+register = template.Library()
+
+NOT_STATED = "Not stated in the source."
+
+
+@register.filter(name="markdown")
+def markdown_filter(text: str) -> str:
+    return mark_safe(render_markdown(text))  # noqa: S308 - sanitised by nh3 in render_markdown
+
+
+@register.inclusion_tag("includes/section.html")
+def section(heading: str, text: str, section_id: str = ""):
+    """A teaching section, or an honest "not stated in the source" when the source gave nothing."""
+    return {"heading": heading, "text": text, "section_id": section_id, "not_stated": NOT_STATED}
+
+
+@register.simple_tag
+def age_sex(case) -> str:
+    age = f"{case.age}-year-old" if case.age is not None else "Age not stated"
+    sex = case.get_sex_display().lower() if case.sex else "sex not stated"
+    return f"{age}, {sex}"
+
+
+@register.simple_tag(takes_context=True)
+def toggle_filter_url(context, name: str, value: str | None) -> str:
+    """The current list URL with filter ``name`` set to ``value`` (or removed when None); back to page 1."""
+    params = context["request"].GET.copy()
+    params.pop("page", None)
+    if value is None:
+        params.pop(name, None)
+    else:
+        params[name] = value
+    return f"?{params.urlencode()}" if params else "?"

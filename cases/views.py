@@ -1,0 +1,151 @@
+"""Thin views over the case selectors; ``VisibleCasesMixin`` alone decides what a user may see."""
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.views.generic import TemplateView
+from taggit.models import Tag
+
+from cases.facets import case_facets, count_regions_and_modalities
+from cases.filters import CaseFilterForm, filter_cases
+from cases.models import Case, Diagnosis
+from cases.regions import load_region_tree
+
+NEWEST_CASES_ON_HOME = 6
+CASES_PER_SECTION = 20
+RELATED_CASES = 5
+
+
+class VisibleCasesMixin:
+    """The one place that turns the permission rules into a queryset (see ``CaseQuerySet.visible_to``)."""
+
+    def visible_cases(self):
+        return Case.objects.visible_to(self.request.user)
+
+    def paginate(self, cases, per_page: int = settings.CASES_PER_PAGE):
+        return Paginator(cases.for_list(), per_page).get_page(self.request.GET.get("page"))
+
+
+class HomeView(VisibleCasesMixin, TemplateView):
+    template_name = "cases/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        cases = self.visible_cases()
+        context["facets"] = case_facets(cases, load_region_tree())
+        context["newest_cases"] = cases.for_list()[:NEWEST_CASES_ON_HOME]
+        return context
+
+
+class CaseListView(VisibleCasesMixin, TemplateView):
+    template_name = "cases/case_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = CaseFilterForm(self.request.GET)
+        filters = form.active_filters()
+        tree = load_region_tree()
+        cases = filter_cases(self.visible_cases(), filters, tree)
+        facets = case_facets(cases, tree)
+        paginator = Paginator(cases.for_list(), settings.CASES_PER_PAGE)
+        paginator.count = facets.total  # already counted by the facet query
+        context.update(
+            form=form,
+            filters=filters,
+            facets=facets,
+            page_obj=paginator.get_page(self.request.GET.get("page")),
+            active_region=tree.by_slug.get(filters.get("region", "")),
+        )
+        return context
+
+
+class CaseDetailView(VisibleCasesMixin, TemplateView):
+    template_name = "cases/case_detail.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # A case the user may not see answers 404, not 403: its existence is not disclosed either.
+        case = get_object_or_404(self.visible_cases().for_detail(), slug=slug)
+        context["case"] = case
+        context["related_cases"] = self.related_cases(case)
+        context["permalink"] = self.request.build_absolute_uri(case.get_absolute_url())
+        return context
+
+    def related_cases(self, case: Case):
+        shares_diagnosis = Q(final_diagnosis=case.final_diagnosis) if case.final_diagnosis_id else Q(pk__in=[])
+        shares_region = Q(regions__in=[region.pk for region in case.regions.all()])
+        related_ids = (
+            self.visible_cases().filter(shares_diagnosis | shares_region).exclude(pk=case.pk).values("pk")
+        )
+        return (
+            Case.objects.filter(pk__in=related_ids)
+            .select_related("final_diagnosis")
+            .only("slug", "title", "age", "sex", "final_diagnosis__name")[:RELATED_CASES]
+        )
+
+
+class RegionDetailView(VisibleCasesMixin, TemplateView):
+    template_name = "cases/region_detail.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        context = super().get_context_data(**kwargs)
+        tree = load_region_tree()
+        region = tree.by_slug.get(slug)
+        if region is None:
+            raise Http404("No such region.")
+        cases = filter_cases(self.visible_cases(), {"region": slug}, tree)
+        counts = count_regions_and_modalities(cases, tree)
+        context.update(
+            region=region,
+            ancestors=tree.ancestors(region),
+            children=[(child, counts[f"region_{child.pk}"]) for child in tree.children(region)],
+            page_obj=self.paginate(cases),
+        )
+        return context
+
+
+class DiagnosisListView(VisibleCasesMixin, TemplateView):
+    template_name = "cases/diagnosis_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        diagnoses = Diagnosis.objects.annotate(
+            case_count=Count("final_cases", filter=Q(final_cases__in=self.visible_cases().values("pk")))
+        )
+        by_letter: dict[str, list[Diagnosis]] = {}
+        for diagnosis in diagnoses:
+            by_letter.setdefault(diagnosis.name[:1].upper(), []).append(diagnosis)
+        context["by_letter"] = sorted(by_letter.items())
+        return context
+
+
+class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
+    template_name = "cases/diagnosis_detail.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        context = super().get_context_data(**kwargs)
+        diagnosis = get_object_or_404(Diagnosis, slug=slug)
+        cases = self.visible_cases()
+        final = cases.filter(final_diagnosis=diagnosis)
+        in_differential = cases.filter(differential_items__diagnosis=diagnosis).exclude(final_diagnosis=diagnosis)
+        context.update(
+            diagnosis=diagnosis,
+            final_cases=final.for_list()[:CASES_PER_SECTION],
+            final_count=final.count(),
+            differential_cases=in_differential.for_list()[:CASES_PER_SECTION],
+            differential_count=in_differential.count(),
+        )
+        return context
+
+
+class TagDetailView(VisibleCasesMixin, TemplateView):
+    template_name = "cases/tag_detail.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        context = super().get_context_data(**kwargs)
+        tag = get_object_or_404(Tag, slug=slug)
+        cases = filter_cases(self.visible_cases(), {"tag": slug})
+        context.update(tag=tag, page_obj=self.paginate(cases))
+        return context
