@@ -32,7 +32,6 @@ class CaseFilterForm(forms.Form):
         age_min, age_max = cleaned.get("age_min"), cleaned.get("age_max")
         if age_min is not None and age_max is not None and age_min > age_max:
             self.add_error("age_max", "“Age to” must not be below “Age from”.")
-            cleaned.pop("age_max")
         return cleaned
 
     def active_filters(self) -> dict:
@@ -65,9 +64,9 @@ def filter_cases(cases: CaseQuerySet, filters: dict, tree: RegionTree | None = N
     if "modality" in filters:
         cases = cases.with_modality(filters["modality"])
     if "tag" in filters:
-        cases = cases.filter(pk__in=Case.tags.through.objects.filter(tag__slug=filters["tag"]).values(
-            "content_object_id"
-        ))
+        cases = cases.filter(
+            pk__in=Case.tags.through.objects.filter(tag__slug=filters["tag"]).values("content_object_id")
+        )
     if "sex" in filters:
         cases = cases.filter(sex=filters["sex"])
     if "age_min" in filters:

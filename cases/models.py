@@ -131,7 +131,9 @@ class Case(models.Model):
         FOLLOW_UP = "follow_up", "Follow-up"
 
     slug = models.SlugField(
-        max_length=120, unique=True, help_text="Neutral: it appears in quiz URLs, so it must not name the diagnosis."
+        max_length=120,
+        unique=True,
+        help_text="Neutral: it appears in quiz URLs, so it must not name the diagnosis.",
     )
     title = models.CharField(
         max_length=200, help_text="Neutral presentation, e.g. '47-year-old woman with back pain'."
@@ -143,13 +145,17 @@ class Case(models.Model):
         Diagnosis, null=True, blank=True, on_delete=models.PROTECT, related_name="final_cases"
     )
     diagnosis_certainty = models.CharField(max_length=20, choices=Certainty.choices, blank=True)
-    diagnosis_proof = models.TextField(blank=True, help_text="How the diagnosis was proven, as the source says.")
+    diagnosis_proof = models.TextField(
+        blank=True, help_text="How the diagnosis was proven, as the source says."
+    )
     treatment_outcome = models.TextField(blank=True)
     discussion = models.TextField(blank=True)
     teaching_points = models.TextField(blank=True)
     regions = models.ManyToManyField(Region, blank=True, related_name="cases")
     tags = TaggableManager(through=TaggedCase, blank=True)
-    attribution = models.TextField(blank=True, help_text="Source site and presenter, as the source names them.")
+    attribution = models.TextField(
+        blank=True, help_text="Source site and presenter, as the source names them."
+    )
     licence = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     author = models.ForeignKey(
@@ -204,7 +210,9 @@ class Case(models.Model):
 class Finding(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="findings")
     modality = models.CharField(max_length=4, choices=MODALITY_CHOICES)
-    study = models.CharField(max_length=200, blank=True, help_text="Study or technique, e.g. 'Sagittal T1 and T2'.")
+    study = models.CharField(
+        max_length=200, blank=True, help_text="Study or technique, e.g. 'Sagittal T1 and T2'."
+    )
     text = models.TextField()
     order = models.PositiveSmallIntegerField(default=0)
 

@@ -34,7 +34,9 @@ class SeedReport:
 def read_seed(path: Path = SEED_FILE) -> dict:
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("format") != SUPPORTED_FORMAT:
-        raise ValueError(f"{path}: unsupported seed format {data.get('format')!r}, expected {SUPPORTED_FORMAT}")
+        raise ValueError(
+            f"{path}: unsupported seed format {data.get('format')!r}, expected {SUPPORTED_FORMAT}"
+        )
     return data
 
 
@@ -100,7 +102,9 @@ def _load_case(row: dict, *, regions, diagnoses, author, report: SeedReport) -> 
         author=author,
     )
     Finding.objects.bulk_create(
-        Finding(case=case, order=order, modality=item["modality"], study=item.get("study", ""), text=item["text"])
+        Finding(
+            case=case, order=order, modality=item["modality"], study=item.get("study", ""), text=item["text"]
+        )
         for order, item in enumerate(row.get("findings", []), start=1)
     )
     DifferentialItem.objects.bulk_create(

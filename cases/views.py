@@ -74,7 +74,9 @@ class CaseDetailView(VisibleCasesMixin, TemplateView):
         return context
 
     def related_cases(self, case: Case):
-        shares_diagnosis = Q(final_diagnosis=case.final_diagnosis) if case.final_diagnosis_id else Q(pk__in=[])
+        shares_diagnosis = (
+            Q(final_diagnosis=case.final_diagnosis) if case.final_diagnosis_id else Q(pk__in=[])
+        )
         shares_region = Q(regions__in=[region.pk for region in case.regions.all()])
         related_ids = (
             self.visible_cases().filter(shares_diagnosis | shares_region).exclude(pk=case.pk).values("pk")
@@ -129,7 +131,9 @@ class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
         diagnosis = get_object_or_404(Diagnosis, slug=slug)
         cases = self.visible_cases()
         final = cases.filter(final_diagnosis=diagnosis)
-        in_differential = cases.filter(differential_items__diagnosis=diagnosis).exclude(final_diagnosis=diagnosis)
+        in_differential = cases.filter(differential_items__diagnosis=diagnosis).exclude(
+            final_diagnosis=diagnosis
+        )
         context.update(
             diagnosis=diagnosis,
             final_cases=final.for_list()[:CASES_PER_SECTION],

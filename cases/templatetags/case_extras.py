@@ -10,7 +10,7 @@ NOT_STATED = "Not stated in the source."
 
 @register.filter(name="markdown")
 def markdown_filter(text: str) -> str:
-    return mark_safe(render_markdown(text))  # noqa: S308 - sanitised by nh3 in render_markdown
+    return mark_safe(render_markdown(text))
 
 
 @register.inclusion_tag("includes/section.html")

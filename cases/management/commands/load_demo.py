@@ -8,7 +8,9 @@ from cases.seed import SEED_FILE, read_seed, seed_load
 
 
 class Command(BaseCommand):
-    help = "Load the seed cases, diagnoses, regions and demo accounts. Idempotent: a second run changes nothing."
+    help = (
+        "Load the seed cases, diagnoses, regions and demo accounts. Idempotent: a second run changes nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", default=str(SEED_FILE), help="Seed file (default: fixtures/seed.json).")

@@ -1,0 +1,106 @@
+"""Shared fixtures: role users, the seed archive and a small case factory."""
+
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.utils import timezone
+
+from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
+from cases.seed import read_seed, seed_load
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests are deselected (not skipped) when the suite runs on SQLite."""
+    if connection.vendor == "postgresql":
+        return
+    selected, deselected = [], []
+    for item in items:
+        (deselected if item.get_closest_marker("postgres") else selected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def make_user(username: str, role: str | None = None, **extra):
+    user = get_user_model().objects.create_user(username=username, password="pw-for-tests-only", **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def resident(db):
+    return make_user("res", "resident")
+
+
+@pytest.fixture
+def faculty(db):
+    return make_user("fac", "faculty", is_staff=True)
+
+
+@pytest.fixture
+def other_faculty(db):
+    return make_user("fac2", "faculty", is_staff=True)
+
+
+@pytest.fixture
+def editor(db):
+    return make_user("edi", "editor", is_staff=True)
+
+
+@pytest.fixture
+def admin_user(db):
+    return get_user_model().objects.create_superuser("root", "root@example.org", "pw-for-tests-only")
+
+
+@pytest.fixture
+def seeded(db):
+    return seed_load(data=read_seed())
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_case(db):
+    """Create a case with findings; keyword arguments override the defaults."""
+
+    def factory(*, findings=("MR",), regions=(), tags=(), differential=(), **fields):
+        n = next(_counter)
+        fields.setdefault("slug", f"case-{n}")
+        fields.setdefault("title", f"Test case {n}")
+        fields.setdefault("status", Case.Status.PUBLISHED)
+        if fields["status"] == Case.Status.PUBLISHED:
+            fields.setdefault("published_at", timezone.now())
+        case = Case.objects.create(**fields)
+        for order, modality in enumerate(findings, start=1):
+            Finding.objects.create(case=case, modality=modality, text=f"Finding {order}", order=order)
+        for order, diagnosis in enumerate(differential, start=1):
+            DifferentialItem.objects.create(case=case, diagnosis=diagnosis, order=order)
+        case.regions.set(regions)
+        case.tags.set(list(tags))
+        return case
+
+    return factory
+
+
+@pytest.fixture
+def region_tree(db):
+    spine = Region.objects.create(name="Spine", slug="spine", order=1)
+    sacrum = Region.objects.create(name="Sacrum", slug="sacrum", parent=spine, order=2)
+    lumbar = Region.objects.create(name="Lumbar spine", slug="lumbar-spine", parent=spine, order=1)
+    chest = Region.objects.create(name="Chest", slug="chest", order=2)
+    return {"spine": spine, "sacrum": sacrum, "lumbar": lumbar, "chest": chest}
+
+
+@pytest.fixture
+def diagnosis(db):
+    def factory(name: str, **fields):
+        return Diagnosis.objects.create(
+            name=name, slug=fields.pop("slug", name.lower().replace(" ", "-")), **fields
+        )
+
+    return factory

@@ -1,0 +1,67 @@
+"""List pages run a fixed number of queries however many cases the archive holds."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cases.models import Case
+
+pytestmark = pytest.mark.django_db
+
+LIST_PAGES = [
+    "/",
+    "/cases/",
+    "/cases/?region=spine&modality=MR",
+    "/cases/?tag=bone&sex=F&age_min=10",
+    "/regions/spine/",
+    "/diagnoses/",
+    "/diagnoses/chordoma/",
+    "/tags/bone/",
+]
+MAX_QUERIES = {"anonymous": 8, "logged_in": 12}
+
+
+def add_cases(make_case, region_tree, chordoma, count: int, start: int = 0):
+    for n in range(start, start + count):
+        make_case(
+            slug=f"bulk-{n}",
+            age=20 + n % 50,
+            sex="F",
+            findings=["CR", "MR", "CT"],
+            regions=[region_tree["sacrum"], region_tree["lumbar"]],
+            tags=["bone", f"tag-{n}"],
+            final_diagnosis=chordoma,
+            differential=[chordoma],
+        )
+
+
+def count_queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "logged_in"])
+def test_query_count_does_not_grow_with_the_number_of_cases(
+    client, make_case, region_tree, diagnosis, faculty, who, django_assert_max_num_queries
+):
+    if who == "logged_in":
+        client.force_login(faculty)
+    chordoma = diagnosis("Chordoma")
+    add_cases(make_case, region_tree, chordoma, 3)
+    few = {url: count_queries(client, url) for url in LIST_PAGES}
+    add_cases(make_case, region_tree, chordoma, 40, start=3)
+    assert Case.objects.count() == 43
+    for url in LIST_PAGES:
+        with django_assert_max_num_queries(MAX_QUERIES[who]):
+            many = count_queries(client, url)
+        assert many == few[url], f"{url}: {few[url]} queries with 3 cases, {many} with 43"
+
+
+def test_case_page_query_count_is_fixed(
+    client, make_case, region_tree, diagnosis, django_assert_max_num_queries
+):
+    chordoma = diagnosis("Chordoma")
+    add_cases(make_case, region_tree, chordoma, 30)
+    with django_assert_max_num_queries(8):
+        assert client.get("/cases/bulk-0/").status_code == 200
