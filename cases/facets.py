@@ -30,6 +30,7 @@ class Facets:
     modalities: list[FacetValue]
     diagnoses: list[FacetValue]
     tags: list[FacetValue]
+    sexes: list[FacetValue]
 
 
 def _facet_modalities() -> list[tuple[str, str]]:
@@ -45,12 +46,14 @@ def _facet_modalities() -> list[tuple[str, str]]:
 
 
 def count_regions_and_modalities(cases: CaseQuerySet, tree: RegionTree) -> dict[str, int]:
-    """Total, per-region (sub-regions included) and per-modality counts, in one query."""
+    """Total, per-region (sub-regions included), per-sex and per-modality counts, in one query."""
     aggregates = {"total": Count("pk", distinct=True)}
     for region in tree.regions:
         aggregates[f"region_{region.pk}"] = Count(
             "pk", filter=Q(regions__in=tree.descendant_ids(region)), distinct=True
         )
+    for code, _label in Case.Sex.choices:
+        aggregates[f"sex_{code}"] = Count("pk", filter=Q(sex=code), distinct=True)
     for code, _label in _facet_modalities():
         aggregates[f"modality_{code}"] = Count(
             "pk", filter=Q(findings__modality__in=modality_codes_matching(code)), distinct=True
@@ -70,6 +73,9 @@ def case_facets(cases: CaseQuerySet, tree: RegionTree) -> Facets:
         for code, label in _facet_modalities()
         if counts[f"modality_{code}"]
     ]
+    sexes = [
+        FacetValue(code, label, counts[f"sex_{code}"]) for code, label in Case.Sex.choices if counts[f"sex_{code}"]
+    ]
     matching_ids = cases.values("pk")
     diagnoses = [
         FacetValue(row["final_diagnosis__slug"], row["final_diagnosis__name"], row["n"])
@@ -85,4 +91,4 @@ def case_facets(cases: CaseQuerySet, tree: RegionTree) -> Facets:
         .annotate(n=Count("content_object", distinct=True))
         .order_by("-n", "tag__name")[:TAG_FACET_LIMIT]
     ]
-    return Facets(counts["total"], regions, modalities, diagnoses, tags)
+    return Facets(counts["total"], regions, modalities, diagnoses, tags, sexes)

@@ -139,3 +139,10 @@ def test_drafts_are_not_listed_or_counted_for_anonymous_users(client, archive, m
     make_case(slug="draft", status=Case.Status.DRAFT, findings=["CT"])
     assert "draft" not in listed(client, "")
     assert "4 cases." in client.get("/cases/").content.decode()
+
+
+def test_sex_facet_counts(client, archive):
+    html = client.get("/cases/?region=spine").content.decode()
+    facets = html[html.index('class="filters"') : html.index('class="results"')]
+    assert re.search(r'href="\?region=spine&amp;sex=M">Male <span class="count">1</span>', facets)
+    assert re.search(r'href="\?region=spine&amp;sex=F">Female <span class="count">1</span>', facets)
