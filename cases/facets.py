@@ -74,7 +74,9 @@ def case_facets(cases: CaseQuerySet, tree: RegionTree) -> Facets:
         if counts[f"modality_{code}"]
     ]
     sexes = [
-        FacetValue(code, label, counts[f"sex_{code}"]) for code, label in Case.Sex.choices if counts[f"sex_{code}"]
+        FacetValue(code, label, counts[f"sex_{code}"])
+        for code, label in Case.Sex.choices
+        if counts[f"sex_{code}"]
     ]
     matching_ids = cases.values("pk")
     diagnoses = [
