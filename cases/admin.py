@@ -1,8 +1,36 @@
 """A first admin for the case record; the authoring issue turns it into a full case editor."""
 
+from django import forms
 from django.contrib import admin
+from django.utils import timezone
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
+from cases.services import publish_blockers
+from imaging.models import Study
+
+
+class CaseForm(forms.ModelForm):
+    class Meta:
+        model = Case
+        exclude = ["published_at"]
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        if status == Case.Status.PUBLISHED and self.instance.pk:
+            for blocker in publish_blockers(self.instance):
+                raise forms.ValidationError(f"Cannot publish: {blocker}.")
+        return status
+
+    def save(self, commit=True):
+        if self.cleaned_data["status"] == Case.Status.PUBLISHED and not self.instance.published_at:
+            self.instance.published_at = timezone.now()
+        return super().save(commit)
+
+
+class StudyInline(admin.TabularInline):
+    model = Study
+    extra = 0
+    show_change_link = True
 
 
 class FindingInline(admin.StackedInline):
@@ -23,12 +51,13 @@ class ReferenceInline(admin.TabularInline):
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
+    form = CaseForm
     list_display = ["title", "slug", "status", "final_diagnosis", "author", "updated_at"]
     list_filter = ["status", "regions"]
     search_fields = ["title", "slug", "final_diagnosis__name"]
     autocomplete_fields = ["final_diagnosis", "regions"]
     prepopulated_fields = {"slug": ["title"]}
-    inlines = [FindingInline, DifferentialItemInline, ReferenceInline]
+    inlines = [FindingInline, DifferentialItemInline, ReferenceInline, StudyInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("final_diagnosis", "author")

@@ -1,4 +1,8 @@
-"""The case-list filters: the query parameters residents share in links, validated by a form."""
+"""The case-list filters: the query parameters residents share in links, validated by a form.
+
+``q`` (the search words) is validated here with the other parameters and combines with them all;
+``cases/search.py`` parses and applies it, since it also ranks the list.
+"""
 
 from django import forms
 from django.db.models import QuerySet
@@ -7,10 +11,12 @@ from cases.modalities import MODALITY_CHOICES
 from cases.models import Case, CaseQuerySet
 from cases.regions import RegionTree, load_region_tree
 
-FILTER_PARAMETERS = ("region", "diagnosis", "modality", "tag", "sex", "age_min", "age_max")
+FILTER_PARAMETERS = ("q", "region", "diagnosis", "modality", "tag", "sex", "age_min", "age_max")
+SEARCH_MAX_LENGTH = 200
 
 
 class CaseFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, label="Search")
     region = forms.SlugField(required=False)
     diagnosis = forms.SlugField(required=False)
     modality = forms.ChoiceField(choices=[("", "Any modality"), *MODALITY_CHOICES], required=False)
@@ -47,7 +53,10 @@ class CaseFilterForm(forms.Form):
 
 
 def filter_cases(cases: CaseQuerySet, filters: dict, tree: RegionTree | None = None) -> QuerySet:
-    """Apply the filters; they combine with AND. An unknown region slug matches nothing."""
+    """Apply the filters; they combine with AND. An unknown region slug matches nothing.
+
+    ``q`` is not applied here but by ``cases.search.search_filter``, which the list view calls.
+    """
     if "region" in filters:
         tree = tree or load_region_tree()
         region = tree.by_slug.get(filters["region"])

@@ -15,6 +15,7 @@ MODALITY_CHOICES = [
     ("MG", "Mammography"),
     ("XA", "Angiography"),
     ("RF", "Fluoroscopy"),
+    ("OT", "Other"),
 ]
 
 MODALITY_LABELS = dict(MODALITY_CHOICES)

@@ -6,7 +6,9 @@ source" instead of being padded with an invented value.
 """
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models.signals import m2m_changed
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +41,10 @@ class Region(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("region_detail", args=[self.slug])
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _search().search_after_region_saved(region=self)
+
 
 class Diagnosis(models.Model):
     name = models.CharField(max_length=200, unique=True)
@@ -61,6 +67,11 @@ class Diagnosis(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("diagnosis_detail", args=[self.slug])
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # Its name and synonyms are in the search text of every case that names it.
+        _search().search_after_diagnosis_saved(diagnosis=self)
 
 
 class TaggedCase(TaggedItemBase):
@@ -103,13 +114,14 @@ class CaseQuerySet(models.QuerySet):
 
     def for_detail(self):
         return self.select_related("final_diagnosis", "author").prefetch_related(
-            "regions__parent",
+            models.Prefetch("regions", queryset=Region.objects.select_related("parent")),
             "tags",
             "findings",
             models.Prefetch(
                 "differential_items", queryset=DifferentialItem.objects.select_related("diagnosis")
             ),
             "references",
+            "studies__series__images",
         )
 
 
@@ -193,6 +205,10 @@ class Case(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("case_detail", args=[self.slug])
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _search().case_search_refresh(case=self)
+
     @property
     def modalities(self) -> list[str]:
         """Distinct modality codes of the findings, in teaching order (uses prefetched rows)."""
@@ -224,6 +240,15 @@ class Finding(models.Model):
     def __str__(self) -> str:
         return f"{self.get_modality_display()}: {self.study}"
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _search().search_documents_refresh(case_ids=[self.case_id])
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _search().search_documents_refresh(case_ids=[self.case_id])
+        return result
+
 
 class DifferentialItem(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="differential_items")
@@ -244,6 +269,15 @@ class DifferentialItem(models.Model):
     def __str__(self) -> str:
         return str(self.diagnosis)
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _search().search_documents_refresh(case_ids=[self.case_id])
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _search().search_documents_refresh(case_ids=[self.case_id])
+        return result
+
 
 class Reference(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="references")
@@ -259,3 +293,77 @@ class Reference(models.Model):
 
     def __str__(self) -> str:
         return self.citation[:80]
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _search().search_documents_refresh(case_ids=[self.case_id])
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _search().search_documents_refresh(case_ids=[self.case_id])
+        return result
+
+
+class CaseSearchDocument(models.Model):
+    """A case's text as search sees it: normalised (``cases/spelling.py``) and grouped by weight.
+
+    Kept apart from ``Case`` so that list pages, which load whole case rows, do not also carry a
+    second copy of the text. ``cases/search.py`` rewrites it whenever the case or one of its
+    findings, differential items, references, tags, regions or diagnoses changes. The four text
+    groups serve SQLite's search directly; on PostgreSQL ``vector`` (weights A–D, GIN-indexed by
+    migration 0005) is built from them. A bulk insert that bypasses ``save()`` must call
+    ``cases.search.search_documents_refresh`` itself.
+    """
+
+    case = models.OneToOneField(
+        Case, primary_key=True, on_delete=models.CASCADE, related_name="search_document"
+    )
+    title_and_diagnosis = models.TextField(blank=True, help_text="Weight A: title, final diagnosis, synonyms.")
+    findings = models.TextField(blank=True, help_text="Weight B: findings, tags, regions.")
+    context = models.TextField(
+        blank=True, help_text="Weight C: history, differential, teaching points, how it was proven."
+    )
+    discussion = models.TextField(blank=True, help_text="Weight D: discussion, treatment, references.")
+    # A tsvector on PostgreSQL; SQLite accepts the column type but it stays empty there.
+    vector = SearchVectorField(null=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"Search text of case {self.case_id}"
+
+
+class SearchTerm(models.Model):
+    """A word of the published archive (PostgreSQL only): the vocabulary for typo correction.
+
+    Filled from published cases and from diagnosis names, never from drafts, so a "did you mean"
+    cannot reveal a word that only an unpublished case contains. ``stem`` (the English stem, set by
+    PostgreSQL) tells a known plural from a typo. Words are only added; a stale one costs nothing
+    but an unhelpful suggestion.
+    """
+
+    word = models.CharField(max_length=60, primary_key=True)
+    stem = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["stem"], name="search_term_stem_idx")]
+
+    def __str__(self) -> str:
+        return self.word
+
+
+def _search():
+    """``cases.search``, imported when first needed: it imports these models itself."""
+    from cases import search
+
+    return search
+
+
+def _refresh_search_after_tags_or_regions_change(sender, instance, action, reverse, pk_set, **kwargs):
+    """Tags and regions change through ``case.tags.set()`` / ``case.regions.set()``, which call no
+    ``save()`` of ours, so an ``m2m_changed`` receiver is the only place to hear of it. It only
+    passes the news on; the work is done by explicit service code in ``cases/search.py``.
+    """
+    _search().search_after_m2m_change(instance=instance, action=action, reverse=reverse, pk_set=pk_set)
+
+
+m2m_changed.connect(_refresh_search_after_tags_or_regions_change, sender=TaggedCase)
+m2m_changed.connect(_refresh_search_after_tags_or_regions_change, sender=Case.regions.through)

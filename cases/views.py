@@ -12,6 +12,7 @@ from cases.facets import case_facets, count_regions_and_modalities
 from cases.filters import CaseFilterForm, filter_cases
 from cases.models import Case, Diagnosis
 from cases.regions import load_region_tree
+from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
 
 NEWEST_CASES_ON_HOME = 6
 CASES_PER_SECTION = 20
@@ -47,15 +48,24 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         form = CaseFilterForm(self.request.GET)
         filters = form.active_filters()
         tree = load_region_tree()
-        cases = filter_cases(self.visible_cases(), filters, tree)
+        search = case_search_parse(text=filters.get("q", ""))
+        # Search narrows the visible cases like any other filter, so facets count the matching set.
+        cases = search_filter(filter_cases(self.visible_cases(), filters, tree), search)
         facets = case_facets(cases, tree)
-        paginator = Paginator(cases.for_list(), settings.CASES_PER_PAGE)
+        listing = with_snippet_text(search_rank(cases, search)) if search else cases
+        paginator = Paginator(listing.for_list(), settings.CASES_PER_PAGE)
         paginator.count = facets.total  # already counted by the facet query
+        page_obj = paginator.get_page(self.request.GET.get("page"))
+        if search:
+            for case in page_obj.object_list:
+                case.search_snippet = search_snippet(case=case, search=search)
         context.update(
             form=form,
             filters=filters,
+            search=search,
+            other_filters=any(name != "q" for name in filters),
             facets=facets,
-            page_obj=paginator.get_page(self.request.GET.get("page")),
+            page_obj=page_obj,
             active_region=tree.by_slug.get(filters.get("region", "")),
         )
         return context

@@ -104,3 +104,10 @@ def diagnosis(db):
         )
 
     return factory
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Every test stores files in its own folder, so leftovers (orphans) can be counted."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT

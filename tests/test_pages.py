@@ -8,7 +8,7 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 SACRAL = "back-and-left-leg-pain-47f"
-AML = "known-aml-lumbar-mri-chest-ct"
+AML = "lumbosacral-mri-and-chest-ct"
 DISCLAIMER = "For education only — not for decisions about the care of any patient."
 
 PAGES = [

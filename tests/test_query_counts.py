@@ -5,6 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases.models import Case
+from imaging.demo import SAMPLE_DIR
+from imaging.inputs import InputFile
+from imaging.services import images_ingest, series_create
 
 pytestmark = pytest.mark.django_db
 
@@ -63,5 +66,11 @@ def test_case_page_query_count_is_fixed(
 ):
     chordoma = diagnosis("Chordoma")
     add_cases(make_case, region_tree, chordoma, 30)
-    with django_assert_max_num_queries(8):
-        assert client.get("/cases/bulk-0/").status_code == 200
+    case = Case.objects.get(slug="bulk-0")
+    mr = (SAMPLE_DIR / "MR_small.dcm").read_bytes()
+    for label in ("Axial T1", "Axial T2"):
+        series = series_create(case=case, label=label, modality="MR")
+        images_ingest(series=series, files=[InputFile(f"{n}.dcm", mr) for n in range(3)])
+    with django_assert_max_num_queries(10):
+        html = client.get("/cases/bulk-0/").content.decode()
+    assert html.count('src="/images/') == 6

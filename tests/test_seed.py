@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 SACRAL, THALASSAEMIA, AML = (
     "back-and-left-leg-pain-47f",
     "acute-back-pain-29m",
-    "known-aml-lumbar-mri-chest-ct",
+    "lumbosacral-mri-and-chest-ct",
 )
 
 

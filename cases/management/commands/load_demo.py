@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cases.demo_accounts import demo_accounts_ensure
 from cases.seed import SEED_FILE, read_seed, seed_load
+from imaging.demo import demo_images_ensure
 
 
 class Command(BaseCommand):
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{plural}: {len(created)} created, {report.existing.get(kind, 0)} already present"
             )
+        images = demo_images_ensure()
+        self.stdout.write(f"sample image series: {len(images)} added")
         self.stdout.write("\nDemo log-ins (for this local demo only):")
         for account, created in accounts:
             role = account.role or "superuser"

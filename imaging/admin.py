@@ -1,0 +1,149 @@
+"""Image upload and review in the admin; the ingest itself is ``imaging.services.images_ingest``."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from imaging.inputs import InputFile
+from imaging.models import Image, Series, Study, Upload
+from imaging.services import SeriesLabelError, check_series_label, images_ingest
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files (or a zip of a series) in one field, as Django's documentation shows."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single_clean = super().clean
+        if isinstance(data, list | tuple):
+            return [single_clean(item, initial) for item in data]
+        return [single_clean(data, initial)] if data else []
+
+
+class SeriesForm(forms.ModelForm):
+    upload = MultipleFileField(
+        required=False,
+        label="Add images",
+        help_text="DICOM, PNG or JPEG files, or a .zip of a series. Every file is de-identified before it is "
+        "stored; the report is shown below.",
+    )
+
+    class Meta:
+        model = Series
+        fields = ["study", "label", "finding", "is_sample", "order"]
+
+    def clean_label(self):
+        label = self.cleaned_data["label"]
+        study = self.cleaned_data.get("study") or getattr(self.instance, "study", None)
+        if study is not None:
+            try:
+                check_series_label(study.case, label)
+            except SeriesLabelError as error:
+                raise forms.ValidationError(str(error)) from error
+        return label
+
+
+class ImageInline(admin.TabularInline):
+    model = Image
+    extra = 0
+    fields = ["preview", "order", "caption", "kind", "modality", "frame_count", "flag"]
+    readonly_fields = ["preview", "kind", "modality", "frame_count", "flag"]
+    can_delete = True
+
+    @admin.display(description="Image")
+    def preview(self, image):
+        return format_html('<img src="{}" alt="" width="80" height="80">', reverse("image_thumbnail", args=[image.pk]))
+
+    @admin.display(description="Burned-in text review")
+    def flag(self, image):
+        if image.is_flagged:
+            return format_html("<strong>Needs review</strong>: {}", image.review_reason)
+        if image.needs_review:
+            return f"Cleared by {image.reviewed_by} on {image.reviewed_at:%Y-%m-%d}"
+        return "—"
+
+
+@admin.register(Series)
+class SeriesAdmin(admin.ModelAdmin):
+    form = SeriesForm
+    list_display = ["label", "study", "is_sample", "image_count"]
+    list_select_related = ["study__case"]
+    search_fields = ["label", "study__case__title"]
+    inlines = [ImageInline]
+    readonly_fields = ["upload_reports"]
+
+    @admin.display(description="Images")
+    def image_count(self, series):
+        return series.images.count()
+
+    @admin.display(description="De-identification reports")
+    def upload_reports(self, series):
+        rows = [
+            (upload.created_at.strftime("%Y-%m-%d %H:%M"), upload.accepted, upload.rejected,
+             "; ".join(f"{entry['name']}: {entry['reason'] or 'accepted'}" for entry in upload.report))
+            for upload in series.uploads.all()
+        ]
+        return format_html_join("", "<p>{}: {} accepted, {} rejected — {}</p>", rows) or "No uploads yet."
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        files = form.cleaned_data.get("upload") or []
+        if not files:
+            return
+        result = images_ingest(
+            series=form.instance,
+            files=[InputFile(upload.name, upload.read()) for upload in files],
+            by=request.user,
+        )
+        for outcome in result.rejected:
+            messages.error(request, f"{outcome.name}: rejected — {outcome.reason}")
+        if result.accepted:
+            messages.success(request, f"{len(result.accepted)} image(s) de-identified and stored.")
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "modality", "needs_review", "reviewed_at"]
+    list_filter = ["needs_review", "kind"]
+    readonly_fields = ["series", "kind", "sha256", "size_bytes", "modality", "rows", "columns", "frame_count",
+                       "deid_report", "needs_review", "review_reason", "reviewed_by", "reviewed_at"]
+    fields = ["caption", "order", *readonly_fields]
+    actions = ["clear_flag"]
+
+    @admin.action(description="Clear the burned-in text flag (I have looked at the pixels)",
+                  permissions=["clear_flag"])
+    def clear_flag(self, request, queryset):
+        updated = queryset.filter(needs_review=True, reviewed_at__isnull=True).update(
+            reviewed_by=request.user, reviewed_at=timezone.now()
+        )
+        self.message_user(request, f"{updated} image flag(s) cleared.", messages.SUCCESS)
+
+    def has_clear_flag_permission(self, request):
+        return request.user.has_perm("imaging.clear_image_flag")
+
+    def has_add_permission(self, request):
+        return False  # images come in through a series upload, which de-identifies them
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "case", "order"]
+    list_select_related = ["case"]
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "uploaded_by", "created_at"]
+    readonly_fields = ["series", "uploaded_by", "accepted", "rejected", "report"]
+
+    def has_add_permission(self, request):
+        return False

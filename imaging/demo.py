@@ -1,0 +1,58 @@
+"""Sample images for the demo's seed cases, from the DICOM files pydicom ships in its wheel.
+
+None of them is from the seed patients (their images are not available): every series is marked
+``is_sample`` and shows the badge "sample image — not from this patient", in quiz mode too. Each
+file still goes through the real ingest, de-identification included.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+
+from cases.models import Case
+from imaging.inputs import InputFile
+from imaging.services import images_ingest, series_create
+
+SAMPLE_DIR = Path(pydicom.__file__).parent / "data" / "test_files"
+
+
+@dataclass(frozen=True)
+class DemoSeries:
+    case_slug: str
+    modality: str
+    label: str
+    files: tuple[str, ...]
+
+
+DEMO_SERIES = [
+    DemoSeries("back-and-left-leg-pain-47f", "NM", "Whole-body scintigram", ("JPGExtended.dcm",)),
+    DemoSeries("back-and-left-leg-pain-47f", "MR", "Axial MR slice", ("MR_small.dcm",)),
+    DemoSeries("acute-back-pain-29m", "MR", "Axial T1", ("examples_overlay.dcm",)),
+    DemoSeries("lumbosacral-mri-and-chest-ct", "CT", "Axial CT", ("CT_small.dcm", "693_J2KI.dcm")),
+    DemoSeries(
+        "lumbosacral-mri-and-chest-ct",
+        "MR",
+        "Axial MR, several encodings",
+        ("MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"),
+    ),
+]
+
+
+def demo_images_ensure() -> list[str]:
+    """Attach the sample series to seed cases that have no images yet; returns what was added."""
+    added = []
+    cases = {case.slug: case for case in Case.objects.filter(slug__in={s.case_slug for s in DEMO_SERIES})}
+    without_images = {slug for slug, case in cases.items() if not case.studies.exists()}
+    for demo in DEMO_SERIES:
+        if demo.case_slug not in without_images:
+            continue
+        case = cases[demo.case_slug]
+        finding = case.findings.filter(modality=demo.modality).first()
+        series = series_create(case=case, label=demo.label, modality=demo.modality, finding=finding, is_sample=True)
+        files = [InputFile(name, (SAMPLE_DIR / name).read_bytes()) for name in demo.files]
+        result = images_ingest(series=series, files=files)
+        if result.rejected:
+            raise RuntimeError(f"Demo image rejected: {result.rejected[0].name}: {result.rejected[0].reason}")
+        added.append(f"{case.slug}: {demo.label} ({len(result.accepted)} image(s))")
+    return added

@@ -1,0 +1,256 @@
+"""Parse and validate uploaded DICOM files.
+
+:func:`read_dicom` turns the bytes of one upload into a :class:`pydicom.dataset.Dataset`
+that is known to hold decodable pixel data, or raises
+:class:`~imaging.dicom.errors.RejectedFile` with a reason a person can act on. The cheap
+checks (is it DICOM, is there an image, is the transfer syntax decodable here, is the
+image a plausible size) all run on the header, before any pixel data is decoded, so a
+decompression bomb is refused without being expanded.
+
+:func:`sort_key` orders the slices of a series.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from io import BytesIO
+
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import get_decoder, iter_pixels
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from imaging.dicom.errors import RejectedFile
+
+__all__ = ["PIXEL_DATA_KEYWORDS", "read_dicom", "sort_key"]
+
+#: The elements that can hold an image (PS3.3 C.7.6.3, C.7.6.3.1.11).
+PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+# A data set written without the 128-byte preamble and 'DICM' prefix (PS3.10 7.1) starts
+# directly with its first element: in practice group 0x0002 (file meta) or 0x0008 (the
+# first group of every composite IOD), little or big endian.
+_RAW_DATASET_STARTS = (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
+
+_ENCODING_TO_SYNTAX = {
+    (True, True): ImplicitVRLittleEndian,
+    (False, True): ExplicitVRLittleEndian,
+    (False, False): ExplicitVRBigEndian,
+}
+
+
+def read_dicom(data: bytes, *, name: str, max_pixels: int = 200_000_000) -> Dataset:
+    """Parse one uploaded DICOM file and check that its image can be shown.
+
+    Parameters
+    ----------
+    data : bytes
+        The complete content of the uploaded file.
+    name : str
+        The name it was uploaded under; used in error messages only.
+    max_pixels : int, optional
+        The largest accepted *Rows* x *Columns* x *Number of Frames* x *Samples per
+        Pixel*. Checked on the header before anything is decoded (default 200 million).
+
+    Returns
+    -------
+    pydicom.dataset.Dataset
+        The parsed data set. Its ``file_meta`` always holds a *Transfer Syntax UID*,
+        inferred from the encoding for a file written without file meta information.
+
+    Raises
+    ------
+    RejectedFile
+        If the file is empty, is not DICOM, is truncated or corrupt, holds no image,
+        uses a transfer syntax that no installed decoder handles, declares an image
+        larger than `max_pixels`, or if its pixel data fails to decode.
+
+    Notes
+    -----
+    Files without the PS3.10 preamble and ``DICM`` prefix are read only when they start
+    like a DICOM data set (group 0002 or 0008 first), so arbitrary files are not forced
+    through the parser. Every frame is decoded once, one at a time, to prove that the
+    pixel data is sound; the decoded frames are not kept.
+    """
+    if not data:
+        raise RejectedFile(name, "the file is empty")
+
+    ds = _parse(data, name)
+    _ensure_transfer_syntax(ds)
+
+    if not any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS):
+        raise RejectedFile(
+            name,
+            "the file holds no image (no Pixel Data): it is truncated, or it is a report, RT plan "
+            "or other non-image DICOM object, which are not accepted",
+        )
+
+    _check_size(ds, name, max_pixels)
+    _check_decoder(ds, name)
+    _check_decodes(ds, name)
+    return ds
+
+
+def sort_key(ds: Dataset) -> float:
+    """Return a number that orders the slices (instances) of one series.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+        One instance of the series.
+
+    Returns
+    -------
+    float
+        *Instance Number* (0020,0013) when present; otherwise the position of the slice
+        along the slice normal, that is *Image Position (Patient)* (0020,0032) projected
+        on the cross product of the row and column direction cosines of *Image
+        Orientation (Patient)* (0020,0037) (PS3.3 C.7.6.2.1.1); otherwise ``0.0``.
+
+    Notes
+    -----
+    Use one rule for a whole series: a series in which only some instances carry an
+    *Instance Number* mixes the two scales.
+    """
+    number = _to_float(ds.get("InstanceNumber"))
+    if number is not None:
+        return number
+
+    position = _floats(ds.get("ImagePositionPatient"), 3)
+    orientation = _floats(ds.get("ImageOrientationPatient"), 6)
+    if position is not None and orientation is not None:
+        row, col = orientation[:3], orientation[3:]
+        normal = (
+            row[1] * col[2] - row[2] * col[1],
+            row[2] * col[0] - row[0] * col[2],
+            row[0] * col[1] - row[1] * col[0],
+        )
+        return float(sum(p * n for p, n in zip(position, normal, strict=True)))
+    return 0.0
+
+
+# -- parsing -----------------------------------------------------------------------------
+
+
+def _parse(data: bytes, name: str) -> Dataset:
+    try:
+        ds = pydicom.dcmread(BytesIO(data), force=False)
+    except InvalidDicomError:
+        # No preamble/prefix. Accept a bare data set only if it starts like one.
+        if data[:2] not in _RAW_DATASET_STARTS:
+            raise RejectedFile(name, "not a DICOM file") from None
+        try:
+            ds = pydicom.dcmread(BytesIO(data), force=True)
+        except Exception as exc:
+            raise RejectedFile(name, f"not a readable DICOM file ({_short(exc)})") from exc
+    except Exception as exc:
+        raise RejectedFile(name, f"the file is truncated or corrupt ({_short(exc)})") from exc
+
+    try:
+        # pydicom converts element values lazily; do it now so that a corrupt header
+        # is refused here rather than failing later, in de-identification or rendering.
+        count = sum(1 for _ in ds.iterall())
+    except Exception as exc:
+        raise RejectedFile(name, f"the DICOM header is corrupt ({_short(exc)})") from exc
+    if count == 0:
+        if data[128:132] == b"DICM":
+            raise RejectedFile(name, "the file is truncated (it ends after the DICOM file header)")
+        raise RejectedFile(name, "not a DICOM file (no data elements)")
+    return ds
+
+
+def _ensure_transfer_syntax(ds: Dataset) -> None:
+    """Give a data set read without file meta the transfer syntax it was encoded in."""
+    if not isinstance(getattr(ds, "file_meta", None), FileMetaDataset):
+        ds.file_meta = FileMetaDataset()
+    if ds.file_meta.get("TransferSyntaxUID"):
+        return
+    syntax = _ENCODING_TO_SYNTAX.get(tuple(ds.original_encoding))
+    if syntax is not None:
+        ds.file_meta.TransferSyntaxUID = syntax
+
+
+def _check_size(ds: Dataset, name: str, max_pixels: int) -> None:
+    try:
+        rows = int(ds.get("Rows") or 0)
+        columns = int(ds.get("Columns") or 0)
+        frames = int(ds.get("NumberOfFrames") or 1)
+        samples = int(ds.get("SamplesPerPixel") or 1)
+    except (TypeError, ValueError) as exc:
+        raise RejectedFile(name, f"the image dimensions are not valid numbers ({_short(exc)})") from exc
+    if rows <= 0 or columns <= 0:
+        raise RejectedFile(name, "the image has no size (Rows or Columns missing or zero)")
+    if frames <= 0 or samples <= 0:
+        raise RejectedFile(name, "the image declares zero frames or zero samples per pixel")
+    total = rows * columns * frames * samples
+    if total > max_pixels:
+        raise RejectedFile(
+            name,
+            f"the image is too large: {rows} x {columns} pixels x {frames} frame(s) x {samples} "
+            f"sample(s) = {total:,} values, over the limit of {max_pixels:,}",
+        )
+
+
+def _check_decoder(ds: Dataset, name: str) -> None:
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if not syntax:
+        raise RejectedFile(name, "the transfer syntax cannot be determined (no Transfer Syntax UID)")
+    syntax = UID(syntax)
+    label = describe_syntax(syntax)
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        raise RejectedFile(
+            name,
+            f"unsupported transfer syntax {label}: no decoder exists for it here; export the "
+            "images uncompressed, or as JPEG, JPEG-LS, JPEG 2000 or RLE",
+        ) from None
+    if not decoder.is_available:
+        missing = "; ".join(decoder.missing_dependencies) or "no plugin available"
+        raise RejectedFile(name, f"transfer syntax {label} needs a codec that is not installed ({missing})")
+
+
+def _check_decodes(ds: Dataset, name: str) -> None:
+    try:
+        for _frame in iter_pixels(ds):
+            pass
+    except Exception as exc:
+        raise RejectedFile(name, f"the pixel data could not be decoded ({_short(exc)})") from exc
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def describe_syntax(syntax: str) -> str:
+    """Return ``'Name' (uid)`` for a known transfer syntax, ``'uid'`` for an unknown one."""
+    uid = UID(syntax)
+    return f"'{uid.name}' ({uid})" if uid.name != str(uid) else f"'{uid}'"
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _to_float(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _floats(value: object, count: int) -> list[float] | None:
+    if value is None or isinstance(value, str | bytes):
+        return None
+    try:
+        numbers = [float(v) for v in value]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return None
+    if len(numbers) != count or not all(math.isfinite(n) for n in numbers):
+        return None
+    return numbers

@@ -1,0 +1,136 @@
+"""Studies, series and images of a case, stored only after de-identification.
+
+Stored file names are random: an uploaded file's own name ("chordoma_T2.dcm") must never reach
+storage, a URL or the page, because it can give the diagnosis away.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cases.modalities import MODALITY_CHOICES
+
+
+class Study(models.Model):
+    """One imaging study; real dates are removed, so a relative label orders them."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="studies")
+    modality = models.CharField(max_length=4, choices=MODALITY_CHOICES)
+    time_label = models.CharField(
+        max_length=100, default="Initial", help_text="Relative time, e.g. 'Initial' or 'After embolisation, 3 months'."
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["case", "order", "pk"]
+        verbose_name_plural = "studies"
+        constraints = [models.UniqueConstraint(fields=["case", "order"], name="study_unique_order")]
+
+    def __str__(self) -> str:
+        return f"{self.get_modality_display()} — {self.time_label}"
+
+
+class Series(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
+    finding = models.ForeignKey(
+        "cases.Finding", null=True, blank=True, on_delete=models.SET_NULL, related_name="series"
+    )
+    label = models.CharField(
+        max_length=100,
+        help_text="The author's label residents see, e.g. 'Sagittal T2'. Never copied from the DICOM header; "
+        "must not name the diagnosis.",
+    )
+    is_sample = models.BooleanField(
+        default=False, help_text="Images not from this patient (e.g. library sample files): shown with a badge."
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "order", "pk"]
+        verbose_name_plural = "series"
+        constraints = [models.UniqueConstraint(fields=["study", "order"], name="series_unique_order")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def stored_image_name(instance: "Image", filename: str) -> str:
+    extension = ".dcm" if instance.kind == Image.Kind.DICOM else ".png"
+    return f"images/{uuid.uuid4().hex}{extension}"
+
+
+class Image(models.Model):
+    class Kind(models.TextChoices):
+        DICOM = "dicom", "DICOM"
+        RASTER = "raster", "PNG/JPEG"
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="images")
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    file = models.FileField(upload_to=stored_image_name, help_text="The de-identified file; never the original.")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    modality = models.CharField(max_length=16, blank=True)
+    rows = models.PositiveIntegerField()
+    columns = models.PositiveIntegerField()
+    frame_count = models.PositiveIntegerField(default=1)
+    sort_key = models.FloatField(default=0, help_text="InstanceNumber, else position along the slice normal.")
+    order = models.PositiveIntegerField(default=0)
+    caption = models.CharField(max_length=300, blank=True)
+    deid_report = models.JSONField(default=dict, blank=True)
+    needs_review = models.BooleanField(
+        default=False, help_text="May carry burned-in text: an editor must look before the case is published."
+    )
+    review_reason = models.CharField(max_length=300, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["series", "order", "pk"]
+        permissions = [("clear_image_flag", "Can clear the burned-in annotation flag of an image")]
+        constraints = [
+            models.CheckConstraint(condition=Q(rows__gt=0) & Q(columns__gt=0), name="image_has_size"),
+            models.CheckConstraint(condition=Q(frame_count__gt=0), name="image_has_frames"),
+        ]
+        indexes = [models.Index(fields=["needs_review"], name="image_needs_review_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.series.label} #{self.order}"
+
+    @property
+    def is_flagged(self) -> bool:
+        return self.needs_review and self.reviewed_at is None
+
+
+class Upload(models.Model):
+    """One ingest run (admin upload or command) and its de-identification report, shown to faculty."""
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="uploads")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=list, help_text="Per file: outcome, reason and tags removed/replaced/kept.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Upload to {self.series} ({self.accepted} accepted, {self.rejected} rejected)"
+
+
+class DeidentificationKey(models.Model):
+    """Per-case secret that makes UID replacement and date shifting consistent across uploads."""
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="deidentification_key")
+    seed = models.CharField(max_length=64)
+    date_offset_days = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"De-identification key of case {self.case_id}"

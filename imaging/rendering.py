@@ -1,0 +1,68 @@
+"""Rendered PNGs of stored images, made on first view and cached in storage.
+
+Renders are kept through Django's storage API (local folder or S3 alike) under a path made of the
+image's id, the preset and the frame: neutral names, and a cache that survives restarts and is
+shared by every worker.
+"""
+
+from io import BytesIO
+
+import pydicom
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+
+from imaging.dicom.render import png_bytes, presets_for, render_frame, thumbnail
+from imaging.models import Image
+
+THUMBNAIL_SIZE = 160
+
+
+class UnknownPreset(LookupError):
+    pass
+
+
+def presets_of(image: Image) -> dict:
+    if image.kind == Image.Kind.RASTER:
+        return {"default": None}
+    return presets_for(image.modality)
+
+
+def _cached(path: str, make) -> bytes:
+    if default_storage.exists(path):
+        with default_storage.open(path, "rb") as stored:
+            return stored.read()
+    content = make()
+    if not default_storage.exists(path):  # another worker may have rendered it meanwhile
+        default_storage.save(path, ContentFile(content))
+    return content
+
+
+def _render(image: Image, frame: int, preset: str):
+    if image.kind == Image.Kind.RASTER:
+        with image.file.open("rb") as stored:
+            picture = PILImage.open(BytesIO(stored.read()))
+            picture.load()
+        return picture
+    with image.file.open("rb") as stored:
+        dataset = pydicom.dcmread(stored)
+        return render_frame(dataset, frame, window=presets_of(image)[preset])
+
+
+def frame_png(image: Image, frame: int, preset: str = "default") -> bytes:
+    if preset not in presets_of(image):
+        raise UnknownPreset(preset)
+    if not 0 <= frame < image.frame_count:
+        raise IndexError(frame)
+    return _cached(
+        f"renders/{image.pk}/{preset}/{frame}.png",
+        lambda: png_bytes(_render(image, frame, preset)),
+    )
+
+
+def thumbnail_png(image: Image) -> bytes:
+    middle = image.frame_count // 2
+    return _cached(
+        f"renders/{image.pk}/thumb.png",
+        lambda: png_bytes(thumbnail(_render(image, middle, "default"), THUMBNAIL_SIZE)),
+    )

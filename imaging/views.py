@@ -1,0 +1,40 @@
+"""Image bytes go out only through these views, after the same visibility check as the case page.
+
+Media of a draft must not be reachable by anyone who may not see the draft, so stored files are
+never served from MEDIA_URL directly.
+"""
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from cases.models import Case
+from imaging.models import Image
+from imaging.rendering import UnknownPreset, frame_png, thumbnail_png
+
+
+def _visible_image(request, pk: int) -> Image:
+    visible_cases = Case.objects.visible_to(request.user).values("pk")
+    return get_object_or_404(
+        Image.objects.select_related("series__study"), pk=pk, series__study__case__in=visible_cases
+    )
+
+
+def _png_response(content: bytes, image: Image) -> HttpResponse:
+    response = HttpResponse(content, content_type="image/png")
+    # Renders never change for an image id; a published case's images may be cached by the browser.
+    response["Cache-Control"] = "private, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def frame(request, pk: int, preset: str, index: int):
+    image = _visible_image(request, pk)
+    try:
+        return _png_response(frame_png(image, index, preset), image)
+    except (UnknownPreset, IndexError) as error:
+        raise Http404("No such frame or preset.") from error
+
+
+def thumbnail(request, pk: int):
+    image = _visible_image(request, pk)
+    return _png_response(thumbnail_png(image), image)

@@ -1,0 +1,229 @@
+"""Ingest through the shared service: de-identified storage, ordering, bad input, atomicity."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import pydicom
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from cases.models import Case
+from cases.services import PublishBlocked, case_publish
+from imaging.demo import SAMPLE_DIR
+from imaging.inputs import InputFile
+from imaging.models import Image, Series, Upload
+from imaging.services import SeriesLabelError, images_ingest, series_create
+
+pytestmark = pytest.mark.django_db
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLE_DIR / name).read_bytes()
+
+
+def stored_files(media_root: Path) -> list[Path]:
+    return [p for p in (media_root / "images").rglob("*") if p.is_file()] if (media_root / "images").exists() else []
+
+
+def dicom_bytes(name: str, **changes) -> bytes:
+    dataset = pydicom.dcmread(SAMPLE_DIR / name)
+    for keyword, value in changes.items():
+        if value is None:
+            delattr(dataset, keyword)
+        else:
+            setattr(dataset, keyword, value)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def png_bytes(size=(32, 24), **info) -> bytes:
+    buffer = io.BytesIO()
+    from PIL import PngImagePlugin
+
+    meta = PngImagePlugin.PngInfo()
+    for key, value in info.items():
+        meta.add_text(key, value)
+    PILImage.new("L", size, 128).save(buffer, "PNG", pnginfo=meta)
+    return buffer.getvalue()
+
+
+def zip_of(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def case(make_case, diagnosis):
+    return make_case(slug="neutral", final_diagnosis=diagnosis("Chordoma", synonyms=["notochordal tumour"]))
+
+
+@pytest.fixture
+def series(case):
+    return series_create(case=case, label="Axial T1", modality="MR")
+
+
+def ingest(series, *files: tuple[str, bytes]):
+    return images_ingest(series=series, files=[InputFile(name, data) for name, data in files])
+
+
+def test_dicom_is_stored_de_identified_never_as_the_original(series, media_root):
+    original = sample("CT_small.dcm")
+    result = ingest(series, ("CT_small.dcm", original))
+    assert [o.accepted for o in result.outcomes] == [True]
+    image = Image.objects.get()
+    stored = Path(image.file.path).read_bytes()
+    assert stored != original
+    assert b"CompressedSamples^CT1" not in stored  # the sample's PatientName
+    dataset = pydicom.dcmread(image.file.path)
+    assert dataset.PatientIdentityRemoved == "YES"
+    assert "CT_small" not in image.file.name and image.file.name.endswith(".dcm")
+    assert (image.kind, image.modality, image.rows, image.columns, image.frame_count) == ("dicom", "CT", 128, 128, 1)
+    assert image.size_bytes == len(stored)
+    upload = Upload.objects.get()
+    assert upload.accepted == 1 and upload.report[0]["deidentification"]["removed"]
+
+
+def test_slices_are_ordered_by_instance_number(series):
+    files = [(f"slice{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in (3, 1, 2)]
+    ingest(series, *files)
+    assert [image.sort_key for image in series.images.order_by("order")] == [1.0, 2.0, 3.0]
+
+
+def test_without_instance_number_slices_are_ordered_along_the_slice_normal(series):
+    files = []
+    for z in (20.0, -5.0, 7.5):
+        files.append((f"z{z}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=None,
+                                               ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                                               ImagePositionPatient=[0, 0, z])))
+    ingest(series, *files)
+    assert [image.sort_key for image in series.images.order_by("order")] == [-5.0, 7.5, 20.0]
+
+
+def test_zip_of_a_series_is_expanded(series):
+    archive = zip_of({"series/a.dcm": sample("MR_small.dcm"), "series/b.dcm": sample("MR_small_RLE.dcm")})
+    result = ingest(series, ("upload.zip", archive))
+    assert len(result.accepted) == 2 and not result.rejected
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason_part"),
+    [
+        ("notes.dcm", b"This is a text file, not DICOM." * 10, ""),
+        ("empty.dcm", b"", ""),
+        ("MR_truncated.dcm", sample("MR_truncated.dcm"), ""),
+        ("page.png", b"<!doctype html><html><script>alert(1)</script></html>", ""),
+        ("drawing.png", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', ""),
+    ],
+)
+def test_bad_files_are_rejected_with_a_reason_and_nothing_is_stored(series, media_root, name, data, reason_part):
+    result = ingest(series, (name, data))
+    assert [o.accepted for o in result.outcomes] == [False]
+    assert result.outcomes[0].reason and reason_part in result.outcomes[0].reason
+    assert result.outcomes[0].name == name
+    assert not Image.objects.exists()
+    assert stored_files(media_root) == []
+
+
+def test_huge_dicom_header_is_rejected_before_decoding(series, media_root):
+    bomb = dicom_bytes("MR_small.dcm", Rows=60000, Columns=60000, NumberOfFrames=500)
+    result = ingest(series, ("bomb.dcm", bomb))
+    assert not result.outcomes[0].accepted
+    assert stored_files(media_root) == [] and not Image.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        {"../escape.dcm": sample("MR_small.dcm")},
+        {"/etc/absolute.dcm": sample("MR_small.dcm")},
+        {"inner.zip": zip_of({"a.dcm": sample("MR_small.dcm")})},
+        {"bomb.dcm": b"\0" * (50 * 1024 * 1024)},
+    ],
+    ids=["dotdot", "absolute", "nested", "bomb"],
+)
+def test_hostile_zip_entries_are_rejected(series, media_root, entries):
+    result = ingest(series, ("hostile.zip", zip_of(entries)))
+    assert result.outcomes and not any(o.accepted for o in result.outcomes)
+    assert stored_files(media_root) == [] and not Image.objects.exists()
+
+
+def test_a_failed_row_write_leaves_no_orphan_file(series, media_root, monkeypatch):
+    def failing_save(self, *args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(Image, "save", failing_save)
+    with pytest.raises(RuntimeError):
+        ingest(series, ("a.dcm", sample("MR_small.dcm")))
+    assert stored_files(media_root) == []
+
+
+def test_uids_are_consistent_within_a_case_and_differ_between_cases(case, series, make_case):
+    ingest(series, ("a.dcm", sample("MR_small.dcm")))
+    ingest(series_create(case=case, label="Second", modality="MR"), ("b.dcm", sample("MR_small.dcm")))
+    other = series_create(case=make_case(slug="other"), label="Axial", modality="MR")
+    ingest(other, ("c.dcm", sample("MR_small.dcm")))
+    first, second, third = (pydicom.dcmread(image.file.path) for image in Image.objects.order_by("pk"))
+    original = pydicom.dcmread(SAMPLE_DIR / "MR_small.dcm")
+    assert first.StudyInstanceUID != original.StudyInstanceUID
+    assert first.StudyInstanceUID == second.StudyInstanceUID
+    assert first.StudyInstanceUID != third.StudyInstanceUID
+
+
+def test_png_upload_is_reencoded_without_metadata_and_flagged(series):
+    result = ingest(series, ("screenshot.png", png_bytes(Comment="Patient: Jane Doe")))
+    assert result.outcomes[0].accepted
+    image = Image.objects.get()
+    assert b"Jane Doe" not in Path(image.file.path).read_bytes()
+    assert image.kind == "raster" and image.is_flagged
+
+
+def test_flagged_image_blocks_publication_until_an_editor_clears_it(case, series, editor):
+    case.status, case.published_at = Case.Status.DRAFT, None
+    case.save()
+    ingest(series, ("screenshot.png", png_bytes()))
+    with pytest.raises(PublishBlocked) as blocked:
+        case_publish(case=case, by=editor)
+    assert "burned-in" in str(blocked.value)
+    Image.objects.update(reviewed_by=editor, reviewed_at=timezone.now())
+    assert case_publish(case=case, by=editor).status == Case.Status.PUBLISHED
+
+
+def test_series_label_may_not_name_the_diagnosis(case):
+    with pytest.raises(SeriesLabelError):
+        series_create(case=case, label="Sagittal T2 chordoma", modality="MR")
+    with pytest.raises(SeriesLabelError):
+        series_create(case=case, label="Notochordal tumour, axial", modality="MR")
+    assert Series.objects.count() == 0
+
+
+def test_import_images_command_reports_each_file_and_fails_on_rejects(case, tmp_path):
+    good = tmp_path / "good.dcm"
+    good.write_bytes(sample("MR_small.dcm"))
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"not dicom at all")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 accepted, 1 rejected"):
+        call_command("import_images", "neutral", str(good), str(bad), "--series", "Sagittal T2", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith(f"{good}: accepted") for line in lines)
+    assert any(line.startswith(f"{bad}: REJECTED") for line in lines)
+    assert Series.objects.get().label == "Sagittal T2"
+    assert Image.objects.count() == 1
+
+
+def test_import_images_command_succeeds_on_a_folder(case, tmp_path):
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for n in (1, 2):
+        (folder / f"{n}.dcm").write_bytes(dicom_bytes("MR_small.dcm", InstanceNumber=n))
+    out = io.StringIO()
+    call_command("import_images", "neutral", str(folder), "--series", "Axial T2", stdout=out)
+    assert "2 accepted, 0 rejected" in out.getvalue()
+    assert Series.objects.get().study.modality == "MR"
