@@ -12,7 +12,25 @@ from imaging.models import Study
 class CaseForm(forms.ModelForm):
     class Meta:
         model = Case
-        exclude = ["published_at"]
+        fields = [
+            "slug",
+            "title",
+            "age",
+            "sex",
+            "clinical_history",
+            "final_diagnosis",
+            "diagnosis_certainty",
+            "diagnosis_proof",
+            "treatment_outcome",
+            "discussion",
+            "teaching_points",
+            "regions",
+            "tags",
+            "attribution",
+            "licence",
+            "status",
+            "author",
+        ]
 
     def clean_status(self):
         status = self.cleaned_data["status"]

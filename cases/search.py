@@ -555,8 +555,8 @@ def search_snippet(*, case: Case, search: CaseSearch) -> SafeString:
         word = escape(match.group())
         parts.append(f"<mark>{word}</mark>" if index in hit_set else word)
         position = match.end()
-    if end < len(words):
-        parts.append(" …")
+    # The rest of the text when the window reaches its end (closing punctuation), else an ellipsis.
+    parts.append(" …" if end < len(words) else escape(_plain(text[position:]).rstrip()))
     return mark_safe("".join(parts))  # every piece above is escaped text or our own <mark> tags
 
 

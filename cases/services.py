@@ -17,7 +17,9 @@ class PublishBlocked(Exception):
 def publish_blockers(case: Case) -> list[str]:
     """What stands between this case and publication, in words an author can act on."""
     blockers = []
-    flagged = Image.objects.filter(series__study__case=case, needs_review=True, reviewed_at__isnull=True).count()
+    flagged = Image.objects.filter(
+        series__study__case=case, needs_review=True, reviewed_at__isnull=True
+    ).count()
     if flagged:
         blockers.append(
             f"{flagged} image(s) may carry burned-in patient text: an editor must look and clear the flag"

@@ -61,7 +61,9 @@ class ImageInline(admin.TabularInline):
 
     @admin.display(description="Image")
     def preview(self, image):
-        return format_html('<img src="{}" alt="" width="80" height="80">', reverse("image_thumbnail", args=[image.pk]))
+        return format_html(
+            '<img src="{}" alt="" width="80" height="80">', reverse("image_thumbnail", args=[image.pk])
+        )
 
     @admin.display(description="Burned-in text review")
     def flag(self, image):
@@ -88,8 +90,12 @@ class SeriesAdmin(admin.ModelAdmin):
     @admin.display(description="De-identification reports")
     def upload_reports(self, series):
         rows = [
-            (upload.created_at.strftime("%Y-%m-%d %H:%M"), upload.accepted, upload.rejected,
-             "; ".join(f"{entry['name']}: {entry['reason'] or 'accepted'}" for entry in upload.report))
+            (
+                upload.created_at.strftime("%Y-%m-%d %H:%M"),
+                upload.accepted,
+                upload.rejected,
+                "; ".join(f"{entry['name']}: {entry['reason'] or 'accepted'}" for entry in upload.report),
+            )
             for upload in series.uploads.all()
         ]
         return format_html_join("", "<p>{}: {} accepted, {} rejected — {}</p>", rows) or "No uploads yet."
@@ -105,7 +111,7 @@ class SeriesAdmin(admin.ModelAdmin):
             by=request.user,
         )
         for outcome in result.rejected:
-            messages.error(request, f"{outcome.name}: rejected — {outcome.reason}")
+            messages.error(request, f"Rejected {outcome.name}: {outcome.reason}")
         if result.accepted:
             messages.success(request, f"{len(result.accepted)} image(s) de-identified and stored.")
 
@@ -114,13 +120,27 @@ class SeriesAdmin(admin.ModelAdmin):
 class ImageAdmin(admin.ModelAdmin):
     list_display = ["__str__", "kind", "modality", "needs_review", "reviewed_at"]
     list_filter = ["needs_review", "kind"]
-    readonly_fields = ["series", "kind", "sha256", "size_bytes", "modality", "rows", "columns", "frame_count",
-                       "deid_report", "needs_review", "review_reason", "reviewed_by", "reviewed_at"]
+    readonly_fields = [
+        "series",
+        "kind",
+        "sha256",
+        "size_bytes",
+        "modality",
+        "rows",
+        "columns",
+        "frame_count",
+        "deid_report",
+        "needs_review",
+        "review_reason",
+        "reviewed_by",
+        "reviewed_at",
+    ]
     fields = ["caption", "order", *readonly_fields]
     actions = ["clear_flag"]
 
-    @admin.action(description="Clear the burned-in text flag (I have looked at the pixels)",
-                  permissions=["clear_flag"])
+    @admin.action(
+        description="Clear the burned-in text flag (I have looked at the pixels)", permissions=["clear_flag"]
+    )
     def clear_flag(self, request, queryset):
         updated = queryset.filter(needs_review=True, reviewed_at__isnull=True).update(
             reviewed_by=request.user, reviewed_at=timezone.now()

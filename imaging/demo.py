@@ -49,7 +49,9 @@ def demo_images_ensure() -> list[str]:
             continue
         case = cases[demo.case_slug]
         finding = case.findings.filter(modality=demo.modality).first()
-        series = series_create(case=case, label=demo.label, modality=demo.modality, finding=finding, is_sample=True)
+        series = series_create(
+            case=case, label=demo.label, modality=demo.modality, finding=finding, is_sample=True
+        )
         files = [InputFile(name, (SAMPLE_DIR / name).read_bytes()) for name in demo.files]
         result = images_ingest(series=series, files=files)
         if result.rejected:

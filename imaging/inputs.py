@@ -70,7 +70,9 @@ def expand_zip(name: str, data: bytes) -> Iterator[InputFile | RejectedFile]:
         if PurePosixPath(entry_name).name in IGNORED_NAMES or PurePosixPath(entry_name).name.startswith("._"):
             continue
         if entry.file_size > MAX_FILE_BYTES:
-            yield RejectedFile(label, f"entry of {entry.file_size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+            yield RejectedFile(
+                label, f"entry of {entry.file_size} bytes is over the {MAX_FILE_BYTES}-byte limit"
+            )
             continue
         if entry.compress_size and entry.file_size / entry.compress_size > MAX_COMPRESSION_RATIO:
             yield RejectedFile(label, "compression ratio over the limit (zip bomb?)")
@@ -94,7 +96,9 @@ def expand_zip(name: str, data: bytes) -> Iterator[InputFile | RejectedFile]:
 def expand_named_bytes(items: Iterable[InputFile]) -> Iterator[InputFile | RejectedFile]:
     for item in items:
         if len(item.data) > MAX_FILE_BYTES and not is_zip(item.name, item.data[:4]):
-            yield RejectedFile(item.name, f"file of {len(item.data)} bytes is over the {MAX_FILE_BYTES}-byte limit")
+            yield RejectedFile(
+                item.name, f"file of {len(item.data)} bytes is over the {MAX_FILE_BYTES}-byte limit"
+            )
         elif is_zip(item.name, item.data):
             yield from expand_zip(item.name, item.data)
         else:

@@ -19,7 +19,9 @@ class Study(models.Model):
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="studies")
     modality = models.CharField(max_length=4, choices=MODALITY_CHOICES)
     time_label = models.CharField(
-        max_length=100, default="Initial", help_text="Relative time, e.g. 'Initial' or 'After embolisation, 3 months'."
+        max_length=100,
+        default="Initial",
+        help_text="Relative time, e.g. 'Initial' or 'After embolisation, 3 months'.",
     )
     order = models.PositiveSmallIntegerField(default=0)
 
@@ -43,7 +45,8 @@ class Series(models.Model):
         "must not name the diagnosis.",
     )
     is_sample = models.BooleanField(
-        default=False, help_text="Images not from this patient (e.g. library sample files): shown with a badge."
+        default=False,
+        help_text="Images not from this patient (e.g. library sample files): shown with a badge.",
     )
     order = models.PositiveSmallIntegerField(default=0)
 
@@ -68,7 +71,9 @@ class Image(models.Model):
 
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="images")
     kind = models.CharField(max_length=6, choices=Kind.choices)
-    file = models.FileField(upload_to=stored_image_name, help_text="The de-identified file; never the original.")
+    file = models.FileField(
+        upload_to=stored_image_name, help_text="The de-identified file; never the original."
+    )
     sha256 = models.CharField(max_length=64)
     size_bytes = models.PositiveBigIntegerField()
     modality = models.CharField(max_length=16, blank=True)
@@ -116,7 +121,9 @@ class Upload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
-    report = models.JSONField(default=list, help_text="Per file: outcome, reason and tags removed/replaced/kept.")
+    report = models.JSONField(
+        default=list, help_text="Per file: outcome, reason and tags removed/replaced/kept."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -7,10 +7,10 @@ neither an orphan file nor a row. Rendering is deferred to first view (``imaging
 """
 
 import hashlib
-from io import BytesIO
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from io import BytesIO
 
 import pydicom
 from django.core.files.base import ContentFile
@@ -179,12 +179,15 @@ def check_series_label(case, label: str) -> None:
     lowered = label.lower()
     for phrase in answer_phrases(case):
         if phrase and phrase.lower() in lowered:
-            raise SeriesLabelError(f"The series label {label!r} names the diagnosis ({phrase!r}); use e.g. 'Sagittal T2'.")
+            raise SeriesLabelError(
+                f"The series label {label!r} names the diagnosis ({phrase!r}); use e.g. 'Sagittal T2'."
+            )
 
 
 @transaction.atomic
-def series_create(*, case, label: str, modality: str, time_label: str = "Initial", finding=None,
-                  is_sample: bool = False) -> Series:
+def series_create(
+    *, case, label: str, modality: str, time_label: str = "Initial", finding=None, is_sample: bool = False
+) -> Series:
     """A series in the case's study with that modality and time label (the study is created if new)."""
     check_series_label(case, label)
     study = Study.objects.filter(case=case, modality=modality, time_label=time_label).first()
@@ -202,8 +205,10 @@ def guess_modality(files: Iterable[InputFile]) -> str:
     for item in files:
         if looks_like_dicom(item.name, item.data):
             try:
-                dataset = pydicom.dcmread(BytesIO(item.data), stop_before_pixels=True, specific_tags=["Modality"])
-            except Exception:  # noqa: BLE001 - any unreadable header just gives no hint
+                dataset = pydicom.dcmread(
+                    BytesIO(item.data), stop_before_pixels=True, specific_tags=["Modality"]
+                )
+            except Exception:
                 continue
             if dataset.get("Modality"):
                 return str(dataset.Modality).upper()

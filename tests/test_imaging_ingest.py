@@ -25,7 +25,11 @@ def sample(name: str) -> bytes:
 
 
 def stored_files(media_root: Path) -> list[Path]:
-    return [p for p in (media_root / "images").rglob("*") if p.is_file()] if (media_root / "images").exists() else []
+    return (
+        [p for p in (media_root / "images").rglob("*") if p.is_file()]
+        if (media_root / "images").exists()
+        else []
+    )
 
 
 def dicom_bytes(name: str, **changes) -> bytes:
@@ -84,7 +88,13 @@ def test_dicom_is_stored_de_identified_never_as_the_original(series, media_root)
     dataset = pydicom.dcmread(image.file.path)
     assert dataset.PatientIdentityRemoved == "YES"
     assert "CT_small" not in image.file.name and image.file.name.endswith(".dcm")
-    assert (image.kind, image.modality, image.rows, image.columns, image.frame_count) == ("dicom", "CT", 128, 128, 1)
+    assert (image.kind, image.modality, image.rows, image.columns, image.frame_count) == (
+        "dicom",
+        "CT",
+        128,
+        128,
+        1,
+    )
     assert image.size_bytes == len(stored)
     upload = Upload.objects.get()
     assert upload.accepted == 1 and upload.report[0]["deidentification"]["removed"]
@@ -99,9 +109,17 @@ def test_slices_are_ordered_by_instance_number(series):
 def test_without_instance_number_slices_are_ordered_along_the_slice_normal(series):
     files = []
     for z in (20.0, -5.0, 7.5):
-        files.append((f"z{z}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=None,
-                                               ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
-                                               ImagePositionPatient=[0, 0, z])))
+        files.append(
+            (
+                f"z{z}.dcm",
+                dicom_bytes(
+                    "MR_small.dcm",
+                    InstanceNumber=None,
+                    ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                    ImagePositionPatient=[0, 0, z],
+                ),
+            )
+        )
     ingest(series, *files)
     assert [image.sort_key for image in series.images.order_by("order")] == [-5.0, 7.5, 20.0]
 
@@ -122,7 +140,9 @@ def test_zip_of_a_series_is_expanded(series):
         ("drawing.png", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', ""),
     ],
 )
-def test_bad_files_are_rejected_with_a_reason_and_nothing_is_stored(series, media_root, name, data, reason_part):
+def test_bad_files_are_rejected_with_a_reason_and_nothing_is_stored(
+    series, media_root, name, data, reason_part
+):
     result = ingest(series, (name, data))
     assert [o.accepted for o in result.outcomes] == [False]
     assert result.outcomes[0].reason and reason_part in result.outcomes[0].reason

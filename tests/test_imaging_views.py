@@ -18,13 +18,17 @@ pytestmark = pytest.mark.django_db
 def ct_image(make_case, diagnosis):
     case = make_case(slug="ct-case", final_diagnosis=diagnosis("Chordoma"))
     series = series_create(case=case, label="Axial CT", modality="CT", is_sample=True)
-    images_ingest(series=series, files=[InputFile("CT_small.dcm", (SAMPLE_DIR / "CT_small.dcm").read_bytes())])
+    images_ingest(
+        series=series, files=[InputFile("CT_small.dcm", (SAMPLE_DIR / "CT_small.dcm").read_bytes())]
+    )
     return Image.objects.get()
 
 
 def decoded(response) -> PILImage.Image:
     assert response["Content-Type"] == "image/png"
-    return PILImage.open(io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content))
+    return PILImage.open(
+        io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
+    )
 
 
 def test_frame_renders_per_preset_and_presets_differ(client, ct_image):
@@ -65,7 +69,7 @@ def test_images_of_a_draft_are_hidden_from_those_who_may_not_see_it(client, ct_i
 
 def test_case_page_shows_series_strip_with_sample_badge_and_neutral_alt_text(client, ct_image):
     html = client.get("/cases/ct-case/").content.decode()
-    images = html[html.index('id="images"'):html.index('id="findings"')]
+    images = html[html.index('id="images"') : html.index('id="findings"')]
     assert "Sample image — not from this patient" in images
     assert f'src="/images/{ct_image.pk}/thumb.png"' in images
     assert 'alt="Axial CT, image 1 of 1"' in images

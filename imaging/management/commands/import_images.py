@@ -4,8 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.models import Case, Finding
-from imaging.inputs import expand_paths
 from imaging.dicom.errors import RejectedFile
+from imaging.inputs import expand_paths
 from imaging.models import Series
 from imaging.services import FileOutcome, SeriesLabelError, guess_modality, images_ingest, series_create
 
@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--finding", type=int, help="Id of the finding the series illustrates.")
         parser.add_argument("--study-time", default="Initial", help="Relative time label of the study.")
         parser.add_argument("--modality", default="", help="DICOM modality code; default: from the files.")
-        parser.add_argument("--sample", action="store_true", help="Images not from this patient (badge shown).")
+        parser.add_argument(
+            "--sample", action="store_true", help="Images not from this patient (badge shown)."
+        )
         parser.add_argument("--caption", default="")
 
     def handle(self, *args, case_slug, paths, **options):
@@ -54,7 +56,9 @@ class Command(BaseCommand):
         result = images_ingest(series=series, files=items, caption=options["caption"], on_progress=report)
         if sys.stderr.isatty():
             sys.stderr.write("\n")
-        summary = f"{len(result.accepted)} accepted, {len(result.rejected)} rejected into series {series.label!r}."
+        summary = (
+            f"{len(result.accepted)} accepted, {len(result.rejected)} rejected into series {series.label!r}."
+        )
         if result.rejected:
             raise CommandError(summary)
         self.stdout.write(self.style.SUCCESS(summary))
@@ -64,12 +68,20 @@ class Command(BaseCommand):
         existing = Series.objects.filter(study__case=case, label=label).first()
         if existing:
             return existing
-        modality = options["modality"].upper() or (finding.modality if finding else "") or guess_modality(inputs)
+        modality = (
+            options["modality"].upper() or (finding.modality if finding else "") or guess_modality(inputs)
+        )
         if not modality:
-            raise CommandError("Cannot tell the modality from these files: pass --modality (e.g. CR, CT, MR).")
+            raise CommandError(
+                "Cannot tell the modality from these files: pass --modality (e.g. CR, CT, MR)."
+            )
         try:
             return series_create(
-                case=case, label=label, modality=modality, time_label=options["study_time"], finding=finding,
+                case=case,
+                label=label,
+                modality=modality,
+                time_label=options["study_time"],
+                finding=finding,
                 is_sample=options["sample"],
             )
         except SeriesLabelError as error:

@@ -1,0 +1,102 @@
+"""The admin upload goes through the same ingest; only editors clear a burned-in text flag."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image as PILImage
+
+from imaging.demo import SAMPLE_DIR
+from imaging.inputs import InputFile
+from imaging.models import Image, Series
+from imaging.services import images_ingest, series_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def series(make_case, faculty, diagnosis):
+    case = make_case(slug="admin-case", author=faculty, final_diagnosis=diagnosis("Chordoma"))
+    return series_create(case=case, label="Axial T1", modality="MR")
+
+
+def series_form(series: Series, **extra) -> dict:
+    return {
+        "study": series.study_id,
+        "label": series.label,
+        "finding": "",
+        "order": series.order,
+        "images-TOTAL_FORMS": "0",
+        "images-INITIAL_FORMS": "0",
+        "images-MIN_NUM_FORMS": "0",
+        "images-MAX_NUM_FORMS": "1000",
+        **extra,
+    }
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (20, 10), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_admin_upload_of_several_files_ingests_and_reports(client, editor, series):
+    client.force_login(editor)
+    files = [
+        SimpleUploadedFile("a.dcm", (SAMPLE_DIR / "MR_small.dcm").read_bytes()),
+        SimpleUploadedFile("b.png", png()),
+        SimpleUploadedFile("c.dcm", b"definitely not dicom"),
+    ]
+    response = client.post(
+        f"/admin/imaging/series/{series.pk}/change/", series_form(series, upload=files), follow=True
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Rejected c.dcm: not a DICOM file" in page
+    assert "2 image(s) de-identified and stored" in page
+    assert sorted(Image.objects.values_list("kind", flat=True)) == ["dicom", "raster"]
+    assert series.uploads.get().rejected == 1
+
+
+def test_admin_rejects_a_series_label_that_names_the_diagnosis(client, editor, series):
+    client.force_login(editor)
+    response = client.post(
+        f"/admin/imaging/series/{series.pk}/change/", series_form(series, label="Chordoma T2")
+    )
+    assert response.status_code == 200
+    assert "names the diagnosis" in response.content.decode()
+    series.refresh_from_db()
+    assert series.label == "Axial T1"
+
+
+def flagged_image(series) -> Image:
+    images_ingest(series=series, files=[InputFile("shot.png", png())])
+    return Image.objects.get()
+
+
+def clear(client, image):
+    return client.post(
+        "/admin/imaging/image/", {"action": "clear_flag", "_selected_action": [image.pk]}, follow=True
+    )
+
+
+def test_faculty_cannot_clear_a_flag(client, faculty, series):
+    image = flagged_image(series)
+    client.force_login(faculty)
+    clear(client, image)
+    image.refresh_from_db()
+    assert image.is_flagged
+
+
+def test_editor_clears_a_flag_and_is_recorded(client, editor, series):
+    image = flagged_image(series)
+    client.force_login(editor)
+    assert "1 image flag(s) cleared" in clear(client, image).content.decode()
+    image.refresh_from_db()
+    assert not image.is_flagged and image.reviewed_by == editor
+
+
+def test_residents_cannot_reach_the_imaging_admin(client, resident, series):
+    client.force_login(resident)
+    response = client.get(f"/admin/imaging/series/{series.pk}/change/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
