@@ -247,3 +247,55 @@ def test_import_images_command_succeeds_on_a_folder(case, tmp_path):
     call_command("import_images", "neutral", str(folder), "--series", "Axial T2", stdout=out)
     assert "2 accepted, 0 rejected" in out.getvalue()
     assert Series.objects.get().study.modality == "MR"
+
+
+@pytest.mark.parametrize(
+    ("name", "frames"),
+    [
+        ("MR_small_RLE.dcm", 1),  # RLE lossless
+        ("MR_small_jp2klossless.dcm", 1),  # JPEG 2000 lossless
+        ("JPEG2000.dcm", 1),  # JPEG 2000
+        ("MR_small_jpeg_ls_lossless.dcm", 1),  # JPEG-LS lossless
+        ("JPGExtended.dcm", 1),  # JPEG extended
+        ("SC_rgb_jpeg_gdcm.dcm", 1),  # JPEG lossless, process 14
+        ("examples_ybr_color.dcm", 30),  # JPEG baseline, multi-frame
+        ("rtdose.dcm", 15),  # uncompressed multi-frame
+        ("MR_small_implicit.dcm", 1),
+        ("MR_small_bigendian.dcm", 1),
+    ],
+)
+def test_every_supported_encoding_is_ingested_and_renders(client, series, name, frames):
+    result = ingest(series, (name, sample(name)))
+    assert result.outcomes[0].accepted, result.outcomes[0].reason
+    image = Image.objects.get()
+    assert image.frame_count == frames
+    last = client.get(f"/images/{image.pk}/default/{frames - 1}.png")
+    assert last.status_code == 200 and last.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unsupported_transfer_syntax_is_rejected_naming_it(series, media_root):
+    dataset = pydicom.dcmread(SAMPLE_DIR / "MR_small_RLE.dcm")
+    dataset.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2 video: no decoder here
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    result = ingest(series, ("video.dcm", buffer.getvalue()))
+    assert not result.outcomes[0].accepted
+    assert "MPEG2" in result.outcomes[0].reason or "1.2.840.10008.1.2.4.100" in result.outcomes[0].reason
+    assert stored_files(media_root) == [] and not Image.objects.exists()
+
+
+def test_png_decompression_bomb_is_rejected(series, media_root):
+    buffer = io.BytesIO()
+    PILImage.new("1", (12000, 12000)).save(buffer, "PNG")  # 144 megapixels in a few kilobytes
+    result = ingest(series, ("bomb.png", buffer.getvalue()))
+    assert not result.outcomes[0].accepted
+    assert stored_files(media_root) == [] and not Image.objects.exists()
+
+
+def test_a_modality_only_a_sample_image_brings_is_not_a_modality_of_the_case(client, make_case):
+    ct_only = make_case(slug="ct-only", findings=["CT"])
+    sample_series = series_create(case=ct_only, label="Sample MR", modality="MR", is_sample=True)
+    ingest(sample_series, ("mr.dcm", sample("MR_small.dcm")))
+    html = client.get("/cases/?modality=MR").content.decode()
+    assert "/cases/ct-only/" not in html
+    assert "/cases/ct-only/" in client.get("/cases/?modality=CT").content.decode()
