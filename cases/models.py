@@ -8,8 +8,8 @@ source" instead of being padded with an invented value.
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models.signals import m2m_changed
 from django.db.models import Q
+from django.db.models.signals import m2m_changed
 from django.urls import reverse
 from django.utils import timezone
 from taggit.managers import TaggableManager
@@ -38,12 +38,12 @@ class Region(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def get_absolute_url(self) -> str:
-        return reverse("region_detail", args=[self.slug])
-
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         _search().search_after_region_saved(region=self)
+
+    def get_absolute_url(self) -> str:
+        return reverse("region_detail", args=[self.slug])
 
 
 class Diagnosis(models.Model):
@@ -65,13 +65,13 @@ class Diagnosis(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def get_absolute_url(self) -> str:
-        return reverse("diagnosis_detail", args=[self.slug])
-
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         # Its name and synonyms are in the search text of every case that names it.
         _search().search_after_diagnosis_saved(diagnosis=self)
+
+    def get_absolute_url(self) -> str:
+        return reverse("diagnosis_detail", args=[self.slug])
 
 
 class TaggedCase(TaggedItemBase):
@@ -121,7 +121,7 @@ class CaseQuerySet(models.QuerySet):
                 "differential_items", queryset=DifferentialItem.objects.select_related("diagnosis")
             ),
             "references",
-            "studies__series__images",
+            "studies__series__images__annotations",
         )
 
 
@@ -202,12 +202,12 @@ class Case(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def get_absolute_url(self) -> str:
-        return reverse("case_detail", args=[self.slug])
-
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         _search().case_search_refresh(case=self)
+
+    def get_absolute_url(self) -> str:
+        return reverse("case_detail", args=[self.slug])
 
     @property
     def modalities(self) -> list[str]:
@@ -310,7 +310,7 @@ class CaseSearchDocument(models.Model):
     Kept apart from ``Case`` so that list pages, which load whole case rows, do not also carry a
     second copy of the text. ``cases/search.py`` rewrites it whenever the case or one of its
     findings, differential items, references, tags, regions or diagnoses changes. The four text
-    groups serve SQLite's search directly; on PostgreSQL ``vector`` (weights A–D, GIN-indexed by
+    groups serve SQLite's search directly; on PostgreSQL ``vector`` (weights A to D, GIN-indexed by
     migration 0005) is built from them. A bulk insert that bypasses ``save()`` must call
     ``cases.search.search_documents_refresh`` itself.
     """
@@ -318,7 +318,9 @@ class CaseSearchDocument(models.Model):
     case = models.OneToOneField(
         Case, primary_key=True, on_delete=models.CASCADE, related_name="search_document"
     )
-    title_and_diagnosis = models.TextField(blank=True, help_text="Weight A: title, final diagnosis, synonyms.")
+    title_and_diagnosis = models.TextField(
+        blank=True, help_text="Weight A: title, final diagnosis, synonyms."
+    )
     findings = models.TextField(blank=True, help_text="Weight B: findings, tags, regions.")
     context = models.TextField(
         blank=True, help_text="Weight C: history, differential, teaching points, how it was proven."

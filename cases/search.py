@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connections, models
@@ -31,7 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from cases.modalities import MODALITY_LABELS
 from cases.models import Case, CaseSearchDocument, Diagnosis, DifferentialItem, Finding, Region, SearchTerm
-from cases.spelling import WORD, normalise, normalise_words
+from cases.spelling import WORD, normalise, normalise_word, normalise_words
 
 # The text-search configuration on PostgreSQL: English stemming and stop words over normalised text.
 SEARCH_CONFIG = "english"
@@ -41,6 +41,8 @@ MAX_QUERY_WORDS = 16
 MIN_CORRECTABLE_LENGTH = 4
 MIN_CORRECTION_SIMILARITY = 0.4
 SNIPPET_WORDS = 32
+# ts_rank (at most 1) times this stays below the smallest difference between two weight scores (0.1).
+TIE_BREAK_SCALE = 0.01
 REFRESH_BATCH = 500
 
 # Weight groups, best first: (document field, PostgreSQL weight, SQLite score). The SQLite scores are
@@ -92,7 +94,7 @@ STOP_WORDS = frozenset(
     should so some such t than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who whom why will with
     you your yours yourself yourselves
-    """.split()
+    """.split()  # noqa: SIM905 — kept as text, to compare by eye with PostgreSQL's english.stop
 )
 
 
@@ -147,11 +149,19 @@ def case_search_text(case) -> SearchText:
     return SearchText(
         title_and_diagnosis=_joined([case.title, *_diagnosis_names(case.final_diagnosis)]),
         findings=_joined(
-            [*findings, *(tag.name for tag in case.tags.all()), *(region.name for region in case.regions.all())]
+            [
+                *findings,
+                *(tag.name for tag in case.tags.all()),
+                *(region.name for region in case.regions.all()),
+            ]
         ),
         context=_joined([case.clinical_history, *differential, case.teaching_points, case.diagnosis_proof]),
         discussion=_joined(
-            [case.discussion, case.treatment_outcome, *(reference.citation for reference in case.references.all())]
+            [
+                case.discussion,
+                case.treatment_outcome,
+                *(reference.citation for reference in case.references.all()),
+            ]
         ),
     )
 
@@ -202,7 +212,9 @@ def search_documents_refresh(*, case_ids: Iterable[int]) -> int:
             update_fields=fields,
         )
         if _is_postgresql():
-            CaseSearchDocument.objects.filter(case_id__in=list(texts)).update(vector=search_vector_expression())
+            CaseSearchDocument.objects.filter(case_id__in=list(texts)).update(
+                vector=search_vector_expression()
+            )
             published_words = set()
             for case, text in texts.values():
                 if case.status == Case.Status.PUBLISHED:
@@ -238,8 +250,10 @@ def search_after_diagnosis_saved(*, diagnosis: Diagnosis) -> None:
         Q(final_diagnosis=diagnosis) | Q(differential_items__diagnosis=diagnosis)
     ).values_list("pk", flat=True)
     search_documents_refresh(case_ids=case_ids)
-    # Diagnosis names are public (the A–Z pages list them), so they may always be suggested.
-    search_vocabulary_add(words={word for name in _diagnosis_names(diagnosis) for word in normalise_words(name)})
+    # Diagnosis names are public (the A to Z pages list them), so they may always be suggested.
+    search_vocabulary_add(
+        words={word for name in _diagnosis_names(diagnosis) for word in normalise_words(name)}
+    )
 
 
 def search_after_region_saved(*, region: Region) -> None:
@@ -358,8 +372,7 @@ def _diagnoses_and_corrections(words: list[str], using: str) -> tuple[list, dict
 def case_search_parse(*, text: str, using: str = "default") -> CaseSearch:
     """Turn the words a user typed into term groups: spelling folded, typos corrected (PostgreSQL),
     diagnosis names, synonyms and abbreviations expanded. An empty query costs no query at all."""
-    raw_words = [(match, normalise_words(match.group())) for match in WORD.finditer(unicodedata.normalize("NFC", text))]
-    words = [word for _match, normalised in raw_words for word in normalised][: MAX_QUERY_WORDS * 2]
+    words = normalise_words(text)[: MAX_QUERY_WORDS * 2]
     if not any(word not in STOP_WORDS for word in words):
         return CaseSearch(text=text)
     vocabulary = _load_vocabulary(words, using)
@@ -399,18 +412,19 @@ def _suggestion(text: str, corrections: dict[str, str]) -> str:
 # --- Matching and ranking -------------------------------------------------------------------------
 
 
-def _tsquery(search: CaseSearch) -> str:
-    """A to_tsquery expression: groups AND-ed, alternatives OR-ed, phrases adjacent (<->).
-    Words are letters and digits only (``cases.spelling.WORD``), so quoting them is enough."""
-    groups = []
-    for group in search.groups:
-        alternatives = [" <-> ".join(f"'{word}'" for word in phrase) for phrase in group.alternatives]
-        groups.append("(" + " | ".join(f"({alternative})" for alternative in alternatives) + ")")
-    return " & ".join(groups)
+def _group_tsquery(group: TermGroup, weight: str = "") -> str:
+    """A group as to_tsquery text: alternatives OR-ed, the words of a phrase adjacent (<->), each
+    word restricted to one weight if given. Words are letters and digits only
+    (``cases.spelling.WORD``), so quoting them is enough to make them safe."""
+    label = f":{weight}" if weight else ""
+    alternatives = [" <-> ".join(f"'{word}'{label}" for word in phrase) for phrase in group.alternatives]
+    return "(" + " | ".join(f"({alternative})" for alternative in alternatives) + ")"
 
 
 def _search_query(search: CaseSearch) -> SearchQuery:
-    return SearchQuery(_tsquery(search), search_type="raw", config=SEARCH_CONFIG)
+    """Every group (AND), as a SearchQuery: what the GIN index answers."""
+    text = " & ".join(_group_tsquery(group) for group in search.groups)
+    return SearchQuery(text, search_type="raw", config=SEARCH_CONFIG)
 
 
 def _contains_phrase(field_name: str, phrase: Phrase) -> Q:
@@ -428,6 +442,13 @@ def _group_anywhere(group: TermGroup) -> Q:
     return reduce(operator.or_, (_group_in_field(group, name) for name, _weight, _score in WEIGHT_GROUPS))
 
 
+def _group_in_weight(group: TermGroup, field_name: str, weight: str, postgresql: bool) -> Q:
+    if postgresql:
+        query = SearchQuery(_group_tsquery(group, weight), search_type="raw", config=SEARCH_CONFIG)
+        return Q(search_document__vector=query)
+    return _group_in_field(group, field_name)
+
+
 def search_filter(cases: QuerySet, search: CaseSearch) -> QuerySet:
     """The cases that match every term group (on top of whatever ``cases`` already selects)."""
     if not search:
@@ -438,20 +459,29 @@ def search_filter(cases: QuerySet, search: CaseSearch) -> QuerySet:
 
 
 def search_rank(cases: QuerySet, search: CaseSearch) -> QuerySet:
-    """Annotate ``search_rank`` and order by it, best first; ties keep the list's usual order."""
-    if _is_postgresql(cases.db):
-        rank = SearchRank(F("search_document__vector"), _search_query(search))
-    else:
-        # Each group scores the weight of the best document group it is found in, as ts_rank would.
-        scores = [
-            models.Case(
-                *(When(_group_in_field(group, name), then=Value(score)) for name, _weight, score in WEIGHT_GROUPS),
-                default=Value(0.0),
-                output_field=models.FloatField(),
-            )
-            for group in search.groups
-        ]
-        rank = reduce(operator.add, scores)
+    """Annotate ``search_rank`` and order by it, best first; ties keep the list's usual order.
+
+    Each term group scores the weight of the best place it is found in (title/diagnosis 1.0,
+    findings 0.4, context 0.2, discussion 0.1) and the scores add up; so a case with the word in its
+    title or diagnosis always ranks above one with it only in findings, however often the findings
+    repeat it. ts_rank alone does not promise that (many weak matches can outscore one strong one),
+    so on PostgreSQL it only breaks ties within the same score, scaled below the smallest step.
+    """
+    postgresql = _is_postgresql(cases.db)
+    scores = [
+        models.Case(
+            *(
+                When(_group_in_weight(group, name, weight, postgresql), then=Value(score))
+                for name, weight, score in WEIGHT_GROUPS
+            ),
+            default=Value(0.0),
+            output_field=models.FloatField(),
+        )
+        for group in search.groups
+    ]
+    rank = reduce(operator.add, scores)
+    if postgresql:
+        rank = rank + SearchRank(F("search_document__vector"), _search_query(search)) * Value(TIE_BREAK_SCALE)
     return cases.annotate(search_rank=rank).order_by("-search_rank", "-published_at", "-created_at", "-pk")
 
 
@@ -492,6 +522,7 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", _MARKDOWN_MARKS.sub("", text))
 
 
+@lru_cache(maxsize=65536)
 def _same_word(found: str, wanted: str) -> bool:
     """A word of the text answers a query word if equal, or if one extends the other (plurals and
     other endings: "haemangiomas" answers "hemangioma"), as the stemming on PostgreSQL would."""
@@ -504,13 +535,19 @@ def _same_word(found: str, wanted: str) -> bool:
 def _hits(words: list[str], search: CaseSearch) -> tuple[set[int], int]:
     """Positions of ``words`` (normalised) inside a phrase the query asked for, and how many of the
     query's term groups were found: a phrase is marked only where all of it is present."""
+    positions: dict[str, list[int]] = {}
+    for position, word in enumerate(words):
+        positions.setdefault(word, []).append(position)
     marked: set[int] = set()
     groups_found = 0
     for group in search.groups:
         found = False
         for phrase in group.alternatives:
-            for start in range(len(words) - len(phrase) + 1):
-                if all(_same_word(words[start + offset], wanted) for offset, wanted in enumerate(phrase)):
+            # Only where the phrase's first word is: a text has far fewer distinct words than words.
+            starts = (p for word, at in positions.items() if _same_word(word, phrase[0]) for p in at)
+            for start in starts:
+                rest = words[start + 1 : start + len(phrase)]
+                if len(rest) == len(phrase) - 1 and all(map(_same_word, rest, phrase[1:])):
                     marked.update(range(start, start + len(phrase)))
                     found = True
         groups_found += found
@@ -536,8 +573,7 @@ def search_snippet(*, case: Case, search: CaseSearch) -> SafeString:
     for source in sources:
         text = unicodedata.normalize("NFC", source or "")
         raw = list(WORD.finditer(text))
-        # Each raw word normalises to one word except in rare cases ("½"); keep the first for positions.
-        normalised = [(normalise_words(match.group()) or [""])[0] for match in raw]
+        normalised = [normalise_word(match.group()) for match in raw]
         marked, groups_found = _hits(normalised, search)
         if marked and (best is None or groups_found > best[0]):
             best = (groups_found, text, raw, sorted(marked))

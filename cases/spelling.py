@@ -105,7 +105,11 @@ _SINGLE_L_STEMS = (
     "spiral",
 )
 WORD_MAP.update(
-    {stem + ending: stem + ending[1:] for stem in _SINGLE_L_STEMS for ending in ("led", "ling", "ler", "lers")}
+    {
+        stem + ending: stem + ending[1:]
+        for stem in _SINGLE_L_STEMS
+        for ending in ("led", "ling", "ler", "lers")
+    }
 )
 
 # -our words that are the same in American English, or too short to be a British -our.
@@ -131,7 +135,7 @@ _RULES = [
     # oedema, oesophagus, oestrogen.
     (re.compile(r"^oe(?=[dsn])"), "e"),
     # foetus, coeliac, diarrhoea, dyspnoea, amoeba, homoeopathy.
-    (re.compile(r"(?<=f)oe(?=t)|(?<=c)oe(?=l)|(?<=rrh)oe(?=a)|(?<=pn)oe(?=a)|(?<=am)oe(?=b)|(?<=hom)oe(?=o)"), "e"),
+    (re.compile(r"(?<=f)oe(?=t)|(?<=c)oe(?=l)|(?<=rrh|.pn)oe(?=a)|(?<=am)oe(?=b)|(?<=hom)oe(?=o)"), "e"),
     # leucaemia (old spelling), leucocyte → leuk-.
     (re.compile(r"^leuc(?=[ao])"), "leuk"),
 ]  # fmt: skip
@@ -190,6 +194,13 @@ def normalise_words(text: str) -> list[str]:
     """
     folded = _strip_accents(text).casefold().replace("æ", "ae").replace("œ", "oe")
     return [fold_spelling(word) for word in WORD.findall(folded)]
+
+
+@lru_cache(maxsize=65536)
+def normalise_word(word: str) -> str:
+    """One word of a text as ``normalise_words`` sees it (for highlighting the text word by word).
+    A word normalises to one word except in rare cases ("½" → "1", "2"), where the first is kept."""
+    return (normalise_words(word) or [""])[0]
 
 
 def normalise(text: str) -> str:

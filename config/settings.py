@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "taggit",
     "cases",
     "imaging",
+    "quiz",
 ]
 
 MIDDLEWARE = [

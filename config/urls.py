@@ -7,5 +7,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("imaging.urls")),
+    path("", include("quiz.urls")),
     path("", include("cases.urls")),
 ]

@@ -7,8 +7,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from imaging.inputs import InputFile
-from imaging.models import Image, Series, Study, Upload
+from imaging.models import Annotation, Image, Series, Study, Upload
+from imaging.rendering import presets_of
 from imaging.services import SeriesLabelError, check_series_label, images_ingest
+from imaging.stacks import teaching_view_errors
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -39,7 +41,38 @@ class SeriesForm(forms.ModelForm):
 
     class Meta:
         model = Series
-        fields = ["study", "label", "finding", "is_sample", "order"]
+        fields = [
+            "study",
+            "label",
+            "finding",
+            "is_sample",
+            "order",
+            "teaching_preset",
+            "teaching_slice",
+            "teaching_zoom",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The presets on offer are those the series' images can be rendered with.
+        choices = [("", "The file's own window")]
+        first_image = self.instance.images.first() if self.instance.pk else None
+        if first_image is not None:
+            choices += [(name, name.replace("_", " ").capitalize()) for name in presets_of(first_image)]
+        self.fields["teaching_preset"] = forms.ChoiceField(
+            choices=choices, required=False, label="Teaching preset"
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        errors = teaching_view_errors(
+            self.instance if self.instance.pk else None,
+            slice_number=cleaned.get("teaching_slice"),
+            zoom=cleaned.get("teaching_zoom"),
+        )
+        for field, message in errors.items():
+            self.add_error(field, message)
+        return cleaned
 
     def clean_label(self):
         label = self.cleaned_data["label"]
@@ -116,6 +149,17 @@ class SeriesAdmin(admin.ModelAdmin):
             messages.success(request, f"{len(result.accepted)} image(s) de-identified and stored.")
 
 
+class AnnotationInline(admin.TabularInline):
+    model = Annotation
+    extra = 0
+    fields = ["frame", "kind", "x", "y", "tail_x", "tail_y", "text", "finding"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "finding" and getattr(request, "image_case_id", None):
+            kwargs["queryset"] = db_field.related_model.objects.filter(case_id=request.image_case_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     list_display = ["__str__", "kind", "modality", "needs_review", "reviewed_at"]
@@ -135,8 +179,32 @@ class ImageAdmin(admin.ModelAdmin):
         "reviewed_by",
         "reviewed_at",
     ]
-    fields = ["caption", "order", *readonly_fields]
+    fields = ["drawing_board", "caption", "order", *readonly_fields]
     actions = ["clear_flag"]
+    inlines = [AnnotationInline]
+
+    class Media:
+        js = ["js/annotate.js"]
+        css = {"all": ["css/annotate.css"]}
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["drawing_board", *self.readonly_fields]
+
+    def get_object(self, request, object_id, from_field=None):
+        image = super().get_object(request, object_id, from_field)
+        if image is not None:
+            request.image_case_id = image.series.study.case_id  # limits the finding choices to this case
+        return image
+
+    @admin.display(description="Draw arrows")
+    def drawing_board(self, image):
+        """Drag on the image from the arrow's tail to its tip: a new arrow row is filled in below."""
+        return format_html(
+            '<div class="drawing-board"><img src="{}" alt="First frame, to annotate">'
+            "<p>Drag from where the arrow starts to what it points at: a new row below is filled in. "
+            "Arrows are drawn on frame 0; change a row's frame to move it to another frame.</p></div>",
+            reverse("image_frame", args=[image.pk, "default", 0]),
+        )
 
     @admin.action(
         description="Clear the burned-in text flag (I have looked at the pixels)", permissions=["clear_flag"]

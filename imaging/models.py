@@ -49,11 +49,25 @@ class Series(models.Model):
         help_text="Images not from this patient (e.g. library sample files): shown with a badge.",
     )
     order = models.PositiveSmallIntegerField(default=0)
+    # The author's teaching view: the viewer opens here, and "reset" returns here.
+    teaching_preset = models.CharField(
+        max_length=30, blank=True, help_text="Window preset; empty: the file's own."
+    )
+    teaching_slice = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Slice to open at, counting from 1; empty: the middle slice."
+    )
+    teaching_zoom = models.FloatField(default=1.0, help_text="1 fits the image; up to 8.")
 
     class Meta:
         ordering = ["study", "order", "pk"]
         verbose_name_plural = "series"
-        constraints = [models.UniqueConstraint(fields=["study", "order"], name="series_unique_order")]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "order"], name="series_unique_order"),
+            models.CheckConstraint(
+                condition=Q(teaching_zoom__gte=0.5) & Q(teaching_zoom__lte=8), name="series_zoom_in_range"
+            ),
+            models.CheckConstraint(condition=~Q(teaching_slice=0), name="series_teaching_slice_from_one"),
+        ]
 
     def __str__(self) -> str:
         return self.label
@@ -81,6 +95,7 @@ class Image(models.Model):
     columns = models.PositiveIntegerField()
     frame_count = models.PositiveIntegerField(default=1)
     sort_key = models.FloatField(default=0, help_text="InstanceNumber, else position along the slice normal.")
+    slice_position = models.FloatField(null=True, blank=True, help_text="Millimetres along the slice normal.")
     order = models.PositiveIntegerField(default=0)
     caption = models.CharField(max_length=300, blank=True)
     deid_report = models.JSONField(default=dict, blank=True)
@@ -141,3 +156,50 @@ class DeidentificationKey(models.Model):
 
     def __str__(self) -> str:
         return f"De-identification key of case {self.case_id}"
+
+
+class Annotation(models.Model):
+    """An arrow or label on one frame, stored as a vector overlay and never burned into pixels.
+
+    Coordinates are fractions of the image's width and height (0 to 1), so an overlay stays in place
+    at any zoom or display size. It belongs to the answer: quiz mode hides it until reveal.
+    """
+
+    class Kind(models.TextChoices):
+        ARROW = "arrow", "Arrow"
+        LABEL = "label", "Label"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
+    frame = models.PositiveIntegerField(default=0, help_text="Frame of a multi-frame image, from 0.")
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.ARROW)
+    x = models.FloatField(help_text="Tip (arrow) or anchor (label), fraction of the width.")
+    y = models.FloatField(help_text="Tip (arrow) or anchor (label), fraction of the height.")
+    tail_x = models.FloatField(null=True, blank=True, help_text="Arrow tail, fraction of the width.")
+    tail_y = models.FloatField(null=True, blank=True, help_text="Arrow tail, fraction of the height.")
+    text = models.CharField(max_length=120, blank=True)
+    finding = models.ForeignKey(
+        "cases.Finding", null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+
+    class Meta:
+        ordering = ["image", "frame", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(x__gte=0, x__lte=1, y__gte=0, y__lte=1), name="annotation_point_inside_image"
+            ),
+            models.CheckConstraint(
+                condition=(Q(tail_x__isnull=True) & Q(tail_y__isnull=True))
+                | Q(tail_x__gte=0, tail_x__lte=1, tail_y__gte=0, tail_y__lte=1),
+                name="annotation_tail_inside_image",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="arrow") | Q(tail_x__isnull=False, tail_y__isnull=False),
+                name="annotation_arrow_has_tail",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="label") | ~Q(text=""), name="annotation_label_has_text"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.image} frame {self.frame}"

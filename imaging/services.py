@@ -20,7 +20,7 @@ from django.db.models import Max
 from cases.answer_words import answer_phrases
 from imaging.dicom.deidentify import Deidentifier, dataset_to_bytes
 from imaging.dicom.errors import RejectedFile
-from imaging.dicom.reading import read_dicom, sort_key
+from imaging.dicom.reading import read_dicom, slice_position, sort_key
 from imaging.dicom.render import frame_count
 from imaging.inputs import InputFile, expand_named_bytes
 from imaging.models import DeidentificationKey, Image, Series, Study, Upload
@@ -87,6 +87,7 @@ def _prepare(item: InputFile, deidentifier: Deidentifier) -> tuple[bytes, dict, 
             "columns": int(dataset.Columns),
             "frame_count": frame_count(dataset),
             "sort_key": sort_key(dataset),
+            "slice_position": slice_position(dataset),
             "needs_review": report.needs_review,
             "review_reason": report.review_reason,
         }

@@ -67,11 +67,11 @@ def test_images_of_a_draft_are_hidden_from_those_who_may_not_see_it(client, ct_i
     assert [client.get(url).status_code for url in urls] == [200, 200]
 
 
-def test_case_page_shows_series_strip_with_sample_badge_and_neutral_alt_text(client, ct_image):
+def test_case_page_shows_a_viewer_with_sample_badge_and_neutral_alt_text(client, ct_image):
     html = client.get("/cases/ct-case/").content.decode()
     images = html[html.index('id="images"') : html.index('id="findings"')]
     assert "Sample image — not from this patient" in images
-    assert f'src="/images/{ct_image.pk}/thumb.png"' in images
-    assert 'alt="Axial CT, image 1 of 1"' in images
-    assert 'loading="lazy"' in images
+    assert f'src="/images/{ct_image.pk}/default/0.png"' in images
+    assert 'alt="Axial CT, slice 1 of 1"' in images
+    assert 'type="application/json"' in images
     assert "Chordoma" not in images

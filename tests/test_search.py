@@ -100,7 +100,9 @@ def spelled(make_case):
     return british, american
 
 
-@pytest.mark.parametrize("q", ["hemangioma", "esophagus", "edema", "pediatric tumor", "haemangioma oesophagus"])
+@pytest.mark.parametrize(
+    "q", ["hemangioma", "esophagus", "edema", "pediatric tumor", "haemangioma oesophagus"]
+)
 def test_american_query_finds_british_text(client, spelled, q):
     assert found(client, q) == ["british"]
 
@@ -204,9 +206,7 @@ def ranked(make_case, diagnosis):
     """The word 'plasmacytoma' in four different places; the newest case has it in the weakest place."""
     plasmacytoma, other = diagnosis("Plasmacytoma"), diagnosis("Lymphoma")
     now = timezone.now()
-    title = make_case(
-        slug="in-diagnosis", final_diagnosis=plasmacytoma, published_at=now - timedelta(days=4)
-    )
+    title = make_case(slug="in-diagnosis", final_diagnosis=plasmacytoma, published_at=now - timedelta(days=4))
     findings = make_case(slug="in-findings", findings=(), published_at=now - timedelta(days=3))
     add_finding(findings, "Lytic lesion; plasmacytoma or metastasis. Plasmacytoma is favoured. Plasmacytoma!")
     differential = make_case(
@@ -222,7 +222,12 @@ def ranked(make_case, diagnosis):
 
 
 def test_title_and_diagnosis_rank_above_findings_above_context_above_discussion(client, ranked):
-    assert found(client, "plasmacytoma") == ["in-diagnosis", "in-findings", "in-differential", "in-discussion"]
+    assert found(client, "plasmacytoma") == [
+        "in-diagnosis",
+        "in-findings",
+        "in-differential",
+        "in-discussion",
+    ]
 
 
 def test_a_word_in_the_title_ranks_above_the_same_word_in_findings(client, make_case):
@@ -335,7 +340,9 @@ def with_drafts(make_case, faculty):
     make_case(slug="in-review", status=Case.Status.IN_REVIEW, discussion="A third osteoid osteoma.")
 
 
-def test_drafts_and_cases_in_review_are_hidden_from_anonymous_users_and_residents(client, with_drafts, resident):
+def test_drafts_and_cases_in_review_are_hidden_from_anonymous_users_and_residents(
+    client, with_drafts, resident
+):
     assert found(client, "osteoid osteoma") == ["published"]
     assert "1 case match" in client.get("/cases/?q=osteoid+osteoma").content.decode()
     client.force_login(resident)
@@ -432,7 +439,9 @@ def test_changing_the_final_diagnosis_updates_the_index(client, make_case, diagn
     assert found(client, "lymphoma") == ["changing"]
 
 
-def test_differential_items_references_and_regions_update_the_index(client, make_case, diagnosis, region_tree):
+def test_differential_items_references_and_regions_update_the_index(
+    client, make_case, diagnosis, region_tree
+):
     case = make_case(slug="growing")
     item = DifferentialItem.objects.create(case=case, diagnosis=diagnosis("Ewing sarcoma"), order=1)
     assert found(client, "ewing") == ["growing"]
@@ -486,7 +495,9 @@ def test_the_search_document_groups_text_by_weight(db, make_case, diagnosis):
 @pytest.mark.parametrize("url", ["/", "/cases/", "/diagnoses/", f"/cases/{SACRAL}/", "/tags/spine/"])
 def test_every_page_has_the_labelled_search_box(client, seeded, url):
     html = client.get(url).content.decode()
-    form = re.search(r'<form class="site-search" role="search" method="get" action="/cases/">(.*?)</form>', html, re.S)
+    form = re.search(
+        r'<form class="site-search" role="search" method="get" action="/cases/">(.*?)</form>', html, re.S
+    )
     assert form is not None
     assert '<label class="sr-only" for="site-search-q">Search cases</label>' in form.group(1)
     assert 'id="site-search-q" type="search" name="q"' in form.group(1)

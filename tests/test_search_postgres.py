@@ -102,3 +102,13 @@ def test_pg_trgm_and_the_vocabulary_index_exist(db):
         assert cursor.fetchone() == ("pg_trgm",)
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'search_term_word_trgm'")
         assert "gin_trgm_ops" in cursor.fetchone()[0]
+
+
+def test_the_vector_stays_in_the_row(db):
+    """Stored compressed in the row (STORAGE MAIN), not in TOAST: ranking reads thousands of them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'cases_casesearchdocument'::regclass AND attname = 'vector'"
+        )
+        assert cursor.fetchone() == ("m",)

@@ -117,18 +117,29 @@ def sort_key(ds: Dataset) -> float:
     number = _to_float(ds.get("InstanceNumber"))
     if number is not None:
         return number
+    position = slice_position(ds)
+    return position if position is not None else 0.0
 
+
+def slice_position(ds: Dataset) -> float | None:
+    """Return the slice's position in millimetres along its normal, or ``None``.
+
+    The projection of *Image Position (Patient)* (0020,0032) on the cross product of the
+    row and column direction cosines of *Image Orientation (Patient)* (0020,0037)
+    (PS3.3 C.7.6.2.1.1). Two series in the same frame of reference (a T1 and a T2 of one
+    study) can be scrolled together by matching these positions.
+    """
     position = _floats(ds.get("ImagePositionPatient"), 3)
     orientation = _floats(ds.get("ImageOrientationPatient"), 6)
-    if position is not None and orientation is not None:
-        row, col = orientation[:3], orientation[3:]
-        normal = (
-            row[1] * col[2] - row[2] * col[1],
-            row[2] * col[0] - row[0] * col[2],
-            row[0] * col[1] - row[1] * col[0],
-        )
-        return float(sum(p * n for p, n in zip(position, normal, strict=True)))
-    return 0.0
+    if position is None or orientation is None:
+        return None
+    row, col = orientation[:3], orientation[3:]
+    normal = (
+        row[1] * col[2] - row[2] * col[1],
+        row[2] * col[0] - row[0] * col[2],
+        row[0] * col[1] - row[1] * col[0],
+    )
+    return float(sum(p * n for p, n in zip(position, normal, strict=True)))
 
 
 # -- parsing -----------------------------------------------------------------------------

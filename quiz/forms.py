@@ -1,0 +1,79 @@
+from django import forms
+from taggit.models import Tag
+
+from cases.modalities import MODALITY_CHOICES
+from cases.models import Case, Diagnosis
+from cases.regions import RegionTree
+from quiz.matching import Answer
+from quiz.models import Mark
+
+DIFFERENTIAL_FIELDS = 3
+NAME_MAX_LENGTH = 200
+# The browser's memory of earlier answers would suggest them for the next case.
+NO_AUTOFILL = {"autocomplete": "off", "spellcheck": "false"}
+SESSION_LENGTHS = [(5, "5 cases"), (10, "10 cases"), (20, "20 cases")]
+
+
+class AnswerForm(forms.Form):
+    """The resident's answer, sent with the reveal. Nothing in it says whether it was right."""
+
+    guess = forms.CharField(
+        required=False,
+        max_length=NAME_MAX_LENGTH,
+        label="Your diagnosis",
+        widget=forms.TextInput(NO_AUTOFILL),
+    )
+    session = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for rank in range(1, DIFFERENTIAL_FIELDS + 1):
+            self.fields[f"differential_{rank}"] = forms.CharField(
+                required=False,
+                max_length=NAME_MAX_LENGTH,
+                label=f"Differential {rank}",
+                widget=forms.TextInput(NO_AUTOFILL),
+            )
+
+    @property
+    def differential_fields(self):
+        return [self[f"differential_{rank}"] for rank in range(1, DIFFERENTIAL_FIELDS + 1)]
+
+    def answer(self) -> Answer:
+        ranked = (self.cleaned_data[f"differential_{rank}"] for rank in range(1, DIFFERENTIAL_FIELDS + 1))
+        return Answer(self.cleaned_data["guess"], tuple(item for item in ranked if item))
+
+
+class OverrideForm(forms.Form):
+    attempt = forms.UUIDField(widget=forms.HiddenInput)
+    override = forms.ChoiceField(choices=[("", "Keep the server's mark"), *Mark.choices], required=False)
+
+
+class QuizStartForm(forms.Form):
+    """The case-list filters, offering what published cases have; ``filters()`` feeds ``filter_cases``."""
+
+    region = forms.ChoiceField(required=False, help_text="Sub-regions are included.")
+    modality = forms.ChoiceField(required=False, choices=[("", "Any modality"), *MODALITY_CHOICES])
+    diagnosis = forms.ChoiceField(required=False)
+    tag = forms.ChoiceField(required=False)
+    unseen = forms.BooleanField(required=False, label="Only cases I have not quizzed yet")
+    count = forms.TypedChoiceField(choices=SESSION_LENGTHS, coerce=int, initial=5, label="Cases in a row")
+
+    def __init__(self, *args, tree: RegionTree, **kwargs):
+        super().__init__(*args, **kwargs)
+        published = Case.objects.published()
+        self.fields["region"].choices = [("", "Any region")] + [
+            (region.slug, "\u2003" * depth + region.name) for region, depth in tree.walk()
+        ]
+        diagnoses = Diagnosis.objects.filter(final_cases__in=published).distinct().order_by("name")
+        self.fields["diagnosis"].choices = [("", "Any diagnosis")] + [(d.slug, d.name) for d in diagnoses]
+        tag_ids = Case.tags.through.objects.filter(content_object__in=published).values("tag_id")
+        tags = Tag.objects.filter(pk__in=tag_ids).order_by("name")
+        self.fields["tag"].choices = [("", "Any tag")] + [(tag.slug, tag.name) for tag in tags]
+
+    def filters(self) -> dict:
+        return {
+            name: self.cleaned_data[name]
+            for name in ("region", "modality", "diagnosis", "tag")
+            if self.cleaned_data.get(name)
+        }

@@ -1,0 +1,236 @@
+"""Thin views of quiz mode. Only published cases can be quizzed, whoever asks: a draft answers 404
+at the quiz URLs even to its editors, so nobody can reveal a draft through the quiz.
+"""
+
+import random
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views import View
+from django.views.generic import TemplateView
+
+from cases.filters import filter_cases
+from cases.models import Case
+from cases.regions import load_region_tree
+from quiz.attempts import attempts_for, parse_token
+from quiz.forms import AnswerForm, OverrideForm, QuizStartForm
+from quiz.matching import AnswerKey, compare_differential, explain_mark, grade_guess
+from quiz.models import Mark, QuizAttempt, ReviewCard
+from quiz.presentation import quiz_case
+from quiz.progress import progress_for
+from quiz.session_state import (
+    Source,
+    quiz_session_drop_case,
+    quiz_session_load,
+    quiz_session_record,
+    quiz_session_start,
+)
+
+REVIEW_SESSION_LENGTH = 10
+
+
+def quizzable_cases():
+    return Case.objects.published()
+
+
+def case_quiz_url(case: Case, **params) -> str:
+    url = reverse("case_quiz", args=[case.slug])
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+class CaseQuizView(View):
+    """``/cases/<slug>/quiz/``: the case without its answer (GET); the reveal, with the answer (POST)."""
+
+    def get(self, request, slug: str):
+        case = get_object_or_404(quizzable_cases().for_detail(), slug=slug)
+        attempts = attempts_for(request)
+        quiz_session = quiz_session_load(request.session, request.GET.get("session"))
+        if quiz_session and not quiz_session.includes(case.pk):
+            quiz_session = None
+        # Only the resident's own attempt at this very case reopens the revealed page.
+        token = request.GET.get("attempt") or (quiz_session and quiz_session.token_for(case.pk))
+        attempt = attempts.get(token) if token else None
+        if attempt is not None and attempt.case_id == case.pk:
+            return self.revealed(request, case, attempt)
+        form = AnswerForm(initial={"session": quiz_session.id if quiz_session else None})
+        return self.unrevealed(request, case, form, quiz_session)
+
+    def post(self, request, slug: str):
+        case = get_object_or_404(quizzable_cases().for_detail(), slug=slug)
+        form = AnswerForm(request.POST)
+        if not form.is_valid():
+            return self.unrevealed(request, case, form, None, status=400)
+        attempts = attempts_for(request)
+        quiz_session = quiz_session_load(request.session, form.cleaned_data["session"])
+        if quiz_session and not quiz_session.includes(case.pk):
+            quiz_session = None
+        if quiz_session and quiz_session.token_for(case.pk):
+            # Answered already in this session (a resubmitted form): show that answer, record nothing new.
+            attempt = attempts.get(quiz_session.token_for(case.pk))
+            if attempt is not None:
+                return self.revealed(request, case, attempt)
+        answer = form.answer()
+        attempt = attempts.record(
+            case=case,
+            answer=answer,
+            grade=grade_guess(AnswerKey.of(case), answer.guess),
+            quiz_session=parse_token(quiz_session.id) if quiz_session else None,
+        )
+        if quiz_session:
+            quiz_session_record(request.session, quiz_session, case_id=case.pk, token=attempt.token)
+        return self.revealed(request, case, attempt)
+
+    def unrevealed(self, request, case: Case, form: AnswerForm, quiz_session, status: int = 200):
+        context = {
+            "quiz_case": quiz_case(case),
+            "form": form,
+            "quiz_session": quiz_session,
+            "position": quiz_session.position_of(case.pk) if quiz_session else None,
+        }
+        return render(request, "quiz/case_quiz.html", context, status=status)
+
+    def revealed(self, request, case: Case, attempt: QuizAttempt):
+        key = AnswerKey.of(case)
+        your_differential = compare_differential(key, attempt.differential)
+        listed = {item.matched_name for item in your_differential if item.matched_name}
+        quiz_session = quiz_session_load(request.session, attempt.quiz_session)
+        context = {
+            "case": case,
+            "attempt": attempt,
+            "explanation": explain_mark(
+                key, guess=attempt.guess, mark=attempt.mark, matched_name=attempt.matched_name
+            ),
+            "your_differential": your_differential,
+            "listed_names": listed,
+            "override_form": OverrideForm(initial={"attempt": attempt.token, "override": attempt.override}),
+            "quiz_session": quiz_session,
+            "position": quiz_session.position_of(case.pk) if quiz_session else None,
+            "keeps_history": attempts_for(request).keeps_history,
+        }
+        return render(request, "quiz/case_revealed.html", context)
+
+
+class OverrideView(View):
+    """The resident's own mark, kept beside the server's; then back to the revealed page (PRG)."""
+
+    def post(self, request, slug: str):
+        case = get_object_or_404(quizzable_cases().only("pk", "slug"), slug=slug)
+        form = OverrideForm(request.POST)
+        if not form.is_valid():
+            raise Http404("No such attempt.")
+        attempts = attempts_for(request)
+        attempt = attempts.get(form.cleaned_data["attempt"])
+        if attempt is None or attempt.case_id != case.pk:
+            raise Http404("No such attempt.")
+        attempts.override(attempt, form.cleaned_data["override"])
+        return HttpResponseRedirect(case_quiz_url(case, attempt=attempt.token))
+
+
+class QuizStartView(View):
+    template_name = "quiz/start.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": QuizStartForm(tree=load_region_tree())})
+
+    def post(self, request):
+        tree = load_region_tree()
+        form = QuizStartForm(request.POST, tree=tree)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form}, status=400)
+        cases = filter_cases(quizzable_cases(), form.filters(), tree)
+        if form.cleaned_data["unseen"]:
+            cases = cases.exclude(pk__in=attempts_for(request).seen_case_ids())
+        case_ids = list(cases.values_list("pk", flat=True))
+        if not case_ids:
+            form.add_error(None, "No published case matches these choices. Widen them and start again.")
+            return render(request, self.template_name, {"form": form}, status=400)
+        chosen = random.sample(case_ids, min(form.cleaned_data["count"], len(case_ids)))
+        quiz_session = quiz_session_start(request.session, case_ids=chosen, source=Source.FILTERS)
+        return redirect("quiz_session", session_id=quiz_session.id)
+
+
+class QuizSessionView(View):
+    """Where a quiz session stands: on to its next unanswered case, or to the score when all are done."""
+
+    def get(self, request, session_id):
+        quiz_session = quiz_session_load(request.session, session_id)
+        if quiz_session is None:
+            raise Http404("No such quiz session.")
+        while not quiz_session.finished:
+            case_id = quiz_session.current_case_id
+            case = quizzable_cases().filter(pk=case_id).only("pk", "slug").first()
+            if case is not None:
+                return HttpResponseRedirect(case_quiz_url(case, session=quiz_session.id))
+            quiz_session_drop_case(request.session, quiz_session, case_id=case_id)
+        return redirect("quiz_score", session_id=quiz_session.id)
+
+
+class QuizScoreView(TemplateView):
+    template_name = "quiz/score.html"
+
+    def get_context_data(self, session_id, **kwargs):
+        context = super().get_context_data(**kwargs)
+        quiz_session = quiz_session_load(self.request.session, session_id)
+        if quiz_session is None:
+            raise Http404("No such quiz session.")
+        attempts = attempts_for(self.request).many(quiz_session.tokens.values())
+        cases = quizzable_cases().select_related("final_diagnosis").in_bulk(quiz_session.case_ids)
+        rows = []
+        for position, case_id in enumerate(quiz_session.case_ids, start=1):
+            case = cases.get(case_id)
+            attempt = attempts.get(quiz_session.token_for(case_id) or "")
+            if case is not None:
+                rows.append({"position": position, "case": case, "attempt": attempt})
+        marks = [row["attempt"].effective_mark for row in rows if row["attempt"]]
+        context.update(
+            quiz_session=quiz_session,
+            rows=rows,
+            total=len(rows),
+            answered=len(marks),
+            correct=marks.count(Mark.CORRECT),
+            close=marks.count(Mark.CLOSE),
+            wrong=marks.count(Mark.WRONG),
+        )
+        return context
+
+
+def due_cards(user):
+    return (
+        ReviewCard.objects.filter(user=user, due_on__lte=timezone.localdate(), case__in=quizzable_cases())
+        .select_related("case")
+        .prefetch_related("case__regions", "case__findings")
+        .order_by("due_on", "pk")
+    )
+
+
+class ReviewView(LoginRequiredMixin, View):
+    """``/quiz/review/``: cases due for review (SM-2); a POST starts a session from the most overdue."""
+
+    def get(self, request):
+        cards = list(due_cards(request.user))
+        upcoming = ReviewCard.objects.filter(user=request.user, due_on__gt=timezone.localdate()).first()
+        context = {"cards": cards, "next_due": upcoming.due_on if upcoming else None}
+        return render(request, "quiz/review.html", context)
+
+    def post(self, request):
+        case_ids = list(due_cards(request.user).values_list("case_id", flat=True)[:REVIEW_SESSION_LENGTH])
+        if not case_ids:
+            return redirect("quiz_review")
+        quiz_session = quiz_session_start(request.session, case_ids=case_ids, source=Source.REVIEW)
+        return redirect("quiz_session", session_id=quiz_session.id)
+
+
+class ProgressView(LoginRequiredMixin, TemplateView):
+    template_name = "quiz/progress.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["progress"] = progress_for(self.request.user)
+        context["recent_attempts"] = QuizAttempt.objects.filter(user=self.request.user).select_related(
+            "case__final_diagnosis"
+        )[:20]
+        return context

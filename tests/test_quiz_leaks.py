@@ -1,0 +1,316 @@
+"""Before the reveal, the quiz gives nothing away: not in the page, nor in anything the page loads.
+
+Every published seed case, and a case built to tempt leaks (the diagnosis in its title, captions,
+tags, findings, a sub-region's name, a differential item in a series label, an uploaded file
+called "chordoma_T2.dcm" whose DICOM header says "Chordoma"), is fetched as its quiz page; then
+every URL the page references (img src, link href, script src, image links) and every frame the
+stack viewer could load are fetched too. No answer string may occur in any of those bytes.
+"""
+
+import io
+import re
+from html.parser import HTMLParser
+
+import pydicom
+import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.test import Client
+from django.utils.html import escape
+from PIL import Image as PILImage
+
+from cases.models import Case, DifferentialItem, Finding, Region
+from imaging.demo import SAMPLE_DIR, demo_images_ensure
+from imaging.inputs import InputFile
+from imaging.models import Annotation, Image
+from imaging.rendering import presets_of
+from imaging.services import images_ingest, series_create
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+MARKDOWN_MARKS = re.compile(r"^[-*+>\d.)\s]+|[*_`]")
+
+
+class ReferencedUrls(HTMLParser):
+    """URLs a browser would load for the page: images, stylesheets, scripts, and the image links."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        wanted = {"img": "src", "script": "src", "link": "href", "source": "src", "a": "href"}.get(tag)
+        url = attrs.get(wanted) if wanted else None
+        if url and (tag != "a" or url.startswith("/images/")):
+            self.urls.append(url)
+
+
+def referenced_urls(html: str) -> list[str]:
+    parser = ReferencedUrls()
+    parser.feed(html)
+    return parser.urls
+
+
+def sentences(text: str) -> list[str]:
+    found = []
+    for part in SENTENCE_END.split(text or ""):
+        cleaned = MARKDOWN_MARKS.sub("", part).strip()
+        if len(cleaned) >= 12:
+            found.append(cleaned)
+    return found
+
+
+def answer_strings(case: Case) -> set[str]:
+    """Everything that is the answer or part of the teaching withheld before the reveal."""
+    case = Case.objects.for_detail().get(pk=case.pk)
+    strings = {case.title}
+    if case.final_diagnosis:
+        strings |= {case.final_diagnosis.name, *case.final_diagnosis.synonyms}
+    for item in case.differential_items.all():
+        strings |= {item.diagnosis.name, *item.diagnosis.synonyms, *sentences(item.rationale)}
+    strings |= {tag.name for tag in case.tags.all()}
+    strings |= {region.name for region in case.regions.all() if region.parent_id is not None}
+    strings |= {image.caption for image in Image.objects.filter(series__study__case=case) if image.caption}
+    for text in [case.discussion, case.teaching_points, case.diagnosis_proof, case.treatment_outcome]:
+        strings |= set(sentences(text))
+    for finding in case.findings.all():
+        strings |= set(sentences(finding.text))
+    # What the history says is clinical context the resident is meant to read ("known thalassaemia").
+    history = case.clinical_history.lower()
+    return {string for string in strings if len(string) >= 3 and string.lower() not in history}
+
+
+def fetch(client: Client, url: str) -> tuple[bytes, bool]:
+    """The bytes behind a URL, and whether they are text (else an image)."""
+    static_prefix = "/" + settings.STATIC_URL.lstrip("/")
+    if url.startswith(static_prefix):
+        # The test server does not serve static files; read what the URL names from the finders.
+        path = finders.find(url[len(static_prefix) :].split("?")[0])
+        assert path, f"{url} names no static file"
+        with open(path, "rb") as handle:
+            return handle.read(), True
+    response = client.get(url)
+    assert response.status_code == 200, f"{url} answered {response.status_code}"
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return content, not response["Content-Type"].startswith("image/")
+
+
+def viewer_frame_urls(case: Case) -> list[str]:
+    """Every image URL the stack viewer could request for the case: each frame in each preset."""
+    urls = []
+    for image in Image.objects.filter(series__study__case=case):
+        urls.append(f"/images/{image.pk}/thumb.png")
+        for preset in presets_of(image):
+            urls += [f"/images/{image.pk}/{preset}/{frame}.png" for frame in range(image.frame_count)]
+    return urls
+
+
+def leaks_in(content: bytes, strings: set[str], *, text: bool = True) -> list[str]:
+    """Answer strings in the content: in any letter case in text (raw or HTML-escaped); in binary
+    files as written, lower, upper or capitalised — compressed pixels hold random three-letter runs
+    such as "EMh", but a header or text chunk would carry the name in one of those forms.
+    """
+    found = []
+    for string in strings:
+        if text:
+            hit = any(form.lower().encode() in content.lower() for form in {string, escape(string)})
+        else:
+            forms = {string, string.lower(), string.upper(), string.capitalize()}
+            hit = any(form.encode() in content for form in forms)
+        if hit:
+            found.append(string)
+    return sorted(found)
+
+
+def site_wide_text(client: Client) -> bytes:
+    """Text on every page whatever the case (header, search placeholder, footer), from a page with no case."""
+    return client.get("/accounts/login/").content.lower()
+
+
+def assert_quiz_page_leaks_nothing(client: Client, case: Case, url: str | None = None) -> int:
+    url = url or f"/cases/{case.slug}/quiz/"
+    response = client.get(url, follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Quiz case" in html and 'name="guess"' in html, "not the unrevealed quiz page"
+    strings = answer_strings(case)
+    chrome = site_wide_text(client)
+    final_names = (
+        {case.final_diagnosis.name, *case.final_diagnosis.synonyms} if case.final_diagnosis else set()
+    )
+    assert not leaks_in(chrome, final_names), "the site-wide text names a final diagnosis"
+    strings = {string for string in strings if string.lower().encode() not in chrome}
+    assert strings, "nothing to look for"
+    fetched = {response.request["PATH_INFO"]: (response.content, True)}
+    for referenced in referenced_urls(html) + viewer_frame_urls(case):
+        if referenced not in fetched:
+            fetched[referenced] = fetch(client, referenced)
+    for fetched_url, (content, is_text) in fetched.items():
+        leaked = leaks_in(content, strings, text=is_text)
+        assert leaked == [], f"{fetched_url} gives away the answer of {case.slug}"
+    return len(fetched)
+
+
+@pytest.fixture
+def seeded_with_images(seeded):
+    demo_images_ensure()
+    cases = list(Case.objects.published())
+    assert len(cases) == 3 and all(case.studies.exists() for case in cases)
+    return cases
+
+
+def test_no_published_seed_case_leaks_before_reveal(client, seeded_with_images):
+    for case in seeded_with_images:
+        fetched = assert_quiz_page_leaks_nothing(client, case)
+        assert fetched > 3, "the images were not fetched"
+
+
+def test_no_seed_case_leaks_to_a_logged_in_resident_or_inside_a_quiz_session(client, seeded_with_images):
+    client.force_login(make_user("quizzer", "resident"))
+    for case in seeded_with_images:
+        assert_quiz_page_leaks_nothing(client, case)
+    response = client.post("/quiz/", {"region": "spine", "count": 5})
+    session_url = response["Location"]
+    for _ in seeded_with_images:
+        current = client.get(session_url)["Location"]
+        case = Case.objects.get(slug=current.split("/")[2])
+        assert_quiz_page_leaks_nothing(client, case, current)
+        client.post(f"/cases/{case.slug}/quiz/", {"guess": "", "session": session_url.split("/")[3]})
+
+
+def dicom_named_chordoma() -> bytes:
+    dataset = pydicom.dcmread(SAMPLE_DIR / "MR_small.dcm")
+    dataset.SeriesDescription = "Chordoma"
+    dataset.StudyDescription = "Chordoma"
+    dataset.ImageComments = "sacral chordoma, notochordal sarcoma"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("L", (48, 40), 90).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def tempting_case(make_case, diagnosis, region_tree):
+    chordoma = diagnosis("Chordoma", synonyms=["notochordal sarcoma", "sacrococcygeal chordoma"])
+    giant_cell = diagnosis("Giant cell tumour of bone", synonyms=["GCTB", "osteoclastoma"])
+    schwannoma = diagnosis("Schwannoma", synonyms=["neurilemmoma"])
+    presacral = Region.objects.create(
+        name="Presacral space", slug="presacral-space", parent=region_tree["spine"], order=9
+    )
+    case = make_case(
+        slug="case-neutral-tempting",
+        title="Sacral chordoma in a 61-year-old man",
+        age=61,
+        sex="M",
+        clinical_history="Low back pain for three months, now with numbness in the saddle area.",
+        final_diagnosis=chordoma,
+        diagnosis_certainty=Case.Certainty.HISTOLOGY,
+        diagnosis_proof="CT-guided biopsy showed physaliferous cells.",
+        discussion="Tumours of notochordal origin favour the sacrum. Physaliferous cells are the hallmark.",
+        teaching_points="- A destructive midline mass of very high T2 signal in the sacrum suggests it.",
+        treatment_outcome="En bloc sacrectomy followed by proton therapy.",
+        findings=(),
+        regions=[region_tree["spine"], presacral],
+        tags=["chordoma", "notochord remnant"],
+        differential=[giant_cell, schwannoma],
+    )
+    Finding.objects.create(
+        case=case, modality="MR", order=1, text="A lobulated midline mass destroys the lower sacral segments."
+    )
+    DifferentialItem.objects.filter(case=case, diagnosis=giant_cell).update(
+        rationale="Eccentric rather than midline, which argued against it.", added_by_editors=True
+    )
+    sagittal = series_create(case=case, label="Sagittal T2", modality="MR")
+    result = images_ingest(
+        series=sagittal,
+        files=[InputFile("chordoma_T2.dcm", dicom_named_chordoma())],
+        caption="Chordoma: lobulated mass of very high T2 signal",
+    )
+    assert not result.rejected
+    Annotation.objects.create(
+        image=Image.objects.get(pk=result.accepted[0].image_id),
+        kind="label",
+        x=0.5,
+        y=0.5,
+        text="chordoma here",
+    )
+    # A series label naming a differential item passes the label check (which knows only the final
+    # diagnosis): the quiz page must still withhold it.
+    axial = series_create(case=case, label="Schwannoma protocol, axial", modality="CT")
+    result = images_ingest(
+        series=axial,
+        files=[InputFile("notochordal_sarcoma_axial.png", png_bytes())],
+        caption="Giant cell tumour was considered",
+    )
+    assert not result.rejected
+    return case
+
+
+def test_a_case_built_to_tempt_leaks_gives_nothing_away_before_reveal(client, tempting_case):
+    strings = answer_strings(tempting_case)
+    # The checker looks for all of these, so each bait is really checked.
+    for bait in [
+        "Chordoma",
+        "notochordal sarcoma",
+        "Sacral chordoma in a 61-year-old man",
+        "Chordoma: lobulated mass of very high T2 signal",
+        "Presacral space",
+        "notochord remnant",
+        "Schwannoma",
+        "GCTB",
+        "Physaliferous cells are the hallmark.",
+        "A lobulated midline mass destroys the lower sacral segments.",
+    ]:
+        assert bait in strings
+    fetched = assert_quiz_page_leaks_nothing(client, tempting_case)
+    assert fetched >= 4
+    html = client.get(f"/cases/{tempting_case.slug}/quiz/").content.decode()
+    assert "Sample image" not in html  # these are not sample images
+    assert (
+        "Sagittal T2" in html and "Series 2" in html
+    )  # the neutral label stays, the tempting one is replaced
+
+
+def test_the_leak_checker_does_find_the_answer_once_revealed(client, tempting_case):
+    """The same check run on the revealed page must fail: the checker is not blind."""
+    response = client.post(f"/cases/{tempting_case.slug}/quiz/", {"guess": "schwannoma"})
+    leaked = leaks_in(response.content, answer_strings(tempting_case))
+    assert {"Chordoma", "Schwannoma", "Chordoma: lobulated mass of very high T2 signal"} <= set(leaked)
+
+
+def test_sample_image_badge_stays_visible_in_quiz_mode(client, seeded_with_images):
+    for case in seeded_with_images:
+        html = client.get(f"/cases/{case.slug}/quiz/").content.decode()
+        assert "Sample image — not from this patient" in html
+
+
+def test_quiz_page_shows_age_sex_history_and_images_under_a_neutral_heading(client, seeded_with_images):
+    html = client.get("/cases/back-and-left-leg-pain-47f/quiz/").content.decode()
+    assert "<h1>Quiz case</h1>" in html
+    assert "47-year-old, female" in html
+    assert "Severe pain in the back and the left leg for seven weeks." in html
+    assert "<title>Quiz case" in html
+    assert "/images/" in html
+    assert "47-year-old woman with back and left leg pain" not in html
+
+
+@pytest.mark.parametrize("cases", ["seeded_with_images", "tempting_case"])
+def test_quiz_pages_carry_no_inline_script_or_style(client, request, cases):
+    found = request.getfixturevalue(cases)
+    for case in found if isinstance(found, list) else [found]:
+        for response in [
+            client.get(f"/cases/{case.slug}/quiz/"),
+            client.post(f"/cases/{case.slug}/quiz/", {"guess": "x"}),
+        ]:
+            html = response.content.decode()
+            assert "style=" not in html and "<style" not in html
+            scripts = re.findall(r"<script[^>]*>", html)
+            assert all('src="/static/' in tag or 'type="application/json"' in tag for tag in scripts)

@@ -1,0 +1,43 @@
+"""A case whose series suit the viewer tests: a positioned MR stack, a second one to link, a CT slice."""
+
+import io
+
+import pydicom
+
+from imaging.demo import SAMPLE_DIR
+from imaging.inputs import InputFile
+from imaging.models import Annotation, Image
+from imaging.services import images_ingest, series_create
+
+
+def positioned_slices(count: int, spacing: float, *, base: str = "MR_small.dcm") -> list[InputFile]:
+    """Real MR slices placed along z with no InstanceNumber, so position alone orders and links them."""
+    files = []
+    for n in range(count):
+        dataset = pydicom.dcmread(SAMPLE_DIR / base)
+        del dataset.InstanceNumber
+        dataset.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        dataset.ImagePositionPatient = [0, 0, n * spacing]
+        # Vary the pixels so that each slice is visibly different when scrolled.
+        pixels = dataset.pixel_array.copy()
+        pixels[: 4 + 4 * n, :] = pixels.max()
+        dataset.PixelData = pixels.tobytes()
+        buffer = io.BytesIO()
+        dataset.save_as(buffer, enforce_file_format=True)
+        files.append(InputFile(f"slice{n}.dcm", buffer.getvalue()))
+    return files
+
+
+def build_viewer_case(make_case, diagnosis) -> dict:
+    case = make_case(slug="viewer-case", final_diagnosis=diagnosis("Chordoma"), findings=["MR", "CT"])
+    t1 = series_create(case=case, label="Axial T1", modality="MR")
+    images_ingest(series=t1, files=positioned_slices(10, 5.0))
+    t2 = series_create(case=case, label="Axial T2", modality="MR")
+    images_ingest(series=t2, files=positioned_slices(5, 10.0))
+    ct = series_create(case=case, label="Axial CT", modality="CT")
+    images_ingest(series=ct, files=[InputFile("ct.dcm", (SAMPLE_DIR / "CT_small.dcm").read_bytes())])
+    ct.teaching_preset, ct.teaching_slice, ct.teaching_zoom = "bone", 1, 2.0
+    ct.save()
+    fourth = t1.images.get(order=4)
+    Annotation.objects.create(image=fourth, kind="arrow", x=0.5, y=0.5, tail_x=0.8, tail_y=0.2, text="Lesion")
+    return {"case": case, "t1": t1, "t2": t2, "ct": ct, "annotated": fourth, "images": Image.objects.all()}
