@@ -7,6 +7,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models.query import QuerySet
 from django.utils import timezone
 from PIL import Image as PILImage
 
@@ -174,14 +175,24 @@ def test_hostile_zip_entries_are_rejected(series, media_root, entries):
     assert stored_files(media_root) == [] and not Image.objects.exists()
 
 
-def test_a_failed_row_write_leaves_no_orphan_file(series, media_root, monkeypatch):
-    def failing_save(self, *args, **kwargs):
-        raise RuntimeError("database went away")
+@pytest.mark.parametrize("files_before_failure", [1, 40])  # within the first batch, and after one
+def test_a_failed_row_write_leaves_no_orphan_file(series, media_root, monkeypatch, files_before_failure):
+    real_bulk_create = QuerySet.bulk_create
+    calls = []
 
-    monkeypatch.setattr(Image, "save", failing_save)
+    def failing_on_last_batch(self, objs, *args, **kwargs):
+        calls.append(len(objs))
+        if sum(calls) >= files_before_failure:
+            raise RuntimeError("database went away")
+        return real_bulk_create(self, objs, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "bulk_create", failing_on_last_batch)
+    files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(files_before_failure)]
     with pytest.raises(RuntimeError):
-        ingest(series, ("a.dcm", sample("MR_small.dcm")))
-    assert stored_files(media_root) == []
+        ingest(series, *files)
+    kept = Image.objects.count()
+    assert kept == sum(calls[:-1])  # earlier batches are committed, the failed one is not
+    assert len(stored_files(media_root)) == kept  # and no file without its row
 
 
 def test_uids_are_consistent_within_a_case_and_differ_between_cases(case, series, make_case):
