@@ -104,7 +104,8 @@ def _prepare(item: InputFile, deidentifier: Deidentifier) -> tuple[bytes, dict, 
     return content, fields, {"re-encoded": "PNG without metadata (text, EXIF, ICC) was stored"}
 
 
-def _store(series: Series, content: bytes, fields: dict, report: dict, caption: str) -> Image:
+def _stored_image(series: Series, content: bytes, fields: dict, report: dict, caption: str) -> Image:
+    """An unsaved row whose de-identified file is already in storage."""
     image = Image(
         series=series,
         sha256=hashlib.sha256(content).hexdigest(),
@@ -114,13 +115,44 @@ def _store(series: Series, content: bytes, fields: dict, report: dict, caption: 
         **fields,
     )
     image.file.save("upload", ContentFile(content), save=False)
-    try:
-        with transaction.atomic():
-            image.save()
-    except Exception:
-        image.file.delete(save=False)
-        raise
     return image
+
+
+class _PendingRows:
+    """Rows written in batches: one commit per batch instead of per image (the commit dominated).
+
+    If a batch cannot be written, the files of that batch are deleted again before the error goes
+    on, so a failure leaves neither a row nor an orphan file.
+    """
+
+    BATCH_SIZE = 32
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Image, FileOutcome]] = []
+
+    def add(self, image: Image, outcome: FileOutcome) -> None:
+        self.pending.append((image, outcome))
+        if len(self.pending) >= self.BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        images = [image for image, _ in self.pending]
+        try:
+            with transaction.atomic():
+                Image.objects.bulk_create(images)
+        except BaseException:
+            self.discard()
+            raise
+        for image, outcome in self.pending:
+            outcome.image_id = image.pk
+        self.pending = []
+
+    def discard(self) -> None:
+        for image, _ in self.pending:
+            image.file.delete(save=False)
+        self.pending = []
 
 
 def _renumber(series: Series) -> None:
@@ -141,20 +173,26 @@ def images_ingest(
 ) -> IngestResult:
     deidentifier = deidentifier_for_case(series.study.case)
     outcomes: list[FileOutcome] = []
-    for item in expand_named_bytes(files):
-        if isinstance(item, RejectedFile):
-            outcome = FileOutcome(item.name, accepted=False, reason=item.reason)
-        else:
-            try:
-                content, fields, report = _prepare(item, deidentifier)
-                image = _store(series, content, fields, report, caption)
-            except RejectedFile as rejection:
-                outcome = FileOutcome(item.name, accepted=False, reason=rejection.reason)
+    rows = _PendingRows()
+    try:
+        for item in expand_named_bytes(files):
+            if isinstance(item, RejectedFile):
+                outcome = FileOutcome(item.name, accepted=False, reason=item.reason)
             else:
-                outcome = FileOutcome(item.name, accepted=True, image_id=image.pk, deidentification=report)
-        outcomes.append(outcome)
-        if on_progress:
-            on_progress(outcome)
+                try:
+                    content, fields, report = _prepare(item, deidentifier)
+                except RejectedFile as rejection:
+                    outcome = FileOutcome(item.name, accepted=False, reason=rejection.reason)
+                else:
+                    outcome = FileOutcome(item.name, accepted=True, deidentification=report)
+                    rows.add(_stored_image(series, content, fields, report, caption), outcome)
+            outcomes.append(outcome)
+            if on_progress:
+                on_progress(outcome)
+        rows.flush()
+    except BaseException:
+        rows.discard()
+        raise
     with transaction.atomic():
         _renumber(series)
         upload = Upload.objects.create(
