@@ -36,3 +36,17 @@ def screenshot(page, request):
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(page):
+    """Fail any browser test whose page broke the content security policy (e.g. an inline script)."""
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield
+    assert violations == []
