@@ -1,0 +1,475 @@
+"""Case bundles: a versioned zip that carries whole cases from one archive to another.
+
+Layout of a bundle (format ``teaching-archive-bundle``, version 1)::
+
+    manifest.json            format, version, created, case slugs, and the SHA-256 of every other file
+    cases/<slug>.json        one case: every field, findings, differential (with the diagnosis entries),
+                             references, regions (with their parents), tags, studies, series, images,
+                             overlays, attribution, licence, status, revision summary
+    images/<sha256>.<ext>    the stored, already de-identified image files, byte for byte
+
+Import checks the whole bundle before it writes anything: format and version, well-formed JSON,
+safe entry names, every file present with the checksum the manifest gives. The database writes
+happen in one transaction; image files saved to storage before a failure are deleted again, so a
+rejected or failed import leaves the database and storage as they were.
+"""
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
+from imaging.models import Annotation, Image, Series, Study
+
+FORMAT = "teaching-archive-bundle"
+VERSION = 1
+MAX_ENTRY_BYTES = 512 * 1024 * 1024
+MAX_TOTAL_BYTES = 4 * 1024 * 1024 * 1024
+CONFLICT_POLICIES = ("error", "skip", "rename", "replace")
+
+CASE_FIELDS = [
+    "title",
+    "age",
+    "sex",
+    "clinical_history",
+    "diagnosis_certainty",
+    "diagnosis_proof",
+    "treatment_outcome",
+    "discussion",
+    "teaching_points",
+    "attribution",
+    "licence",
+    "status",
+]
+IMAGE_FIELDS = [
+    "kind",
+    "sha256",
+    "size_bytes",
+    "modality",
+    "rows",
+    "columns",
+    "frame_count",
+    "sort_key",
+    "slice_position",
+    "order",
+    "caption",
+    "deid_report",
+    "needs_review",
+    "review_reason",
+]
+
+
+class BundleError(Exception):
+    """A bundle that cannot be imported, with a reason that names what is wrong."""
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def _diagnosis_entry(diagnosis: Diagnosis | None) -> dict | None:
+    if diagnosis is None:
+        return None
+    return {
+        "slug": diagnosis.slug,
+        "name": diagnosis.name,
+        "synonyms": diagnosis.synonyms,
+        "summary": diagnosis.summary,
+        "summary_source": diagnosis.summary_source,
+        "editorial_summary": diagnosis.editorial_summary,
+    }
+
+
+def _region_entry(region: Region) -> dict:
+    chain = []
+    node = region
+    while node is not None:  # root first, so an import can create parents before children
+        chain.insert(0, {"slug": node.slug, "name": node.name, "order": node.order})
+        node = node.parent
+    return {"slug": region.slug, "path": chain}
+
+
+def _revision_summary(case: Case) -> list[dict]:
+    try:
+        import reversion
+        from reversion.models import Version
+    except ImportError:  # revision history is optional for bundles
+        return []
+    if not reversion.is_registered(Case):
+        return []
+    versions = Version.objects.get_for_object(case).select_related("revision__user")
+    return [
+        {
+            "date": version.revision.date_created.isoformat(),
+            "user": version.revision.user.get_username() if version.revision.user else "",
+            "comment": version.revision.get_comment(),
+        }
+        for version in versions
+    ]
+
+
+def case_to_dict(case: Case) -> tuple[dict, dict[str, bytes]]:
+    """The case as bundle JSON, and the image files it refers to (bundle path → bytes)."""
+    files: dict[str, bytes] = {}
+    studies = []
+    for study in case.studies.prefetch_related("series__images__annotations"):
+        series_list = []
+        for series in study.series.all():
+            images = []
+            for image in series.images.all():
+                with image.file.open("rb") as stored:
+                    content = stored.read()
+                path = f"images/{image.sha256}{PurePosixPath(image.file.name).suffix}"
+                files[path] = content
+                images.append(
+                    {
+                        **{name: getattr(image, name) for name in IMAGE_FIELDS},
+                        "file": path,
+                        "reviewed": image.reviewed_at is not None,
+                        "annotations": [
+                            {
+                                "frame": a.frame,
+                                "kind": a.kind,
+                                "x": a.x,
+                                "y": a.y,
+                                "tail_x": a.tail_x,
+                                "tail_y": a.tail_y,
+                                "text": a.text,
+                                "finding_order": a.finding.order if a.finding else None,
+                            }
+                            for a in image.annotations.all()
+                        ],
+                    }
+                )
+            series_list.append(
+                {
+                    "label": series.label,
+                    "order": series.order,
+                    "is_sample": series.is_sample,
+                    "finding_order": series.finding.order if series.finding else None,
+                    "teaching_preset": series.teaching_preset,
+                    "teaching_slice": series.teaching_slice,
+                    "teaching_zoom": series.teaching_zoom,
+                    "images": images,
+                }
+            )
+        studies.append(
+            {
+                "modality": study.modality,
+                "time_label": study.time_label,
+                "order": study.order,
+                "series": series_list,
+            }
+        )
+    data = {
+        "slug": case.slug,
+        **{name: getattr(case, name) for name in CASE_FIELDS},
+        "final_diagnosis": _diagnosis_entry(case.final_diagnosis),
+        "published_at": case.published_at.isoformat() if case.published_at else None,
+        "created_at": case.created_at.isoformat(),
+        "author": case.author.get_username() if case.author else "",
+        "findings": [
+            {"modality": f.modality, "study": f.study, "text": f.text, "order": f.order}
+            for f in case.findings.all()
+        ],
+        "differential": [
+            {
+                "diagnosis": _diagnosis_entry(d.diagnosis),
+                "rationale": d.rationale,
+                "added_by_editors": d.added_by_editors,
+                "order": d.order,
+            }
+            for d in case.differential_items.select_related("diagnosis")
+        ],
+        "references": [
+            {"citation": r.citation, "url": r.url, "doi": r.doi, "pmid": r.pmid, "order": r.order}
+            for r in case.references.all()
+        ],
+        "regions": [_region_entry(region) for region in case.regions.select_related("parent__parent")],
+        "tags": sorted(case.tags.names()),
+        "studies": studies,
+        "revision_summary": _revision_summary(case),
+    }
+    return data, files
+
+
+def export_bundle(cases, destination) -> dict:
+    """Write the cases to a bundle (a path or a binary file object); returns the manifest."""
+    entries: dict[str, bytes] = {}
+    slugs = []
+    for case in cases.select_related("final_diagnosis", "author"):
+        data, files = case_to_dict(case)
+        entries[f"cases/{case.slug}.json"] = json.dumps(data, indent=2, ensure_ascii=False).encode()
+        entries.update(files)
+        slugs.append(case.slug)
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "created": timezone.now().isoformat(),
+        "cases": slugs,
+        "files": {path: hashlib.sha256(content).hexdigest() for path, content in sorted(entries.items())},
+    }
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("manifest.json", json.dumps(manifest, indent=2))
+        for path, content in sorted(entries.items()):
+            # Images are already compressed; storing them saves time and keeps them byte-identical anyway.
+            kind = zipfile.ZIP_STORED if path.startswith("images/") else zipfile.ZIP_DEFLATED
+            bundle.writestr(path, content, compress_type=kind)
+    return manifest
+
+
+# -- reading and checking ------------------------------------------------------------------------
+
+
+@dataclass
+class CheckedBundle:
+    manifest: dict
+    cases: list[dict]
+    files: dict[str, bytes] = field(repr=False)
+
+
+def _safe_name(name: str) -> None:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or "\\" in name or (len(name) > 1 and name[1] == ":"):
+        raise BundleError(f"hostile path in bundle: {name!r}")
+
+
+def read_bundle(source) -> CheckedBundle:
+    """Open and verify a bundle completely, writing nothing."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise BundleError(f"not a readable zip file ({error})") from error
+    with archive:
+        infos = archive.infolist()
+        for info in infos:
+            _safe_name(info.filename)
+            if info.file_size > MAX_ENTRY_BYTES:
+                raise BundleError(f"{info.filename}: entry is larger than {MAX_ENTRY_BYTES} bytes")
+        if sum(info.file_size for info in infos) > MAX_TOTAL_BYTES:
+            raise BundleError("bundle expands to more than the size limit")
+        names = {info.filename for info in infos}
+        if "manifest.json" not in names:
+            raise BundleError("manifest.json is missing: this is not a case bundle")
+        manifest = _load_json(archive, "manifest.json")
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise BundleError("manifest.json does not describe a teaching-archive bundle")
+        if manifest.get("version") != VERSION:
+            raise BundleError(
+                f"unknown bundle format version {manifest.get('version')!r}; this archive reads {VERSION}"
+            )
+        checksums = manifest.get("files")
+        if not isinstance(checksums, dict) or not isinstance(manifest.get("cases"), list):
+            raise BundleError("manifest.json lacks its file list or case list")
+        files = {}
+        for path, expected in checksums.items():
+            _safe_name(path)
+            if path not in names:
+                raise BundleError(f"{path}: listed in the manifest but missing from the bundle")
+            content = archive.read(path)
+            if hashlib.sha256(content).hexdigest() != expected:
+                raise BundleError(f"{path}: checksum does not match the manifest (damaged or altered)")
+            files[path] = content
+        cases = []
+        for slug in manifest["cases"]:
+            path = f"cases/{slug}.json"
+            if path not in files:
+                raise BundleError(f"{path}: case listed in the manifest but not in its file list")
+            cases.append(_parse_case(path, files[path]))
+        for case in cases:
+            for image in _images_of(case):
+                if image.get("file") not in files:
+                    raise BundleError(
+                        f"case {case['slug']}: image file {image.get('file')!r} is not in the bundle"
+                    )
+        return CheckedBundle(manifest, cases, files)
+
+
+def _load_json(archive: zipfile.ZipFile, name: str):
+    try:
+        return json.loads(archive.read(name))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BundleError(f"{name}: malformed JSON ({error})") from error
+
+
+def _parse_case(path: str, content: bytes) -> dict:
+    try:
+        data = json.loads(content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BundleError(f"{path}: malformed JSON ({error})") from error
+    required = {
+        "slug",
+        "title",
+        "status",
+        "findings",
+        "differential",
+        "references",
+        "regions",
+        "tags",
+        "studies",
+    }
+    if not isinstance(data, dict) or not required <= set(data):
+        missing = sorted(required - set(data)) if isinstance(data, dict) else sorted(required)
+        raise BundleError(f"{path}: not a case record (missing {', '.join(missing)})")
+    return data
+
+
+def _images_of(case: dict):
+    for study in case["studies"]:
+        for series in study["series"]:
+            yield from series["images"]
+
+
+# -- import --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+    replaced: list[str] = field(default_factory=list)
+
+
+def _free_slug(slug: str) -> str:
+    n = 2
+    while Case.objects.filter(slug=f"{slug}-{n}").exists():
+        n += 1
+    return f"{slug}-{n}"
+
+
+def _diagnosis(entry: dict) -> Diagnosis:
+    diagnosis, created = Diagnosis.objects.get_or_create(
+        slug=entry["slug"],
+        defaults={
+            name: entry.get(name, "" if name != "synonyms" else [])
+            for name in ("name", "synonyms", "summary", "summary_source", "editorial_summary")
+        },
+    )
+    if not created:
+        # Keep the local entry; only learn synonyms it did not know.
+        known = {s.lower() for s in diagnosis.synonyms}
+        extra = [s for s in entry.get("synonyms", []) if s.lower() not in known]
+        if extra:
+            diagnosis.synonyms = [*diagnosis.synonyms, *extra]
+            diagnosis.save(update_fields=["synonyms"])
+    return diagnosis
+
+
+def _region(entry: dict) -> Region:
+    parent = None
+    for node in entry["path"]:
+        parent, _ = Region.objects.get_or_create(
+            slug=node["slug"],
+            defaults={"name": node["name"], "order": node.get("order", 0), "parent": parent},
+        )
+    return parent
+
+
+def _create_case(data: dict, slug: str, files: dict[str, bytes], saved_files: list) -> Case:
+    author = get_user_model().objects.filter(username=data.get("author") or None).first()
+    case = Case.objects.create(
+        slug=slug,
+        **{name: data.get(name) if name == "age" else data.get(name, "") for name in CASE_FIELDS},
+        final_diagnosis=_diagnosis(data["final_diagnosis"]) if data.get("final_diagnosis") else None,
+        published_at=parse_datetime(data["published_at"]) if data.get("published_at") else None,
+        created_at=parse_datetime(data["created_at"]) if data.get("created_at") else timezone.now(),
+        author=author,
+    )
+    findings = {f["order"]: Finding.objects.create(case=case, **f) for f in data["findings"]}
+    for item in data["differential"]:
+        DifferentialItem.objects.create(
+            case=case,
+            diagnosis=_diagnosis(item["diagnosis"]),
+            rationale=item.get("rationale", ""),
+            added_by_editors=item.get("added_by_editors", False),
+            order=item["order"],
+        )
+    for reference in data["references"]:
+        Reference.objects.create(case=case, **reference)
+    case.regions.set([_region(entry) for entry in data["regions"]])
+    case.tags.set(data["tags"])
+    for study_data in data["studies"]:
+        study = Study.objects.create(
+            case=case,
+            modality=study_data["modality"],
+            time_label=study_data["time_label"],
+            order=study_data["order"],
+        )
+        for series_data in study_data["series"]:
+            series = Series.objects.create(
+                study=study,
+                label=series_data["label"],
+                order=series_data["order"],
+                is_sample=series_data["is_sample"],
+                finding=findings.get(series_data.get("finding_order")),
+                teaching_preset=series_data.get("teaching_preset", ""),
+                teaching_slice=series_data.get("teaching_slice"),
+                teaching_zoom=series_data.get("teaching_zoom", 1.0),
+            )
+            for image_data in series_data["images"]:
+                image = Image(
+                    series=series, **{name: image_data[name] for name in IMAGE_FIELDS if name in image_data}
+                )
+                if image_data.get("reviewed"):
+                    image.reviewed_at = timezone.now()
+                content = files[image_data["file"]]
+                image.file.save("bundle", ContentFile(content), save=False)
+                saved_files.append(image.file.name)
+                image.sha256 = hashlib.sha256(content).hexdigest()
+                image.size_bytes = len(content)
+                image.save()
+                for note in image_data.get("annotations", []):
+                    Annotation.objects.create(
+                        image=image, finding=findings.get(note.pop("finding_order", None)), **note
+                    )
+    return case
+
+
+def import_bundle(source, *, on_conflict: str = "error") -> ImportReport:
+    """Import every case of a bundle, all or nothing."""
+    if on_conflict not in CONFLICT_POLICIES:
+        raise BundleError(f"--on-conflict must be one of {', '.join(CONFLICT_POLICIES)}")
+    bundle = read_bundle(source)
+    clashes = [c["slug"] for c in bundle.cases if Case.objects.filter(slug=c["slug"]).exists()]
+    if clashes and on_conflict == "error":
+        raise BundleError(
+            f"these slugs exist already: {', '.join(clashes)}; choose --on-conflict skip, rename or replace"
+        )
+    report = ImportReport()
+    saved_files: list[str] = []
+    replaced_files: list[str] = []
+    try:
+        with transaction.atomic():
+            for data in bundle.cases:
+                slug = data["slug"]
+                if slug in clashes:
+                    if on_conflict == "skip":
+                        report.skipped.append(slug)
+                        continue
+                    if on_conflict == "rename":
+                        report.renamed[slug] = slug = _free_slug(slug)
+                    if on_conflict == "replace":
+                        replaced_files += Image.objects.filter(series__study__case__slug=slug).values_list(
+                            "file", flat=True
+                        )
+                        Case.objects.filter(slug=slug).delete()
+                        report.replaced.append(slug)
+                _create_case(data, slug, bundle.files, saved_files)
+                report.imported.append(slug)
+    except BaseException:
+        for name in saved_files:
+            default_storage.delete(name)
+        raise
+    # Only once the new rows are committed may the replaced cases' files go.
+    for name in replaced_files:
+        default_storage.delete(name)
+    return report

@@ -1,0 +1,263 @@
+"""Case bundles: a full round trip, and every kind of bad bundle rejected without a trace."""
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from taggit.models import Tag
+
+from cases.bundles import BundleError, case_to_dict, export_bundle, import_bundle
+from cases.models import Case, Diagnosis, Region
+from imaging.demo import demo_images_ensure
+from imaging.models import Annotation, Image
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def media_files(media_root: Path) -> set[str]:
+    return (
+        {str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file()}
+        if media_root.exists()
+        else set()
+    )
+
+
+def stored_images(media_root: Path) -> set[str]:
+    return {name for name in media_files(media_root) if name.startswith("images/")}
+
+
+def comparable(case: Case) -> dict:
+    data, files = case_to_dict(case)
+    data.pop("revision_summary")
+    return {
+        "data": data,
+        "files": {path: hashlib.sha256(content).hexdigest() for path, content in files.items()},
+    }
+
+
+@pytest.fixture
+def archive(seeded):
+    demo_images_ensure()
+    image = Image.objects.filter(series__study__case__slug="back-and-left-leg-pain-47f").first()
+    Annotation.objects.create(
+        image=image,
+        kind="arrow",
+        x=0.4,
+        y=0.5,
+        tail_x=0.7,
+        tail_y=0.2,
+        text="Lesion",
+        finding=image.series.finding,
+    )
+    Case.objects.filter(slug="acute-back-pain-29m").update(status=Case.Status.DRAFT, published_at=None)
+    return {case.slug: comparable(case) for case in Case.objects.all()}
+
+
+def export_all() -> bytes:
+    buffer = io.BytesIO()
+    export_bundle(Case.objects.all(), buffer)
+    return buffer.getvalue()
+
+
+def empty_the_archive():
+    Case.objects.all().delete()
+    Diagnosis.objects.all().delete()
+    Tag.objects.all().delete()
+    while Region.objects.exists():  # leaves first: a parent is protected while it has children
+        Region.objects.filter(children__isnull=True).delete()
+
+
+def test_round_trip_restores_every_field_tag_image_and_status(archive, media_root):
+    bundle = export_all()
+    stored_before = {i.sha256: Path(i.file.path).read_bytes() for i in Image.objects.all()}
+    empty_the_archive()
+    for name in media_files(media_root):
+        (media_root / name).unlink()
+    report = import_bundle(io.BytesIO(bundle))
+    assert sorted(report.imported) == sorted(archive)
+    assert {case.slug: comparable(case) for case in Case.objects.all()} == archive
+    for image in Image.objects.all():
+        assert Path(image.file.path).read_bytes() == stored_before[image.sha256]  # byte-identical
+    assert Case.objects.get(slug="acute-back-pain-29m").status == Case.Status.DRAFT
+    assert Annotation.objects.get().finding.case.slug == "back-and-left-leg-pain-47f"
+
+
+def rewrite(bundle: bytes, change) -> bytes:
+    """A copy of the bundle with ``change(entries)`` applied to its {name: bytes} entries."""
+    with zipfile.ZipFile(io.BytesIO(bundle)) as source:
+        entries = {name: source.read(name) for name in source.namelist()}
+    change(entries)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name, content in entries.items():
+            target.writestr(name, content)
+    return out.getvalue()
+
+
+def manifest_edit(edit):
+    def change(entries):
+        manifest = json.loads(entries["manifest.json"])
+        edit(manifest, entries)
+        entries["manifest.json"] = json.dumps(manifest).encode()
+
+    return change
+
+
+def first_image(entries) -> str:
+    return next(name for name in entries if name.startswith("images/"))
+
+
+BAD_BUNDLES = {
+    "wrong checksum": lambda e: e.__setitem__(first_image(e), e[first_image(e)] + b"tampered"),
+    "missing file": lambda e: e.pop(first_image(e)),
+    "unknown version": manifest_edit(lambda m, e: m.__setitem__("version", 99)),
+    "malformed json": manifest_edit(
+        lambda m, e: (
+            e.__setitem__("cases/lumbosacral-mri-and-chest-ct.json", b"{not json"),
+            m["files"].__setitem__(
+                "cases/lumbosacral-mri-and-chest-ct.json", hashlib.sha256(b"{not json").hexdigest()
+            ),
+        )
+    ),
+    "hostile path": manifest_edit(
+        lambda m, e: (
+            e.__setitem__("../escape.dcm", b"x"),
+            m["files"].__setitem__("../escape.dcm", hashlib.sha256(b"x").hexdigest()),
+        )
+    ),
+    "no manifest": lambda e: e.pop("manifest.json"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_BUNDLES)
+def test_bad_bundles_are_rejected_and_change_nothing(archive, media_root, kind):
+    bundle = rewrite(export_all(), BAD_BUNDLES[kind])
+    empty_the_archive()
+    files_before = media_files(media_root)
+    with pytest.raises(BundleError) as rejected:
+        import_bundle(io.BytesIO(bundle))
+    assert str(rejected.value)
+    assert Case.objects.count() == 0 and Image.objects.count() == 0 and Diagnosis.objects.count() == 0
+    assert media_files(media_root) == files_before
+
+
+def test_not_a_zip_is_rejected():
+    with pytest.raises(BundleError, match="not a readable zip"):
+        import_bundle(io.BytesIO(b"<html>not a bundle</html>"))
+
+
+def test_a_failure_during_import_rolls_back_rows_and_files(archive, media_root, monkeypatch):
+    bundle = export_all()
+    empty_the_archive()
+    files_before = media_files(media_root)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Annotation.objects, "create", broken)
+    with pytest.raises(RuntimeError):
+        import_bundle(io.BytesIO(bundle))
+    assert Case.objects.count() == 0 and Image.objects.count() == 0
+    assert media_files(media_root) == files_before
+
+
+def test_slug_clashes_need_an_explicit_policy(archive, media_root):
+    bundle = export_all()
+    with pytest.raises(BundleError, match="exist already"):
+        import_bundle(io.BytesIO(bundle))
+    assert Case.objects.count() == 3
+
+    assert sorted(import_bundle(io.BytesIO(bundle), on_conflict="skip").skipped) == sorted(archive)
+    assert Case.objects.count() == 3
+
+    renamed = import_bundle(io.BytesIO(bundle), on_conflict="rename").renamed
+    assert renamed["acute-back-pain-29m"] == "acute-back-pain-29m-2"
+    assert Case.objects.count() == 6
+
+    images_before = Image.objects.count()
+    stored_before = stored_images(media_root)
+    replaced = import_bundle(io.BytesIO(bundle), on_conflict="replace").replaced
+    assert sorted(replaced) == sorted(archive)
+    assert Case.objects.count() == 6 and Image.objects.count() == images_before
+    # The replaced cases' old files are gone, not orphaned: as many stored images as rows.
+    assert len(stored_images(media_root)) == len(stored_before) == Image.objects.count()
+
+
+def test_commands_export_a_subset_and_report_rejections(archive, tmp_path):
+    out = tmp_path / "one.zip"
+    call_command("export_cases", str(out), "--case", "lumbosacral-mri-and-chest-ct", stdout=io.StringIO())
+    with zipfile.ZipFile(out) as bundle:
+        assert json.loads(bundle.read("manifest.json"))["cases"] == ["lumbosacral-mri-and-chest-ct"]
+    with pytest.raises(CommandError, match="No case with slug: nope"):
+        call_command("export_cases", str(out), "--case", "nope")
+    with pytest.raises(CommandError, match="nothing imported"):
+        call_command("import_cases", str(out))
+    messages = io.StringIO()
+    call_command("import_cases", str(out), "--on-conflict", "rename", stdout=messages)
+    assert "renamed lumbosacral-mri-and-chest-ct → lumbosacral-mri-and-chest-ct-2" in messages.getvalue()
+
+
+def manage(env: dict, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.postgres
+def test_bundle_moves_from_sqlite_to_postgresql(tmp_path):
+    import psycopg2
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    sqlite_env = {
+        **base,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'source.sqlite3'}",
+        "MEDIA_ROOT": str(tmp_path / "source-media"),
+    }
+    host, port, user = (
+        settings_dict["HOST"] or "127.0.0.1",
+        settings_dict["PORT"] or 5432,
+        settings_dict["USER"],
+    )
+    target_db = "bundle_round_trip_target"
+    admin = psycopg2.connect(host=host, port=port, user=user, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {target_db}")
+        cursor.execute(f"CREATE DATABASE {target_db}")
+    pg_env = {
+        **base,
+        "DATABASE_URL": f"postgres://{user}@{host}:{port}/{target_db}",
+        "MEDIA_ROOT": str(tmp_path / "target-media"),
+    }
+    summary = (
+        "from cases.bundles import case_to_dict; from cases.models import Case; import hashlib, json; "
+        "print(json.dumps({c.slug: [c.status, c.final_diagnosis.slug, sorted(c.tags.names()), "
+        "sorted(hashlib.sha256(v).hexdigest() for v in case_to_dict(c)[1].values())] "
+        "for c in Case.objects.all()}, sort_keys=True))"
+    )
+    try:
+        manage(sqlite_env, "migrate", "-v0")
+        manage(sqlite_env, "load_demo")
+        manage(sqlite_env, "export_cases", str(tmp_path / "all.zip"))
+        manage(pg_env, "migrate", "-v0")
+        manage(pg_env, "import_cases", str(tmp_path / "all.zip"))
+        source = manage(sqlite_env, "shell", "-v0", "-c", summary).strip().splitlines()[-1]
+        target = manage(pg_env, "shell", "-v0", "-c", summary).strip().splitlines()[-1]
+        assert json.loads(source) == json.loads(target)
+        assert len(json.loads(target)) == 3
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {target_db} WITH (FORCE)")
+        admin.close()
