@@ -29,6 +29,10 @@ browser:
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks print figures and never fail on a time; results go to bench/RESULTS.md.
+bench: install
+	$(BIN)/python bench/run_all.py
+
 lint: install
 	$(BIN)/ruff check .
 
