@@ -1,7 +1,12 @@
 """Ingest through the shared service: de-identified storage, ordering, bad input, atomicity."""
 
 import io
+import multiprocessing
+import os
+import subprocess
+import sys
 import zipfile
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pydicom
@@ -13,6 +18,7 @@ from PIL import Image as PILImage
 
 from cases.models import Case
 from cases.services import PublishBlocked, case_publish
+from imaging import preparation, services
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.models import Image, Series, Upload
@@ -310,3 +316,169 @@ def test_a_modality_only_a_sample_image_brings_is_not_a_modality_of_the_case(cli
     html = client.get("/cases/?modality=MR").content.decode()
     assert "/cases/ct-only/" not in html
     assert "/cases/ct-only/" in client.get("/cases/?modality=CT").content.decode()
+
+
+# -- large uploads: prepared in worker processes ---------------------------------------------------
+
+
+@pytest.fixture
+def two_workers(monkeypatch):
+    """Two workers whatever the machine, so that the pool is used (it never is with one core)."""
+    monkeypatch.setattr(services, "_pool_workers", lambda: 2)
+    return 2
+
+
+@pytest.fixture
+def pool_calls(monkeypatch, two_workers):
+    """Record each use of the worker pool."""
+    calls = []
+    real = services._prepared_in_pool
+
+    def spy(*args, **kwargs):
+        calls.append(args[-1])  # the number of workers
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_prepared_in_pool", spy)
+    return calls
+
+
+def mixed_upload() -> list[tuple[str, bytes]]:
+    """Slices with rejections and a PNG in between: every kind of outcome, in a known order."""
+    files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(1, 13)]
+    for n in (3, 4, 8):  # larger files (see the test with a lower POOL_MAX_FILE_BYTES)
+        files[n - 1] = (f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n, ImageComments="x" * 10000))
+    files.insert(0, ("first-is-not-dicom.dcm", b"This is a text file, not DICOM." * 10))
+    files.insert(5, ("MR_truncated.dcm", sample("MR_truncated.dcm")))
+    files.insert(9, ("key-image.png", png_bytes()))
+    files.insert(11, ("series.zip", zip_of({"a.dcm": sample("CT_small.dcm"), "../up.dcm": b"x"})))
+    files.append(("last-is-empty.dcm", b""))
+    return files
+
+
+def stored_view(result) -> list[tuple]:
+    """What an upload produced, per file in order: the outcome, and the stored file and row."""
+    view = []
+    for outcome in result.outcomes:
+        entry = (outcome.name, outcome.accepted, outcome.reason, outcome.deidentification)
+        if outcome.accepted:
+            image = Image.objects.get(pk=outcome.image_id)
+            with image.file.open("rb") as stored:
+                content = stored.read()
+            fields = (image.kind, image.modality, image.rows, image.columns, image.frame_count)
+            entry += (content, image.sha256, image.size_bytes, fields, image.sort_key, image.needs_review)
+        view.append(entry)
+    return view
+
+
+@pytest.mark.parametrize("max_file_bytes", [None, 15000], ids=["all handed over", "larger files here"])
+def test_a_large_upload_is_prepared_in_workers_with_the_outcomes_of_the_in_process_path(
+    case, series, media_root, pool_calls, monkeypatch, max_file_bytes
+):
+    if max_file_bytes:
+        monkeypatch.setattr(services, "POOL_MAX_FILE_BYTES", max_file_bytes)
+    handed_over = []
+    real_submit = services.ProcessPoolExecutor.submit
+
+    def submit(pool, function, name, *args):
+        handed_over.append(name)
+        return real_submit(pool, function, name, *args)
+
+    monkeypatch.setattr(services.ProcessPoolExecutor, "submit", submit)
+    files = mixed_upload()
+    pooled = ingest(series, *files)
+    assert pool_calls == [2]
+    assert handed_over  # (this process prepares some files itself while it waits)
+    if max_file_bytes:
+        larger = {"3.dcm", "4.dcm", "8.dcm", "series.zip:a.dcm"}  # CT_small is 39 KB
+        assert not larger & set(handed_over)
+
+    monkeypatch.setattr(services, "POOL_MIN_FILES", 10**6)  # the same files, in this process
+    in_process = ingest(series_create(case=case, label="Again", modality="MR"), *files)
+    assert pool_calls == [2]
+
+    assert stored_view(pooled) == stored_view(in_process)  # same case key: byte for byte the same
+    names = [outcome.name for outcome in pooled.outcomes]
+    assert names[:2] == ["first-is-not-dicom.dcm", "1.dcm"] and names[-1] == "last-is-empty.dcm"
+    assert [o.accepted for o in pooled.outcomes].count(False) == 4  # 3 bad files, 1 bad zip entry
+    assert len(stored_files(media_root)) == Image.objects.count() == 2 * len(pooled.accepted)
+
+
+def test_a_small_upload_is_prepared_in_process(series, pool_calls):
+    result = ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(7)])
+    assert len(result.accepted) == 7 and pool_calls == []
+
+
+def test_a_large_upload_is_streamed_through_a_bounded_window(series, two_workers):
+    consumed = []
+    reported = []
+
+    def files():
+        for n in range(40):
+            consumed.append(n)
+            yield InputFile(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n))
+
+    images_ingest(series=series, files=files(), on_progress=lambda outcome: reported.append(len(consumed)))
+    assert len(reported) == 40
+    ahead = [read - done for done, read in enumerate(reported, start=1)]
+    window = 2 * two_workers * services.POOL_FILES_AHEAD_PER_WORKER
+    assert max(ahead) < max(services.POOL_MIN_FILES, window)  # never all 40 slices at once
+
+
+def test_a_failure_while_storing_a_large_upload_leaves_no_orphan_file(
+    series, media_root, pool_calls, monkeypatch
+):
+    real = services._stored_image
+    stored = []
+
+    def failing_on_the_37th(*args, **kwargs):
+        if len(stored) == 36:
+            raise OSError("disk full")
+        stored.append(real(*args, **kwargs))
+        return stored[-1]
+
+    monkeypatch.setattr(services, "_stored_image", failing_on_the_37th)
+    files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(50)]
+    with pytest.raises(OSError, match="disk full"):
+        ingest(series, *files)
+    assert pool_calls == [2]
+    assert Image.objects.count() == 32  # the first batch was committed, the second never was
+    assert len(stored_files(media_root)) == 32
+
+
+@pytest.mark.parametrize("failure", ["error", "worker dies"])
+def test_a_failure_in_a_worker_is_raised_and_leaves_no_orphan_file(
+    series, media_root, pool_calls, monkeypatch, failure
+):
+    # Workers are forked from this process here (not served by the fork server), so that the
+    # failure patched in below reaches them.
+    monkeypatch.setattr(services, "_pool_context", lambda: multiprocessing.get_context("fork"))
+    real = preparation.prepare
+    test_process = os.getpid()
+
+    def failing_from_40(name, data, deidentifier):
+        if int(name.removesuffix(".dcm")) >= 40:
+            if failure == "error":
+                raise RuntimeError("a bug in de-identification")
+            if os.getpid() != test_process:  # this process prepares some files itself
+                os._exit(1)
+        return real(name, data, deidentifier)
+
+    monkeypatch.setattr(preparation, "prepare", failing_from_40)  # in the workers
+    monkeypatch.setattr(services, "prepare", failing_from_40)  # here
+    files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(50)]
+    expected = RuntimeError if failure == "error" else BrokenProcessPool
+    with pytest.raises(expected):
+        ingest(series, *files)
+    assert pool_calls == [2]
+    assert Image.objects.count() == 32  # the first batch was committed, the second never was
+    assert len(stored_files(media_root)) == 32
+
+
+def test_what_the_workers_import_needs_no_django():
+    # A worker imports only imaging.preparation; Django there would mean settings, apps and
+    # database connections in every worker.
+    code = "import sys, imaging.preparation; sys.exit('django' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(services.__file__).parent.parent, check=False
+    )
+    assert done.returncode == 0

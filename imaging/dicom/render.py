@@ -7,6 +7,12 @@ N.2.1): stored values -> Modality LUT (rescale or LUT) -> VOI LUT (window or LUT
 faster than pydicom's float64 :func:`~pydicom.pixels.processing.apply_windowing` and maps
 straight to 0-255 instead of the stored value range.
 
+Every step but an automatic window is a function of the stored value alone, so for 8- and
+16-bit frames with more pixels than possible stored values, the steps are computed once per
+possible value into a lookup table that is then indexed by the frame: the same arithmetic on
+fewer values, and the same result. Tables for plain windows are kept, as all slices of a
+series share them.
+
 Color images come out as RGB: YCbCr is converted by pydicom while decoding, and palette
 color is expanded through its lookup table.
 """
@@ -14,6 +20,10 @@ color is expanded through its lookup table.
 from __future__ import annotations
 
 import math
+import struct
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
 from io import BytesIO
 
 import numpy as np
@@ -167,31 +177,46 @@ def render_frame(ds: Dataset, index: int, *, window: tuple[float, float] | None 
     if arr.ndim == 3:
         return Image.fromarray(_color_to_rgb8(arr, ds), "RGB")
 
-    values = _modality_transform(arr, ds, index)
-    mask = _unpadded_mask(arr, ds)
-    out = _voi_transform(values, mask, ds, index, window)
     shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
-    if photometric == "MONOCHROME1" or shape == "INVERSE":
-        np.subtract(255, out, out=out)
-    return Image.fromarray(out, "L")
+    invert = photometric == "MONOCHROME1" or shape == "INVERSE"
+    return Image.fromarray(_grayscale_to_8bit(arr, ds, index, window, invert), "L")
 
 
 def png_bytes(image: Image.Image, compress_level: int = 1) -> bytes:
-    """Encode `image` as PNG.
+    """Encode `image` as PNG (lossless).
 
     Parameters
     ----------
     image : PIL.Image.Image
         The image to encode.
     compress_level : int, optional
-        zlib level 0-9. The default 1 is about 30% faster than Pillow's default 6 for
-        about 20% more bytes, the better trade for images rendered on upload.
+        zlib level 0-9. At the default 1, ``"L"`` and ``"RGB"`` images are encoded here
+        for speed (see Notes); other levels, and other modes, go through Pillow's encoder,
+        whose level 6 or 9 gives files about 10% smaller at several times the time.
 
     Returns
     -------
     bytes
         The PNG file.
+
+    Notes
+    -----
+    The fast encoder filters every row with PNG filter type 2 (Up: each byte minus the
+    byte above it) and deflates with zlib's run-length strategy (``Z_RLE``). On a
+    512 x 512 CT slice in a soft tissue window that takes about 1.5 ms against 2.6-4 ms
+    for Pillow at level 1 (which tries every filter on every row and searches for
+    matches), for a file about as large (28 KB against 29 KB; Pillow's level 6: 25 KB in
+    6 ms): rendered slices are large areas of one grey level and smooth gradients, which
+    the Up filter turns into runs of zeros, and runs are all ``Z_RLE`` looks for.
+
+    References
+    ----------
+    * PNG Specification, Second Edition (W3C, 2003): 5.3 (chunk layout), 9.2 (filter
+      types), 10 (compression), 11.2.2 (IHDR) and 11.2.4 (IDAT)
     """
+    color_type = _PNG_COLOR_TYPES.get(image.mode)
+    if compress_level == 1 and color_type is not None:
+        return _png_up_rle(np.asarray(image), color_type)
     buffer = BytesIO()
     image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
@@ -222,6 +247,131 @@ def thumbnail(image: Image.Image, size: int = 256) -> Image.Image:
 # -- grayscale pipeline ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _VOI:
+    """The VOI transformation chosen for a frame (PS3.3 C.11.2).
+
+    `kind` is ``"window"`` (`center`, `width`, `function`), ``"lut"`` (the first item of
+    the *VOI LUT Sequence*) or ``"stretch"`` (a window over `percentiles` of the frame's
+    own values: the only kind that depends on the whole frame, not on each value alone).
+    """
+
+    kind: str
+    center: float = 0.0
+    width: float = 0.0
+    function: str = "LINEAR"
+    percentiles: tuple[float, float] = (0.0, 100.0)
+
+
+def _grayscale_to_8bit(
+    arr: np.ndarray,
+    ds: Dataset,
+    index: int,
+    window: tuple[float, float] | None,
+    invert: bool,
+    *,
+    lut: bool | None = None,
+) -> np.ndarray:
+    """Stored values -> Modality LUT -> VOI -> optional inversion, as uint8 (PS3.4 N.2.1).
+
+    Parameters
+    ----------
+    arr : numpy.ndarray
+        One grayscale frame of stored values, as decoded by pydicom.
+    ds : pydicom.dataset.Dataset
+        Its data set.
+    index : int
+        The frame, for per-frame functional groups.
+    window : tuple of float or None
+        As for :func:`render_frame`.
+    invert : bool
+        Invert the output (MONOCHROME1, or a *Presentation LUT Shape* of INVERSE).
+    lut : bool, optional
+        Go through a lookup table over every possible stored value (``True``) or compute
+        on the frame's values (``False``). By default a table is used when it has no more
+        entries than the frame has pixels and the VOI does not depend on the frame; both
+        ways give the same result, element by element.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, the shape of `arr`.
+
+    Notes
+    -----
+    A frame of 512 x 512 stored values has four times as many pixels as a 16-bit value
+    has values; for CT and MR, whose Modality LUT is a rescale and whose VOI is a LINEAR
+    window, the table takes one ``numpy.take`` (about 0.25 ms) instead of a float32 pass
+    per step, skips the padding mask that only automatic windows need, and is kept
+    between calls (:func:`_window_table`).
+
+    References
+    ----------
+    * DICOM Standard, Part 4, Annex N.2.1 (Grayscale Transformations)
+    * DICOM Standard, Part 3, Annex C.11.1 (Modality LUT Module)
+    * DICOM Standard, Part 3, Annex C.11.2.1.2 (Window Center and Window Width)
+    """
+    if not arr.dtype.isnative:  # big endian files: pydicom keeps their byte order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    voi = _choose_voi(ds, index, window)
+    if lut is None:
+        lut = voi.kind != "stretch" and _table_size(arr.dtype) <= arr.size
+    if lut and _table_size(arr.dtype):
+        # The table is ordered by the stored value's bit pattern read as unsigned, so that
+        # the frame itself (viewed, not copied) indexes it.
+        table = _lookup_table(arr.dtype, ds, index, voi, invert)
+        return np.take(table, arr.view(np.dtype(f"u{arr.dtype.itemsize}")))
+    out = _voi_output(_modality_transform(arr, ds, index), voi, ds, arr)
+    if invert:
+        np.subtract(255, out, out=out)
+    return out
+
+
+def _table_size(dtype: np.dtype) -> int:
+    """Entries of a lookup table over every value of `dtype`: 256 or 65536, else 0 (none)."""
+    return 1 << (8 * dtype.itemsize) if dtype.kind in "iu" and dtype.itemsize <= 2 else 0
+
+
+def _every_value(dtype: np.dtype) -> np.ndarray:
+    """Every value of an 8- or 16-bit integer `dtype`, at the index of its unsigned bit pattern."""
+    return np.arange(_table_size(dtype), dtype=np.dtype(f"u{dtype.itemsize}")).view(dtype)
+
+
+def _lookup_table(dtype: np.dtype, ds: Dataset, index: int, voi: _VOI, invert: bool) -> np.ndarray:
+    """The uint8 output for every stored value of `dtype`, by :func:`_every_value` order.
+
+    Computed by the same functions as the output for a frame, so the two agree exactly.
+    """
+    if voi.kind == "window" and not ds.get("ModalityLUTSequence"):
+        slope, intercept = _rescale(ds, index)
+        return _window_table(dtype.str, slope, intercept, voi.center, voi.width, voi.function, invert)
+    values = _every_value(dtype)
+    table = _voi_output(_modality_transform(values, ds, index), voi, ds, values)
+    if invert:
+        np.subtract(255, table, out=table)
+    return table
+
+
+@lru_cache(maxsize=32)
+def _window_table(
+    dtype: str, slope: float, intercept: float, center: float, width: float, function: str, invert: bool
+) -> np.ndarray:
+    """:func:`_lookup_table` for a rescale and a window; kept (64 KB each), read-only.
+
+    All slices of a series usually share rescale and window, so one table serves them all.
+
+    References
+    ----------
+    * DICOM Standard, Part 3, Annex C.11.1 (Modality LUT Module: Rescale Slope/Intercept)
+    * DICOM Standard, Part 3, Annex C.11.2.1.2 (Window Center and Window Width)
+    """
+    table = _window(_rescaled(_every_value(np.dtype(dtype)), slope, intercept), center, width, function)
+    if invert:
+        np.subtract(255, table, out=table)
+    table.flags.writeable = False
+    return table
+
+
 def _modality_transform(arr: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
     """Stored values -> Modality LUT output, as a float32 array that may be changed in place.
 
@@ -233,7 +383,12 @@ def _modality_transform(arr: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
     if ds.get("ModalityLUTSequence"):
         return apply_modality_lut(arr, ds).astype(np.float32)
     slope, intercept = _rescale(ds, index)
-    values = arr.astype(np.float32)  # always a fresh copy
+    return _rescaled(arr, slope, intercept)
+
+
+def _rescaled(arr: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    """``arr * slope + intercept`` in float32, always a fresh array (PS3.3 C.11.1)."""
+    values = arr.astype(np.float32)
     if slope != 1.0:
         values *= np.float32(slope)
     if intercept != 0.0:
@@ -252,29 +407,35 @@ def _rescale(ds: Dataset, index: int) -> tuple[float, float]:
     return (1.0 if slope is None or slope == 0 else slope), (intercept or 0.0)
 
 
-def _voi_transform(
-    values: np.ndarray,
-    mask: np.ndarray | None,
-    ds: Dataset,
-    index: int,
-    window: tuple[float, float] | None,
-) -> np.ndarray:
-    """Modality LUT output -> 8-bit values (PS3.3 C.11.2)."""
+def _choose_voi(ds: Dataset, index: int, window: tuple[float, float] | None) -> _VOI:
+    """The VOI transformation for `window` (see :func:`render_frame`), PS3.3 C.11.2."""
     if window is not None:
         center, width = float(window[0]), float(window[1])
         if width == 0:
-            return _stretch(values, mask, (0.0, 100.0))
-        return _window(values, center, width, "LINEAR")
+            return _VOI("stretch", percentiles=(0.0, 100.0))
+        return _VOI("window", center, width, "LINEAR")
 
     file_window = _file_window(ds, index)
     if file_window is not None:
         center, width, function = file_window
-        return _window(values, center, width, function)
+        return _VOI("window", center, width, function)
 
     if ds.get("VOILUTSequence"):
-        return _voi_lut(values, ds)
+        return _VOI("lut")
 
-    return _stretch(values, mask, _AUTO_PERCENTILES)
+    return _VOI("stretch", percentiles=_AUTO_PERCENTILES)
+
+
+def _voi_output(values: np.ndarray, voi: _VOI, ds: Dataset, stored: np.ndarray) -> np.ndarray:
+    """Modality LUT output (float32, overwritten) -> uint8 through `voi`.
+
+    `stored` are the stored values behind `values`, to find padding for a stretch.
+    """
+    if voi.kind == "window":
+        return _window(values, voi.center, voi.width, voi.function)
+    if voi.kind == "lut":
+        return _voi_lut(values, ds)
+    return _stretch(values, _unpadded_mask(stored, ds), voi.percentiles)
 
 
 def _file_window(ds: Dataset, index: int) -> tuple[float, float, str] | None:
@@ -420,6 +581,39 @@ def _palette_to_rgb8(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     # 16-bit entries; some writers declare 16 bits but store 8-bit values.
     divisor = 257.0 if int(rgb.max(initial=0)) > 255 else 1.0
     return np.clip(rgb.astype(np.float32) / np.float32(divisor) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+# -- PNG ------------------------------------------------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: PNG color types (PNG 11.2.2) of the Pillow modes :func:`png_bytes` encodes itself.
+_PNG_COLOR_TYPES = {"L": 0, "RGB": 2}
+_PNG_FILTER_UP = 2
+# Largest IDAT chunk written; the data of one image may span several (PNG 11.2.4).
+_PNG_IDAT_MAX = 1 << 20
+
+
+def _png_up_rle(pixels: np.ndarray, color_type: int) -> bytes:
+    """8-bit `pixels` (rows x columns, or rows x columns x 3) as PNG: Up filter, ``Z_RLE``."""
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, -1)
+    filtered = np.empty((height, rows.shape[1] + 1), dtype=np.uint8)
+    filtered[:, 0] = _PNG_FILTER_UP  # each row starts with its filter type byte
+    filtered[0, 1:] = rows[0]  # the row above the first counts as zeros
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # uint8 wraps modulo 256, as PNG asks
+    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, zlib.Z_RLE)
+    data = memoryview(compressor.compress(filtered) + compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)  # 8 bits, no interlace
+    chunks = [_PNG_SIGNATURE, _png_chunk(b"IHDR", header)]
+    chunks += [_png_chunk(b"IDAT", data[i : i + _PNG_IDAT_MAX]) for i in range(0, len(data), _PNG_IDAT_MAX)]
+    chunks.append(_png_chunk(b"IEND", b""))
+    return b"".join(chunks)
+
+
+def _png_chunk(kind: bytes, data: bytes | memoryview) -> bytes:
+    """Length, type, data and CRC of the type and data (PNG 5.3)."""
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return b"".join((struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)))
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from imaging.dicom.reading import read_dicom
 from imaging.dicom.render import (
     FULL_RANGE,
     WINDOW_PRESETS,
+    _grayscale_to_8bit,
+    _table_size,
     frame_count,
     png_bytes,
     presets_for,
@@ -304,3 +306,125 @@ def test_thumbnail_fits_the_box_and_keeps_aspect():
     assert image.size == (256, 1024)  # the original is untouched
     tiny = render_frame(load("MR_small.dcm"), 0)  # 64 x 64 is never enlarged
     assert thumbnail(tiny).size == (64, 64)
+
+
+# -- the lookup table path and the fast PNG encoder ------------------------------------------------
+
+
+def monochrome1(ds: Dataset) -> Dataset:
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    return ds
+
+
+def with_function(function: str):
+    def change(ds: Dataset) -> Dataset:
+        ds.VOILUTFunction = function
+        return ds
+
+    return change
+
+
+def with_voi_lut(ds: Dataset) -> Dataset:
+    del ds.WindowCenter
+    del ds.WindowWidth
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 12]
+    item.LUTData = [min(4095, 2 * i) for i in range(4096)]
+    item["LUTData"].VR = "US"
+    ds.VOILUTSequence = Sequence([item])
+    return ds
+
+
+def with_modality_lut(ds: Dataset) -> Dataset:
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    item.ModalityLUTType = "US"
+    item.LUTData = [2 * i for i in range(4096)]
+    item["LUTData"].VR = "US"
+    ds.ModalityLUTSequence = Sequence([item])
+    return ds
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "window"),
+    [
+        ("CT_small.dcm", None, (40.0, 400.0)),  # soft tissue: rescale + LINEAR window
+        ("CT_small.dcm", None, (-600.0, 1500.0)),
+        ("CT_small.dcm", None, (40.0, 1.0)),  # width 1: a threshold
+        ("CT_small.dcm", monochrome1, (40.0, 400.0)),  # inversion folded into the table
+        ("MR_small.dcm", None, None),  # the file's window, LINEAR
+        ("MR_small.dcm", monochrome1, None),
+        ("MR_small.dcm", with_function("LINEAR_EXACT"), None),
+        ("MR_small.dcm", with_function("SIGMOID"), None),
+        ("MR_small.dcm", with_voi_lut, None),
+        ("MR_small.dcm", with_modality_lut, (2000.0, 3000.0)),
+        ("MR_small_bigendian.dcm", None, None),
+        ("JPGExtended.dcm", None, (100.0, 200.0)),  # unsigned 12-bit, values 0-264
+    ],
+)
+def test_the_lookup_table_gives_what_computing_on_the_frame_gives(name, change, window):
+    ds = load(name)
+    if change:
+        ds = change(ds)
+    arr = pixel_array(ds)
+    invert = ds.PhotometricInterpretation == "MONOCHROME1"
+    by_table = _grayscale_to_8bit(arr, ds, 0, window, invert, lut=True)
+    by_frame = _grayscale_to_8bit(arr, ds, 0, window, invert, lut=False)
+    assert by_table.dtype == by_frame.dtype == np.uint8
+    np.testing.assert_array_equal(by_table, by_frame)
+    assert len(np.unique(by_frame)) > 2 or window == (40.0, 1.0)
+
+
+def test_a_large_frame_goes_through_the_table_and_matches_the_formula():
+    ds = load("CT_small.dcm")
+    stored = np.tile(pixel_array(ds), (4, 4))  # 512 x 512: more pixels than 16-bit values
+    ds.Rows, ds.Columns = stored.shape
+    ds.PixelData = stored.tobytes()
+    assert _table_size(stored.dtype) <= stored.size
+    image = render_frame(ds, 0, window=(40.0, 400.0))
+    hu = stored.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    assert_close_to(image, linear_window(hu, 40.0, 400.0))
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    np.testing.assert_array_equal(pixels(render_frame(ds, 0, window=(40.0, 400.0))), 255 - pixels(image))
+
+
+def test_automatic_windows_are_computed_on_the_frame():
+    ds = load("CT_small.dcm")  # no window in the file: percentiles of the frame's values
+    arr = pixel_array(ds)
+    by_frame = _grayscale_to_8bit(arr, ds, 0, None, False)
+    np.testing.assert_array_equal(pixels(render_frame(ds, 0)), by_frame)
+    np.testing.assert_array_equal(_grayscale_to_8bit(arr, ds, 0, None, False, lut=False), by_frame)
+
+
+def test_big_endian_renders_like_little_endian():
+    np.testing.assert_array_equal(
+        pixels(render_frame(load("MR_small_bigendian.dcm"), 0)), pixels(render_frame(load("MR_small.dcm"), 0))
+    )
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+@pytest.mark.parametrize("size", [(1, 1), (5, 3), (64, 64), (320, 240)])
+def test_fast_png_is_lossless(mode, size):
+    noise = np.random.default_rng(7).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(noise if mode == "RGB" else noise[..., 0], mode)
+    data = png_bytes(image)
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    decoded = Image.open(BytesIO(data))
+    decoded.load()  # checks every chunk's CRC and the zlib stream
+    assert decoded.mode == mode and decoded.size == size
+    np.testing.assert_array_equal(np.asarray(decoded), np.asarray(image))
+
+
+def test_fast_png_of_a_rendered_slice_is_small_and_other_levels_go_through_pillow():
+    image = render_frame(load("CT_small.dcm"), 0, window=(40.0, 400.0))
+    fast = png_bytes(image)
+    np.testing.assert_array_equal(np.asarray(Image.open(BytesIO(fast))), pixels(image))
+    pillow = {}
+    for level in (1, 6):
+        buffer = BytesIO()
+        image.save(buffer, format="PNG", compress_level=level)
+        pillow[level] = buffer.getvalue()
+    assert len(fast) <= 1.15 * len(pillow[1])  # about as small as Pillow's level 1
+    assert png_bytes(image, compress_level=6) == pillow[6]
+    palette = image.convert("P")  # modes other than L and RGB: Pillow at any level
+    np.testing.assert_array_equal(np.asarray(Image.open(BytesIO(png_bytes(palette)))), np.asarray(palette))

@@ -1,0 +1,103 @@
+"""The CPU-bound part of the ingest of one file: read, validate, de-identify, encode.
+
+:func:`prepare` turns the bytes of one uploaded file into the de-identified bytes to store, the
+fields of its index row and the de-identification report, or raises
+:class:`~imaging.dicom.errors.RejectedFile`. It is a pure function of its input and the case's
+de-identification key: no database, no storage.
+
+:func:`imaging.services.images_ingest` runs it in-process for small uploads and, for larger ones,
+in worker processes (:func:`prepare_in_worker`) while the main process stores files and writes
+rows. So this module must stay importable without Django: a worker process never sets Django up,
+and takes in and hands back only bytes and plain data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from imaging.dicom.deidentify import Deidentifier, dataset_to_bytes
+from imaging.dicom.reading import read_dicom, slice_position, sort_key
+from imaging.dicom.render import frame_count
+from imaging.raster import read_raster, reencode_png
+
+__all__ = [
+    "KIND_DICOM",
+    "KIND_RASTER",
+    "RASTER_REVIEW_REASON",
+    "Prepared",
+    "looks_like_dicom",
+    "prepare",
+    "prepare_in_worker",
+]
+
+# The values of ``imaging.models.Image.Kind`` (plain strings: no Django here).
+KIND_DICOM = "dicom"
+KIND_RASTER = "raster"
+
+RASTER_REVIEW_REASON = "PNG/JPEG upload: screenshots often carry burned-in names; look before publishing"
+
+#: What :func:`prepare` returns: the bytes to store, the fields of their index row (their SHA-256
+#: among them: hashing here spares the process that stores them), the de-identification report.
+Prepared = tuple[bytes, dict, dict]
+
+
+def looks_like_dicom(name: str, data: bytes) -> bool:
+    return data[128:132] == b"DICM" or name.lower().endswith((".dcm", ".dicom", ".ima"))
+
+
+def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
+    """Validated, de-identified bytes, the index fields, and the de-identification report.
+
+    Raises :class:`~imaging.dicom.errors.RejectedFile` for a file that cannot be accepted.
+    """
+    if looks_like_dicom(name, data):
+        dataset = read_dicom(data, name=name)
+        report = deidentifier.deidentify(dataset)
+        content = dataset_to_bytes(dataset)
+        fields = {
+            "kind": KIND_DICOM,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "modality": str(dataset.get("Modality", "")),
+            "rows": int(dataset.Rows),
+            "columns": int(dataset.Columns),
+            "frame_count": frame_count(dataset),
+            "sort_key": sort_key(dataset),
+            "slice_position": slice_position(dataset),
+            "needs_review": report.needs_review,
+            "review_reason": report.review_reason,
+        }
+        return content, fields, report.as_dict()
+    picture = read_raster(data, name=name)
+    content = reencode_png(picture)
+    fields = {
+        "kind": KIND_RASTER,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "rows": picture.height,
+        "columns": picture.width,
+        "needs_review": True,
+        "review_reason": RASTER_REVIEW_REASON,
+    }
+    return content, fields, {"re-encoded": "PNG without metadata (text, EXIF, ICC) was stored"}
+
+
+# -- in a worker process ------------------------------------------------------------------------
+
+# The worker's Deidentifier and the key it was built from. One upload uses one key, so this is
+# built once per worker; a worker that is handed another key builds a new one.
+_worker_deidentifier: tuple[tuple[str, int], Deidentifier] | None = None
+
+
+def prepare_in_worker(name: str, data: bytes, seed: str, date_offset_days: int) -> Prepared:
+    """:func:`prepare` in a worker process, with a Deidentifier built there from the case's key.
+
+    Deidentifiers built from the same seed and offset map every UID, date and Patient ID the same
+    way (the new values are derived from the seed, see :class:`Deidentifier`), so each worker's
+    own instance de-identifies exactly as the main process's would. A
+    :class:`~imaging.dicom.errors.RejectedFile` raised here pickles cleanly and is raised again
+    in the main process.
+    """
+    global _worker_deidentifier
+    key = (seed, date_offset_days)
+    if _worker_deidentifier is None or _worker_deidentifier[0] != key:
+        _worker_deidentifier = (key, Deidentifier(seed=seed, date_offset_days=date_offset_days))
+    return prepare(name, data, _worker_deidentifier[1])
