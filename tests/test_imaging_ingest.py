@@ -221,13 +221,17 @@ def test_png_upload_is_reencoded_without_metadata_and_flagged(series):
     assert image.kind == "raster" and image.is_flagged
 
 
-def test_flagged_image_blocks_publication_until_an_editor_clears_it(case, series, editor):
-    case.status, case.published_at = Case.Status.DRAFT, None
+def test_flagged_image_blocks_publication_until_an_editor_clears_it(case, series, editor, diagnosis):
+    # Otherwise complete, and in review: only the flag stands in the way.
+    case.status, case.published_at = Case.Status.IN_REVIEW, None
+    case.clinical_history, case.diagnosis_certainty = "Back pain.", Case.Certainty.HISTOLOGY
     case.save()
+    for order, name in enumerate(["Metastasis", "Giant cell tumour"], start=1):
+        case.differential_items.create(diagnosis=diagnosis(name), order=order)
     ingest(series, ("screenshot.png", png_bytes()))
     with pytest.raises(PublishBlocked) as blocked:
         case_publish(case=case, by=editor)
-    assert "burned-in" in str(blocked.value)
+    assert [blocker for blocker in blocked.value.blockers if "burned-in" in blocker]
     Image.objects.update(reviewed_by=editor, reviewed_at=timezone.now())
     assert case_publish(case=case, by=editor).status == Case.Status.PUBLISHED
 
