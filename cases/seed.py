@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
+from cases.search import case_search_refresh
 
 SEED_FILE = Path(settings.BASE_DIR) / "fixtures" / "seed.json"
 SUPPORTED_FORMAT = 1
@@ -130,4 +131,5 @@ def _load_case(row: dict, *, regions, diagnoses, author, report: SeedReport) -> 
     )
     case.regions.set([regions[slug] for slug in row.get("regions", [])])
     case.tags.set(row.get("tags", []))
+    case_search_refresh(case=case)  # the bulk inserts above bypass the rows' save()
     report.record("case", row["slug"], created=True)
