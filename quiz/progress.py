@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.db.models import Prefetch
 
 from cases.modalities import MODALITY_LABELS, facet_key
-from cases.models import Finding, Region
+from cases.models import Case, Finding, Region
 from cases.regions import RegionTree, load_region_tree
 from quiz.models import Mark, QuizAttempt
 
@@ -71,6 +71,18 @@ def _top_level(region: Region, tree: RegionTree) -> Region:
     return ancestors[0] if ancestors else region
 
 
+def top_level_region_names(case: Case, tree: RegionTree) -> list[str]:
+    """The top-level regions a case sits in, from its (prefetched) regions at any depth."""
+    tops = {_top_level(region, tree) for region in case.regions.all()}
+    return [region.name for region in sorted(tops, key=lambda region: (region.order, region.name))]
+
+
+def modality_names(case: Case) -> list[str]:
+    """Modalities of the case's (prefetched) findings, equivalent codes (CR, DX) under one name."""
+    names = [MODALITY_LABELS.get(facet_key(code), code) for code in case.modalities]
+    return list(dict.fromkeys(names))
+
+
 def _weakest_first(tallies: Iterable[Tally]) -> list[Tally]:
     return sorted(tallies, key=Tally.weakness)
 
@@ -92,8 +104,8 @@ def progress_for(user) -> Progress:
     for attempt in attempts:
         case, mark = attempt.case, attempt.effective_mark
         overall.add(mark)
-        regions = {_top_level(region, tree).name for region in case.regions.all()}
-        modalities = {MODALITY_LABELS.get(facet_key(code), code) for code in case.modalities}
+        regions = top_level_region_names(case, tree)
+        modalities = modality_names(case)
         diagnosis = case.final_diagnosis.name if case.final_diagnosis else NO_DIAGNOSIS
         for label in regions:
             by_region.setdefault(label, Tally(label)).add(mark)

@@ -5,6 +5,7 @@ at the quiz URLs even to its editors, so nobody can reveal a draft through the q
 import random
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,14 +15,14 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from cases.filters import filter_cases
-from cases.models import Case
+from cases.models import Case, Finding
 from cases.regions import load_region_tree
 from quiz.attempts import attempts_for, parse_token
 from quiz.forms import AnswerForm, OverrideForm, QuizStartForm
 from quiz.matching import AnswerKey, compare_differential, explain_mark, grade_guess
 from quiz.models import Mark, QuizAttempt, ReviewCard
 from quiz.presentation import quiz_case
-from quiz.progress import progress_for
+from quiz.progress import modality_names, progress_for, top_level_region_names
 from quiz.session_state import (
     Source,
     quiz_session_drop_case,
@@ -42,15 +43,19 @@ def case_quiz_url(case: Case, **params) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
+def session_including(request, session_id, case: Case):
+    """The resident's quiz session of that id, if the case is one of its cases."""
+    quiz_session = quiz_session_load(request.session, session_id)
+    return quiz_session if quiz_session and quiz_session.includes(case.pk) else None
+
+
 class CaseQuizView(View):
     """``/cases/<slug>/quiz/``: the case without its answer (GET); the reveal, with the answer (POST)."""
 
     def get(self, request, slug: str):
         case = get_object_or_404(quizzable_cases().for_detail(), slug=slug)
         attempts = attempts_for(request)
-        quiz_session = quiz_session_load(request.session, request.GET.get("session"))
-        if quiz_session and not quiz_session.includes(case.pk):
-            quiz_session = None
+        quiz_session = session_including(request, request.GET.get("session"), case)
         # Only the resident's own attempt at this very case reopens the revealed page.
         token = request.GET.get("attempt") or (quiz_session and quiz_session.token_for(case.pk))
         attempt = attempts.get(token) if token else None
@@ -65,9 +70,7 @@ class CaseQuizView(View):
         if not form.is_valid():
             return self.unrevealed(request, case, form, None, status=400)
         attempts = attempts_for(request)
-        quiz_session = quiz_session_load(request.session, form.cleaned_data["session"])
-        if quiz_session and not quiz_session.includes(case.pk):
-            quiz_session = None
+        quiz_session = session_including(request, form.cleaned_data["session"], case)
         if quiz_session and quiz_session.token_for(case.pk):
             # Answered already in this session (a resubmitted form): show that answer, record nothing new.
             attempt = attempts.get(quiz_session.token_for(case.pk))
@@ -97,7 +100,7 @@ class CaseQuizView(View):
         key = AnswerKey.of(case)
         your_differential = compare_differential(key, attempt.differential)
         listed = {item.matched_name for item in your_differential if item.matched_name}
-        quiz_session = quiz_session_load(request.session, attempt.quiz_session)
+        quiz_session = session_including(request, attempt.quiz_session, case)
         context = {
             "case": case,
             "attempt": attempt,
@@ -202,7 +205,10 @@ def due_cards(user):
     return (
         ReviewCard.objects.filter(user=user, due_on__lte=timezone.localdate(), case__in=quizzable_cases())
         .select_related("case")
-        .prefetch_related("case__regions", "case__findings")
+        .prefetch_related(
+            "case__regions",
+            Prefetch("case__findings", queryset=Finding.objects.only("case_id", "modality", "order")),
+        )
         .order_by("due_on", "pk")
     )
 
@@ -212,6 +218,10 @@ class ReviewView(LoginRequiredMixin, View):
 
     def get(self, request):
         cards = list(due_cards(request.user))
+        tree = load_region_tree()
+        for card in cards:
+            card.region_names = top_level_region_names(card.case, tree)
+            card.modality_names = modality_names(card.case)
         upcoming = ReviewCard.objects.filter(user=request.user, due_on__gt=timezone.localdate()).first()
         context = {"cards": cards, "next_due": upcoming.due_on if upcoming else None}
         return render(request, "quiz/review.html", context)

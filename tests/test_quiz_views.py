@@ -59,8 +59,12 @@ def test_revealed_page_teaches_the_whole_case(client, seeded):
     from imaging.models import Image
 
     demo_images_ensure()
-    Image.objects.filter(series__study__case__slug=EMH).update(caption="Sample axial slice, caption shown after reveal")
-    response = reveal(client, EMH, "extramedullary hematopoiesis", differential_1="TB", differential_2="lymphoma")
+    Image.objects.filter(series__study__case__slug=EMH).update(
+        caption="Sample axial slice, caption shown after reveal"
+    )
+    response = reveal(
+        client, EMH, "extramedullary hematopoiesis", differential_1="TB", differential_2="lymphoma"
+    )
     assert response.status_code == 200
     page = text_of(response)
     case = Case.objects.get(slug=EMH)
@@ -119,7 +123,11 @@ def test_override_is_kept_beside_the_servers_mark(client, seeded, resident):
     assert response.status_code == 302
     assert response["Location"] == f"{quiz_url(SACRAL)}?attempt={attempt.token}"
     attempt.refresh_from_db()
-    assert (attempt.mark, attempt.override, attempt.effective_mark) == (Mark.CLOSE, Mark.CORRECT, Mark.CORRECT)
+    assert (attempt.mark, attempt.override, attempt.effective_mark) == (
+        Mark.CLOSE,
+        Mark.CORRECT,
+        Mark.CORRECT,
+    )
     page = text_of(client.get(response["Location"]))
     assert "The server's mark Close" in page and "Your own mark Correct" in page
     client.post(f"{quiz_url(SACRAL)}override/", {"attempt": attempt.token, "override": ""})
