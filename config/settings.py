@@ -43,9 +43,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "csp",
     "taggit",
+    "reversion",
     "cases",
     "imaging",
     "quiz",
+    "authoring",
 ]
 
 MIDDLEWARE = [

@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("imaging.urls")),
     path("", include("quiz.urls")),
+    path("", include("authoring.urls")),
     path("", include("cases.urls")),
 ]
