@@ -421,6 +421,7 @@ class CaseAdmin(VersionAdmin):
                 "transitions": case.transitions.select_related("by"),
             },
             "preview_url": reverse("case_preview", args=[case.slug]),
+            "quiz_preview_url": reverse("quiz_preview", args=[case.slug]),
             "versions_url": reverse("admin:cases_case_versions", args=[case.pk]),
         }
 

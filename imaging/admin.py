@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from authoring import rules
 from imaging.inputs import InputFile
 from imaging.models import Annotation, Image, Series, Study, Upload
 from imaging.rendering import presets_of
@@ -85,6 +86,38 @@ class SeriesForm(forms.ModelForm):
         return label
 
 
+class CaseScopedAdmin(admin.ModelAdmin):
+    """Imaging rows follow their case's authoring rules: faculty change only what belongs to their own
+    draft cases; editors change everything (``authoring.rules``)."""
+
+    case_path = ""  # lookup from this model to its case
+
+    def case_of(self, obj):
+        for part in self.case_path.split("__"):
+            obj = getattr(obj, part)
+        return obj
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if rules.is_editor(request.user):
+            return queryset
+        return queryset.filter(**{f"{self.case_path}__author": request.user})
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or rules.may_edit(request.user, self.case_of(obj)))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or rules.may_edit(request.user, self.case_of(obj)))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Faculty may attach series only to studies and findings of their own cases.
+        if db_field.name in {"study", "finding"} and not rules.is_editor(request.user):
+            kwargs["queryset"] = db_field.related_model.objects.filter(case__author=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 class ImageInline(admin.TabularInline):
     model = Image
     extra = 0
@@ -108,7 +141,8 @@ class ImageInline(admin.TabularInline):
 
 
 @admin.register(Series)
-class SeriesAdmin(admin.ModelAdmin):
+class SeriesAdmin(CaseScopedAdmin):
+    case_path = "study__case"
     form = SeriesForm
     list_display = ["label", "study", "is_sample", "image_count"]
     list_select_related = ["study__case"]
@@ -161,7 +195,8 @@ class AnnotationInline(admin.TabularInline):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(CaseScopedAdmin):
+    case_path = "series__study__case"
     list_display = ["__str__", "kind", "modality", "needs_review", "reviewed_at"]
     list_filter = ["needs_review", "kind"]
     readonly_fields = [
@@ -223,7 +258,8 @@ class ImageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(CaseScopedAdmin):
+    case_path = "case"
     list_display = ["__str__", "case", "order"]
     list_select_related = ["case"]
 

@@ -4,6 +4,7 @@ from quiz import views
 
 urlpatterns = [
     path("cases/<slug:slug>/quiz/", views.CaseQuizView.as_view(), name="case_quiz"),
+    path("cases/<slug:slug>/quiz/preview/", views.QuizPreviewView.as_view(), name="quiz_preview"),
     path("cases/<slug:slug>/quiz/override/", views.OverrideView.as_view(), name="quiz_override"),
     path("quiz/", views.QuizStartView.as_view(), name="quiz_start"),
     path("quiz/session/<uuid:session_id>/", views.QuizSessionView.as_view(), name="quiz_session"),

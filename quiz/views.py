@@ -14,6 +14,7 @@ from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
 
+from authoring.rules import may_author
 from cases.filters import filter_cases
 from cases.models import Case, Finding
 from cases.regions import load_region_tree
@@ -115,6 +116,21 @@ class CaseQuizView(View):
             "keeps_history": attempts_for(request).keeps_history,
         }
         return render(request, "quiz/case_revealed.html", context)
+
+
+class QuizPreviewView(LoginRequiredMixin, View):
+    """``/cases/<slug>/quiz/preview/``: an unpublished case's quiz page as residents will see it.
+
+    For those who author cases, on the cases ``visible_to`` allows them; nothing can be answered or
+    recorded here (the quiz itself stays published-only). Anyone else gets 404.
+    """
+
+    def get(self, request, slug: str):
+        if not may_author(request.user):
+            raise Http404("No such case.")
+        case = get_object_or_404(Case.objects.visible_to(request.user).for_detail(), slug=slug)
+        context = {"quiz_case": quiz_case(case), "form": AnswerForm(), "quiz_session": None, "preview": True}
+        return render(request, "quiz/case_quiz.html", context)
 
 
 class OverrideView(View):

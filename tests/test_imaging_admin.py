@@ -103,3 +103,36 @@ def test_residents_cannot_reach_the_imaging_admin(client, resident, series):
     client.force_login(resident)
     response = client.get(f"/admin/imaging/series/{series.pk}/change/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_faculty_change_only_the_series_and_images_of_their_own_draft_cases(
+    client, series, other_faculty, faculty
+):
+    image = flagged_image(series)
+    client.force_login(other_faculty)
+    assert (
+        client.get("/admin/imaging/series/").content.decode().count(f"/admin/imaging/series/{series.pk}/")
+        == 0
+    )
+    for url in [
+        f"/admin/imaging/series/{series.pk}/change/",
+        f"/admin/imaging/image/{image.pk}/change/",
+        f"/admin/imaging/study/{series.study_id}/change/",
+    ]:
+        assert client.get(url).status_code in {302, 403, 404}, url
+    response = client.post(
+        f"/admin/imaging/series/{series.pk}/change/", series_form(series, label="Taken over")
+    )
+    assert response.status_code in {302, 403, 404}
+    series.refresh_from_db()
+    assert series.label == "Axial T1"
+    client.force_login(faculty)
+    assert client.get(f"/admin/imaging/series/{series.pk}/change/").status_code == 200
+    add_form = client.get("/admin/imaging/series/add/").content.decode()
+    assert f'<option value="{series.study_id}"' in add_form
+
+
+def test_another_facultys_study_is_not_offered_when_adding_a_series(client, series, other_faculty):
+    client.force_login(other_faculty)
+    add_form = client.get("/admin/imaging/series/add/").content.decode()
+    assert f'<option value="{series.study_id}"' not in add_form
