@@ -223,7 +223,24 @@ class Case(models.Model):
         return [region for region in self.regions.all() if region.parent_id is None]
 
 
-class Finding(models.Model):
+class CaseSectionRow(models.Model):
+    """A row of a case's section (finding, differential item, reference): saving or deleting one keeps
+    the case's search document current."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _search().search_documents_refresh(case_ids=[self.case_id])
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _search().search_documents_refresh(case_ids=[self.case_id])
+        return result
+
+
+class Finding(CaseSectionRow):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="findings")
     modality = models.CharField(max_length=4, choices=MODALITY_CHOICES)
     study = models.CharField(
@@ -240,17 +257,8 @@ class Finding(models.Model):
     def __str__(self) -> str:
         return f"{self.get_modality_display()}: {self.study}"
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _search().search_documents_refresh(case_ids=[self.case_id])
 
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        _search().search_documents_refresh(case_ids=[self.case_id])
-        return result
-
-
-class DifferentialItem(models.Model):
+class DifferentialItem(CaseSectionRow):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="differential_items")
     diagnosis = models.ForeignKey(Diagnosis, on_delete=models.PROTECT, related_name="differential_items")
     rationale = models.TextField(blank=True, help_text="Why it was considered, or why it was excluded.")
@@ -269,17 +277,8 @@ class DifferentialItem(models.Model):
     def __str__(self) -> str:
         return str(self.diagnosis)
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _search().search_documents_refresh(case_ids=[self.case_id])
 
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        _search().search_documents_refresh(case_ids=[self.case_id])
-        return result
-
-
-class Reference(models.Model):
+class Reference(CaseSectionRow):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="references")
     citation = models.TextField()
     url = models.URLField(blank=True)
@@ -293,15 +292,6 @@ class Reference(models.Model):
 
     def __str__(self) -> str:
         return self.citation[:80]
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _search().search_documents_refresh(case_ids=[self.case_id])
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        _search().search_documents_refresh(case_ids=[self.case_id])
-        return result
 
 
 class CaseSearchDocument(models.Model):
