@@ -118,7 +118,7 @@ def test_a_case_goes_from_nothing_to_published_and_a_resident_reads_it(page, liv
     screenshot("faculty-complete")
 
     # Faculty: preview, then submit for review.
-    page.get_by_role("link", name="Preview").click()
+    page.get_by_role("link", name="Preview", exact=True).click()
     expect(page.locator(".preview-banner")).to_contain_text("Preview — not published")
     expect(page.locator("h1")).to_have_text(TITLE)
     screenshot("faculty-preview")
