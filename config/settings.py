@@ -86,8 +86,24 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # A persistent connection that the server dropped (restart, failover, pg_terminate_backend)
+        # is noticed at the next request and replaced, instead of failing that request.
+        conn_health_checks=True,
     )
 }
+
+# One process: local memory. Several workers or hosts: set REDIS_URL so that they share one cache
+# (Django's own Redis backend); cached values are keyed by the archive's version, so an edit shows
+# at once whichever worker answers.
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "archive"}}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers go on while an upload writes, and NORMAL sync is safe under WAL (a power cut
