@@ -16,16 +16,22 @@ rejected or failed import leaves the database and storage as they were.
 
 import hashlib
 import json
+import re
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import IO
 
+import reversion
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from reversion.models import Version
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
 from imaging.models import Annotation, Image, Series, Study
@@ -34,7 +40,10 @@ FORMAT = "teaching-archive-bundle"
 VERSION = 1
 MAX_ENTRY_BYTES = 512 * 1024 * 1024
 MAX_TOTAL_BYTES = 4 * 1024 * 1024 * 1024
+MAX_ENTRIES = 100_000
+SPOOL_BYTES = 8 * 1024 * 1024
 CONFLICT_POLICIES = ("error", "skip", "rename", "replace")
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")  # what a Case's SlugField accepts
 
 CASE_FIELDS = [
     "title",
@@ -98,11 +107,6 @@ def _region_entry(region: Region) -> dict:
 
 
 def _revision_summary(case: Case) -> list[dict]:
-    try:
-        import reversion
-        from reversion.models import Version
-    except ImportError:  # revision history is optional for bundles
-        return []
     if not reversion.is_registered(Case):
         return []
     versions = Version.objects.get_for_object(case).select_related("revision__user")
@@ -202,28 +206,55 @@ def case_to_dict(case: Case) -> tuple[dict, dict[str, bytes]]:
 
 
 def export_bundle(cases, destination) -> dict:
-    """Write the cases to a bundle (a path or a binary file object); returns the manifest."""
-    entries: dict[str, bytes] = {}
+    """Write the cases to a bundle (a path or a writable binary file object); returns the manifest.
+
+    The one writer of the format, used by ``export_cases`` and by the admin's export action. Cases
+    are written one at a time (only one case's image files are held in memory) and the manifest,
+    which lists the checksums of everything else, comes last in the zip.
+    """
+    checksums: dict[str, str] = {}
     slugs = []
-    for case in cases.select_related("final_diagnosis", "author"):
-        data, files = case_to_dict(case)
-        entries[f"cases/{case.slug}.json"] = json.dumps(data, indent=2, ensure_ascii=False).encode()
-        entries.update(files)
-        slugs.append(case.slug)
-    manifest = {
-        "format": FORMAT,
-        "version": VERSION,
-        "created": timezone.now().isoformat(),
-        "cases": slugs,
-        "files": {path: hashlib.sha256(content).hexdigest() for path, content in sorted(entries.items())},
-    }
     with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as bundle:
-        bundle.writestr("manifest.json", json.dumps(manifest, indent=2))
-        for path, content in sorted(entries.items()):
+
+        def write(path: str, content: bytes) -> None:
+            if path in checksums:  # the same stored file in two cases: one copy
+                return
             # Images are already compressed; storing them saves time and keeps them byte-identical anyway.
             kind = zipfile.ZIP_STORED if path.startswith("images/") else zipfile.ZIP_DEFLATED
             bundle.writestr(path, content, compress_type=kind)
+            checksums[path] = hashlib.sha256(content).hexdigest()
+
+        for case in cases.select_related("final_diagnosis", "author"):
+            data, files = case_to_dict(case)
+            for path, content in sorted(files.items()):
+                write(path, content)
+            write(f"cases/{case.slug}.json", json.dumps(data, indent=2, ensure_ascii=False).encode())
+            slugs.append(case.slug)
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "created": timezone.now().isoformat(),
+            "cases": slugs,
+            "files": dict(sorted(checksums.items())),
+        }
+        bundle.writestr("manifest.json", json.dumps(manifest, indent=2))
     return manifest
+
+
+def export_bundle_tempfile(cases) -> tuple[IO[bytes], dict]:
+    """The bundle in a temporary file (on disk beyond a few MB), rewound for reading, and its manifest.
+
+    For callers that hand the bundle on rather than keep it, such as the admin's download; the file
+    disappears when it is closed.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (the caller closes it)
+    try:
+        manifest = export_bundle(cases, spool)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool, manifest
 
 
 # -- reading and checking ------------------------------------------------------------------------
@@ -242,20 +273,27 @@ def _safe_name(name: str) -> None:
         raise BundleError(f"hostile path in bundle: {name!r}")
 
 
-def read_bundle(source) -> CheckedBundle:
-    """Open and verify a bundle completely, writing nothing."""
+def read_bundle(source, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> CheckedBundle:
+    """Open and verify a bundle completely, writing nothing.
+
+    ``max_total_bytes`` bounds what the entries may expand to (the declared sizes, which zipfile
+    enforces while reading): the whole bundle is held in memory while it is checked and imported.
+    """
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as error:
         raise BundleError(f"not a readable zip file ({error})") from error
     with archive:
         infos = archive.infolist()
+        if len(infos) > MAX_ENTRIES:
+            raise BundleError(f"bundle has {len(infos)} entries, more than the limit of {MAX_ENTRIES}")
         for info in infos:
             _safe_name(info.filename)
             if info.file_size > MAX_ENTRY_BYTES:
                 raise BundleError(f"{info.filename}: entry is larger than {MAX_ENTRY_BYTES} bytes")
-        if sum(info.file_size for info in infos) > MAX_TOTAL_BYTES:
-            raise BundleError("bundle expands to more than the size limit")
+        expanded = sum(info.file_size for info in infos)
+        if expanded > max_total_bytes:
+            raise BundleError(f"bundle expands to {expanded} bytes, more than the limit of {max_total_bytes}")
         names = {info.filename for info in infos}
         if "manifest.json" not in names:
             raise BundleError("manifest.json is missing: this is not a case bundle")
@@ -280,16 +318,26 @@ def read_bundle(source) -> CheckedBundle:
             files[path] = content
         cases = []
         for slug in manifest["cases"]:
+            if not isinstance(slug, str) or not SLUG.fullmatch(slug):
+                raise BundleError(f"manifest.json: {slug!r} is not a case slug")
             path = f"cases/{slug}.json"
             if path not in files:
                 raise BundleError(f"{path}: case listed in the manifest but not in its file list")
-            cases.append(_parse_case(path, files[path]))
+            case = _parse_case(path, files[path])
+            if case["slug"] != slug:
+                raise BundleError(f"{path}: holds the case {case['slug']!r}, not {slug!r}")
+            cases.append(case)
+        if len({case["slug"] for case in cases}) != len(cases):
+            raise BundleError("manifest.json lists a case twice")
         for case in cases:
-            for image in _images_of(case):
-                if image.get("file") not in files:
-                    raise BundleError(
-                        f"case {case['slug']}: image file {image.get('file')!r} is not in the bundle"
-                    )
+            try:
+                images = list(_images_of(case))
+            except (KeyError, TypeError) as error:
+                raise BundleError(f"case {case['slug']}: malformed studies, series or images") from error
+            for image in images:
+                if not isinstance(image, dict) or image.get("file") not in files:
+                    file = image.get("file") if isinstance(image, dict) else image
+                    raise BundleError(f"case {case['slug']}: image file {file!r} is not in the bundle")
         return CheckedBundle(manifest, cases, files)
 
 
@@ -330,9 +378,15 @@ def _images_of(case: dict):
 
 # -- import --------------------------------------------------------------------------------------
 
+# A record that passed the checks but does not fit the models (a missing key, a wrong type, a value the
+# database refuses) is reported as a bundle error, not a crash.
+RECORD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, ValidationError, IntegrityError, DataError)
+
 
 @dataclass
 class ImportReport:
+    """What an import did, by slug (``renamed`` maps a bundle's slug to the one it was given)."""
+
     imported: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)
@@ -434,11 +488,20 @@ def _create_case(data: dict, slug: str, files: dict[str, bytes], saved_files: li
     return case
 
 
-def import_bundle(source, *, on_conflict: str = "error") -> ImportReport:
-    """Import every case of a bundle, all or nothing."""
+def import_bundle(
+    source, *, on_conflict: str = "error", by=None, max_total_bytes: int = MAX_TOTAL_BYTES
+) -> ImportReport:
+    """Import every case of a bundle, all or nothing; used by ``import_cases`` and the admin's import page.
+
+    ``on_conflict`` says what happens to a case whose slug exists already: ``error`` (nothing is
+    imported), ``skip``, ``rename`` (the next free ``<slug>-N``) or ``replace`` (the existing case,
+    with its images, quiz attempts and workflow record, is deleted). Every imported case gets a first
+    revision in its history, by ``by`` when given. A bundle that cannot be imported raises
+    ``BundleError`` with the reason, and the database and storage stay as they were.
+    """
     if on_conflict not in CONFLICT_POLICIES:
         raise BundleError(f"--on-conflict must be one of {', '.join(CONFLICT_POLICIES)}")
-    bundle = read_bundle(source)
+    bundle = read_bundle(source, max_total_bytes=max_total_bytes)
     clashes = [c["slug"] for c in bundle.cases if Case.objects.filter(slug=c["slug"]).exists()]
     if clashes and on_conflict == "error":
         raise BundleError(
@@ -448,7 +511,10 @@ def import_bundle(source, *, on_conflict: str = "error") -> ImportReport:
     saved_files: list[str] = []
     replaced_files: list[str] = []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), reversion.create_revision(atomic=False):
+            if by is not None:
+                reversion.set_user(by)
+            reversion.set_comment(f"Imported from a case bundle made {bundle.manifest.get('created', '')}")
             for data in bundle.cases:
                 slug = data["slug"]
                 if slug in clashes:
@@ -463,13 +529,23 @@ def import_bundle(source, *, on_conflict: str = "error") -> ImportReport:
                         )
                         Case.objects.filter(slug=slug).delete()
                         report.replaced.append(slug)
-                _create_case(data, slug, bundle.files, saved_files)
+                try:
+                    _create_case(data, slug, bundle.files, saved_files)
+                except RECORD_ERRORS as error:
+                    raise BundleError(
+                        f"case {data['slug']}: the record cannot be stored ({type(error).__name__}: {error})"
+                    ) from error
                 report.imported.append(slug)
     except BaseException:
         for name in saved_files:
             default_storage.delete(name)
         raise
-    # Only once the new rows are committed may the replaced cases' files go.
-    for name in replaced_files:
-        default_storage.delete(name)
+
+    # Only once the new rows are committed may the replaced cases' files go (at once when no
+    # transaction encloses this one).
+    def delete_replaced_files():
+        for name in replaced_files:
+            default_storage.delete(name)
+
+    transaction.on_commit(delete_replaced_files)
     return report
