@@ -197,26 +197,21 @@ class Gunicorn:
         return text
 
     def django_errors(self) -> dict[str, int]:
-        """Exceptions behind the 500s, by the last line of their tracebacks, from the error log."""
+        """The exceptions behind the 500s (the last exception line of each traceback that
+        ``post_worker_init`` sends to the workers' stderr), with how often each occurred."""
         counts: dict[str, int] = {}
-        if not self.error_log.exists():
+        path = self.workdir / "gunicorn.stderr"
+        if not path.exists():
             return counts
-        last_line = None
-        in_traceback = False
-        for line in self.error_log.read_text(errors="replace").splitlines():
+        exception_line = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupted|Warning)\b:?")
+        last = None
+        for line in [*path.read_text(errors="replace").splitlines(), "DJANGO end"]:
             if line.startswith("DJANGO "):
-                if in_traceback and last_line:
-                    counts[last_line] = counts.get(last_line, 0) + 1
-                in_traceback, last_line = True, None
-            elif in_traceback:
-                if line.startswith("[") and re.match(r"\[\d{4}-", line):  # a gunicorn line: traceback over
-                    if last_line:
-                        counts[last_line] = counts.get(last_line, 0) + 1
-                    in_traceback, last_line = False, None
-                elif line and not line.startswith(" "):
-                    last_line = line.strip()[:160]
-        if in_traceback and last_line:
-            counts[last_line] = counts.get(last_line, 0) + 1
+                if last:
+                    counts[last] = counts.get(last, 0) + 1
+                last = None
+            elif exception_line.match(line):
+                last = line.strip()[:160]
         return counts
 
     def stop(self, timeout: float = 30) -> int | None:
