@@ -703,6 +703,9 @@ def main() -> None:
         import django
 
         django.setup()
+        from bench.server import exit_on_sigterm
+
+        exit_on_sigterm()
         sys.exit(run(args, work))
 
 

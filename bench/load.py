@@ -253,6 +253,9 @@ def main() -> None:
         import django
 
         django.setup()
+        from bench.server import exit_on_sigterm
+
+        exit_on_sigterm()
         from django.db import connection
 
         from bench.generate import generate_archive

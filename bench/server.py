@@ -52,6 +52,15 @@ def bench_database(name: str, *, keep: bool) -> Iterator[str]:
             connection.creation.destroy_test_db(original_name, verbosity=0)
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the ``finally`` blocks stop gunicorn and drop the database."""
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
