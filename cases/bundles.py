@@ -8,13 +8,25 @@ Layout of a bundle (format ``teaching-archive-bundle``, version 1)::
                              overlays, attribution, licence, status, revision summary
     images/<sha256>.<ext>    the stored, already de-identified image files, byte for byte
 
+The manifest is the last entry of the zip (it lists the checksums of the entries before it); readers
+find entries by name, so their order is no part of the format.
+
+One writer (``export_bundle``, to a path or a file object; ``export_bundle_tempfile`` for a download)
+and one reader (``import_bundle``) serve the ``export_cases``/``import_cases`` commands and the case
+admin alike.
+
 Import checks the whole bundle before it writes anything: format and version, well-formed JSON,
-safe entry names, every file present with the checksum the manifest gives. The database writes
-happen in one transaction; image files saved to storage before a failure are deleted again, so a
-rejected or failed import leaves the database and storage as they were.
+safe entry names, the number of entries and what they expand to, every file present with the
+checksum the manifest gives, each case file holding the case the manifest names, and every image
+file being what this archive stores (a DICOM file marked PatientIdentityRemoved YES by the
+de-identification, or a PNG). The database writes happen in one transaction; a record that does not
+fit the models is reported as a ``BundleError``; image files saved to storage before a failure are
+deleted again, so a rejected or failed import leaves the database and storage as they were. The files
+of replaced cases are deleted only once the transaction commits.
 """
 
 import hashlib
+import io
 import json
 import re
 import tempfile
@@ -23,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO
 
+import pydicom
 import reversion
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -338,7 +351,30 @@ def read_bundle(source, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> CheckedBun
                 if not isinstance(image, dict) or image.get("file") not in files:
                     file = image.get("file") if isinstance(image, dict) else image
                     raise BundleError(f"case {case['slug']}: image file {file!r} is not in the bundle")
+                _check_image(case["slug"], image, files[image["file"]])
         return CheckedBundle(manifest, cases, files)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_image(slug: str, image: dict, content: bytes) -> None:
+    """An image file is what this archive stores, and only that: a DICOM file its de-identification
+    marked (PatientIdentityRemoved YES) or a re-encoded PNG. A bundle cannot bring in what the ingest
+    would have stripped."""
+    where = f"case {slug}: {image['file']}"
+    if image.get("kind") == Image.Kind.DICOM:
+        try:
+            dataset = pydicom.dcmread(io.BytesIO(content), stop_before_pixels=True)
+        except Exception as error:  # pydicom raises many kinds on a damaged header
+            raise BundleError(f"{where}: not a readable DICOM file ({type(error).__name__})") from error
+        if str(dataset.get("PatientIdentityRemoved", "")).upper() != "YES":
+            raise BundleError(f"{where}: not de-identified (PatientIdentityRemoved is not YES)")
+    elif image.get("kind") == Image.Kind.RASTER:
+        if not content.startswith(PNG_SIGNATURE):
+            raise BundleError(f"{where}: not a PNG file")
+    else:
+        raise BundleError(f"{where}: unknown image kind {image.get('kind')!r}")
 
 
 def _load_json(archive: zipfile.ZipFile, name: str):

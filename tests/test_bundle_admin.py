@@ -263,6 +263,8 @@ def broken_record(entries):
         ("missing file", "missing from the bundle"),
         ("hostile path", "hostile path"),
         ("no manifest", "manifest.json is missing"),
+        ("not de-identified", "not de-identified (PatientIdentityRemoved is not YES)"),
+        ("html as png", "not a PNG file"),
         ("not a zip", "not a readable zip file"),
         ("bad record", "the record cannot be stored"),
     ],

@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pydicom
 import pytest
 from django.core.management import CommandError, call_command
 from taggit.models import Tag
@@ -115,6 +116,34 @@ def first_image(entries) -> str:
     return next(name for name in entries if name.startswith("images/"))
 
 
+def identified(entries):
+    """The first image as a file that still names the patient, listed with its right checksum."""
+    name = first_image(entries)
+    dataset = pydicom.dcmread(io.BytesIO(entries[name]))
+    dataset.PatientName = "Doe^Jane"
+    dataset.PatientIdentityRemoved = "NO"
+    out = io.BytesIO()
+    dataset.save_as(out)
+    manifest = json.loads(entries["manifest.json"])
+    entries[name] = out.getvalue()
+    manifest["files"][name] = hashlib.sha256(entries[name]).hexdigest()
+    entries["manifest.json"] = json.dumps(manifest).encode()
+
+
+def html_as_png(entries):
+    """An image that claims to be a stored PNG but is HTML."""
+    manifest = json.loads(entries["manifest.json"])
+    path = f"cases/{manifest['cases'][0]}.json"
+    case = json.loads(entries[path])
+    image = case["studies"][0]["series"][0]["images"][0]
+    image["kind"], image["file"] = "raster", "images/page.png"
+    entries["images/page.png"] = b"<html><script>alert(1)</script></html>"
+    entries[path] = json.dumps(case).encode()
+    for name in ("images/page.png", path):
+        manifest["files"][name] = hashlib.sha256(entries[name]).hexdigest()
+    entries["manifest.json"] = json.dumps(manifest).encode()
+
+
 BAD_BUNDLES = {
     "wrong checksum": lambda e: e.__setitem__(first_image(e), e[first_image(e)] + b"tampered"),
     "missing file": lambda e: e.pop(first_image(e)),
@@ -134,6 +163,8 @@ BAD_BUNDLES = {
         )
     ),
     "no manifest": lambda e: e.pop("manifest.json"),
+    "not de-identified": identified,
+    "html as png": html_as_png,
 }
 
 
