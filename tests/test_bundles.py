@@ -297,3 +297,16 @@ def test_bundle_moves_from_sqlite_to_postgresql(tmp_path):
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {target_db} WITH (FORCE)")
         admin.close()
+
+
+def test_a_failed_export_leaves_no_partial_bundle(archive, tmp_path, monkeypatch):
+    out = tmp_path / "all.zip"
+
+    def broken(case):
+        raise OSError("storage unavailable")
+
+    monkeypatch.setattr("cases.bundles.case_to_dict", broken)
+    with pytest.raises(OSError, match="storage unavailable"):
+        call_command("export_cases", str(out), stdout=io.StringIO())
+    assert not out.exists()
+    assert [path.name for path in tmp_path.iterdir() if path.is_file()] == []

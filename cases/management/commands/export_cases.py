@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.bundles import export_bundle
@@ -19,7 +21,14 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"No case with slug: {', '.join(missing)}")
             cases = cases.filter(slug__in=case)
-        manifest = export_bundle(cases, out)
+        # Written beside the target and moved into place at the end: a failed export leaves no partial bundle.
+        partial = Path(f"{out}.part")
+        try:
+            manifest = export_bundle(cases, partial)
+            partial.replace(out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         images = sum(path.startswith("images/") for path in manifest["files"])
         self.stdout.write(
             self.style.SUCCESS(f"Exported {len(manifest['cases'])} case(s) and {images} image(s) to {out}")
