@@ -1,9 +1,14 @@
 """Generate a realistic archive for benchmarks: published cases (plus some drafts) with findings,
-differential items, tags and regions, written in radiology vocabulary with British and American
-spellings mixed, as a real archive written by many hands would be.
+differential items, tags, regions and two series of images each, written in radiology vocabulary
+with British and American spellings mixed, as a real archive written by many hands would be.
 
-Rows are bulk-inserted, which bypasses the models' ``save()``; the search documents are then built
-by ``cases.search.search_documents_refresh``, the same code (and the same normalisation) a save uses.
+Rows are bulk-inserted, which bypasses the models' ``save()`` and every signal; the search documents
+are then built by ``cases.search.search_documents_refresh``, the same code (and the same
+normalisation) a save uses, and ``cases.caching.archive_changed`` retires every cached page part.
+
+Images: each case gets one study with ``SERIES_PER_CASE`` series of ``IMAGES_PER_SERIES`` image rows.
+The rows point at a handful of small real PNG files (``SHARED_PNGS``), written once to the default
+storage under ``images/bench-shared-<n>.png``: many rows, few files, as the issue allows.
 
     DJANGO_SETTINGS_MODULE=config.settings python bench/generate.py --cases 10000
 
@@ -26,19 +31,28 @@ if __name__ == "__main__":  # run as a script: make the project importable and s
 
     django.setup()
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from taggit.models import Tag
 
+from cases.caching import archive_changed
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region, TaggedCase
 from cases.search import search_documents_refresh
 from cases.seed import read_seed, seed_load
+from imaging.models import Image, Series, Study
 
 FINDINGS_PER_CASE = 3
 DIFFERENTIAL_PER_CASE = 4
 TAGS_PER_CASE = 5
 REGIONS_PER_CASE = 2
+SERIES_PER_CASE = 2
+IMAGES_PER_SERIES = 3
+SHARED_PNGS = 4
+SHARED_PNG_SIZE = 128
+SERIES_LABELS = ["Axial", "Coronal", "Sagittal", "Oblique"]
 
 # Words written both ways in real archives: {british} in a template becomes one of the two spellings.
 SPELLINGS = {
@@ -585,10 +599,72 @@ def _ensure_tags(names: list[str]) -> dict[str, Tag]:
     return {name: tags[slugify(name)] for name in names}
 
 
+def shared_pngs() -> list[dict]:
+    """A few small real PNG files in the default storage (written once), described for ``Image`` rows."""
+    import hashlib
+    from io import BytesIO
+
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    described = []
+    for n in range(SHARED_PNGS):
+        picture = PILImage.new("L", (SHARED_PNG_SIZE, SHARED_PNG_SIZE), color=16 * n)
+        draw = ImageDraw.Draw(picture)
+        for ring in range(6):  # concentric rings, a little different in each file
+            box = 8 + ring * 9 + n
+            draw.ellipse([box, box, SHARED_PNG_SIZE - box, SHARED_PNG_SIZE - box], outline=60 + ring * 30)
+        buffer = BytesIO()
+        picture.save(buffer, format="PNG")
+        content = buffer.getvalue()
+        name = f"images/bench-shared-{n}.png"
+        if not default_storage.exists(name):
+            name = default_storage.save(name, ContentFile(content))
+        described.append(
+            {"name": name, "sha256": hashlib.sha256(content).hexdigest(), "size_bytes": len(content)}
+        )
+    return described
+
+
+def _add_images(cases: list[Case], plans: list, rng: random.Random) -> None:
+    """One study per case with ``SERIES_PER_CASE`` series of ``IMAGES_PER_SERIES`` rows, bulk-inserted."""
+    files = shared_pngs()
+    studies = [
+        Study(case=case, modality=rng.choice(spec.modalities), time_label="Initial", order=1)
+        for case, (spec, _others, _values) in zip(cases, plans, strict=True)
+    ]
+    studies = Study.objects.bulk_create(studies, batch_size=2000)
+    series = [
+        Series(study=study, label=label, order=order)
+        for study in studies
+        for order, label in enumerate(rng.sample(SERIES_LABELS, SERIES_PER_CASE), start=1)
+    ]
+    series = Series.objects.bulk_create(series, batch_size=2000)
+    images = []
+    for one in series:
+        for order in range(1, IMAGES_PER_SERIES + 1):
+            stored = rng.choice(files)
+            images.append(
+                Image(
+                    series=one,
+                    kind=Image.Kind.RASTER,
+                    file=stored["name"],
+                    sha256=stored["sha256"],
+                    size_bytes=stored["size_bytes"],
+                    rows=SHARED_PNG_SIZE,
+                    columns=SHARED_PNG_SIZE,
+                    order=order,
+                    sort_key=order,
+                )
+            )
+    Image.objects.bulk_create(images, batch_size=5000)
+
+
 @transaction.atomic
-def generate_archive(n_cases: int, *, drafts: int, seed: int) -> list[int]:
+def generate_archive(n_cases: int, *, drafts: int, seed: int, images: bool = True) -> list[int]:
     """Add ``n_cases`` published cases and ``drafts`` drafts; returns their ids. The seed archive
-    (regions, its diagnoses and three cases) is loaded first if missing."""
+    (regions, its diagnoses and three cases) is loaded first if missing. ``images=False`` leaves out
+    the studies, series and images."""
     rng = random.Random(seed)
     writer = _Writer(rng)
     seed_load(data=read_seed())
@@ -689,9 +765,13 @@ def generate_archive(n_cases: int, *, drafts: int, seed: int) -> list[int]:
     DifferentialItem.objects.bulk_create(differential, batch_size=2000)
     region_through.objects.bulk_create(region_links, batch_size=2000)
     TaggedCase.objects.bulk_create(tag_links, batch_size=2000)
+    if images:
+        _add_images(cases, plans, rng)
     # The bulk inserts bypassed save(): build the search documents with the same code a save runs.
     ids = [case.pk for case in cases]
     search_documents_refresh(case_ids=ids)
+    # ...and every signal: retire the cached facet counts and home-page aggregates explicitly.
+    archive_changed()
     return ids
 
 
@@ -700,10 +780,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000, help="published cases to add (default 10,000)")
     parser.add_argument("--drafts", type=int, default=None, help="drafts to add (default: 5%% of --cases)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--no-images", action="store_true", help="no studies, series or images")
     args = parser.parse_args()
     drafts = args.drafts if args.drafts is not None else args.cases // 20
     started = time.perf_counter()
-    ids = generate_archive(args.cases, drafts=drafts, seed=args.seed)
+    ids = generate_archive(args.cases, drafts=drafts, seed=args.seed, images=not args.no_images)
     elapsed = time.perf_counter() - started
     print(f"Added {len(ids)} cases ({args.cases} published, {drafts} drafts) in {elapsed:.1f} s")
 

@@ -1,0 +1,319 @@
+"""Page benchmark: server time, SQL queries and page weight of the archive's pages, at two sizes.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/teaching_archive .venv/bin/python bench/pages.py
+
+Options: ``--cases-small`` (default 1,000) and ``--cases-large`` (default 10,000) published cases,
+``--repeat`` (default 40) timed rounds, ``--quick`` (200 and 1,000 cases, 10 rounds: for iterating),
+``--keep`` (leave the database). It prints figures and asserts nothing.
+
+Method
+------
+*Data.* A throwaway PostgreSQL database, ``bench_pages``, on the server ``DATABASE_URL`` names,
+created and migrated through Django's test-database machinery (the real database is never touched)
+and dropped at the end; media go to a temporary folder. ``bench.generate.generate_archive`` fills
+it: the three seed cases, then ``--cases-small`` published cases and 5 % drafts, each with 3
+findings, 4 differential items, 5 tags, 2 regions and one study of 2 series of 3 images (rows
+pointing at a few small shared PNG files). Then it grows the same database to ``--cases-large``
+and measures again. ``VACUUM ANALYZE`` follows each generation, as autovacuum would in production.
+
+*Pages.* ``/``, ``/cases/``, ``/cases/?region=spine&modality=MR``, ``/cases/?q=haemangioma``, the
+first generated case's page, its quiz page and its final diagnosis's page; the same case at both
+sizes.
+
+*Floor.* For every page, a bare view (no query, no context processor work beyond Django's own
+middleware) that renders, through the same template engine, a template producing the same number
+of bytes as that page: lines of text from a list in the context, so that rendering cost grows with
+the size as it does for a real page. Its URL exists only in a urlconf this benchmark installs
+(``ROOT_URLCONF`` pointed at a module built here: the project's patterns plus ``/__floor__/<bytes>/``);
+the production urlconf has no floor.
+
+*Measure.* Django's test ``Client`` (the whole request: routing, middleware, view, queries,
+template rendering; no network), anonymous, ``DEBUG`` off. Two untimed warm-up rounds, then
+``--repeat`` timed rounds, each requesting every page and every floor once in a fixed order, so
+pages and floors see the same conditions. Reported per page: p50 and p95 in ms, p50 / floor p50,
+and SQL queries of one request with a cold cache (``cache.clear()`` first) and with a warm one.
+
+*Page weight.* The case page's HTML plus every stylesheet and script it references (read from the
+static files), raw and gzip-compressed; images are excluded, and counted separately: how many
+``<img>`` the page has and how many of them the browser may defer (``loading="lazy"``).
+"""
+
+import argparse
+import gzip
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+import types
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+# whitenoise warns that collectstatic has not run: static files are read from the finders here.
+warnings.filterwarnings("ignore", message="No directory at")
+
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles import finders  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.template import engines  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.urls import include, path  # noqa: E402
+
+from bench.generate import generate_archive  # noqa: E402
+from cases.models import Case  # noqa: E402
+
+BENCH_DATABASE = "bench_pages"
+FLOOR_LINE = "Floor line of plain text, escaped like any variable, standing in for the content of a page.\n"
+GOAL_TO_FLOOR = 3.0
+GOAL_SEARCH_TO_LIST = 2.0
+GOAL_QUERIES = 12
+GOAL_WEIGHT_KB = 100
+
+# A template producing ``size`` bytes: the lines come from the context, as a page's content does.
+_FLOOR_TEMPLATE = engines["django"].from_string("{% for line in lines %}{{ line }}{% endfor %}{{ tail }}")
+
+
+def floor_view(request, size: int):
+    lines = [FLOOR_LINE] * (size // len(FLOOR_LINE))
+    tail = "x" * (size - len(FLOOR_LINE) * len(lines))
+    return HttpResponse(_FLOOR_TEMPLATE.render({"lines": lines, "tail": tail}, request))
+
+
+# The benchmark's own urlconf: the project's URLs plus the floor, installed by override_settings.
+bench_urls = types.ModuleType("bench_pages_urls")
+bench_urls.urlpatterns = [
+    path("__floor__/<int:size>/", floor_view),
+    path("", include(settings.ROOT_URLCONF)),
+]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def pages_of(case: Case) -> list[tuple[str, str]]:
+    return [
+        ("home", "/"),
+        ("list", "/cases/"),
+        ("list, region + modality", "/cases/?region=spine&modality=MR"),
+        ("search", "/cases/?q=haemangioma"),
+        ("case page", f"/cases/{case.slug}/"),
+        ("quiz page", f"/cases/{case.slug}/quiz/"),
+        ("diagnosis page", f"/diagnoses/{case.final_diagnosis.slug}/"),
+    ]
+
+
+def get(client: Client, url: str):
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response
+
+
+def query_counts(client: Client, url: str) -> tuple[int, int]:
+    """SQL queries of one request with an empty cache, then of the next one (a warm cache)."""
+    cache.clear()
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            get(client, url)
+        counts.append(len(queries))
+    return counts[0], counts[1]
+
+
+def measure(client: Client, urls: list[str], repeat: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {url: [] for url in urls}
+    for round_number in range(repeat + 2):
+        for url in urls:
+            started = time.perf_counter()
+            get(client, url)
+            elapsed = time.perf_counter() - started
+            if round_number >= 2:  # two warm-up rounds
+                timings[url].append(elapsed * 1000)
+    return timings
+
+
+def page_weight(client: Client, url: str) -> dict:
+    html = get(client, url).content
+    text = html.decode()
+    assets = re.findall(r'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', text)
+    assets += re.findall(r'<script[^>]+src="([^"]+)"', text)
+    files = {}
+    for asset in dict.fromkeys(assets):
+        found = finders.find(asset.removeprefix(settings.STATIC_URL))
+        files[asset] = Path(found).read_bytes() if found else b""
+    images = re.findall(r"<img\b[^>]*>", text)
+    return {
+        "html": len(html),
+        "html_gzip": len(gzip.compress(html)),
+        "assets": {name: (len(content), len(gzip.compress(content))) for name, content in files.items()},
+        "total": len(html) + sum(len(content) for content in files.values()),
+        "total_gzip": len(gzip.compress(html)) + sum(len(gzip.compress(c)) for c in files.values()),
+        "images": len(images),
+        "lazy_images": sum('loading="lazy"' in tag for tag in images),
+        "image_urls": [re.search(r'src="([^"]+)"', tag).group(1) for tag in images],
+    }
+
+
+def run_size(client: Client, case: Case, repeat: int) -> dict:
+    pages = pages_of(case)
+    sizes = {url: len(get(client, url).content) for _label, url in pages}
+    floors = {url: f"/__floor__/{size}/" for url, size in sizes.items()}
+    for url, floor in floors.items():
+        assert len(get(client, floor).content) == sizes[url], "the floor must be the page's size"
+    timings = measure(client, [u for _l, u in pages] + list(dict.fromkeys(floors.values())), repeat)
+    rows = []
+    for label, url in pages:
+        cold, warm = query_counts(client, url)
+        page, floor = timings[url], timings[floors[url]]
+        rows.append(
+            {
+                "label": label,
+                "url": url,
+                "bytes": sizes[url],
+                "p50": statistics.median(page),
+                "p95": percentile(page, 0.95),
+                "floor_p50": statistics.median(floor),
+                "floor_p95": percentile(floor, 0.95),
+                "cold": cold,
+                "warm": warm,
+            }
+        )
+    return {"rows": rows, "matching": matching_cases(client)}
+
+
+def matching_cases(client: Client) -> dict[str, int]:
+    counts = {}
+    for url in ("/cases/", "/cases/?region=spine&modality=MR", "/cases/?q=haemangioma"):
+        html = get(client, url).content.decode()
+        marker = html.index('class="result-count">') + len('class="result-count">')
+        counts[url] = int(html[marker:].split(" ", 1)[0])
+    return counts
+
+
+def print_table(title: str, result: dict) -> None:
+    rows = result["rows"]
+    print(f"\n{title}\n")
+    header = (
+        f"{'page':24} {'KB':>6} {'p50':>7} {'p95':>7} {'floor p50':>9} {'floor p95':>9} "
+        f"{'p50/floor':>9} {'SQL cold':>8} {'SQL warm':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row['label']:24} {row['bytes'] / 1024:>6.1f} {row['p50']:>7.1f} {row['p95']:>7.1f} "
+            f"{row['floor_p50']:>9.1f} {row['floor_p95']:>9.1f} {row['p50'] / row['floor_p50']:>8.2f}x "
+            f"{row['cold']:>8} {row['warm']:>8}"
+        )
+    by_label = {row["label"]: row for row in rows}
+    search, listing = by_label["search"], by_label["list"]
+    worst = max((row for row in rows if row["label"] != "search"), key=lambda r: r["p50"] / r["floor_p50"])
+    print(
+        f"\nWorst page / floor: {worst['label']} {worst['p50'] / worst['floor_p50']:.2f}x "
+        f"(goal within {GOAL_TO_FLOOR:.0f}x); search / list: {search['p50'] / listing['p50']:.2f}x "
+        f"(goal within {GOAL_SEARCH_TO_LIST:.0f}x); most queries: "
+        f"{max(max(row['cold'], row['warm']) for row in rows)} (goal at most {GOAL_QUERIES})"
+    )
+    print("Matching cases: " + ", ".join(f"{url} {count}" for url, count in result["matching"].items()))
+
+
+def print_comparison(small: tuple[int, dict], large: tuple[int, dict]) -> None:
+    (n_small, small_result), (n_large, large_result) = small, large
+    print(f"\nSQL queries per page, {n_small:,} against {n_large:,} cases (cold / warm cache)\n")
+    for a, b in zip(small_result["rows"], large_result["rows"], strict=True):
+        same = "same" if (a["cold"], a["warm"]) == (b["cold"], b["warm"]) else "DIFFERENT"
+        print(f"{a['label']:24} {a['cold']:>3} / {a['warm']:<3} {b['cold']:>3} / {b['warm']:<3} {same}")
+
+
+def print_weight(weight: dict, url: str) -> None:
+    print(f"\nPage weight of the case page {url} (images excluded)\n")
+    print(f"{'HTML':40} {weight['html'] / 1024:>7.1f} KB  gzip {weight['html_gzip'] / 1024:>6.1f} KB")
+    for name, (raw, packed) in weight["assets"].items():
+        print(f"{name:40} {raw / 1024:>7.1f} KB  gzip {packed / 1024:>6.1f} KB")
+    print(
+        f"{'total':40} {weight['total'] / 1024:>7.1f} KB  gzip {weight['total_gzip'] / 1024:>6.1f} KB "
+        f"(goal at most {GOAL_WEIGHT_KB} KB)"
+    )
+    print(
+        f'Images in the HTML: {weight["images"]}, of them loading="lazy": {weight["lazy_images"]}; '
+        f"sources: {', '.join(weight['image_urls'][:4])}{' …' if len(weight['image_urls']) > 4 else ''}"
+    )
+
+
+def grow_to(total: int, have: int, seed: int) -> list[int]:
+    started = time.perf_counter()
+    ids = generate_archive(total - have, drafts=(total - have) // 20, seed=seed)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(
+        f"\nGenerated {total - have:,} published cases (+{(total - have) // 20} drafts), "
+        f"{total:,} in all, in {time.perf_counter() - started:.0f} s"
+    )
+    return ids
+
+
+def run(small: int, large: int, repeat: int) -> None:
+    started = time.perf_counter()
+    client = Client()
+    ids = grow_to(small, 0, seed=1)
+    case = Case.objects.select_related("final_diagnosis").get(pk=ids[0])
+    results = []
+    for size, seed in ((small, None), (large, 2)):
+        if seed is not None:
+            grow_to(size, small, seed=seed)
+        cache.clear()
+        result = run_size(client, case, repeat)
+        print_table(
+            f"{size:,} published cases: {repeat} timed requests per page, anonymous, "
+            "server time (Django test client), ms",
+            result,
+        )
+        results.append((size, result))
+        if seed is None:
+            weight = page_weight(client, f"/cases/{case.slug}/")
+    print_comparison(*results)
+    print_weight(weight, f"/cases/{case.slug}/")
+    print(f"\nWhole benchmark: {time.perf_counter() - started:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases-small", type=int, default=1_000)
+    parser.add_argument("--cases-large", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help="200 and 1,000 cases, 10 rounds")
+    parser.add_argument("--keep", action="store_true", help="keep the bench_pages database afterwards")
+    args = parser.parse_args()
+    if args.quick:
+        args.cases_small, args.cases_large, args.repeat = 200, 1_000, 10
+    if connection.vendor != "postgresql":
+        sys.exit("bench/pages.py measures PostgreSQL: set DATABASE_URL=postgres://…")
+    # A database of our own: never the one DATABASE_URL names, nor the test suite's test_… database.
+    connection.settings_dict["TEST"]["NAME"] = BENCH_DATABASE
+    setup_test_environment(debug=False)
+    original_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
+            override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
+        ):
+            run(args.cases_small, args.cases_large, args.repeat)
+    finally:
+        if not args.keep:
+            connection.creation.destroy_test_db(original_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

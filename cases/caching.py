@@ -1,0 +1,86 @@
+"""Cached page parts (facet counts, the home page's aggregates), keyed so that an edit shows at once.
+
+Every key starts with the *archive version*, a random token kept in Django's cache. Any change that
+can move a count — a case, finding, differential item, reference, tag or tagging, region or region
+link, diagnosis, study, series or image saved or deleted — calls ``archive_changed()`` (from the
+receivers in ``cases/signals.py``; bulk writes that bypass signals must call it themselves, as
+``bench/generate.py`` does), which sets a new token: every key made with the old one is never read
+again and simply expires. Nothing is deleted key by key, so no key can be forgotten.
+
+The token is replaced twice: at once, and again when the transaction commits. The second time
+matters: between the first replacement and the commit, another request can read the old rows and
+store them under the new token; the commit-time token retires that entry too.
+
+Keys also carry the *visibility class* of the user (``visibility_class``): the same filters count
+different cases for an anonymous visitor and for an editor who also sees drafts.
+
+With the local-memory cache each process has its own token, so a change made through one worker
+process is not seen by the others' caches: several worker processes need a shared cache
+(``REDIS_URL``, see ``config/settings.py``).
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+VERSION_KEY = "archive:version"
+# Entries are retired by the version token, not by time; the timeout only bounds their memory.
+ENTRY_TIMEOUT = 60 * 60
+T = TypeVar("T")
+
+
+def archive_version() -> str:
+    """The current archive version token (a new one if the cache lost it)."""
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(VERSION_KEY)
+    return version
+
+
+def _replace_version() -> None:
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def archive_changed(*, using: str = DEFAULT_DB_ALIAS, **_signal_kwargs) -> None:
+    """Retire every cached page part: now, and once more when the current transaction commits."""
+    _replace_version()
+    connection = connections[using]
+    if connection.in_atomic_block:
+        # One commit-time replacement per transaction, however many rows it writes.
+        pending = getattr(connection, "run_on_commit", [])
+        if not any(entry[1] is _replace_version for entry in pending):
+            transaction.on_commit(_replace_version, using=using)
+
+
+def visibility_class(user) -> str:
+    """Who sees which cases, as a key part: everyone anonymous sees the same published cases; a
+    logged-in user may also see their own cases and, with permissions, others in review or draft
+    (``CaseQuerySet.visible_to``), so each keeps entries of their own."""
+    if not user.is_authenticated:
+        return "public"
+    perms = "".join(
+        "1" if user.has_perm(perm) else "0" for perm in ("cases.view_draft_case", "cases.view_review_case")
+    )
+    return f"user-{user.pk}-{perms}"
+
+
+def cache_key(part: str, visibility: str, params: dict | None = None) -> str:
+    """``archive:<version>:<part>:<visibility>:<hash of the normalised parameters>``."""
+    normalised = json.dumps(params or {}, sort_keys=True, default=str, ensure_ascii=True)
+    digest = hashlib.sha256(normalised.encode()).hexdigest()[:32]
+    return f"archive:{archive_version()}:{part}:{visibility}:{digest}"
+
+
+def cached(key: str, compute: Callable[[], T]) -> T:
+    """The value under ``key``, computed and stored on a miss."""
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, ENTRY_TIMEOUT)
+    return value
