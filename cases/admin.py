@@ -32,7 +32,7 @@ from reversion.admin import VersionAdmin
 from authoring import rules
 from authoring.history import case_versions, version_diff
 from authoring.models import CaseSectionNotStated
-from cases.bundles import BundleError, ImportReport, export_bundle_tempfile, import_bundle
+from cases.bundles import BundleError, ImportReport, SlugClash, export_bundle_tempfile, import_bundle
 from cases.completeness import completeness, completeness_of, facts_of, with_completeness_counts
 from cases.modalities import MODALITY_CHOICES
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
@@ -719,7 +719,14 @@ class CaseAdmin(VersionAdmin):
                     max_total_bytes=2 * limit,
                 )
             except BundleError as error:
-                form.add_error("bundle", f"Bundle rejected, nothing was imported: {error}")
+                if isinstance(error, SlugClash):
+                    form.add_error(
+                        "on_conflict",
+                        f"These cases exist already: {', '.join(error.slugs)}. Choose whether to skip, "
+                        "rename or replace them, and upload the bundle again.",
+                    )
+                else:
+                    form.add_error(None, f"Bundle rejected: {error}")
             else:
                 level = messages.SUCCESS if report.imported else messages.WARNING
                 self.message_user(request, import_report_message(report), level)

@@ -94,6 +94,16 @@ class BundleError(Exception):
     """A bundle that cannot be imported, with a reason that names what is wrong."""
 
 
+class SlugClash(BundleError):
+    """Cases of the bundle whose slugs exist already, and no policy chosen for them."""
+
+    def __init__(self, slugs: list[str]):
+        self.slugs = slugs
+        super().__init__(
+            f"these slugs exist already: {', '.join(slugs)}; choose to skip, rename or replace them"
+        )
+
+
 # -- export -------------------------------------------------------------------------------------
 
 
@@ -540,9 +550,7 @@ def import_bundle(
     bundle = read_bundle(source, max_total_bytes=max_total_bytes)
     clashes = [c["slug"] for c in bundle.cases if Case.objects.filter(slug=c["slug"]).exists()]
     if clashes and on_conflict == "error":
-        raise BundleError(
-            f"these slugs exist already: {', '.join(clashes)}; choose --on-conflict skip, rename or replace"
-        )
+        raise SlugClash(clashes)
     report = ImportReport()
     saved_files: list[str] = []
     replaced_files: list[str] = []

@@ -286,7 +286,8 @@ def test_a_bad_bundle_shows_the_reason_and_changes_nothing(archive, editor, medi
     assert response.status_code == 200
     page = response.content.decode()
     assert "Nothing was imported." in page
-    assert "Bundle rejected, nothing was imported:" in page
+    [error] = response.context["form"].non_field_errors()
+    assert error.startswith("Bundle rejected: ") and reason in error
     assert reason in page
     assert snapshot(media_root) == before
     assert list(Case.objects.values_list("slug", flat=True)) == ["stays"]
@@ -301,8 +302,13 @@ def test_conflict_policies(archive, editor, media_root, django_capture_on_commit
     # The default stops, names the clashing slugs and changes nothing.
     response = import_post(client, content, "error")
     assert response.status_code == 200
-    assert "these slugs exist already" in response.content.decode()
-    assert HAEMANGIOMA in response.content.decode()
+    assert response.context["form"].errors == {
+        "on_conflict": [
+            f"These cases exist already: {HAEMANGIOMA}, {EMH}. Choose whether to skip, rename or replace "
+            "them, and upload the bundle again."
+        ]
+    }
+    assert "Nothing was imported: see below." in response.content.decode()
     assert snapshot(media_root) == before
 
     response = import_post(client, content, "skip")
@@ -391,3 +397,14 @@ def test_uploads_over_the_limit_are_refused(archive, editor, media_root, setting
     settings.BUNDLE_UPLOAD_MAX_BYTES = len(content)
     assert import_post(client, content).status_code == 302
     assert Case.objects.filter(slug=HAEMANGIOMA).exists()
+
+
+def test_a_large_export_is_streamed_from_a_file_on_disk(archive, editor, monkeypatch):
+    monkeypatch.setattr("cases.bundles.SPOOL_BYTES", 1024)  # any bundle rolls over to disk
+    response = export_action(as_user(editor), *archive.values())
+    assert response.streaming
+    body = b"".join(response.streaming_content)
+    assert int(response["Content-Length"]) == len(body) > 1024
+    with zipfile.ZipFile(io.BytesIO(body)) as bundle:
+        assert bundle.testzip() is None
+        assert sorted(json.loads(bundle.read("manifest.json"))["cases"]) == sorted(archive)

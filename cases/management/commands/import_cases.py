@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.bundles import CONFLICT_POLICIES, BundleError, import_bundle
+from cases.bundles import CONFLICT_POLICIES, BundleError, SlugClash, import_bundle
 
 
 class Command(BaseCommand):
@@ -21,6 +21,11 @@ class Command(BaseCommand):
                 report = import_bundle(source, on_conflict=on_conflict or "error")
         except OSError as error:
             raise CommandError(f"Cannot read {bundle}: {error}") from error
+        except SlugClash as error:
+            raise CommandError(
+                f"Bundle rejected, nothing imported: these slugs exist already: {', '.join(error.slugs)}; "
+                "choose --on-conflict skip, rename or replace"
+            ) from error
         except BundleError as error:
             raise CommandError(f"Bundle rejected, nothing imported: {error}") from error
         for old, new in report.renamed.items():
