@@ -2,6 +2,8 @@
 
 Who may do what is decided in ``authoring.rules``; the workflow moves only through ``cases.services``.
 The status is read-only here: the buttons above the form lead to one small page per step, with a note.
+Case bundles (``cases.bundles``): the list's action "Export selected cases as a bundle" (the cases the
+user may see) and, for editors, the import page ``admin:cases_case_import``.
 """
 
 from collections.abc import Callable

@@ -156,6 +156,11 @@ def test_faculty_cannot_export_a_colleague_draft(faculty, other_faculty, make_ca
     with bundle_of(export_action(as_user(other_faculty), colleague)) as bundle:
         assert json.loads(bundle.read("manifest.json"))["cases"] == ["colleague-draft"]
 
+    # Once in review, faculty read it in the admin (the visibility rule), and so may export it.
+    Case.objects.filter(pk=colleague.pk).update(status=Case.Status.IN_REVIEW)
+    with bundle_of(export_action(client, colleague)) as bundle:
+        assert json.loads(bundle.read("manifest.json"))["cases"] == ["colleague-draft"]
+
 
 def test_a_resident_gets_no_bundle(archive, resident):
     response = export_action(as_user(resident), archive[HAEMANGIOMA])
@@ -167,7 +172,7 @@ def test_a_resident_gets_no_bundle(archive, resident):
 
 
 def test_faculty_and_residents_get_403_and_the_anonymous_are_sent_to_log_in(
-    archive, editor, faculty, resident, media_root
+    archive, editor, faculty, resident, admin_user, media_root
 ):
     content = exported_bytes(as_user(editor), archive[HAEMANGIOMA])
     empty_the_archive()
@@ -181,6 +186,8 @@ def test_faculty_and_residents_get_403_and_the_anonymous_are_sent_to_log_in(
         assert response.status_code == 302
         assert response["Location"] == f"/admin/login/?next={IMPORT}"
     assert snapshot(media_root) == before
+    for user in (editor, admin_user):
+        assert as_user(user).get(IMPORT).status_code == 200
 
 
 def test_only_importers_see_the_import_button(editor, faculty, admin_user):
