@@ -40,6 +40,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -178,7 +179,7 @@ def run_one(work: Path, database_url: str, paths_file: Path, *, cache: str, redi
     try:
         server.start()
         workers = server.worker_pids()
-        threads = server.env.get("GUNICORN_THREADS") or "4 (gunicorn.conf.py)"
+        threads = server.pool()[1]
         print(
             f"\n== cache: {'Redis (shared by the workers)' if use_redis else 'local memory (per worker)'}; "
             f"gunicorn: {len(workers)} workers x {threads} threads; wrk: {WRK_THREADS} threads, "
@@ -242,6 +243,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="500 cases, 10 s, 3 s warm-up")
     parser.add_argument("--keep", action="store_true", help="keep the bench_load database afterwards")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench/load.py needs wrk (Debian: apt-get install -y wrk)")
     if args.quick:
         args.cases, args.duration, args.warmup = 500, 10, 3
 

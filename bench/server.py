@@ -125,11 +125,8 @@ class Gunicorn:
                 errorlog=str(self.error_log),
             )
         )
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("GUNICORN_", "DJANGO_SETTINGS")) and key != "REDIS_URL"
-        }
+        # GUNICORN_WORKERS / GUNICORN_THREADS pass through (gunicorn.conf.py reads them); the bind is ours.
+        env = {key: value for key, value in os.environ.items() if key not in ("GUNICORN_BIND", "REDIS_URL")}
         env.update(
             DATABASE_URL=database_url,
             DEBUG="0",
@@ -173,7 +170,16 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s:\n{self.log_tail()}")
 
     def expected_workers(self) -> int:
-        return int(self.env.get("GUNICORN_WORKERS", os.cpu_count() or 1))
+        return self.pool()[0]
+
+    def pool(self) -> tuple[int, int]:
+        """Workers and threads per worker, as gunicorn.conf.py computes them in the server's environment."""
+        script = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['threads'])"
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        )
+        workers, threads = result.stdout.split()
+        return int(workers), int(threads)
 
     def get(self, path: str, timeout: float = 10) -> int:
         request = urllib.request.Request(self.base + path, headers=PROXY_HEADERS)
