@@ -1,17 +1,24 @@
-"""Thin views over the case selectors; ``VisibleCasesMixin`` alone decides what a user may see."""
+"""Thin views over the case selectors; ``VisibleCasesMixin`` alone decides what a user may see.
+
+Aggregates that cost the most — facet counts, the home page's parts, the region tree, diagnosis
+counts — go through Django's cache under the archive version and the user's visibility class
+(``cases/caching.py``): any edit of the archive retires them at once. The rows of a page (the
+current page of the list, a case) are always read live.
+"""
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 from taggit.models import Tag
 
-from cases.facets import case_facets, count_regions_and_modalities
+from cases.caching import cache_key, cached, visibility_class
+from cases.facets import case_facets_cached, count_regions_and_modalities_cached
 from cases.filters import CaseFilterForm, filter_cases
 from cases.models import Case, Diagnosis
-from cases.regions import load_region_tree
+from cases.regions import RegionTree, load_region_tree
 from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
 
 NEWEST_CASES_ON_HOME = 6
@@ -19,11 +26,20 @@ CASES_PER_SECTION = 20
 RELATED_CASES = 5
 
 
+def region_tree() -> RegionTree:
+    """The region tree, cached under the archive version (a region edit retires it)."""
+    return cached(cache_key("region-tree", "all"), load_region_tree)
+
+
 class VisibleCasesMixin:
     """The one place that turns the permission rules into a queryset (see ``CaseQuerySet.visible_to``)."""
 
     def visible_cases(self):
         return Case.objects.visible_to(self.request.user)
+
+    def cached(self, part: str, compute, params: dict | None = None):
+        """``compute()`` through the cache, for what this user may see."""
+        return cached(cache_key(part, visibility_class(self.request.user), params), compute)
 
     def paginate(self, cases, per_page: int = settings.CASES_PER_PAGE):
         return Paginator(cases.for_list(), per_page).get_page(self.request.GET.get("page"))
@@ -35,8 +51,11 @@ class HomeView(VisibleCasesMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         cases = self.visible_cases()
-        context["facets"] = case_facets(cases, load_region_tree())
-        context["newest_cases"] = cases.for_list()[:NEWEST_CASES_ON_HOME]
+        user = self.request.user
+        context["facets"] = case_facets_cached(cases, region_tree(), user=user, filters={})
+        context["newest_cases"] = self.cached(
+            "home-newest", lambda: list(cases.for_list()[:NEWEST_CASES_ON_HOME])
+        )
         return context
 
 
@@ -47,11 +66,11 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = CaseFilterForm(self.request.GET)
         filters = form.active_filters()
-        tree = load_region_tree()
+        tree = region_tree()
         search = case_search_parse(text=filters.get("q", ""))
         # Search narrows the visible cases like any other filter, so facets count the matching set.
         cases = search_filter(filter_cases(self.visible_cases(), filters, tree), search)
-        facets = case_facets(cases, tree)
+        facets = case_facets_cached(cases, tree, user=self.request.user, filters=filters)
         listing = with_snippet_text(search_rank(cases, search)) if search else cases
         paginator = Paginator(listing.for_list(), settings.CASES_PER_PAGE)
         paginator.count = facets.total  # already counted by the facet query
@@ -87,12 +106,17 @@ class CaseDetailView(VisibleCasesMixin, TemplateView):
         shares_diagnosis = (
             Q(final_diagnosis=case.final_diagnosis) if case.final_diagnosis_id else Q(pk__in=[])
         )
-        shares_region = Q(regions__in=[region.pk for region in case.regions.all()])
-        related_ids = (
-            self.visible_cases().filter(shares_diagnosis | shares_region).exclude(pk=case.pk).values("pk")
+        # EXISTS rather than a join: one row per case, so the newest-first index walk can stop at
+        # the fifth match instead of collecting every case of a large region first.
+        shares_region = Exists(
+            Case.regions.through.objects.filter(
+                case_id=OuterRef("pk"), region_id__in=[region.pk for region in case.regions.all()]
+            )
         )
         return (
-            Case.objects.filter(pk__in=related_ids)
+            self.visible_cases()
+            .filter(shares_diagnosis | shares_region)
+            .exclude(pk=case.pk)
             .select_related("final_diagnosis")
             .only("slug", "title", "age", "sex", "final_diagnosis__name")[:RELATED_CASES]
         )
@@ -103,12 +127,13 @@ class RegionDetailView(VisibleCasesMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         context = super().get_context_data(**kwargs)
-        tree = load_region_tree()
+        tree = region_tree()
         region = tree.by_slug.get(slug)
         if region is None:
             raise Http404("No such region.")
-        cases = filter_cases(self.visible_cases(), {"region": slug}, tree)
-        counts = count_regions_and_modalities(cases, tree)
+        filters = {"region": slug}
+        cases = filter_cases(self.visible_cases(), filters, tree)
+        counts = count_regions_and_modalities_cached(cases, tree, user=self.request.user, filters=filters)
         context.update(
             region=region,
             ancestors=tree.ancestors(region),
@@ -123,8 +148,15 @@ class DiagnosisListView(VisibleCasesMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        diagnoses = Diagnosis.objects.annotate(
-            case_count=Count("final_cases", filter=Q(final_cases__in=self.visible_cases().values("pk")))
+        diagnoses = self.cached(
+            "diagnosis-list",
+            lambda: list(
+                Diagnosis.objects.annotate(
+                    case_count=Count(
+                        "final_cases", filter=Q(final_cases__in=self.visible_cases().values("pk"))
+                    )
+                )
+            ),
         )
         by_letter: dict[str, list[Diagnosis]] = {}
         for diagnosis in diagnoses:
@@ -144,12 +176,17 @@ class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
         in_differential = cases.filter(differential_items__diagnosis=diagnosis).exclude(
             final_diagnosis=diagnosis
         )
+        counts = self.cached(
+            "diagnosis-counts",
+            lambda: {"final": final.count(), "differential": in_differential.count()},
+            {"diagnosis": diagnosis.pk},
+        )
         context.update(
             diagnosis=diagnosis,
             final_cases=final.for_list()[:CASES_PER_SECTION],
-            final_count=final.count(),
+            final_count=counts["final"],
             differential_cases=in_differential.for_list()[:CASES_PER_SECTION],
-            differential_count=in_differential.count(),
+            differential_count=counts["differential"],
         )
         return context
 

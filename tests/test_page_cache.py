@@ -1,0 +1,206 @@
+"""Cached facet counts and home-page parts: an edit of the archive shows at once, and one user's
+cached counts never reach a user who may see less."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from cases.caching import archive_changed, archive_version, cache_key, visibility_class
+from cases.models import Case, Diagnosis, Finding
+from cases.services import case_publish, case_return_to_draft, case_submit_for_review
+from tests.test_authoring_support import FAST_HASHERS, complete_case
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(settings):
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def archive(make_case, region_tree, diagnosis):
+    chordoma = diagnosis("Chordoma")
+    for n in range(3):
+        make_case(
+            slug=f"sacral-{n}",
+            findings=["MR"],
+            regions=[region_tree["sacrum"]],
+            tags=["bone"],
+            final_diagnosis=chordoma,
+            sex="F",
+        )
+    make_case(slug="chest-0", findings=["CT"], regions=[region_tree["chest"]], tags=["lung"], sex="M")
+    return {"chordoma": chordoma, **region_tree}
+
+
+def facets(client, url: str = "/cases/"):
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.context["facets"]
+
+
+def counts(values) -> dict[str, int]:
+    return {value.value: value.count for value in values}
+
+
+def queries_of(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def warm(client, *urls: str) -> None:
+    """Request each page twice and check that the second request is served partly from the cache:
+    otherwise the tests below would pass without any cache at all."""
+    for url in urls:
+        cache.clear()
+        cold = queries_of(client, url)
+        assert queries_of(client, url) < cold, f"{url}: nothing came from the cache"
+
+
+def test_the_second_request_reads_the_counts_from_the_cache(client, archive):
+    warm(client, "/", "/cases/", "/cases/?region=spine&modality=MR", "/regions/spine/", "/diagnoses/")
+    assert facets(client).total == 4
+
+
+def test_publishing_a_case_shows_in_the_counts_at_once(client, archive, faculty, editor):
+    warm(client, "/", "/cases/", "/cases/?region=spine")
+    before = facets(client)
+    assert before.total == 4 and counts(before.regions)["sacrum"] == 3
+    case = complete_case(author=faculty)
+    case.regions.set([archive["sacrum"]])
+    case_submit_for_review(case=case, by=faculty)
+    assert facets(client).total == 4  # in review: still not counted for anyone anonymous
+    case_publish(case=case, by=editor)
+    after = facets(client)
+    assert after.total == 5
+    assert counts(after.regions)["sacrum"] == 4 and counts(after.regions)["spine"] == 4
+    assert facets(client, "/").total == 5
+    assert facets(client, "/cases/?region=spine").total == 4
+    assert "47-year-old woman with back pain" in client.get("/").content.decode()  # newest cases
+
+
+def test_unpublishing_a_case_shows_in_the_counts_at_once(client, archive, editor):
+    warm(client, "/", "/cases/", "/cases/?modality=CT")
+    assert facets(client, "/cases/?modality=CT").total == 1
+    case_return_to_draft(case=Case.objects.get(slug="chest-0"), by=editor)
+    assert facets(client, "/cases/?modality=CT").total == 0
+    home = facets(client, "/")
+    assert home.total == 3 and "chest" not in counts(home.regions)
+    assert "chest-0" not in client.get("/").content.decode()
+
+
+def test_moving_a_case_to_another_region_shows_at_once(client, archive):
+    warm(client, "/", "/cases/", "/regions/spine/")
+    case = Case.objects.get(slug="sacral-0")
+    case.regions.set([archive["chest"]])
+    regions = counts(facets(client).regions)
+    assert regions["sacrum"] == 2 and regions["chest"] == 2
+    assert counts(facets(client, "/").regions)["spine"] == 2
+    sacrum_row = client.get("/regions/spine/").context["children"]
+    assert dict((region.slug, count) for region, count in sacrum_row)["sacrum"] == 2
+
+
+def test_tags_findings_and_diagnosis_names_show_at_once(client, archive):
+    warm(client, "/cases/")
+    case = Case.objects.get(slug="sacral-1")
+    case.tags.add("classic")
+    assert counts(facets(client).tags)["classic"] == 1
+    Finding.objects.create(case=case, modality="CT", text="Lysis.", order=2)
+    assert counts(facets(client).modalities)["CT"] == 2
+    Finding.objects.get(case=case, order=2).delete()
+    assert counts(facets(client).modalities)["CT"] == 1
+    chordoma = archive["chordoma"]
+    chordoma.name = "Chordoma (notochordal)"
+    chordoma.save()
+    assert [value.label for value in facets(client).diagnoses] == ["Chordoma (notochordal)"]
+
+
+def test_diagnosis_page_counts_follow_a_publication(client, archive, editor):
+    url = f"/diagnoses/{archive['chordoma'].slug}/"
+    warm(client, url)
+    assert client.get(url).context["final_count"] == 3
+    case_return_to_draft(case=Case.objects.get(slug="sacral-2"), by=editor)
+    assert client.get(url).context["final_count"] == 2
+    assert counts(facets(client).diagnoses)["chordoma"] == 2
+
+
+def test_filters_are_part_of_the_key(client, archive):
+    assert facets(client, "/cases/?region=spine").total == 3
+    assert facets(client, "/cases/?region=chest").total == 1
+    assert facets(client, "/cases/?region=spine&sex=M").total == 0
+    assert facets(client, "/cases/?sex=M&region=spine").total == 0  # same filters, same entry
+    assert facets(client, "/cases/?region=spine&page=2").total == 3  # the page is not a filter
+
+
+def test_an_editor_s_counts_never_reach_anonymous_visitors(client, archive, editor, make_case):
+    make_case(slug="draft-0", status=Case.Status.DRAFT, regions=[archive["sacrum"]], findings=["MR"])
+    client.force_login(editor)
+    assert facets(client).total == 5  # editors see drafts
+    assert facets(client, "/").total == 5
+    client.logout()
+    assert facets(client).total == 4
+    assert facets(client, "/").total == 4
+    assert "draft-0" not in client.get("/").content.decode()
+
+
+def test_anonymous_counts_never_reach_an_editor(client, archive, editor, make_case):
+    make_case(slug="draft-0", status=Case.Status.DRAFT, regions=[archive["sacrum"]], findings=["MR"])
+    warm(client, "/cases/")
+    assert facets(client).total == 4
+    client.force_login(editor)
+    assert facets(client).total == 5
+
+
+def test_each_logged_in_user_has_entries_of_their_own(faculty, other_faculty, make_case, archive):
+    # A faculty member sees their own drafts; a colleague with the same permissions does not.
+    own = make_case(slug="own-draft", status=Case.Status.DRAFT, author=faculty, regions=[archive["chest"]])
+    assert visibility_class(faculty) != visibility_class(other_faculty)
+    assert cache_key("facets", visibility_class(faculty)) != cache_key(
+        "facets", visibility_class(other_faculty)
+    )
+    author, colleague = Client(), Client()
+    author.force_login(faculty)
+    colleague.force_login(other_faculty)
+    assert facets(author).total == 5
+    assert facets(colleague).total == 4
+    assert own.slug not in colleague.get("/").content.decode()
+
+
+def test_bulk_writes_are_retired_by_archive_changed(client, archive):
+    warm(client, "/cases/")
+    Diagnosis.objects.bulk_create([Diagnosis(name="Osteoma", slug="osteoma")])
+    Case.objects.filter(slug="chest-0").update(sex="F")  # no signal: the cached counts stay
+    assert counts(facets(client).sexes).get("M") == 1
+    archive_changed()
+    assert "M" not in counts(facets(client).sexes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_version_changes_again_when_the_transaction_commits(archive):
+    """A request that reads the old rows between the first replacement and the commit stores them
+    under the new version; the commit-time replacement retires that entry too."""
+    with transaction.atomic():
+        Case.objects.get(slug="sacral-0").save()
+        Finding.objects.filter(case__slug="sacral-0").first().save()
+        during = archive_version()
+        stale_key = cache_key("facets", "public")
+        cache.set(stale_key, "counted from the rows before the commit")
+        assert cache_key("facets", "public") == stale_key
+    assert archive_version() != during
+    assert cache_key("facets", "public") != stale_key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_version_changes_at_once(archive):
+    before = archive_version()
+    Case.objects.filter(slug="chest-0").update(sex="F")
+    assert archive_version() == before  # update() sends no signal
+    Case.objects.get(slug="chest-0").save()
+    assert archive_version() != before
