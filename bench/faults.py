@@ -631,7 +631,7 @@ def run(args, work: Path) -> int:
             exceptions = server.django_errors()
         finally:
             stop.set()
-            server.stop()
+            stopped = server.stop()
             if use_redis:
                 redis_flush(args.redis_url)
         errors = [f"{worker.name}: {worker.error!r}" for worker in workers if worker.error]
@@ -639,6 +639,7 @@ def run(args, work: Path) -> int:
         # Counts.
         phases = summarise(load_records, cut_at)
         by_state = ", ".join(f"{state} {n}" for state, n in sorted(states.items()))
+        print(f"gunicorn stopped with SIGTERM, exit status {stopped}")
         print(f"\nServer connections after the opening burst of requests: {opened}")
         print(
             f"Cut: {sum(states.values())} server connections terminated in "

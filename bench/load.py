@@ -194,7 +194,7 @@ def run_one(work: Path, database_url: str, paths_file: Path, *, cache: str, redi
         restarted = server.worker_pids() != workers
         errors = server.django_errors()
     finally:
-        server.stop()
+        stopped = server.stop()
         if use_redis:
             redis_flush(redis_url)
 
@@ -218,6 +218,7 @@ def run_one(work: Path, database_url: str, paths_file: Path, *, cache: str, redi
         f"write {figures['errors_write']}, timeout {figures['errors_timeout']}); responses by status: "
         + ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))
     )
+    print(f"gunicorn stopped with SIGTERM, exit status {stopped}")
     if restarted:
         print("note: the gunicorn workers changed during the run (max_requests recycling or a crash)")
     for line, count in sorted(errors.items(), key=lambda item: -item[1]):
