@@ -212,21 +212,34 @@ class Gunicorn:
         return text
 
     def django_errors(self) -> dict[str, int]:
-        """The exceptions behind the 500s (the last exception line of each traceback that
-        ``post_worker_init`` sends to the workers' stderr), with how often each occurred."""
+        """The exceptions behind the 500s, with how often each occurred: the last exception line of
+        each traceback that ``post_worker_init`` sends to the workers' stderr, the request's path
+        pattern, and the innermost frame of the project's own code (where the exception surfaced)."""
         counts: dict[str, int] = {}
         path = self.workdir / "gunicorn.stderr"
         if not path.exists():
             return counts
         exception_line = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupted|Warning)\b:?")
-        last = None
-        for line in [*path.read_text(errors="replace").splitlines(), "DJANGO end"]:
+        own_frame = re.compile(rf'^\s*File "{re.escape(str(ROOT))}/(?!\.venv/)([^"]+)", line (\d+), in (\S+)')
+        request = last = frame = None
+
+        def count() -> None:
+            if last:
+                key = f"{last} — {request or '?'}" + (f", in {frame}" if frame else "")
+                counts[key] = counts.get(key, 0) + 1
+
+        for line in path.read_text(errors="replace").splitlines():
             if line.startswith("DJANGO "):
-                if last:
-                    counts[last] = counts.get(last, 0) + 1
-                last = None
+                count()
+                match = re.search(r"Internal Server Error: (\S+)", line)
+                request = re.sub(r"/cases/[\w-]+/", "/cases/<slug>/", match.group(1)) if match else None
+                request = re.sub(r"/diagnoses/[\w-]+/", "/diagnoses/<slug>/", request or "") or None
+                last = frame = None
             elif exception_line.match(line):
-                last = line.strip()[:160]
+                last = line.strip()[:120]
+            elif match := own_frame.match(line):
+                frame = f"{match.group(1)}:{match.group(2)} {match.group(3)}"
+        count()
         return counts
 
     def stop(self, timeout: float = 30) -> int | None:
