@@ -1,6 +1,11 @@
 // Stack viewer: scroll a series slice by slice, switch window presets, zoom, pan, play, link
 // two series, show the author's arrows. No dependencies; no inline script (CSP-safe): the data
 // comes from a JSON block (json_script) beside each viewer.
+//
+// Network: a page opens with one image per viewer, the teaching frame, as <img loading="lazy">, so
+// the browser fetches it only when the viewer comes near the screen. Neighbouring frames are
+// preloaded only once the reader engages with that viewer (pointer over it, focus, or any control),
+// never for every series on page load.
 
 const PRELOAD_AHEAD = 6;
 const PRELOAD_BEHIND = 3;
@@ -32,8 +37,16 @@ class StackViewer {
     this.showOverlays = true;
     this.panMode = false;
     this.timer = null;
+    this.engaged = false;
     this.reset();
     this.bind();
+  }
+
+  // The reader is about to use this viewer: from now on, frames around the current one preload.
+  engage() {
+    if (this.engaged) return;
+    this.engaged = true;
+    this.preload();
   }
 
   get count() {
@@ -83,6 +96,7 @@ class StackViewer {
   }
 
   preload() {
+    if (!this.engaged) return;
     for (let offset = -PRELOAD_BEHIND; offset <= PRELOAD_AHEAD; offset += 1) {
       const index = this.index + offset;
       if (index < 0 || index >= this.count) continue;
@@ -229,6 +243,9 @@ class StackViewer {
   }
 
   bind() {
+    for (const type of ["pointerenter", "focusin", "touchstart"]) {
+      this.root.addEventListener(type, () => this.engage(), { passive: true });
+    }
     this.viewport.addEventListener("wheel", (event) => {
       event.preventDefault();
       if (event.ctrlKey) this.setZoom(this.zoom * (event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP));
