@@ -65,6 +65,7 @@ ophthalmic photography, documents, panoramic X-ray) and any Secondary Capture SO
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -75,11 +76,19 @@ from dataclasses import asdict, dataclass, field
 from io import BytesIO
 
 import pydicom
-from pydicom.dataelem import DataElement
+from pydicom.charset import default_encoding
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+
+from imaging.dicom.reading import header_value
+from imaging.dicom.writing import dataset_to_bytes
 
 __all__ = [
     "BURNED_IN_PRONE_MODALITIES",
@@ -294,6 +303,10 @@ _FILE_META_KEPT = _words(
 _STANDARD_UID_ROOT = "1.2.840.10008."
 _ANONYMOUS = "ANONYMOUS"
 _DUMMY_TEXT = "ANONYMIZED"
+# VRs whose new value _apply_raw can encode: plain text, no character set beyond ASCII needed.
+_RAW_REPLACEABLE_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UT"}
+)
 _DATE_RE = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
 
 
@@ -386,7 +399,7 @@ class Deidentifier:
             for burned-in text.
         """
         report = DeidReport()
-        burned_in = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+        burned_in = str(header_value(ds, "BurnedInAnnotation", "") or "").strip().upper()
         report.burned_in_annotation = burned_in
         report.needs_review, report.review_reason = _review(ds, burned_in)
 
@@ -395,10 +408,8 @@ class Deidentifier:
         if getattr(ds, "preamble", None) is not None:
             ds.preamble = None  # a preamble can hold anything (e.g. a TIFF header)
 
-        ds.PatientIdentityRemoved = "YES"
-        ds.LongitudinalTemporalInformationModified = "MODIFIED"
-        ds.DeidentificationMethod = list(_METHOD_TEXT)
-        ds.DeidentificationMethodCodeSequence = Sequence([_code_item(v, m) for v, m in DEID_METHOD_CODES])
+        for tag, elem in _method_elements(tuple(ds.original_encoding)):
+            ds[tag] = elem
 
         report.removed = _unique(report.removed)
         report.replaced = _unique(report.replaced)
@@ -409,9 +420,17 @@ class Deidentifier:
     # -- the walk ----------------------------------------------------------------------
 
     def _clean(self, ds: Dataset, prefix: str, report: DeidReport) -> None:
-        for elem in list(ds):
-            tag = elem.tag
-            keyword = elem.keyword
+        # The walk goes by tag and leaves alone every element no rule changes: pydicom keeps an
+        # element read from a file raw (its bytes) until its value is asked for, and writes a raw
+        # element back byte for byte, so an element that stays raw costs neither decoding nor
+        # encoding. The action depends only on the keyword and the VR, never on the value, so
+        # both are found without converting. An element whose VR the raw form may not tell for
+        # sure (implicit VR, or UN), or that a rule does change, is converted first, and its
+        # action taken again from the converted VR, exactly as pydicom reads it; sequences are
+        # always converted and walked, item by item, at every nesting level.
+        for tag in sorted(ds.keys()):
+            elem = ds.get_item(tag)
+            keyword, dictionary_vr = _tag_info(tag)
             label = prefix + (keyword or _tag_label(tag))
 
             if tag.element == 0 or tag.is_private or _is_repeating_group(tag.group) or tag.group == 0x0012:
@@ -422,7 +441,25 @@ class Deidentifier:
                     report.removed.append(label)
                 continue
 
-            action = self._action(keyword, elem.VR)
+            vr = elem.VR
+            if elem.is_raw and (vr is None or vr == "UN"):
+                vr = dictionary_vr or "UN"  # what pydicom would take; checked below if it matters
+            action = self._action(keyword, vr)
+            if action == _X:  # by keyword alone: the value does not matter
+                del ds[tag]
+                report.removed.append(label)
+                continue
+            if action == _K and vr != "SQ":
+                report.kept.append(label)  # left as it is: raw stays raw
+                continue
+            if elem.is_raw:
+                outcome = self._apply_raw(ds, elem, keyword, vr, action)
+                if outcome is not None:
+                    (report.removed if outcome == _X else report.replaced).append(label)
+                    continue
+                elem = ds[tag]  # converted now, as pydicom reads it
+                action = self._action(keyword, elem.VR)
+
             if action == _X:
                 del ds[tag]
                 report.removed.append(label)
@@ -462,7 +499,7 @@ class Deidentifier:
             elem.value = [] if elem.VR == "SQ" else ""
             return _Z
         if action == _D:
-            elem.value = self._dummy(elem)
+            elem.value = self._dummy(elem.keyword, elem.VR, elem.value)
             return _D
         if action == _U:
             elem.value = _map_values(elem.value, self._uid)
@@ -474,12 +511,46 @@ class Deidentifier:
         elem.value = shifted
         return _S
 
-    def _dummy(self, elem: DataElement) -> object:
-        if elem.keyword == "PatientName":
+    def _apply_raw(self, ds: Dataset, elem: RawDataElement, keyword: str, vr: str, action: str) -> str | None:
+        """:meth:`_apply` on a raw element, kept raw; None where only pydicom's conversion will do.
+
+        The values written here are this module's own (empty, a dummy, a new UID, a shifted
+        date), encoded as pydicom encodes a string (multiple values joined by backslashes,
+        padded to an even length with a space, or a NUL for a UI); the values read are UIDs and
+        dates, decoded as pydicom decodes them. An element whose VR the raw form does not give
+        for sure (UN), a sequence, and Patient ID (whose pseudonym hashes the decoded text in
+        the data set's character set) take the general path.
+        """
+        if elem.value is None or elem.VR == "UN" or vr not in _RAW_REPLACEABLE_VRS:
+            return None
+        if action == _Z:
+            new: object = ""
+        elif action == _D:
+            if keyword == "PatientID":
+                return None
+            new = self._dummy(keyword, vr)
+        elif action == _U and vr == "UI":
+            new = _map_values(_raw_strings(elem), self._uid)
+        elif action == _S and vr in ("DA", "DT"):
+            new = _map_values(_raw_strings(elem), self._shift_dt if vr == "DT" else self._shift_da)
+            if new is None:
+                del ds[elem.tag]  # a date that cannot be parsed cannot be shifted safely
+                return _X
+        else:
+            return None
+        text = "\\".join(new) if isinstance(new, list) else str(new)
+        if len(text) % 2:
+            text += "\0" if vr == "UI" else " "
+        data = text.encode(default_encoding)
+        ds[elem.tag] = elem._replace(length=len(data), value=data)
+        return action
+
+    def _dummy(self, keyword: str, vr: str, value: object = None) -> object:
+        if keyword == "PatientName":
             return _ANONYMOUS
-        if elem.keyword == "PatientID":
-            return "ANON-" + self._keyed_digest("PatientID:" + str(elem.value or "")).hex()[:10].upper()
-        if elem.VR == "PN":
+        if keyword == "PatientID":
+            return "ANON-" + self._keyed_digest("PatientID:" + str(value or "")).hex()[:10].upper()
+        if vr == "PN":
             return _ANONYMOUS
         return _DUMMY_TEXT
 
@@ -487,16 +558,18 @@ class Deidentifier:
         meta = getattr(ds, "file_meta", None)
         if not isinstance(meta, FileMetaDataset):
             return
-        for elem in list(meta):
-            if elem.keyword not in _FILE_META_KEPT:
-                del meta[elem.tag]
+        for tag in list(meta.keys()):
+            if _tag_info(tag)[0] not in _FILE_META_KEPT:
+                del meta[tag]
         # The file meta describes the data set (PS3.10 7.1); some writers let them disagree.
-        if ds.get("SOPInstanceUID"):
-            meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        # (header_value: the data set's elements stay raw, to be written as they are.)
+        instance, sop_class = header_value(ds, "SOPInstanceUID"), header_value(ds, "SOPClassUID")
+        if instance:
+            meta.MediaStorageSOPInstanceUID = instance
         elif meta.get("MediaStorageSOPInstanceUID"):
             meta.MediaStorageSOPInstanceUID = self._uid(str(meta.MediaStorageSOPInstanceUID))
-        if ds.get("SOPClassUID"):
-            meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        if sop_class:
+            meta.MediaStorageSOPClassUID = sop_class
         # The file will be written by pydicom: name it as the implementation.
         meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
         meta.ImplementationVersionName = f"PYDICOM {pydicom.__version__}"[:16]
@@ -538,37 +611,15 @@ class Deidentifier:
         return None if shifted is None else shifted + value[8:]
 
 
-def dataset_to_bytes(ds: Dataset) -> bytes:
-    """Encode `ds` as a DICOM file (PS3.10: preamble, ``DICM``, file meta, data set).
-
-    The transfer syntax in ``ds.file_meta`` is kept, so compressed pixel data is written
-    back byte for byte. The file meta's SOP Class/Instance UIDs are brought in line with
-    the data set by :func:`pydicom.dcmwrite` (``enforce_file_format=True``).
-
-    Parameters
-    ----------
-    ds : pydicom.dataset.Dataset
-        The data set to write, normally after :meth:`Deidentifier.deidentify`.
-
-    Returns
-    -------
-    bytes
-        The encoded file.
-    """
-    buffer = BytesIO()
-    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
-    return buffer.getvalue()
-
-
 # -- helpers --------------------------------------------------------------------------------
 
 
 def _review(ds: Dataset, burned_in: str) -> tuple[bool, str]:
-    modality = str(ds.get("Modality", "") or "").strip().upper()
-    sop_class = str(ds.get("SOPClassUID", "") or "")
+    modality = str(header_value(ds, "Modality", "") or "").strip().upper()
+    sop_class = str(header_value(ds, "SOPClassUID", "") or "")
     if burned_in == "YES":
         return True, "Burned In Annotation is YES: the pixels show text that may identify the patient"
-    if str(ds.get("RecognizableVisualFeatures", "") or "").strip().upper() == "YES":
+    if str(header_value(ds, "RecognizableVisualFeatures", "") or "").strip().upper() == "YES":
         return True, "Recognizable Visual Features is YES: the image may show the patient's face or features"
     if burned_in != "NO":
         if modality in BURNED_IN_PRONE_MODALITIES:
@@ -582,6 +633,15 @@ def _review(ds: Dataset, burned_in: str) -> tuple[bool, str]:
                 "carries burned-in text: check the pixels before publishing"
             )
     return False, ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag_info(tag: int) -> tuple[str, str | None]:
+    """The keyword of a tag ("" if unknown) and its VR in the dictionary (None if unknown)."""
+    try:
+        return keyword_for_tag(tag), dictionary_VR(tag)
+    except KeyError:
+        return keyword_for_tag(tag), None
 
 
 def _is_standard_uid_attribute(keyword: str) -> bool:
@@ -606,6 +666,48 @@ def _map_values(value: object, function: Callable[[str], str | None]) -> object:
     if value is None:
         return ""
     return function(value)
+
+
+def _method_dataset() -> Dataset:
+    """The attributes that record the de-identification (PS3.15 E.1-1, C.7.1.1 / C.7.1.3)."""
+    ds = Dataset()
+    ds.PatientIdentityRemoved = "YES"
+    ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    ds.DeidentificationMethod = list(_METHOD_TEXT)
+    ds.DeidentificationMethodCodeSequence = Sequence([_code_item(v, m) for v, m in DEID_METHOD_CODES])
+    return ds
+
+
+def _method_elements(encoding: tuple[bool | None, bool | None]) -> Iterable[tuple[int, object]]:
+    """(tag, element) of :func:`_method_dataset`, to add to a data set read in `encoding`.
+
+    For a data set read from a file, the elements are the same for every file: encoded once per
+    encoding (:func:`_encoded_method_elements`) and added raw, as if read with the file, so that
+    they are written back as they are rather than encoded again each time. For a data set made
+    in memory (no encoding read), new elements.
+    """
+    implicit, little = encoding
+    if implicit is None or little is None or (implicit and not little):
+        return [(elem.tag, elem) for elem in _method_dataset()]
+    return _encoded_method_elements(implicit, little)
+
+
+@functools.cache
+def _encoded_method_elements(implicit: bool, little: bool) -> tuple[tuple[int, object], ...]:
+    # Raw elements are immutable tuples: a data set that reads one converts its own copy.
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR, buffer.is_little_endian = implicit, little
+    write_dataset(buffer, _method_dataset())
+    parsed = read_dataset(BytesIO(buffer.getvalue()), implicit, little)
+    return tuple((elem.tag, elem) for elem in parsed.elements())
+
+
+def _raw_strings(elem: RawDataElement) -> str | list[str]:
+    """The value of a raw UI, DA or DT element, as pydicom converts it (text, or a list of texts)."""
+    if not elem.value:
+        return ""
+    items = elem.value.decode(default_encoding).rstrip(" \0").split("\\")
+    return items[0] if len(items) == 1 else items
 
 
 def _code_item(value: str, meaning: str) -> Dataset:

@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from io import BytesIO
 
 import pydicom
+from pydicom.charset import default_encoding
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import convert_raw_data_element
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.hooks import hooks
 from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.valuerep import AMBIGUOUS_VR
+from pydicom.values import converters
 
 from imaging.dicom.errors import RejectedFile
 
-__all__ = ["PIXEL_DATA_KEYWORDS", "read_dicom", "sort_key"]
+__all__ = ["PIXEL_DATA_KEYWORDS", "header_value", "read_dicom", "sort_key"]
 
 #: The elements that can hold an image (PS3.3 C.7.6.3, C.7.6.3.1.11).
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -33,6 +40,13 @@ PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 # directly with its first element: in practice group 0x0002 (file meta) or 0x0008 (the
 # first group of every composite IOD), little or big endian.
 _RAW_DATASET_STARTS = (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
+
+# Bytes per value of the binary number VRs (US, FL ...), from pydicom's own converters.
+_NUMBER_SIZES = {
+    vr: struct.calcsize("=" + converter[1])
+    for vr, converter in converters.items()
+    if isinstance(converter, tuple) and converter[1]
+}
 
 _ENCODING_TO_SYNTAX = {
     (True, True): ImplicitVRLittleEndian,
@@ -91,6 +105,25 @@ def read_dicom(data: bytes, *, name: str, max_pixels: int = 200_000_000) -> Data
     _check_decoder(ds, name)
     _check_decodes(ds, name)
     return ds
+
+
+def header_value(ds: Dataset, keyword: str, default: object = None) -> object:
+    """``ds.get(keyword, default)``, without converting the element in `ds`.
+
+    A raw element (see :func:`_check_elements`) stays raw in `ds`, so that it is written back
+    as it was read: its value is converted on the side, as pydicom converts it. Meant for the
+    coded and numeric header fields the ingest reads (UIDs, code strings, image dimensions);
+    an element whose VR is ambiguous (``US or SS`` ...) is converted in place, by ``ds.get``.
+    """
+    tag = tag_for_keyword(keyword)
+    elem = ds.get_item(tag) if tag is not None else None
+    if elem is None:
+        return default
+    if elem.is_raw:
+        elem = convert_raw_data_element(elem, encoding=ds.original_character_set or default_encoding, ds=ds)
+        if elem.VR in AMBIGUOUS_VR:
+            return ds.get(keyword, default)
+    return elem.value
 
 
 def sort_key(ds: Dataset) -> float:
@@ -160,9 +193,7 @@ def _parse(data: bytes, name: str) -> Dataset:
         raise RejectedFile(name, f"the file is truncated or corrupt ({_short(exc)})") from exc
 
     try:
-        # pydicom converts element values lazily; do it now so that a corrupt header
-        # is refused here rather than failing later, in de-identification or rendering.
-        count = sum(1 for _ in ds.iterall())
+        count = _check_elements(ds)
     except Exception as exc:
         raise RejectedFile(name, f"the DICOM header is corrupt ({_short(exc)})") from exc
     if count == 0:
@@ -170,6 +201,40 @@ def _parse(data: bytes, name: str) -> Dataset:
             raise RejectedFile(name, "the file is truncated (it ends after the DICOM file header)")
         raise RejectedFile(name, "not a DICOM file (no data elements)")
     return ds
+
+
+def _check_elements(ds: Dataset) -> int:
+    """Refuse, here, an element that would fail to convert later; return the number of elements.
+
+    pydicom converts an element's value lazily, when it is first asked for, and the ingest keeps
+    every element that no de-identification rule changes in its raw (undecoded) form, to write it
+    back byte for byte. So the conversion is not done here, only its checks that can fail: a VR
+    pydicom does not know, and a binary number whose length is not a whole number of values. Every
+    sequence is parsed, at every nesting level, since de-identification walks them all. The VR is
+    found by pydicom's own rule (``hooks.raw_element_vr``), as the conversion would find it.
+    """
+    count = 0
+    for tag in list(ds.keys()):
+        count += 1
+        elem = ds.get_item(tag)
+        if elem.is_raw:
+            found: dict = {}
+            hooks.raw_element_vr(elem, found, ds=ds)
+            vr = found["VR"]
+            if vr not in converters:
+                raise NotImplementedError(f"unknown Value Representation {vr!r} in tag {tag}")
+            size = _NUMBER_SIZES.get(vr)
+            if size and elem.length % size:
+                raise BytesLengthException(
+                    f"{tag} ({vr}) has {elem.length} bytes, not a whole number of {size}-byte values"
+                )
+            if vr != "SQ":
+                continue
+            elem = ds[tag]  # parses the items
+        if elem.VR == "SQ":
+            for item in elem.value or []:
+                count += _check_elements(item)
+    return count
 
 
 def _ensure_transfer_syntax(ds: Dataset) -> None:
@@ -185,10 +250,10 @@ def _ensure_transfer_syntax(ds: Dataset) -> None:
 
 def _check_size(ds: Dataset, name: str, max_pixels: int) -> None:
     try:
-        rows = int(ds.get("Rows") or 0)
-        columns = int(ds.get("Columns") or 0)
-        frames = int(ds.get("NumberOfFrames") or 1)
-        samples = int(ds.get("SamplesPerPixel") or 1)
+        rows = int(header_value(ds, "Rows") or 0)
+        columns = int(header_value(ds, "Columns") or 0)
+        frames = int(header_value(ds, "NumberOfFrames") or 1)
+        samples = int(header_value(ds, "SamplesPerPixel") or 1)
     except (TypeError, ValueError) as exc:
         raise RejectedFile(name, f"the image dimensions are not valid numbers ({_short(exc)})") from exc
     if rows <= 0 or columns <= 0:
@@ -238,17 +303,20 @@ def _check_decodes(ds: Dataset, name: str) -> None:
 
 
 def _check_native_length(ds: Dataset, name: str) -> None:
-    frames = _to_float(ds.get("NumberOfFrames")) or 1
-    bits = int(ds.get("BitsAllocated", 0) or 0)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    pixels = int(ds.Rows) * int(ds.Columns) * int(frames) * samples
+    frames = _to_float(header_value(ds, "NumberOfFrames")) or 1
+    bits = int(header_value(ds, "BitsAllocated", 0) or 0)
+    samples = int(header_value(ds, "SamplesPerPixel", 1) or 1)
+    pixels = int(header_value(ds, "Rows")) * int(header_value(ds, "Columns")) * int(frames) * samples
     expected = (pixels + 7) // 8 if bits == 1 else pixels * (bits // 8)
     if bits not in (1, 8, 16, 32, 64):
         raise RejectedFile(name, f"the pixel data could not be decoded (Bits Allocated {bits} is not valid)")
-    if len(ds.PixelData) < expected:
+    # The length of the raw value: asking for ds.PixelData would convert the element, and a
+    # converted element is encoded again when the file is written rather than copied.
+    length = len(ds.get_item("PixelData").value or b"")
+    if length < expected:
         raise RejectedFile(
             name,
-            f"the pixel data is shorter than the header declares ({len(ds.PixelData)} of {expected} bytes): "
+            f"the pixel data is shorter than the header declares ({length} of {expected} bytes): "
             "the file is truncated",
         )
 
