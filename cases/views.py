@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 from taggit.models import Tag
 
-from cases.caching import cache_key, cached, visibility_class
+from cases.caching import archive_version, cache_key, cached, visibility_class
 from cases.facets import case_facets_cached, count_regions_and_modalities_cached
 from cases.filters import CaseFilterForm, filter_cases
 from cases.models import Case, Diagnosis, Finding
@@ -24,6 +24,7 @@ from cases.search import case_search_parse, search_filter, search_rank, search_s
 NEWEST_CASES_ON_HOME = 6
 CASES_PER_SECTION = 20
 RELATED_CASES = 5
+CASE_MISSING = "missing"
 
 
 # The long teaching texts: a card shows none of them (a search snippet reads them, see ``cards``).
@@ -118,12 +119,26 @@ class CaseDetailView(VisibleCasesMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         context = super().get_context_data(**kwargs)
-        # A case the user may not see answers 404, not 403: its existence is not disclosed either.
-        case = get_object_or_404(self.visible_cases().for_detail(), slug=slug)
+        # The case with every row the page shows, and its related cases: cached for what this user
+        # may see (a case they may not see is cached as missing for them, and answers 404, not 403:
+        # its existence is not disclosed either).
+        found = self.cached("case-page", lambda: self.case_and_related(slug), {"slug": slug})
+        if found == CASE_MISSING:
+            raise Http404("No such case.")
+        case, related = found
         context["case"] = case
-        context["related_cases"] = self.related_cases(case)
+        context["related_cases"] = related
         context["permalink"] = self.request.build_absolute_uri(case.get_absolute_url())
+        # The template keeps the rendered teaching sections under this version (fragment cache).
+        context["archive_version"] = archive_version()
         return context
+
+    def case_and_related(self, slug: str):
+        try:
+            case = self.visible_cases().for_detail().get(slug=slug)
+        except Case.DoesNotExist:
+            return CASE_MISSING
+        return case, list(self.related_cases(case))
 
     def related_cases(self, case: Case):
         shares_diagnosis = (

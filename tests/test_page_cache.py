@@ -204,3 +204,47 @@ def test_outside_a_transaction_the_version_changes_at_once(archive):
     assert archive_version() == before  # update() sends no signal
     Case.objects.get(slug="chest-0").save()
     assert archive_version() != before
+
+
+# --- The case page --------------------------------------------------------------------------------
+
+
+def test_a_finding_edit_shows_on_the_case_page_at_once(client, archive):
+    warm(client, "/cases/sacral-0/")
+    finding = Finding.objects.get(case__slug="sacral-0", order=1)
+    finding.text = "A **lobulated** presacral mass."
+    finding.save()
+    html = client.get("/cases/sacral-0/").content.decode()
+    assert "A <strong>lobulated</strong> presacral mass." in html
+
+
+def test_an_unpublished_case_answers_404_at_once(client, archive, editor):
+    warm(client, "/cases/chest-0/")
+    case_return_to_draft(case=Case.objects.get(slug="chest-0"), by=editor)
+    assert client.get("/cases/chest-0/").status_code == 404
+    # ...and no other case still lists it as related.
+    assert "chest-0" not in client.get("/cases/sacral-0/").content.decode()
+
+
+def test_a_draft_cached_for_an_editor_never_reaches_anyone_else(client, archive, editor, resident, make_case):
+    make_case(slug="draft-0", status=Case.Status.DRAFT, regions=[archive["sacrum"]], findings=["MR"])
+    client.force_login(editor)
+    warm(client, "/cases/draft-0/")
+    client.logout()
+    assert client.get("/cases/draft-0/").status_code == 404
+    client.force_login(resident)
+    assert client.get("/cases/draft-0/").status_code == 404
+
+
+def test_a_new_series_shows_on_the_case_page_at_once(client, archive):
+    from imaging.services import series_create
+
+    warm(client, "/cases/sacral-1/")
+    series_create(case=Case.objects.get(slug="sacral-1"), label="Sagittal STIR", modality="MR")
+    assert "Sagittal STIR" in client.get("/cases/sacral-1/").content.decode()
+
+
+def test_a_warm_case_page_runs_no_query(client, archive):
+    cache.clear()
+    assert queries_of(client, "/cases/sacral-0/") > 0
+    assert queries_of(client, "/cases/sacral-0/") == 0
