@@ -65,6 +65,13 @@ class VisibleCasesMixin:
         """``compute()`` through the cache, for what this user may see."""
         return cached(cache_key(part, visibility_class(self.request.user), params), compute)
 
+    def fragment_key(self, **params) -> str:
+        """The key under which the template keeps the page's rendered content ({% cache %}): the
+        archive version, this user's visibility class, the exact query string (links on the page
+        repeat it) and ``params``."""
+        params["query"] = self.request.META.get("QUERY_STRING", "")
+        return cache_key("fragment", visibility_class(self.request.user), params)
+
     def paginate(self, cases, per_page: int = settings.CASES_PER_PAGE):
         return Paginator(cards(cases), per_page).get_page(self.request.GET.get("page"))
 
@@ -80,6 +87,7 @@ class HomeView(VisibleCasesMixin, TemplateView):
         context["newest_cases"] = self.cached(
             "home-newest", lambda: list(cards(cases)[:NEWEST_CASES_ON_HOME])
         )
+        context["fragment_key"] = self.fragment_key()
         return context
 
 
@@ -110,6 +118,7 @@ class CaseListView(VisibleCasesMixin, TemplateView):
             facets=facets,
             page_obj=page_obj,
             active_region=tree.by_slug.get(filters.get("region", "")),
+            fragment_key=self.fragment_key(),
         )
         return context
 
@@ -225,6 +234,7 @@ class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
             final_count=counts["final"],
             differential_cases=cards(in_differential)[:CASES_PER_SECTION],
             differential_count=counts["differential"],
+            fragment_key=self.fragment_key(diagnosis=diagnosis.pk),
         )
         return context
 

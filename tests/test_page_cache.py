@@ -248,3 +248,47 @@ def test_a_warm_case_page_runs_no_query(client, archive):
     cache.clear()
     assert queries_of(client, "/cases/sacral-0/") > 0
     assert queries_of(client, "/cases/sacral-0/") == 0
+
+
+# --- Rendered page content (template fragments) ---------------------------------------------------
+
+
+def result_count(html: str) -> str:
+    start = html.index('class="result-count">') + len('class="result-count">')
+    return html[start : html.index("</p>", start)]
+
+
+def test_the_rendered_list_follows_an_edit_at_once(client, archive, editor):
+    warm(client, "/cases/?region=spine")
+    assert result_count(client.get("/cases/?region=spine").content.decode()).startswith("3 cases")
+    Case.objects.get(slug="sacral-0").regions.set([archive["chest"]])
+    html = client.get("/cases/?region=spine").content.decode()
+    assert result_count(html).startswith("2 cases") and "sacral-0" not in html
+    case_return_to_draft(case=Case.objects.get(slug="sacral-1"), by=editor)
+    assert result_count(client.get("/cases/?region=spine").content.decode()).startswith("1 case ")
+
+
+def test_a_warm_list_page_runs_no_query_and_keeps_its_query_in_its_links(client, archive):
+    cache.clear()
+    assert queries_of(client, "/cases/?sex=F&region=spine") > 0
+    assert queries_of(client, "/cases/?sex=F&region=spine") == 0
+    reordered = client.get("/cases/?region=spine&sex=F").content.decode()
+    assert 'href="?region=spine&amp;sex=F&amp;modality=MR"' in reordered  # its own order, not the first's
+
+
+def test_an_editor_s_rendered_list_never_reaches_anonymous_visitors(client, archive, editor, make_case):
+    make_case(slug="draft-0", status=Case.Status.DRAFT, regions=[archive["sacrum"]], findings=["MR"])
+    client.force_login(editor)
+    assert "draft-0" in client.get("/cases/").content.decode()
+    assert "draft-0" in client.get("/").content.decode()
+    client.logout()
+    assert "draft-0" not in client.get("/cases/").content.decode()
+    assert "draft-0" not in client.get("/").content.decode()
+
+
+def test_the_rendered_diagnosis_page_follows_a_publication(client, archive, editor):
+    url = f"/diagnoses/{archive['chordoma'].slug}/"
+    warm(client, url)
+    case_return_to_draft(case=Case.objects.get(slug="sacral-2"), by=editor)
+    html = client.get(url).content.decode()
+    assert "Cases with this final diagnosis (2)" in html and "sacral-2" not in html
