@@ -40,10 +40,13 @@ override is stored, every acknowledged anonymous attempt reopens from its sessio
 rows: each resident's attempts at a case have exactly one review card, which equals the SM-2 replay of
 those attempts (it is written in the same transaction), no card lacks attempts, no attempt carries a
 guess the bench never sent, none is stored twice; (3) requests fail cleanly: complete 5xx responses
-only, no reset connection, no hung request (15 s), no unexpected status; (4) the server recovered
-without a restart: the same worker processes before and after, no request sent after
-``pg_terminate_backend`` returned failed (only requests under way at the cut may: their connection goes
-from under them; a later one is health-checked onto a new connection), and the recovery probe succeeds.
+only (or a 400 for a request under way at the cut: Django's database session backend reports any
+database error of a session save as an interrupted session, 400), no reset connection, no hung request
+(15 s), no unexpected status; (4) the server recovered without a restart: the same worker processes
+before and after (but for recycling after ``max_requests``; no worker timed out, was killed or exited
+with an error), no request sent after ``pg_terminate_backend`` returned failed (only requests under way
+at the cut may: their connection goes from under them; a later one is health-checked onto a new
+connection), and the recovery probe succeeds.
 With ``CONN_HEALTH_CHECKS`` off, (4) fails: each connection that was idle at the cut fails the next
 request that uses it.
 """
@@ -106,7 +109,7 @@ class Record:
     kind: str
     started: float
     ended: float
-    outcome: str  # ok, 5xx, connection, hung, unexpected
+    outcome: str  # ok, 5xx, 400, connection, hung, unexpected
     status: int | None = None
     detail: str = ""
 
@@ -184,6 +187,10 @@ class Client:
             status = response.status
             if status >= 500:
                 outcome, detail = "5xx", response.text[:80]
+            elif status == 400 and 400 not in expect:
+                # Django's database session backend turns any DatabaseError of the session save into
+                # UpdateError, which SessionMiddleware answers 400 (SessionInterrupted).
+                outcome, detail = "400", f"{method} {path} -> 400"
             elif status not in expect or (check is not None and not check(response)):
                 outcome, detail = "unexpected", f"{method} {path} -> {status}"
         except Hung as error:
@@ -359,8 +366,12 @@ class Quizzer(Worker):
 
     def reopen_anonymous(self) -> tuple[int, list[str]]:
         """Each acknowledged anonymous attempt reopens from this client's session, showing its guess."""
+        from quiz.attempts import MAX_SESSION_ATTEMPTS
+
         missing = []
-        for guess, entry in self.ledger.anonymous.items():
+        # An anonymous session keeps only its newest attempts (quiz/attempts.py): older ones make room.
+        kept = list(self.ledger.anonymous.items())[-MAX_SESSION_ATTEMPTS:]
+        for guess, entry in kept:
             response = self.client.call(
                 "anonymous reopen",
                 "GET",
@@ -371,7 +382,7 @@ class Quizzer(Worker):
             )
             if response is None:
                 missing.append(guess)
-        return len(self.ledger.anonymous), missing
+        return len(kept), missing
 
 
 def server_connections(database: str) -> int:
@@ -543,7 +554,7 @@ def summarise(records: list[Record], cuts: list[tuple[float, float, dict]]) -> d
 
 
 def count(records: list[Record]) -> dict[str, int]:
-    counts = {"ok": 0, "5xx": 0, "connection": 0, "hung": 0, "unexpected": 0}
+    counts = {"ok": 0, "5xx": 0, "400": 0, "connection": 0, "hung": 0, "unexpected": 0}
     for record in records:
         counts[record.outcome] += 1
     return counts
@@ -641,6 +652,7 @@ def run(args, work: Path) -> int:
             anonymous_total, anonymous_missing = anonymous.reopen_anonymous()
             probe_records = records[probe_from:]
             pids_after = server.worker_pids()
+            events = server.worker_events()
             master_alive = server.process.poll() is None
             exceptions = server.django_errors()
         finally:
@@ -661,13 +673,14 @@ def run(args, work: Path) -> int:
                 f"{1000 * (cut_done - cut_at):.0f} ms at {cut_at - load_started:.1f} s (by state: {by_state})"
             )
         print(
-            f"\n{'requests':24} {'total':>6} {'ok':>6} {'5xx':>5} {'reset':>6} {'hung':>5} {'unexpected':>10}"
+            f"\n{'requests':24} {'total':>6} {'ok':>6} {'5xx':>5} {'400':>5} {'reset':>6} {'hung':>5} "
+            f"{'unexpected':>10}"
         )
         for label, group_records in [*phases.items(), ("recovery probe", probe_records)]:
             c = count(group_records)
             print(
-                f"{label:24} {len(group_records):>6} {c['ok']:>6} {c['5xx']:>5} {c['connection']:>6} "
-                f"{c['hung']:>5} {c['unexpected']:>10}"
+                f"{label:24} {len(group_records):>6} {c['ok']:>6} {c['5xx']:>5} {c['400']:>5} "
+                f"{c['connection']:>6} {c['hung']:>5} {c['unexpected']:>10}"
             )
         failures = [record for record in load_records + probe_records if record.outcome != "ok"]
         for record in failures[:20]:
@@ -713,21 +726,26 @@ def run(args, work: Path) -> int:
         results = check_rows(ledger, usernames)
         results.append(
             (
-                "every acknowledged anonymous attempt reopens from its session",
+                "every acknowledged anonymous attempt reopens from its session (the newest "
+                "MAX_SESSION_ATTEMPTS, as the session keeps)",
                 not anonymous_missing,
                 f"{anonymous_total - len(anonymous_missing)} of {anonymous_total}"
                 + (f"; missing: {anonymous_missing[:5]}" if anonymous_missing else ""),
             )
         )
         during = count(load_records)
-        unclean = during["connection"] + during["hung"] + during["unexpected"]
+        stray_400 = sum(
+            1 for record in load_records if record.outcome == "400" and not in_flight(record, cuts)
+        )
+        unclean = during["connection"] + during["hung"] + during["unexpected"] + stray_400
         results.append(
             (
-                "requests fail cleanly (complete 5xx answers only: no reset connection, no hung request, "
-                "no unexpected status)",
+                "requests fail cleanly (complete 5xx answers, or 400 from a session save cut off, only: "
+                "no reset connection, no hung request, no unexpected status)",
                 unclean == 0 and not stuck and not errors,
-                f"{during['5xx']} clean 5xx, {during['connection']} reset, {during['hung']} hung, "
-                f"{during['unexpected']} unexpected"
+                f"{during['5xx']} clean 5xx, {during['400'] - stray_400} 400 at a cut, "
+                f"{during['connection']} reset, {during['hung']} hung, "
+                f"{during['unexpected'] + stray_400} unexpected"
                 + (f"; stuck clients: {stuck}" if stuck else "")
                 + (f"; client errors: {errors}" if errors else ""),
             )
@@ -737,16 +755,20 @@ def run(args, work: Path) -> int:
         ]
         probe_failures = [record for record in probe_records if record.outcome != "ok"]
         after = [record for record in load_records if record.started >= cuts[-1][1]]
+        replaced = len(set(pids_before) - set(pids_after))
+        died = events["timed out"] + events["killed by a signal"] + events["exited with an error"]
         results.append(
             (
-                "the server recovered without a restart (same worker processes; only requests under way at "
-                "the cut failed; the recovery probe succeeds)",
+                "the server recovered without a restart (same worker processes, but for max_requests "
+                "recycling; only requests under way at the cut failed; the recovery probe succeeds)",
                 master_alive
-                and pids_before == pids_after
+                and not died
+                and replaced <= events["recycled (max_requests)"]
                 and not late_failures
                 and not probe_failures
                 and bool(after),
-                f"workers {pids_before} -> {pids_after}, "
+                f"workers {pids_before} -> {pids_after} "
+                f"({', '.join(f'{name} {n}' for name, n in events.items())}), "
                 f"master {master} {'alive' if master_alive else 'gone'}; "
                 f"{len(after)} requests after the last cut; "
                 f"{len(late_failures)} failed that were not under way at a cut; "

@@ -192,6 +192,7 @@ def run_one(work: Path, database_url: str, paths_file: Path, *, cache: str, redi
         after = load_average()
         times = server_times(server.access_log, offset)
         restarted = server.worker_pids() != workers
+        events = server.worker_events()
         errors = server.django_errors()
     finally:
         stopped = server.stop()
@@ -219,8 +220,8 @@ def run_one(work: Path, database_url: str, paths_file: Path, *, cache: str, redi
         + ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))
     )
     print(f"gunicorn stopped with SIGTERM, exit status {stopped}")
-    if restarted:
-        print("note: the gunicorn workers changed during the run (max_requests recycling or a crash)")
+    if restarted or any(events.values()):
+        print("gunicorn workers: " + ", ".join(f"{name} {n}" for name, n in events.items()))
     for line, count in sorted(errors.items(), key=lambda item: -item[1]):
         print(f"server error x{count}: {line}")
     print("\nserver time per page kind (gunicorn access log, ms):")

@@ -242,6 +242,16 @@ class Gunicorn:
         count()
         return counts
 
+    def worker_events(self) -> dict[str, int]:
+        """What gunicorn's log says happened to its workers so far (call it before ``stop``)."""
+        text = self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
+        return {
+            "recycled (max_requests)": text.count("Autorestarting worker"),
+            "timed out": text.count("WORKER TIMEOUT"),
+            "killed by a signal": len(re.findall(r"Worker \(pid:\d+\) was sent", text)),
+            "exited with an error": len(re.findall(r"Worker \(pid:\d+\) exited with code", text)),
+        }
+
     def stop(self, timeout: float = 30) -> int | None:
         """TERM to the process group (gunicorn's graceful stop), KILL after ``timeout``."""
         if self.process is None:
