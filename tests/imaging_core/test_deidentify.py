@@ -468,3 +468,73 @@ def test_same_seed_repeats_the_replacements_across_instances():
         assert first[keyword].value != stranger[keyword].value
     assert first.StudyInstanceUID.startswith("2.25.")
     assert len(first.StudyInstanceUID) <= 64
+
+
+def _nested_case_file(syntax: str, undefined_lengths: bool) -> tuple[bytes, Dataset]:
+    """CT_small with identifying data two sequence levels down, written in `syntax`."""
+    ds = sample_dataset("CT_small.dcm")
+    deeper = Dataset()
+    deeper.OperatorsName = "Quinn^Michaela"
+    deeper.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+    deeper.add_new(0x00291010, "LO", "GEMS")  # private creator ...
+    deeper.add_new(0x00291011, "LO", "Hidden Hospital")  # ... and its element
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = ds.SOPClassUID
+    reference.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+    reference.PatientName = "Doe^Jane"
+    reference.InstanceCreationDate = "20040119"
+    reference.ImageComments = "Pulmonary embolism, left lower lobe"
+    reference.add_new(0x00091001, "LO", "Station Nine")  # private without a creator
+    reference.SourceImageSequence = Sequence([deeper])
+    ds.ReferencedImageSequence = Sequence([reference])
+    if undefined_lengths:
+        for sequence in (ds.ReferencedImageSequence, reference.SourceImageSequence):
+            sequence.is_undefined_length = True
+        for item in (reference, deeper):
+            item.is_undefined_length_sequence_item = True
+    ds.file_meta.TransferSyntaxUID = syntax
+    buffer = BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue(), ds
+
+
+@pytest.mark.parametrize(
+    ("syntax", "undefined_lengths"),
+    [
+        (UID("1.2.840.10008.1.2.1"), False),  # Explicit VR Little Endian
+        (UID("1.2.840.10008.1.2.1"), True),
+        (UID("1.2.840.10008.1.2"), False),  # Implicit VR Little Endian
+        (UID("1.2.840.10008.1.2"), True),
+        (UID("1.2.840.10008.1.2.2"), False),  # Explicit VR Big Endian
+    ],
+)
+def test_sequences_read_from_a_file_are_de_identified_at_every_level(syntax, undefined_lengths):
+    # Read from bytes, the nested elements arrive raw, as in an upload: the walk must still
+    # reach and clean them, two levels down.
+    data, original = _nested_case_file(syntax, undefined_lengths)
+    ds = read_dicom(data, name="nested.dcm")
+    assert ds.original_encoding == (syntax.is_implicit_VR, syntax.is_little_endian)
+    report = Deidentifier(date_offset_days=OFFSET_DAYS).deidentify(ds)
+    written = dataset_to_bytes(ds)
+
+    for secret in (b"Doe^Jane", b"Quinn", b"Hidden Hospital", b"Station Nine", b"embolism", b"GEMS"):
+        assert secret not in written, secret
+    back = pydicom.dcmread(BytesIO(written))
+    assert back.file_meta.TransferSyntaxUID == syntax
+    assert not any(elem.tag.is_private for elem in back.iterall())
+    reference = back.ReferencedImageSequence[0]
+    deeper = reference.SourceImageSequence[0]
+    assert reference.PatientName == "ANONYMOUS"
+    assert "ImageComments" not in reference and "OperatorsName" not in deeper
+    shifted = dt.date(2004, 1, 19) + dt.timedelta(days=OFFSET_DAYS)
+    assert reference.InstanceCreationDate == shifted.strftime("%Y%m%d")
+    assert reference.ReferencedSOPInstanceUID == deeper.ReferencedSOPInstanceUID == back.SOPInstanceUID
+    assert back.SOPInstanceUID != original.SOPInstanceUID
+    assert reference.ReferencedSOPClassUID == original.SOPClassUID
+    assert {
+        "ReferencedImageSequence.PatientName",
+        "ReferencedImageSequence.ImageComments",
+        "ReferencedImageSequence.(0009,1001)",
+        "ReferencedImageSequence.SourceImageSequence.OperatorsName",
+        "ReferencedImageSequence.SourceImageSequence.(0029,1011)",
+    } <= set(report.removed) | set(report.replaced)

@@ -9,8 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import FileMetaDataset
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import pixel_array
+from pydicom.sequence import Sequence
+from pydicom.tag import Tag
 
 from imaging.dicom import reading
 from imaging.dicom.errors import RejectedFile
@@ -231,3 +234,75 @@ def test_sort_key_without_any_ordering_information_is_zero():
     for keyword in ("InstanceNumber", "ImagePositionPatient", "ImageOrientationPatient"):
         delattr(ds, keyword)
     assert sort_key(ds) == 0.0
+
+
+def _with_raw_element(vr: str, value: bytes, nested: bool = False) -> bytes:
+    """CT_small with Acquisition Matrix (0018,1310) encoded as given, however wrong.
+
+    At the top level, pydicom writes a raw element's bytes as they are. In a sequence item
+    (undefined lengths, so that no outer length needs fixing) a sound value is written and then
+    replaced in the bytes.
+    """
+    ds = sample_dataset("CT_small.dcm")
+    if not nested:
+        ds[0x00181310] = RawDataElement(Tag(0x00181310), vr, len(value), value, 0, False, True)
+        return to_bytes(ds)
+    item = Dataset()
+    item.ReferencedSOPInstanceUID = "1.2.3"
+    item.add_new(0x00181310, "US", 1)
+    item.is_undefined_length_sequence_item = True
+    ds.ReferencedImageSequence = Sequence([item])
+    ds.ReferencedImageSequence.is_undefined_length = True
+    sound = b"\x18\x00\x10\x13US\x02\x00\x01\x00"
+    data = to_bytes(ds)
+    assert data.count(sound) == 1
+    return data.replace(sound, b"\x18\x00\x10\x13" + vr.encode() + len(value).to_bytes(2, "little") + value)
+
+
+def _converting_everything_fails(data: bytes) -> bool:
+    try:
+        for _ in pydicom.dcmread(BytesIO(data)).iterall():
+            pass
+    except Exception:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_binary_number_of_the_wrong_length_is_refused_as_a_corrupt_header(nested):
+    # read_dicom no longer converts every element, but refuses what converting would fail on.
+    data = _with_raw_element("US", b"\x01\x00\x02", nested=nested)
+    assert _converting_everything_fails(data)
+    err = rejection(data)
+    assert err.reason.startswith("the DICOM header is corrupt")
+    assert "(0018,1310) (US) has 3 bytes" in err.reason
+
+
+def test_an_unknown_value_representation_is_refused_as_a_corrupt_header():
+    data = _with_raw_element("ZZ", b"ab")
+    assert _converting_everything_fails(data)
+    assert "unknown Value Representation 'ZZ'" in rejection(data).reason
+
+
+def test_a_sound_binary_number_is_accepted():
+    assert read_dicom(_with_raw_element("US", b"\x01\x00\x02\x00"), name="ok.dcm")
+
+
+def test_read_dicom_leaves_the_elements_raw_and_parses_every_sequence():
+    ds = read_dicom(sample_bytes("examples_palette.dcm"), name="palette.dcm")
+    elements = list(ds.elements())
+    assert sum(elem.is_raw for elem in elements) > len(elements) / 2  # not converted
+    sequences = [elem for elem in elements if elem.VR == "SQ"]
+    assert sequences and not any(elem.is_raw for elem in sequences)
+    assert all(isinstance(item, Dataset) for elem in sequences for item in elem.value)
+    # Native pixels are checked by their length: the element stays raw too.
+    assert read_dicom(sample_bytes("CT_small.dcm"), name="ct.dcm").get_item("PixelData").is_raw
+
+
+def test_header_value_is_what_get_gives_without_converting_the_element():
+    ds = read_dicom(sample_bytes("CT_small.dcm"), name="ct.dcm")
+    for keyword in ("Rows", "Modality", "SOPInstanceUID", "ImagePositionPatient", "NotThere"):
+        value = reading.header_value(ds, keyword, "default")
+        if keyword != "NotThere":
+            assert ds.get_item(keyword).is_raw
+        assert value == pydicom.dcmread(BytesIO(sample_bytes("CT_small.dcm"))).get(keyword, "default")
