@@ -76,6 +76,33 @@ class VisibleCasesMixin:
         return Paginator(cards(cases), per_page).get_page(self.request.GET.get("page"))
 
 
+class SnippetPage:
+    """A page of search results, read (and given its snippets) only when the template first reads
+    it: when the page's rendered content comes from the cache, neither happens."""
+
+    def __init__(self, cases, search):
+        self._cases, self._search, self._loaded = cases, search, None
+
+    def _load(self) -> list[Case]:
+        if self._loaded is None:
+            self._loaded = list(self._cases)
+            for case in self._loaded:
+                case.search_snippet = search_snippet(case=case, search=self._search)
+        return self._loaded
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __bool__(self) -> bool:
+        return bool(self._load())
+
+    def __getitem__(self, index):
+        return self._load()[index]
+
+
 class HomeView(VisibleCasesMixin, TemplateView):
     template_name = "cases/home.html"
 
@@ -99,7 +126,10 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         form = CaseFilterForm(self.request.GET)
         filters = form.active_filters()
         tree = region_tree()
-        search = case_search_parse(text=filters.get("q", ""))
+        text = filters.get("q", "")
+        # The parse reads synonyms and the typo vocabulary: the same for everyone, changed only with
+        # the archive (diagnoses, published cases), so cached under the version too.
+        search = cached(cache_key("search-parse", "all", {"q": text}), lambda: case_search_parse(text=text))
         # Search narrows the visible cases like any other filter, so facets count the matching set.
         cases = search_filter(filter_cases(self.visible_cases(), filters, tree), search)
         facets = case_facets_cached(cases, tree, user=self.request.user, filters=filters)
@@ -108,8 +138,7 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         paginator.count = facets.total  # already counted by the facet query
         page_obj = paginator.get_page(self.request.GET.get("page"))
         if search:
-            for case in page_obj.object_list:
-                case.search_snippet = search_snippet(case=case, search=search)
+            page_obj.object_list = SnippetPage(page_obj.object_list, search)
         context.update(
             form=form,
             filters=filters,

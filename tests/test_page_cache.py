@@ -292,3 +292,17 @@ def test_the_rendered_diagnosis_page_follows_a_publication(client, archive, edit
     case_return_to_draft(case=Case.objects.get(slug="sacral-2"), by=editor)
     html = client.get(url).content.decode()
     assert "Cases with this final diagnosis (2)" in html and "sacral-2" not in html
+
+
+def test_a_search_follows_an_edit_at_once_and_runs_no_query_when_warm(client, archive):
+    url = "/cases/?q=osteopoikilosis"
+    cache.clear()
+    assert queries_of(client, url) > 0
+    assert queries_of(client, url) == 0
+    assert result_count(client.get(url).content.decode()).startswith("0 cases")
+    finding = Finding.objects.get(case__slug="chest-0", order=1)
+    finding.text = "Osteopoikilosis of the ribs."
+    finding.save()
+    html = client.get(url).content.decode()
+    assert result_count(html).startswith("1 case ") and "chest-0" in html
+    assert "<mark>Osteopoikilosis</mark>" in html  # the snippet is built for the new page
