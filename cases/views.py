@@ -11,6 +11,9 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.generic import TemplateView
 from taggit.models import Tag
 
@@ -103,6 +106,18 @@ class SnippetPage:
         return self._load()[index]
 
 
+def lazily(compute):
+    """``compute()`` once, the first time it is needed, shared by several lazy context values."""
+    memo = []
+
+    def value():
+        if not memo:
+            memo.append(compute())
+        return memo[0]
+
+    return value
+
+
 class HomeView(VisibleCasesMixin, TemplateView):
     template_name = "cases/home.html"
 
@@ -110,9 +125,12 @@ class HomeView(VisibleCasesMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         cases = self.visible_cases()
         user = self.request.user
-        context["facets"] = case_facets_cached(cases, region_tree(), user=user, filters={})
-        context["newest_cases"] = self.cached(
-            "home-newest", lambda: list(cards(cases)[:NEWEST_CASES_ON_HOME])
+        # Lazy: when the rendered content comes from the cache (fragment_key), nothing is read.
+        context["facets"] = SimpleLazyObject(
+            lambda: case_facets_cached(cases, region_tree(), user=user, filters={})
+        )
+        context["newest_cases"] = SimpleLazyObject(
+            lambda: self.cached("home-newest", lambda: list(cards(cases)[:NEWEST_CASES_ON_HOME]))
         )
         context["fragment_key"] = self.fragment_key()
         return context
@@ -125,6 +143,22 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = CaseFilterForm(self.request.GET)
         filters = form.active_filters()
+        # Everything else is lazy: when the rendered content comes from the cache (fragment_key),
+        # no query is built, no cached aggregate is read and no page of cases is loaded.
+        state = lazily(lambda: self.list_state(filters))
+        context.update(
+            form=form,
+            filters=filters,
+            search=SimpleLazyObject(lambda: state()["search"]),
+            other_filters=any(name != "q" for name in filters),
+            facets=SimpleLazyObject(lambda: state()["facets"]),
+            page_obj=SimpleLazyObject(lambda: state()["page_obj"]),
+            active_region=SimpleLazyObject(lambda: state()["active_region"]),
+            fragment_key=self.fragment_key(),
+        )
+        return context
+
+    def list_state(self, filters: dict) -> dict:
         tree = region_tree()
         text = filters.get("q", "")
         # The parse reads synonyms and the typo vocabulary: the same for everyone, changed only with
@@ -139,17 +173,12 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         page_obj = paginator.get_page(self.request.GET.get("page"))
         if search:
             page_obj.object_list = SnippetPage(page_obj.object_list, search)
-        context.update(
-            form=form,
-            filters=filters,
-            search=search,
-            other_filters=any(name != "q" for name in filters),
-            facets=facets,
-            page_obj=page_obj,
-            active_region=tree.by_slug.get(filters.get("region", "")),
-            fragment_key=self.fragment_key(),
-        )
-        return context
+        return {
+            "search": search,
+            "facets": facets,
+            "page_obj": page_obj,
+            "active_region": tree.by_slug.get(filters.get("region", "")),
+        }
 
 
 class CaseDetailView(VisibleCasesMixin, TemplateView):
@@ -157,19 +186,44 @@ class CaseDetailView(VisibleCasesMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         context = super().get_context_data(**kwargs)
-        # The case with every row the page shows, and its related cases: cached for what this user
-        # may see (a case they may not see is cached as missing for them, and answers 404, not 403:
-        # its existence is not disclosed either).
-        found = self.cached("case-page", lambda: self.case_and_related(slug), {"slug": slug})
-        if found == CASE_MISSING:
+        # Whether this user may see the case, and its title: a small cached entry. A case they may
+        # not see answers 404, not 403: its existence is not disclosed either.
+        head = self.cached("case-head", lambda: self.case_head(slug), {"slug": slug})
+        if head == CASE_MISSING:
             raise Http404("No such case.")
-        case, related = found
-        context["case"] = case
-        context["related_cases"] = related
-        context["permalink"] = self.request.build_absolute_uri(case.get_absolute_url())
-        # The template keeps the rendered teaching sections under this version (fragment cache).
-        context["archive_version"] = archive_version()
+        # The case with every row the page shows, and its related cases (cached for what this user
+        # may see), read only if the page's rendered content is not in the cache (fragment_key).
+        page = lazily(lambda: self.case_page(slug))
+        request = self.request
+        context.update(
+            case_title=head["title"],
+            case=SimpleLazyObject(lambda: page()[0]),
+            related_cases=SimpleLazyObject(lambda: page()[1]),
+            permalink=request.build_absolute_uri(reverse("case_detail", args=[slug])),
+            # The page shows its address and today's date ("accessed …"): both are in the key.
+            fragment_key=self.fragment_key(
+                slug=slug, host=request.get_host(), scheme=request.scheme, today=str(timezone.localdate())
+            ),
+            # The teaching sections are also kept on their own under this version (fragment cache).
+            archive_version=archive_version(),
+        )
         return context
+
+    def case_head(self, slug: str):
+        """Existence and title, taken from the whole page's entry (read or made now): a cold page
+        costs the same queries as before the head existed."""
+        found = self.case_page(slug, missing_ok=True)
+        return CASE_MISSING if found == CASE_MISSING else {"pk": found[0].pk, "title": found[0].title}
+
+    def case_page(self, slug: str, *, missing_ok: bool = False):
+        found = getattr(self, "_case_page", None)  # read once per request
+        if found is None:
+            found = self._case_page = self.cached(
+                "case-page", lambda: self.case_and_related(slug), {"slug": slug}
+            )
+        if found == CASE_MISSING and not missing_ok:  # gone since the head was read
+            raise Http404("No such case.")
+        return found
 
     def case_and_related(self, slug: str):
         try:
@@ -246,7 +300,26 @@ class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         context = super().get_context_data(**kwargs)
-        diagnosis = get_object_or_404(Diagnosis, slug=slug)
+        # Diagnoses are public (only their cases are filtered): one cached entry for everyone.
+        diagnosis = cached(
+            cache_key("diagnosis", "all", {"slug": slug}),
+            lambda: Diagnosis.objects.filter(slug=slug).first() or CASE_MISSING,
+        )
+        if diagnosis == CASE_MISSING:
+            raise Http404("No such diagnosis.")
+        # Lazy: when the rendered content comes from the cache (fragment_key), nothing is read.
+        state = lazily(lambda: self.diagnosis_state(diagnosis))
+        context.update(
+            diagnosis=diagnosis,
+            final_cases=SimpleLazyObject(lambda: state()["final_cases"]),
+            final_count=SimpleLazyObject(lambda: state()["final_count"]),
+            differential_cases=SimpleLazyObject(lambda: state()["differential_cases"]),
+            differential_count=SimpleLazyObject(lambda: state()["differential_count"]),
+            fragment_key=self.fragment_key(diagnosis=diagnosis.pk),
+        )
+        return context
+
+    def diagnosis_state(self, diagnosis: Diagnosis) -> dict:
         cases = self.visible_cases()
         final = cases.filter(final_diagnosis=diagnosis)
         in_differential = cases.filter(differential_items__diagnosis=diagnosis).exclude(
@@ -257,15 +330,12 @@ class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
             lambda: {"final": final.count(), "differential": in_differential.count()},
             {"diagnosis": diagnosis.pk},
         )
-        context.update(
-            diagnosis=diagnosis,
-            final_cases=cards(final)[:CASES_PER_SECTION],
-            final_count=counts["final"],
-            differential_cases=cards(in_differential)[:CASES_PER_SECTION],
-            differential_count=counts["differential"],
-            fragment_key=self.fragment_key(diagnosis=diagnosis.pk),
-        )
-        return context
+        return {
+            "final_cases": list(cards(final)[:CASES_PER_SECTION]),
+            "final_count": counts["final"],
+            "differential_cases": list(cards(in_differential)[:CASES_PER_SECTION]),
+            "differential_count": counts["differential"],
+        }
 
 
 class TagDetailView(VisibleCasesMixin, TemplateView):

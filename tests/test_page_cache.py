@@ -306,3 +306,14 @@ def test_a_search_follows_an_edit_at_once_and_runs_no_query_when_warm(client, ar
     html = client.get(url).content.decode()
     assert result_count(html).startswith("1 case ") and "chest-0" in html
     assert "<mark>Osteopoikilosis</mark>" in html  # the snippet is built for the new page
+
+
+def test_the_cached_case_page_keeps_its_own_address_and_title(client, archive):
+    warm(client, "/cases/sacral-0/")
+    html = client.get("/cases/sacral-0/", HTTP_HOST="localhost").content.decode()
+    assert "http://localhost/cases/sacral-0/" in html and "http://testserver/" not in html
+    assert "http://testserver/cases/sacral-0/" in client.get("/cases/sacral-0/").content.decode()
+    case = Case.objects.get(slug="sacral-0")
+    case.title = "Sacral pain, retitled"
+    case.save()
+    assert "<title>Sacral pain, retitled" in client.get("/cases/sacral-0/").content.decode()
