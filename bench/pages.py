@@ -4,7 +4,8 @@
 
 Options: ``--cases-small`` (default 1,000) and ``--cases-large`` (default 10,000) published cases,
 ``--repeat`` (default 40) timed rounds, ``--quick`` (200 and 1,000 cases, 10 rounds: for iterating),
-``--keep`` (leave the database). It prints figures and asserts nothing.
+``--resident`` (measure logged in as a resident instead of anonymous), ``--keep`` (leave the
+database). It prints figures and asserts nothing.
 
 Method
 ------
@@ -244,6 +245,11 @@ def print_table(title: str, result: dict) -> None:
         f"(goal within {GOAL_SEARCH_TO_LIST:.0f}x); most queries: "
         f"{max(max(row['cold'], row['warm']) for row in rows)} (goal at most {GOAL_QUERIES})"
     )
+    print(
+        "First request after an edit (cold p50): worst page / floor "
+        f"{max(row['cold_p50'] / row['floor_p50'] for row in rows if row['label'] != 'search'):.1f}x, "
+        f"search / list {search['cold_p50'] / listing['cold_p50']:.2f}x"
+    )
     print("Matching cases: " + ", ".join(f"{url} {count}" for url, count in result["matching"].items()))
 
 
@@ -282,9 +288,18 @@ def grow_to(total: int, have: int, seed: int) -> list[int]:
     return ids
 
 
-def run(small: int, large: int, repeat: int) -> None:
+def run(small: int, large: int, repeat: int, *, resident: bool = False) -> None:
     started = time.perf_counter()
     client = Client()
+    who = "anonymous"
+    if resident:
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+
+        user = get_user_model().objects.create_user("bench-resident")
+        user.groups.add(Group.objects.get(name="resident"))
+        client.force_login(user)
+        who = "logged in as a resident"
     ids = grow_to(small, 0, seed=1)
     case = Case.objects.select_related("final_diagnosis").get(pk=ids[0])
     results = []
@@ -294,7 +309,7 @@ def run(small: int, large: int, repeat: int) -> None:
         cache.clear()
         result = run_size(client, case, repeat)
         print_table(
-            f"{size:,} published cases: {repeat} timed requests per page, anonymous, "
+            f"{size:,} published cases: {repeat} timed requests per page, {who}, "
             "server time (Django test client), ms",
             result,
         )
@@ -313,6 +328,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--quick", action="store_true", help="200 and 1,000 cases, 10 rounds")
     parser.add_argument("--keep", action="store_true", help="keep the bench_pages database afterwards")
+    parser.add_argument("--resident", action="store_true", help="measure logged in as a resident")
     args = parser.parse_args()
     if args.quick:
         args.cases_small, args.cases_large, args.repeat = 200, 1_000, 10
@@ -328,7 +344,7 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
             override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
         ):
-            run(args.cases_small, args.cases_large, args.repeat)
+            run(args.cases_small, args.cases_large, args.repeat, resident=args.resident)
     finally:
         if not args.keep:
             connection.creation.destroy_test_db(original_name, verbosity=0)
