@@ -40,7 +40,7 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import Resolver404, URLResolver, clear_url_caches, get_resolver, resolve, reverse
 from django.utils import timezone
 from reversion.models import Version
@@ -683,6 +683,25 @@ def test_matrix(as_role, world, media_root, role, row):
     assert_no_leak(response, role, row, world)
     if row.unchanged and role not in row.changes.split():
         assert UNCHANGED[row.unchanged](world), row.unchanged
+
+
+CACHED_ROWS = [
+    row for row in SITE_ROWS if row.method == "get" and not row.url.startswith(("/images/", "/media/"))
+]
+
+
+@pytest.mark.parametrize("row", CACHED_ROWS, ids=[row.name for row in CACHED_ROWS])
+def test_no_page_is_served_from_a_cache_warmed_by_another_role(world, media_root, row):
+    """Pages keep parts (or all) of themselves in a cache: the widest roles ask first, then each narrower
+    one, all in one test, and each still gets exactly its own outcome and nothing it may not see."""
+    url = url_of(row, world)
+    for role in reversed(ROLES):
+        client = Client()
+        if role != "anon":
+            client.force_login(world.users[role])
+        response = client.get(url)
+        assert_outcome(response, row.expected(role), url, world)
+        assert_no_leak(response, role, row, world)
 
 
 # -- What the matrix itself relies on ---------------------------------------------------------------------
