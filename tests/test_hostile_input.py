@@ -257,6 +257,18 @@ def test_a_bad_reveal_is_a_400_and_records_nothing(as_user, world, media_root, r
     assert not any(key.startswith("quiz") for key in client.session.keys())  # noqa: SIM118 (no __iter__)
 
 
+@pytest.mark.parametrize("too_much", ["body", "fields"])
+def test_an_oversized_reveal_is_a_400(as_user, world, media_root, settings, too_much):
+    client = as_user("resident")
+    if too_much == "body":
+        data = {"guess": "g" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
+    else:
+        data = {f"field{n}": "x" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+    before = snapshot(media_root)
+    assert client.post("/cases/published-case/quiz/", data).status_code == 400
+    assert_same(before, snapshot(media_root))
+
+
 def test_an_empty_or_missing_answer_is_marked_wrong_not_an_error(as_user, world, media_root):
     """By design (README, Quiz): an empty answer is an answer, marked wrong."""
     client = as_user("resident")
