@@ -78,15 +78,18 @@ class CaseQuizView(View):
             if attempt is not None:
                 return self.revealed(request, case, attempt)
         answer = form.answer()
+        # The key is read once, before the attempt is recorded: after that commit the page must need
+        # no further query, or a connection lost in between would show an error for a stored answer.
+        key = AnswerKey.of(case)
         attempt = attempts.record(
             case=case,
             answer=answer,
-            grade=grade_guess(AnswerKey.of(case), answer.guess),
+            grade=grade_guess(key, answer.guess),
             quiz_session=parse_token(quiz_session.id) if quiz_session else None,
         )
         if quiz_session:
             quiz_session_record(request.session, quiz_session, case_id=case.pk, token=attempt.token)
-        return self.revealed(request, case, attempt)
+        return self.revealed(request, case, attempt, key=key)
 
     def unrevealed(self, request, case: Case, form: AnswerForm, quiz_session, status: int = 200):
         context = {
@@ -97,8 +100,8 @@ class CaseQuizView(View):
         }
         return render(request, "quiz/case_quiz.html", context, status=status)
 
-    def revealed(self, request, case: Case, attempt: QuizAttempt):
-        key = AnswerKey.of(case)
+    def revealed(self, request, case: Case, attempt: QuizAttempt, key: AnswerKey | None = None):
+        key = key or AnswerKey.of(case)
         your_differential = compare_differential(key, attempt.differential)
         listed = {item.matched_name for item in your_differential if item.matched_name}
         quiz_session = session_including(request, attempt.quiz_session, case)

@@ -218,3 +218,22 @@ def test_every_quiz_page_says_it_is_for_education_only(client, seeded, resident)
 
 def test_the_nav_links_to_the_quiz(client, seeded):
     assert '<a href="/quiz/">Quiz</a>' in client.get("/").content.decode()
+
+
+def test_a_recorded_answer_needs_no_further_query_to_be_shown(seeded):
+    """After the attempt is written, the revealed page is built from what was read before: a connection
+    lost just after the commit must not turn a stored answer into an error page (bench/faults.py)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(make_user("reader", "resident"))
+    with CaptureQueriesContext(connection) as queries:
+        response = reveal(client, SACRAL, "chordoma")
+    assert response.status_code == 200
+    statements = [query["sql"] for query in queries.captured_queries]
+    insert = 'INSERT INTO "quiz_quizattempt"'
+    first_write = next(i for i, sql in enumerate(statements) if sql.startswith(insert))
+    allowed = ('"quiz_quizattempt"', '"quiz_reviewcard"', '"django_session"', "SAVEPOINT")
+    later = [sql for sql in statements[first_write:] if not any(name in sql for name in allowed)]
+    assert later == []
