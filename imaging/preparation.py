@@ -8,12 +8,16 @@ de-identification key: no database, no storage.
 :func:`imaging.services.images_ingest` runs it in-process for small uploads and, for larger ones,
 in worker processes (:func:`prepare_in_worker`) while the main process stores files and writes
 rows. So this module must stay importable without Django: a worker process never sets Django up,
-and takes in and hands back only bytes and plain data.
+and takes in and hands back only bytes and plain data (or, in a worker, the path of a file it
+wrote the prepared bytes to: see :func:`prepare_in_worker`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
 
 from imaging.dicom.deidentify import Deidentifier, dataset_to_bytes
 from imaging.dicom.reading import read_dicom, slice_position, sort_key
@@ -25,6 +29,7 @@ __all__ = [
     "KIND_RASTER",
     "RASTER_REVIEW_REASON",
     "Prepared",
+    "Spooled",
     "looks_like_dicom",
     "prepare",
     "prepare_in_worker",
@@ -87,7 +92,17 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
 _worker_deidentifier: tuple[tuple[str, int], Deidentifier] | None = None
 
 
-def prepare_in_worker(name: str, data: bytes, seed: str, date_offset_days: int) -> Prepared:
+@dataclass(frozen=True)
+class Spooled:
+    """Prepared bytes a worker wrote to a file of the upload's spool folder, in place of the bytes."""
+
+    path: str
+    size: int
+
+
+def prepare_in_worker(
+    name: str, data: bytes, seed: str, date_offset_days: int, spool: str | None = None
+) -> Prepared | tuple[Spooled, dict, dict]:
     """:func:`prepare` in a worker process, with a Deidentifier built there from the case's key.
 
     Deidentifiers built from the same seed and offset map every UID, date and Patient ID the same
@@ -95,9 +110,21 @@ def prepare_in_worker(name: str, data: bytes, seed: str, date_offset_days: int) 
     own instance de-identifies exactly as the main process's would. A
     :class:`~imaging.dicom.errors.RejectedFile` raised here pickles cleanly and is raised again
     in the main process.
+
+    With `spool` (a folder of the main process's, for this upload) the prepared bytes are written
+    to a new file there and its path handed back instead of the bytes: the main process then moves
+    the file into storage rather than receive the bytes through a pipe and write them itself,
+    which was most of its work per file. The main process removes the folder when the upload
+    is done, whatever happened, so a file it never took is not left over.
     """
     global _worker_deidentifier
     key = (seed, date_offset_days)
     if _worker_deidentifier is None or _worker_deidentifier[0] != key:
         _worker_deidentifier = (key, Deidentifier(seed=seed, date_offset_days=date_offset_days))
-    return prepare(name, data, _worker_deidentifier[1])
+    content, fields, report = prepare(name, data, _worker_deidentifier[1])
+    if spool is None:
+        return content, fields, report
+    descriptor, path = tempfile.mkstemp(dir=spool, suffix=".part")
+    with os.fdopen(descriptor, "wb") as spooled:
+        spooled.write(content)
+    return Spooled(path, len(content)), fields, report

@@ -8,13 +8,17 @@ neither an orphan file nor a row. Rendering is deferred to first view (``imaging
 The CPU-bound part of each file (read, validate, de-identify, encode: :mod:`imaging.preparation`)
 runs in worker processes for uploads of :data:`POOL_MIN_FILES` files or more, while this process
 stores the prepared files and writes their rows in order. Workers see only bytes and plain data,
-never Django or the database, and store nothing: everything that has to be undone on failure
-happens here.
+never Django or the database, and store nothing: they write each prepared file to a spool folder
+of this upload, from which this process moves it into storage (a rename, on one file system); the
+folder is removed when the upload ends, however it ends. Everything that has to be undone on
+failure happens here.
 """
 
 import multiprocessing
 import os
 import secrets
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,7 +28,8 @@ from io import BytesIO
 from itertools import chain, islice
 
 import pydicom
-from django.core.files.base import ContentFile
+from django.conf import settings
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.db.models import Max
 
@@ -33,7 +38,14 @@ from imaging.dicom.deidentify import Deidentifier
 from imaging.dicom.errors import RejectedFile
 from imaging.inputs import InputFile, expand_named_bytes
 from imaging.models import DeidentificationKey, Image, Series, Study, Upload
-from imaging.preparation import RASTER_REVIEW_REASON, Prepared, looks_like_dicom, prepare, prepare_in_worker
+from imaging.preparation import (
+    RASTER_REVIEW_REASON,
+    Prepared,
+    Spooled,
+    looks_like_dicom,
+    prepare,
+    prepare_in_worker,
+)
 
 __all__ = [
     "RASTER_REVIEW_REASON",
@@ -115,7 +127,7 @@ def deidentifier_for_case(case) -> Deidentifier:
 # -- preparation: in this process, or in worker processes -----------------------------------------
 
 # What preparing one item gave: the prepared file, or why it was rejected.
-_Result = Prepared | RejectedFile
+_Result = Prepared | tuple[Spooled, dict, dict] | RejectedFile
 
 
 def _prepared(
@@ -179,6 +191,7 @@ def _prepared_in_pool(
     exhausted = False
     pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
     _widen_pipes(pool)
+    spool = tempfile.mkdtemp(prefix="ingest-spool-", dir=settings.FILE_UPLOAD_TEMP_DIR)
     try:
         while True:
             while not exhausted and in_flight < ahead and len(window) < window_size:  # supply the workers
@@ -189,7 +202,7 @@ def _prepared_in_pool(
                     window.append((item.name, item))  # settled, or to be prepared here in turn
                 else:
                     task = pool.submit(
-                        prepare_in_worker, item.name, item.data, key.seed, key.date_offset_days
+                        prepare_in_worker, item.name, item.data, key.seed, key.date_offset_days, spool
                     )
                     window.append((item.name, task))
                     in_flight += 1
@@ -210,6 +223,7 @@ def _prepared_in_pool(
             yield name, _settled(first, deidentifier)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(spool, ignore_errors=True)  # files never taken: rejected in the end, cancelled
 
 
 def _settled(pending: "Future[Prepared] | InputFile | _Result", deidentifier: Deidentifier) -> _Result:
@@ -276,16 +290,39 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 # -- storing and indexing -----------------------------------------------------------------------
 
 
-def _stored_image(series: Series, content: bytes, fields: dict, report: dict, caption: str) -> Image:
+class _WholeContent(ContentFile):
+    """Bytes already in memory, written in one piece (not in 64 KB chunks, each one copied first)."""
+
+    DEFAULT_CHUNK_SIZE = 1 << 30
+
+
+class _SpooledFile(File):
+    """A worker's spool file: file system storage moves it into place rather than copying it."""
+
+    def __init__(self, spooled: Spooled) -> None:
+        super().__init__(open(spooled.path, "rb"), name="upload")  # noqa: SIM115 (File closes it)
+        self._path = spooled.path
+
+    def temporary_file_path(self) -> str:
+        return self._path
+
+
+def _stored_image(
+    series: Series, content: bytes | Spooled, fields: dict, report: dict, caption: str
+) -> Image:
     """An unsaved row whose de-identified file is already in storage."""
     image = Image(
         series=series,
-        size_bytes=len(content),
+        size_bytes=content.size if isinstance(content, Spooled) else len(content),
         deid_report=report,
         caption=caption,
         **{**fields, "kind": Image.Kind(fields["kind"])},
     )
-    image.file.save("upload", ContentFile(content), save=False)
+    if isinstance(content, Spooled):
+        with _SpooledFile(content) as spooled:
+            image.file.save("upload", spooled, save=False)
+    else:
+        image.file.save("upload", _WholeContent(content), save=False)
     return image
 
 
@@ -328,10 +365,13 @@ class _PendingRows:
 
 def _renumber(series: Series) -> None:
     """Order a series by slice position: InstanceNumber, else position along the normal."""
-    images = list(series.images.order_by("sort_key", "pk"))
+    images = series.images.order_by("sort_key", "pk").only("pk", "order")  # not the reports
+    moved = []
     for position, image in enumerate(images, start=1):
-        image.order = position
-    Image.objects.bulk_update(images, ["order"])
+        if image.order != position:
+            image.order = position
+            moved.append(image)
+    Image.objects.bulk_update(moved, ["order"])
 
 
 def images_ingest(

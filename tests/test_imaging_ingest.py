@@ -486,3 +486,59 @@ def test_what_the_workers_import_needs_no_django():
         [sys.executable, "-c", code], cwd=Path(services.__file__).parent.parent, check=False
     )
     assert done.returncode == 0
+
+
+@pytest.fixture
+def spool_root(settings, tmp_path):
+    """The folder the workers' spool folders are made in (FILE_UPLOAD_TEMP_DIR), watched."""
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "spool")
+    Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir()
+    return Path(settings.FILE_UPLOAD_TEMP_DIR)
+
+
+def test_workers_hand_over_spooled_files_that_are_moved_into_storage(
+    series, media_root, pool_calls, spool_root, monkeypatch
+):
+    # Each worker writes the prepared bytes to a file of the upload's spool folder and hands
+    # back its path; the file is moved into storage (not read back and written again), and the
+    # spool folder is gone once the upload is done.
+    real_stored = services._stored_image
+    spooled_inodes = []
+
+    def stored(series_, content, *args):
+        if isinstance(content, preparation.Spooled):
+            assert Path(content.path).parent.parent == spool_root
+            spooled_inodes.append(os.stat(content.path).st_ino)
+        return real_stored(series_, content, *args)
+
+    monkeypatch.setattr(services, "_stored_image", stored)
+    files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(30)]
+    result = ingest(series, *files)
+
+    assert pool_calls == [2] and len(result.accepted) == 30
+    assert spooled_inodes  # (this process prepares some files itself while it waits)
+    stored_inodes = {path.stat().st_ino for path in stored_files(media_root)}
+    assert set(spooled_inodes) <= stored_inodes  # moved: the same file, renamed
+    assert list(spool_root.iterdir()) == []
+    for outcome in result.accepted:
+        image = Image.objects.get(pk=outcome.image_id)
+        with image.file.open("rb") as stored_file:
+            assert len(stored_file.read()) == image.size_bytes
+
+
+def test_a_failure_while_storing_removes_the_spool_folder_too(
+    series, media_root, pool_calls, spool_root, monkeypatch
+):
+    real = services._stored_image
+
+    def failing_on_the_20th(*args, **kwargs):
+        if Image.objects.count() + len(stored_files(media_root)) >= 19:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_stored_image", failing_on_the_20th)
+    files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(40)]
+    with pytest.raises(OSError, match="disk full"):
+        ingest(series, *files)
+    assert stored_files(media_root) == [] and Image.objects.count() == 0
+    assert list(spool_root.iterdir()) == []  # the files prepared but never stored went with it

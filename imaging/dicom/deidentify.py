@@ -72,7 +72,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from io import BytesIO
 
 import pydicom
@@ -336,8 +336,15 @@ class DeidReport:
     review_reason: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        """Return the report as plain JSON-serialisable types."""
-        return asdict(self)
+        """Return the report as plain JSON-serialisable types (copies of the lists)."""
+        return {
+            "removed": list(self.removed),
+            "replaced": list(self.replaced),
+            "kept": list(self.kept),
+            "burned_in_annotation": self.burned_in_annotation,
+            "needs_review": self.needs_review,
+            "review_reason": self.review_reason,
+        }
 
 
 class Deidentifier:

@@ -218,9 +218,11 @@ def _check_elements(ds: Dataset) -> int:
         count += 1
         elem = ds.get_item(tag)
         if elem.is_raw:
-            found: dict = {}
-            hooks.raw_element_vr(elem, found, ds=ds)
-            vr = found["VR"]
+            vr = elem.VR
+            if vr is None or vr == "UN":  # else the hook gives the VR as read
+                found: dict = {}
+                hooks.raw_element_vr(elem, found, ds=ds)
+                vr = found["VR"]
             if vr not in converters:
                 raise NotImplementedError(f"unknown Value Representation {vr!r} in tag {tag}")
             size = _NUMBER_SIZES.get(vr)

@@ -4,6 +4,7 @@ modified-dates options, plus removal of descriptive "spoiler" text."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 from io import BytesIO
@@ -22,6 +23,7 @@ from imaging.dicom.deidentify import (
     RETAINED_KEYWORDS,
     SPOILER_KEYWORDS,
     Deidentifier,
+    DeidReport,
     dataset_to_bytes,
 )
 from imaging.dicom.reading import read_dicom
@@ -411,6 +413,8 @@ def test_report_is_json_serialisable_and_lists_actions():
     assert "PatientName" in data["replaced"] and "StudyInstanceUID" in data["replaced"]
     assert "Modality" in data["kept"] and "PatientAge" in data["kept"]
     assert not set(data["kept"]) & (set(data["removed"]) | set(data["replaced"]))
+    assert set(data) == {f.name for f in dataclasses.fields(DeidReport)}  # as_dict misses none
+    assert report.as_dict()["kept"] is not report.kept  # copies
 
 
 def test_ultrasound_without_burned_in_flag_needs_review():
