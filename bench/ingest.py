@@ -18,11 +18,15 @@ in, so de-identification has real work to do. The pixels are the same in every s
 (a) ours: :func:`imaging.services.images_ingest` into a series made with
     :func:`imaging.services.series_create` on a case, on a real Django database: a throwaway SQLite
     file, migrated at start, and a throwaway ``MEDIA_ROOT`` (``DEBUG`` off, as in production).
-    That is read and validate (``read_dicom`` decodes the pixels once), de-identify, write the
-    bytes to storage, insert the row, renumber the series and record the upload. Nothing is
-    rendered: rendering waits for the first view.
+    That is read and validate (``read_dicom``: header checks, native pixel data checked by its
+    length, compressed pixel data decoded once), de-identify, encode, hash (SHA-256), write the
+    bytes to storage (from 8 files on, worker processes prepare the files and spool them, and
+    the main process moves them into storage), insert the row, renumber the series and record
+    the upload. Nothing is rendered: rendering waits for the first view.
 (b) the floor: ``pydicom.dcmread``, the same :class:`~imaging.dicom.deidentify.Deidentifier`,
-    :func:`~imaging.dicom.deidentify.dataset_to_bytes` and a plain file write. Nothing else.
+    :func:`~imaging.dicom.deidentify.dataset_to_bytes` and a plain file write. Nothing else. It
+    de-identifies and encodes exactly as (a) does (elements no rule changes stay raw and are
+    copied), in one process.
 (c) Orthanc (Debian's ``orthanc``, binary ``/usr/sbin/Orthanc``), ``POST /instances`` over one
     keep-alive HTTP connection. The benchmark starts it afresh for each repeat, with its own
     configuration (storage and index in a temporary folder, remote access and authentication

@@ -365,12 +365,12 @@ class _PendingRows:
 
 def _renumber(series: Series) -> None:
     """Order a series by slice position: InstanceNumber, else position along the normal."""
-    images = series.images.order_by("sort_key", "pk").only("pk", "order")  # not the reports
-    moved = []
-    for position, image in enumerate(images, start=1):
-        if image.order != position:
-            image.order = position
-            moved.append(image)
+    rows = series.images.order_by("sort_key", "pk").values_list("pk", "order")
+    moved = [
+        Image(pk=pk, order=position)
+        for position, (pk, order) in enumerate(rows, start=1)
+        if order != position
+    ]
     Image.objects.bulk_update(moved, ["order"])
 
 
@@ -390,6 +390,9 @@ def images_ingest(
     key = _deidentification_key(series.study.case)
     outcomes: list[FileOutcome] = []
     rows = _PendingRows()
+    # New images go after the series' images in upload order, until _renumber puts them in
+    # slice order: for files uploaded in order (a series' files usually are), nothing moves.
+    order = next_order(series.images.all())
     try:
         with closing(_prepared(expand_named_bytes(files), key)) as prepared:
             for name, result in prepared:
@@ -398,7 +401,9 @@ def images_ingest(
                 else:
                     content, fields, report = result
                     outcome = FileOutcome(name, accepted=True, deidentification=report)
-                    rows.add(_stored_image(series, content, fields, report, caption), outcome)
+                    image = _stored_image(series, content, fields, report, caption)
+                    image.order, order = order, order + 1
+                    rows.add(image, outcome)
                 outcomes.append(outcome)
                 if on_progress:
                     on_progress(outcome)

@@ -113,6 +113,23 @@ def test_slices_are_ordered_by_instance_number(series):
     assert [image.sort_key for image in series.images.order_by("order")] == [1.0, 2.0, 3.0]
 
 
+def test_a_second_upload_is_ordered_among_the_first_and_in_order_files_move_nothing(series, monkeypatch):
+    updated = []
+    real = Image.objects.bulk_update
+
+    def recording(objs, fields, **kwargs):
+        updated.append(sorted(image.order for image in objs))
+        return real(objs, fields, **kwargs)
+
+    monkeypatch.setattr(Image.objects, "bulk_update", recording)
+    ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in (1, 3, 5)])
+    assert updated == [[]]  # uploaded in slice order: already in place
+    ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in (2, 4)])
+    assert [image.sort_key for image in series.images.order_by("order")] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [image.order for image in series.images.order_by("order")] == [1, 2, 3, 4, 5]
+    assert updated[1] == [2, 3, 4, 5]  # slice 1 stays first
+
+
 def test_without_instance_number_slices_are_ordered_along_the_slice_normal(series):
     files = []
     for z in (20.0, -5.0, 7.5):
