@@ -115,6 +115,10 @@ class CaseScopedAdmin(admin.ModelAdmin):
         # Faculty may attach series only to studies and findings of their own cases.
         if db_field.name in {"study", "finding"} and not rules.is_editor(request.user):
             kwargs["queryset"] = db_field.related_model.objects.filter(case__author=request.user)
+        # A study may be added only to a case its author may still edit: their own drafts.
+        if db_field.name == "case" and not rules.is_editor(request.user):
+            own_drafts = {"author": request.user, "status": rules.DRAFT}
+            kwargs["queryset"] = db_field.related_model.objects.filter(**own_drafts)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -124,6 +128,9 @@ class ImageInline(admin.TabularInline):
     fields = ["preview", "order", "caption", "kind", "modality", "frame_count", "flag"]
     readonly_fields = ["preview", "kind", "modality", "frame_count", "flag"]
     can_delete = True
+
+    def has_add_permission(self, request, obj=None):
+        return False  # images come in through the series' upload field, which de-identifies them
 
     @admin.display(description="Image")
     def preview(self, image):
@@ -265,7 +272,8 @@ class StudyAdmin(CaseScopedAdmin):
 
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
+class UploadAdmin(CaseScopedAdmin):
+    case_path = "series__study__case"  # faculty read the reports of their own cases' uploads only
     list_display = ["__str__", "uploaded_by", "created_at"]
     readonly_fields = ["series", "uploaded_by", "accepted", "rejected", "report"]
 

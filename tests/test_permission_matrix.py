@@ -560,22 +560,7 @@ ALL_ROWS = SITE_ROWS + ADMIN_ROWS + admin_model_rows()
 
 # Cells that fail until imaging/admin.py is fixed (reported with the fix in issue #9; that file is not
 # this test's to change). Delete each entry once the fix is in: its cell then runs like every other.
-AWAITING_FIX = {
-    # A superuser's series page renders an empty image row whose thumbnail link has no id: a 500.
-    ("imaging.Series add", "admin"),
-    ("imaging.Series change draft_own_series", "admin"),
-    ("imaging.Series change draft_other_series", "admin"),
-    # The study form's case choices name every case, colleagues' drafts included (and accept them).
-    ("imaging.Study add", "faculty"),
-    ("imaging.Study change draft_own_study", "faculty"),
-    # Upload reports are not scoped to the case: faculty read those of colleagues' drafts.
-    ("imaging.Upload changelist", "faculty"),
-    ("imaging.Upload change draft_other_upload", "faculty"),
-    ("imaging.Upload history draft_other_upload", "faculty"),
-    ("imaging.Upload history draft_own_upload", "staff"),
-    ("imaging.Upload history draft_other_upload", "staff"),
-}
-CELLS = [(row, role) for row in ALL_ROWS for role in ROLES if (row.name, role) not in AWAITING_FIX]
+CELLS = [(row, role) for row in ALL_ROWS for role in ROLES]
 
 
 # -- Checks ----------------------------------------------------------------------------------------------
