@@ -34,6 +34,7 @@ from reversion.admin import VersionAdmin
 from authoring import rules
 from authoring.history import case_versions, version_diff
 from authoring.models import CaseSectionNotStated
+from cases.admin_forms import CaseRowForm, DiagnosisForm, WellFormedIdsMixin
 from cases.bundles import BundleError, ImportReport, SlugClash, export_bundle_tempfile, import_bundle
 from cases.completeness import completeness, completeness_of, facts_of, with_completeness_counts
 from cases.modalities import MODALITY_CHOICES
@@ -53,7 +54,7 @@ CASE_OWNED_MODELS = (Study, Series, Image, Upload, Annotation)
 MAX_AGE = 130  # as the constraint case_age_plausible
 
 
-class CaseForm(forms.ModelForm):
+class CaseForm(WellFormedIdsMixin, forms.ModelForm):
     # The case's updated_at when the form was loaded: a save compares it with the row's, so two
     # authors saving the same case at once cannot silently overwrite each other.
     loaded_updated_at = forms.CharField(widget=forms.HiddenInput, required=False)
@@ -178,6 +179,7 @@ class CaseRowInline:
     """Inline rows follow the case: editable exactly when the case is (``authoring.rules.may_edit``)."""
 
     formset = OrderedInlineFormSet
+    form = CaseRowForm
 
     def _case_allows(self, request, obj) -> bool:
         return obj is None or rules.may_edit(request.user, obj)
@@ -754,6 +756,7 @@ class CaseAdmin(VersionAdmin):
 
 @admin.register(Diagnosis)
 class DiagnosisAdmin(admin.ModelAdmin):
+    form = DiagnosisForm
     list_display = ["name", "slug"]
     search_fields = ["name", "synonyms"]
     prepopulated_fields = {"slug": ["name"]}

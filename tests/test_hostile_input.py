@@ -28,11 +28,10 @@ Already covered elsewhere, and not repeated here:
 - bundles (not a zip, bad checksums or paths, missing fields, over the size limit, CSRF):
   ``test_bundles.py``, ``test_bundle_admin.py``.
 
-Found here and not yet fixed (reported in issue #9; their rows join the tables once fixed): a case form
-posted with an id that is not a number (``final_diagnosis=abc``, ``regions=abc``, a differential item's
-``diagnosis=abc``) or beyond 64 bits is a 500 (Django's autocomplete widget and multiple choice query the
-raw value); ``Diagnosis.synonyms`` accepts any JSON (an object, a string, numbers), which then breaks
-matching and search (``[1]`` is a 500).
+Found here and fixed (``cases/admin_forms.py``): a case form posted with an id that is not a number
+(``final_diagnosis=abc``, ``regions=abc``, a differential item's ``diagnosis=abc``) or beyond 64 bits was a
+500 (Django's autocomplete widget and multiple choice query the raw value); ``Diagnosis.synonyms`` accepted
+any JSON (an object, a string, numbers), which then broke matching and search (``[1]`` was a 500).
 """
 
 import io
@@ -447,8 +446,14 @@ CASE_FIELD_ERRORS = [
     ({**ONE_FINDING, "findings-0-order": "-1"}, "Ensure this value is greater than or equal to 0"),
     ({**ONE_FINDING, "findings-0-order": "abc"}, "Enter a whole number"),
     ({**ONE_FINDING, "findings-0-text": "\x00"}, "Null characters are not allowed"),
-    # Ids that no row has (ids that are not numbers at all still crash: see the report of issue #9).
+    # Ids that no row has, ids that are not numbers, ids beyond 64 bits.
     ({"final_diagnosis": "999999"}, "Select a valid choice"),
+    ({"final_diagnosis": "abc"}, "Select a valid choice"),
+    ({"final_diagnosis": HUGE_INT}, "Select a valid choice"),
+    ({"regions": ["abc"]}, "Select a valid choice"),
+    ({"regions": [HUGE_INT]}, "Select a valid choice"),
+    ({"differential_items-TOTAL_FORMS": "1", "differential_items-0-diagnosis": "abc",
+      "differential_items-0-order": "1"}, "Select a valid choice"),
     ({"regions": ["999999"]}, "Select a valid choice"),
     ({"differential_items-TOTAL_FORMS": "1", "differential_items-0-diagnosis": "999999",
       "differential_items-0-order": "1"}, "Select a valid choice"),
@@ -578,6 +583,10 @@ def new_diagnosis(**fields) -> dict:
         ({"slug": "chordoma"}, "already exists"),
         ({"slug": SCRIPT}, "Enter a valid “slug”"),
         ({"synonyms": "not json"}, "Enter a valid JSON"),
+        ({"synonyms": '{"a": 1}'}, "list of names"),
+        ({"synonyms": "[1, null, [2]]"}, "list of names"),
+        ({"synonyms": '"osteoma"'}, "list of names"),
+        ({"synonyms": '["EMH", " "]'}, "list of names"),
         ({"summary_source": "s" * 501}, "Ensure this value has at most 500 characters"),
     ],
     ids=lambda value: repr(value)[:40],
