@@ -785,7 +785,7 @@ def annotation_form(image: Image, **row) -> dict:
     ids=lambda value: repr(value)[:40],
 )
 def test_a_bad_annotation_is_a_form_error_and_changes_nothing(as_user, world, media_root, row, message):
-    client = as_user("admin")
+    client = as_user("faculty")  # the author of the draft the image belongs to
     image = world["image"]
     row = {key: value.format(other_finding=world["other_finding"].pk) for key, value in row.items()}
     before = snapshot(media_root)
@@ -794,9 +794,11 @@ def test_a_bad_annotation_is_a_form_error_and_changes_nothing(as_user, world, me
     assert_same(before, snapshot(media_root))
 
 
-def test_a_good_annotation_is_saved(as_user, world):
-    """The form the bad rows are sent through does save a sound row, so each refusal above is the input's."""
-    client = as_user("admin")
+@pytest.mark.parametrize("role", ["faculty", "editor", "admin"])
+def test_a_good_annotation_is_saved(as_user, world, role):
+    """The form the bad rows are sent through does save a sound row, so each refusal above is the input's;
+    the draft's author and editors may draw arrows (imaging.0004_annotation_roles)."""
+    client = as_user(role)
     image = world["image"]
     data = annotation_form(image, finding=str(world["draft_finding"].pk))
     response = client.post(f"/admin/imaging/image/{image.pk}/change/", data)
