@@ -61,13 +61,21 @@ def archive_changed(*, using: str = DEFAULT_DB_ALIAS, **_signal_kwargs) -> None:
 def visibility_class(user) -> str:
     """Who sees which cases, as a key part: everyone anonymous sees the same published cases; a
     logged-in user may also see their own cases and, with permissions, others in review or draft
-    (``CaseQuerySet.visible_to``), so each keeps entries of their own."""
+    (``CaseQuerySet.visible_to``), so each keeps entries of their own.
+
+    The two permissions cost two queries per request to look up, so they are kept in the cache too,
+    under the archive version, the user and the flags of the user row already loaded (superuser,
+    active). Group membership and permission changes retire them (``cases/signals.py``).
+    """
     if not user.is_authenticated:
         return "public"
-    perms = "".join(
-        "1" if user.has_perm(perm) else "0" for perm in ("cases.view_draft_case", "cases.view_review_case")
-    )
-    return f"user-{user.pk}-{perms}"
+    user_key = f"user-{user.pk}-{int(user.is_superuser)}{int(user.is_active)}"
+
+    def perms() -> str:
+        wanted = ("cases.view_draft_case", "cases.view_review_case")
+        return "".join("1" if user.has_perm(perm) else "0" for perm in wanted)
+
+    return f"{user_key}-{cached(cache_key('permissions', user_key), perms)}"
 
 
 def cache_key(part: str, visibility: str, params: dict | None = None) -> str:

@@ -2,10 +2,13 @@
 
 Every model whose rows can move a facet count, a home-page aggregate or what a page shows is
 listed: cases and their rows, tags and taggings, regions and region links, diagnoses, studies,
-series and images. Writes that bypass signals (``bulk_create``, ``QuerySet.update()``) must call
+series and images; and what decides who sees drafts: groups, permissions and their links to
+users. Writes that bypass signals (``bulk_create``, ``QuerySet.update()``) must call
 ``cases.caching.archive_changed()`` themselves.
 """
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from taggit.models import Tag
 
@@ -28,6 +31,13 @@ WATCHED_MODELS = (
     Image,
 )
 M2M_THROUGH = (TaggedCase, Case.regions.through)
+# Who may see drafts and cases in review: cached per user (``visibility_class``).
+PERMISSION_MODELS = (Group, Permission)
+
+
+def _permission_links():
+    user_model = get_user_model()
+    return (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through)
 
 
 def _row_changed(sender, using=None, **kwargs):
@@ -40,14 +50,11 @@ def _links_changed(sender, action, using=None, **kwargs):
 
 
 def connect() -> None:
-    for model in WATCHED_MODELS:
-        post_save.connect(
-            _row_changed, sender=model, dispatch_uid=f"archive-changed-save-{model._meta.label}"
-        )
-        post_delete.connect(
-            _row_changed, sender=model, dispatch_uid=f"archive-changed-delete-{model._meta.label}"
-        )
-    for through in M2M_THROUGH:
+    for model in (*WATCHED_MODELS, *PERMISSION_MODELS):
+        label = model._meta.label
+        post_save.connect(_row_changed, sender=model, dispatch_uid=f"archive-changed-save-{label}")
+        post_delete.connect(_row_changed, sender=model, dispatch_uid=f"archive-changed-delete-{label}")
+    for through in (*M2M_THROUGH, *_permission_links()):
         m2m_changed.connect(
             _links_changed, sender=through, dispatch_uid=f"archive-changed-m2m-{through._meta.label}"
         )

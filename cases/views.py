@@ -123,14 +123,16 @@ class HomeView(VisibleCasesMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        cases = self.visible_cases()
         user = self.request.user
-        # Lazy: when the rendered content comes from the cache (fragment_key), nothing is read.
+        # Lazy: when the rendered content comes from the cache (fragment_key), nothing is read, not
+        # even the user's permissions (visible_cases).
         context["facets"] = SimpleLazyObject(
-            lambda: case_facets_cached(cases, region_tree(), user=user, filters={})
+            lambda: case_facets_cached(self.visible_cases(), region_tree(), user=user, filters={})
         )
         context["newest_cases"] = SimpleLazyObject(
-            lambda: self.cached("home-newest", lambda: list(cards(cases)[:NEWEST_CASES_ON_HOME]))
+            lambda: self.cached(
+                "home-newest", lambda: list(cards(self.visible_cases())[:NEWEST_CASES_ON_HOME])
+            )
         )
         context["fragment_key"] = self.fragment_key()
         return context

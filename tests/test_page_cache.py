@@ -317,3 +317,53 @@ def test_the_cached_case_page_keeps_its_own_address_and_title(client, archive):
     case.title = "Sacral pain, retitled"
     case.save()
     assert "<title>Sacral pain, retitled" in client.get("/cases/sacral-0/").content.decode()
+
+
+# --- Who sees drafts: permissions cached per user ---------------------------------------------------
+
+
+def test_a_resident_made_editor_sees_drafts_at_once_and_loses_them_at_once(
+    client, archive, resident, make_case
+):
+    from django.contrib.auth.models import Group
+
+    make_case(slug="draft-0", status=Case.Status.DRAFT, regions=[archive["sacrum"]], findings=["MR"])
+    client.force_login(resident)
+    warm(client, "/cases/")
+    assert facets(client).total == 4
+    resident.groups.add(Group.objects.get(name="editor"))
+    assert facets(client).total == 5
+    assert "draft-0" in client.get("/cases/").content.decode()
+    resident.groups.remove(Group.objects.get(name="editor"))
+    assert facets(client).total == 4
+    assert "draft-0" not in client.get("/cases/").content.decode()
+    assert client.get("/cases/draft-0/").status_code == 404
+
+
+def test_a_group_given_the_draft_permission_shows_drafts_to_its_members_at_once(
+    client, archive, resident, make_case
+):
+    from django.contrib.auth.models import Group, Permission
+
+    make_case(slug="draft-0", status=Case.Status.DRAFT, regions=[archive["sacrum"]], findings=["MR"])
+    client.force_login(resident)
+    warm(client, "/cases/")
+    Group.objects.get(name="resident").permissions.add(Permission.objects.get(codename="view_draft_case"))
+    assert facets(client).total == 5
+
+
+def test_a_warm_page_costs_a_logged_in_user_only_their_session_and_user_rows(client, archive, resident):
+    client.force_login(resident)
+    for url in (
+        "/",
+        "/cases/",
+        "/cases/?q=finding",
+        "/cases/sacral-0/",
+        f"/diagnoses/{archive['chordoma'].slug}/",
+    ):
+        cache.clear()
+        queries_of(client, url)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        tables = sorted({query["sql"].split(" FROM ")[1].split()[0].strip('"') for query in queries})
+        assert tables == ["auth_user", "django_session"], (url, tables)
