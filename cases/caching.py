@@ -29,33 +29,53 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 VERSION_KEY = "archive:version"
+# Who may see drafts and cases in review, per user: a token of its own, so that an edit of the
+# archive does not cost every logged-in user their permission queries again.
+PERMISSIONS_VERSION_KEY = "archive:permissions-version"
 # Entries are retired by the version token, not by time; the timeout only bounds their memory.
 ENTRY_TIMEOUT = 60 * 60
 T = TypeVar("T")
 
 
+def _token(key: str) -> str:
+    token = cache.get(key)
+    if token is None:
+        cache.add(key, uuid.uuid4().hex, timeout=None)
+        token = cache.get(key)
+    return token
+
+
 def archive_version() -> str:
     """The current archive version token (a new one if the cache lost it)."""
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        version = cache.get(VERSION_KEY)
-    return version
+    return _token(VERSION_KEY)
 
 
 def _replace_version() -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
-def archive_changed(*, using: str = DEFAULT_DB_ALIAS, **_signal_kwargs) -> None:
-    """Retire every cached page part: now, and once more when the current transaction commits."""
-    _replace_version()
+def _replace_permissions_version() -> None:
+    cache.set(PERMISSIONS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def _replace_now_and_at_commit(replace: Callable[[], None], using: str) -> None:
+    replace()
     connection = connections[using]
     if connection.in_atomic_block:
         # One commit-time replacement per transaction, however many rows it writes.
         pending = getattr(connection, "run_on_commit", [])
-        if not any(entry[1] is _replace_version for entry in pending):
-            transaction.on_commit(_replace_version, using=using)
+        if not any(entry[1] is replace for entry in pending):
+            transaction.on_commit(replace, using=using)
+
+
+def archive_changed(*, using: str = DEFAULT_DB_ALIAS, **_signal_kwargs) -> None:
+    """Retire every cached page part: now, and once more when the current transaction commits."""
+    _replace_now_and_at_commit(_replace_version, using)
+
+
+def permissions_changed(*, using: str = DEFAULT_DB_ALIAS, **_signal_kwargs) -> None:
+    """Retire every user's cached permissions (group membership or a group's permissions changed)."""
+    _replace_now_and_at_commit(_replace_permissions_version, using)
 
 
 def visibility_class(user) -> str:
@@ -64,8 +84,10 @@ def visibility_class(user) -> str:
     (``CaseQuerySet.visible_to``), so each keeps entries of their own.
 
     The two permissions cost two queries per request to look up, so they are kept in the cache too,
-    under the archive version, the user and the flags of the user row already loaded (superuser,
-    active). Group membership and permission changes retire them (``cases/signals.py``).
+    under the permissions version, the user and the flags of the user row already loaded
+    (superuser, active). Group membership and permission changes retire them
+    (``permissions_changed``, from ``cases/signals.py``); the entries keyed by the class need no
+    retiring, since a user whose permissions changed has a new class.
     """
     if not user.is_authenticated:
         return "public"
@@ -75,7 +97,8 @@ def visibility_class(user) -> str:
         wanted = ("cases.view_draft_case", "cases.view_review_case")
         return "".join("1" if user.has_perm(perm) else "0" for perm in wanted)
 
-    return f"{user_key}-{cached(cache_key('permissions', user_key), perms)}"
+    key = f"archive:permissions:{_token(PERMISSIONS_VERSION_KEY)}:{user_key}"
+    return f"{user_key}-{cached(key, perms)}"
 
 
 def cache_key(part: str, visibility: str, params: dict | None = None) -> str:

@@ -2,9 +2,9 @@
 
 Every model whose rows can move a facet count, a home-page aggregate or what a page shows is
 listed: cases and their rows, tags and taggings, regions and region links, diagnoses, studies,
-series and images; and what decides who sees drafts: groups, permissions and their links to
-users. Writes that bypass signals (``bulk_create``, ``QuerySet.update()``) must call
-``cases.caching.archive_changed()`` themselves.
+series and images; and, retiring only the cached permissions, what decides who sees drafts:
+groups, permissions and their links to users. Writes that bypass signals (``bulk_create``,
+``QuerySet.update()``) must call ``cases.caching.archive_changed()`` themselves.
 """
 
 from django.contrib.auth import get_user_model
@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from taggit.models import Tag
 
-from cases.caching import archive_changed
+from cases.caching import archive_changed, permissions_changed
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region, TaggedCase
 from imaging.models import Image, Series, Study
 
@@ -49,12 +49,29 @@ def _links_changed(sender, action, using=None, **kwargs):
         archive_changed(using=using or "default")
 
 
+def _permissions_changed(sender, using=None, **kwargs):
+    permissions_changed(using=using or "default")
+
+
+def _permission_links_changed(sender, action, using=None, **kwargs):
+    if action in ("post_add", "post_remove", "post_clear"):
+        permissions_changed(using=using or "default")
+
+
 def connect() -> None:
-    for model in (*WATCHED_MODELS, *PERMISSION_MODELS):
+    for model in WATCHED_MODELS:
         label = model._meta.label
         post_save.connect(_row_changed, sender=model, dispatch_uid=f"archive-changed-save-{label}")
         post_delete.connect(_row_changed, sender=model, dispatch_uid=f"archive-changed-delete-{label}")
-    for through in (*M2M_THROUGH, *_permission_links()):
+    for through in M2M_THROUGH:
         m2m_changed.connect(
             _links_changed, sender=through, dispatch_uid=f"archive-changed-m2m-{through._meta.label}"
+        )
+    for model in PERMISSION_MODELS:
+        label = model._meta.label
+        post_save.connect(_permissions_changed, sender=model, dispatch_uid=f"permissions-save-{label}")
+        post_delete.connect(_permissions_changed, sender=model, dispatch_uid=f"permissions-delete-{label}")
+    for through in _permission_links():
+        m2m_changed.connect(
+            _permission_links_changed, sender=through, dispatch_uid=f"permissions-m2m-{through._meta.label}"
         )
