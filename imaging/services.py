@@ -6,7 +6,8 @@ transaction; if the row cannot be written the stored file is deleted again, so a
 neither an orphan file nor a row. Rendering is deferred to first view (``imaging.rendering``).
 
 The CPU-bound part of each file (read, validate, de-identify, encode: :mod:`imaging.preparation`)
-runs in worker processes for uploads of :data:`POOL_MIN_FILES` files or more, while this process
+runs in worker processes for uploads of :data:`POOL_MIN_FILES` files or more when a core is idle
+(see :func:`_pool_workers`), while this process
 stores the prepared files and writes their rows in order. Workers see only bytes and plain data,
 never Django or the database, and store nothing: they write each prepared file to a spool folder
 of this upload, from which this process moves it into storage (a rename, on one file system); the
@@ -260,13 +261,27 @@ def _widen_pipes(pool: ProcessPoolExecutor) -> None:
 
 
 def _pool_workers() -> int:
-    """One worker per usable core, at most :data:`POOL_MAX_WORKERS`; none in a daemon process."""
-    if multiprocessing.current_process().daemon:  # it may not start processes of its own
+    """One worker per usable core, at most :data:`POOL_MAX_WORKERS`, if a core is idle; else none.
+
+    Workers pay only on a core nobody else needs. When the 1-minute load average leaves less than
+    one usable core idle (other processes, or other requests of this server, keep them busy),
+    workers would only take turns with this process and each other, and each file handed over
+    costs CPU of its own (the bytes pickled and piped both ways: about 1 ms per 0.5 MB slice,
+    measured with bench/ingest.py on 2 cores), so the upload is prepared in this process. None in
+    a daemon process either: it may not start processes of its own.
+    """
+    if multiprocessing.current_process().daemon:
         return 0
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on Unix
+        busy = 0.0
+    if usable - busy < 1:
+        return 0
     return min(usable, POOL_MAX_WORKERS)
 
 

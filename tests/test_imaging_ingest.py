@@ -559,3 +559,22 @@ def test_a_failure_while_storing_removes_the_spool_folder_too(
         ingest(series, *files)
     assert stored_files(media_root) == [] and Image.objects.count() == 0
     assert list(spool_root.iterdir()) == []  # the files prepared but never stored went with it
+
+
+@pytest.mark.parametrize(
+    ("load", "workers"),
+    [(0.0, 4), (2.9, 4), (3.1, 0), (8.0, 0)],
+    ids=["idle", "one core idle", "busy", "overloaded"],
+)
+def test_workers_are_used_only_when_a_core_is_idle(monkeypatch, load, workers):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert services._pool_workers() == workers
+
+
+def test_on_a_busy_machine_a_large_upload_is_prepared_in_process(series, monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    calls = []
+    monkeypatch.setattr(services, "_prepared_in_pool", lambda *args: calls.append(args) or iter(()))
+    result = ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(12)])
+    assert len(result.accepted) == 12 and calls == []
