@@ -14,18 +14,30 @@ store them under the new token; the commit-time token retires that entry too.
 Keys also carry the *visibility class* of the user (``visibility_class``): the same filters count
 different cases for an anonymous visitor and for an editor who also sees drafts.
 
-With the local-memory cache each process has its own token, so a change made through one worker
-process is not seen by the others' caches: several worker processes need a shared cache
-(``REDIS_URL``, see ``config/settings.py``).
+Where the tokens live (``token_store``): in Django's cache when it is shared between processes
+(Redis, ``REDIS_URL``). With the local-memory cache (the default) every worker process has a cache
+of its own, so a token replaced by the worker that saved an edit would stay unseen by the others;
+the tokens then live in a small file-based cache in the machine's temporary folder, one per
+project and database, which every worker on the host reads (a file read per key, tens of
+microseconds). The cached entries themselves stay in each worker's memory: each computes them once
+per token. Several hosts need ``REDIS_URL``, as ``config/settings.py`` says.
 """
 
 import hashlib
 import json
+import tempfile
 import uuid
 from collections.abc import Callable
+from functools import cache as once
+from pathlib import Path
 from typing import TypeVar
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 VERSION_KEY = "archive:version"
@@ -37,11 +49,41 @@ ENTRY_TIMEOUT = 60 * 60
 T = TypeVar("T")
 
 
+@once
+def token_store() -> BaseCache:
+    """Where the version tokens live: the default cache if processes share it, else a file-based
+    cache that every process of this project and database on the host shares."""
+    database = settings.DATABASES["default"]
+    if not isinstance(caches["default"], LocMemCache) or _in_memory(database):
+        # Shared already, or nothing to share: an in-memory database lives in one process only
+        # (and two test runs on one host must not replace each other's tokens).
+        return caches["default"]
+    identity = f"{settings.BASE_DIR}|{database['ENGINE']}|{database['NAME']}"
+    folder = (
+        Path(tempfile.gettempdir()) / f"archive-tokens-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+    )
+    return FileBasedCache(str(folder), {"TIMEOUT": None, "OPTIONS": {"MAX_ENTRIES": 100}})
+
+
+def _in_memory(database: dict) -> bool:
+    name = str(database.get("TEST", {}).get("NAME") or database["NAME"])
+    return database["ENGINE"].endswith("sqlite3") and (name == ":memory:" or "mode=memory" in name)
+
+
+def _forget_token_store(*, setting: str, **_kwargs) -> None:
+    if setting in ("CACHES", "DATABASES"):
+        token_store.cache_clear()
+
+
+setting_changed.connect(_forget_token_store)
+
+
 def _token(key: str) -> str:
-    token = cache.get(key)
+    store = token_store()
+    token = store.get(key)
     if token is None:
-        cache.add(key, uuid.uuid4().hex, timeout=None)
-        token = cache.get(key)
+        store.add(key, uuid.uuid4().hex, timeout=None)
+        token = store.get(key)
     return token
 
 
@@ -51,11 +93,11 @@ def archive_version() -> str:
 
 
 def _replace_version() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    token_store().set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def _replace_permissions_version() -> None:
-    cache.set(PERMISSIONS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    token_store().set(PERMISSIONS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def _replace_now_and_at_commit(replace: Callable[[], None], using: str) -> None:

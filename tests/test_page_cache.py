@@ -367,3 +367,50 @@ def test_a_warm_page_costs_a_logged_in_user_only_their_session_and_user_rows(cli
             client.get(url)
         tables = sorted({query["sql"].split(" FROM ")[1].split()[0].strip('"') for query in queries})
         assert tables == ["auth_user", "django_session"], (url, tables)
+
+
+# --- Where the tokens live --------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_with_the_local_memory_cache_every_worker_process_sees_a_replaced_token(db):
+    from django.core.cache import caches
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    from cases.caching import VERSION_KEY, token_store
+
+    store = token_store()
+    assert store is not caches["default"] and isinstance(store, FileBasedCache)
+    another_worker = FileBasedCache(store._dir, {})  # what another process of the same host opens
+    before = archive_version()
+    assert another_worker.get(VERSION_KEY) == before
+    archive_changed()
+    assert another_worker.get(VERSION_KEY) == archive_version() != before
+
+
+def test_an_in_memory_database_keeps_its_tokens_in_its_own_process_others_share_them(db):
+    from django.core.cache import caches
+
+    from cases.caching import token_store
+
+    if connection.vendor == "sqlite":  # the suite's SQLite database is an in-memory one
+        assert token_store() is caches["default"]
+    else:
+        assert token_store() is not caches["default"]
+
+
+def test_a_shared_cache_keeps_the_tokens_itself(db, settings, tmp_path):
+    from django.core.cache import caches
+
+    from cases.caching import token_store
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
+    assert token_store() is caches["default"]
+    before = archive_version()
+    archive_changed()
+    assert archive_version() != before
