@@ -223,7 +223,8 @@ class DifferentialItemInline(CaseRowInline, admin.TabularInline):
 class ReferenceInline(CaseRowInline, admin.TabularInline):
     model = Reference
     extra = 0
-    formfield_overrides = COMPACT_TEXT
+    # A link typed without a scheme is taken as https (Django 6's default, chosen now).
+    formfield_overrides = {**COMPACT_TEXT, models.URLField: {"assume_scheme": "https"}}
     fields = ["order", "citation", "url", "doi", "pmid"]
 
 
