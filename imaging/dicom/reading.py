@@ -19,7 +19,7 @@ from io import BytesIO
 
 import pydicom
 from pydicom.charset import default_encoding
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import convert_raw_data_element
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
@@ -101,9 +101,9 @@ def read_dicom(data: bytes, *, name: str, max_pixels: int = 200_000_000) -> Data
             "or other non-image DICOM object, which are not accepted",
         )
 
-    _check_size(ds, name, max_pixels)
+    dimensions = _check_size(ds, name, max_pixels)
     _check_decoder(ds, name)
-    _check_decodes(ds, name)
+    _check_decodes(ds, name, dimensions)
     return ds
 
 
@@ -147,7 +147,7 @@ def sort_key(ds: Dataset) -> float:
     Use one rule for a whole series: a series in which only some instances carry an
     *Instance Number* mixes the two scales.
     """
-    number = _to_float(ds.get("InstanceNumber"))
+    number = _to_float(_number_text(ds, "InstanceNumber"))
     if number is not None:
         return number
     position = slice_position(ds)
@@ -162,8 +162,8 @@ def slice_position(ds: Dataset) -> float | None:
     (PS3.3 C.7.6.2.1.1). Two series in the same frame of reference (a T1 and a T2 of one
     study) can be scrolled together by matching these positions.
     """
-    position = _floats(ds.get("ImagePositionPatient"), 3)
-    orientation = _floats(ds.get("ImageOrientationPatient"), 6)
+    position = _floats(_number_text(ds, "ImagePositionPatient"), 3)
+    orientation = _floats(_number_text(ds, "ImageOrientationPatient"), 6)
     if position is None or orientation is None:
         return None
     row, col = orientation[:3], orientation[3:]
@@ -173,6 +173,24 @@ def slice_position(ds: Dataset) -> float | None:
         row[0] * col[1] - row[1] * col[0],
     )
     return float(sum(p * n for p, n in zip(position, normal, strict=True)))
+
+
+def _number_text(ds: Dataset, keyword: str) -> object:
+    """A DS or IS element's value for :func:`_to_float` / :func:`_floats`, cheaply.
+
+    A raw element gives its text, split at the backslashes, as is (float() reads a decimal or
+    integer string as pydicom does, which on top builds and validates an object per value); a
+    converted element gives its value. The element stays as it is in `ds`.
+    """
+    tag = tag_for_keyword(keyword)
+    elem = ds.get_item(tag) if tag is not None else None
+    if elem is None:
+        return None
+    vr = elem.VR if elem.VR is not None or not elem.is_raw else dictionary_VR(tag)
+    if not elem.is_raw or elem.value is None or vr not in ("DS", "IS"):
+        return ds.get(keyword)
+    parts = elem.value.decode(default_encoding).strip(" \0").split("\\")
+    return parts[0] if len(parts) == 1 else parts
 
 
 # -- parsing -----------------------------------------------------------------------------
@@ -250,7 +268,8 @@ def _ensure_transfer_syntax(ds: Dataset) -> None:
         ds.file_meta.TransferSyntaxUID = syntax
 
 
-def _check_size(ds: Dataset, name: str, max_pixels: int) -> None:
+def _check_size(ds: Dataset, name: str, max_pixels: int) -> tuple[int, int, int, int]:
+    """Rows, columns, frames and samples per pixel, once checked."""
     try:
         rows = int(header_value(ds, "Rows") or 0)
         columns = int(header_value(ds, "Columns") or 0)
@@ -269,6 +288,7 @@ def _check_size(ds: Dataset, name: str, max_pixels: int) -> None:
             f"the image is too large: {rows} x {columns} pixels x {frames} frame(s) x {samples} "
             f"sample(s) = {total:,} values, over the limit of {max_pixels:,}",
         )
+    return rows, columns, frames, samples
 
 
 def _check_decoder(ds: Dataset, name: str) -> None:
@@ -276,26 +296,27 @@ def _check_decoder(ds: Dataset, name: str) -> None:
     if not syntax:
         raise RejectedFile(name, "the transfer syntax cannot be determined (no Transfer Syntax UID)")
     syntax = UID(syntax)
-    label = describe_syntax(syntax)
     try:
         decoder = get_decoder(syntax)
     except NotImplementedError:
         raise RejectedFile(
             name,
-            f"unsupported transfer syntax {label}: no decoder exists for it here; export the "
-            "images uncompressed, or as JPEG, JPEG-LS, JPEG 2000 or RLE",
+            f"unsupported transfer syntax {describe_syntax(syntax)}: no decoder exists for it here; "
+            "export the images uncompressed, or as JPEG, JPEG-LS, JPEG 2000 or RLE",
         ) from None
     if not decoder.is_available:
         missing = "; ".join(decoder.missing_dependencies) or "no plugin available"
-        raise RejectedFile(name, f"transfer syntax {label} needs a codec that is not installed ({missing})")
+        raise RejectedFile(
+            name, f"transfer syntax {describe_syntax(syntax)} needs a codec that is not installed ({missing})"
+        )
 
 
-def _check_decodes(ds: Dataset, name: str) -> None:
+def _check_decodes(ds: Dataset, name: str, dimensions: tuple[int, int, int, int]) -> None:
     syntax = UID(ds.file_meta.TransferSyntaxUID)
     if not syntax.is_compressed and "PixelData" in ds:
         # Native pixels need no decoder: checking that all the declared bytes are there proves the
         # same as decoding every frame, at a fraction of the cost (it dominated ingest time).
-        _check_native_length(ds, name)
+        _check_native_length(ds, name, dimensions)
         return
     try:
         for _frame in iter_pixels(ds):
@@ -304,11 +325,10 @@ def _check_decodes(ds: Dataset, name: str) -> None:
         raise RejectedFile(name, f"the pixel data could not be decoded ({_short(exc)})") from exc
 
 
-def _check_native_length(ds: Dataset, name: str) -> None:
-    frames = _to_float(header_value(ds, "NumberOfFrames")) or 1
+def _check_native_length(ds: Dataset, name: str, dimensions: tuple[int, int, int, int]) -> None:
+    rows, columns, frames, samples = dimensions
     bits = int(header_value(ds, "BitsAllocated", 0) or 0)
-    samples = int(header_value(ds, "SamplesPerPixel", 1) or 1)
-    pixels = int(header_value(ds, "Rows")) * int(header_value(ds, "Columns")) * int(frames) * samples
+    pixels = rows * columns * frames * samples
     expected = (pixels + 7) // 8 if bits == 1 else pixels * (bits // 8)
     if bits not in (1, 8, 16, 32, 64):
         raise RejectedFile(name, f"the pixel data could not be decoded (Bits Allocated {bits} is not valid)")

@@ -306,3 +306,25 @@ def test_header_value_is_what_get_gives_without_converting_the_element():
         if keyword != "NotThere":
             assert ds.get_item(keyword).is_raw
         assert value == pydicom.dcmread(BytesIO(sample_bytes("CT_small.dcm"))).get(keyword, "default")
+
+
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm"]
+)
+def test_slice_order_read_from_raw_text_is_what_the_converted_values_give(name):
+    raw = read_dicom(sample_bytes(name), name=name)
+    converted = sample_dataset(name)
+    for _ in converted.iterall():
+        pass
+    assert raw.get_item("ImagePositionPatient").is_raw
+    assert reading.slice_position(raw) == reading.slice_position(converted) is not None
+    assert sort_key(raw) == sort_key(converted) == float(converted.InstanceNumber)
+    assert raw.get_item("ImagePositionPatient").is_raw  # read on the side
+
+
+def test_malformed_slice_numbers_give_no_position_rather_than_an_error():
+    ds = sample_dataset("CT_small.dcm")
+    ds["ImagePositionPatient"] = RawDataElement(Tag(0x00200032), "DS", 6, b"1\\x\\3 ", 0, False, True)
+    ds["InstanceNumber"] = RawDataElement(Tag(0x00200013), "IS", 2, b"  ", 0, False, True)
+    assert reading.slice_position(ds) is None
+    assert sort_key(ds) == 0.0
