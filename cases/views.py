@@ -1,9 +1,12 @@
 """Thin views over the case selectors; ``VisibleCasesMixin`` alone decides what a user may see.
 
-Aggregates that cost the most — facet counts, the home page's parts, the region tree, diagnosis
-counts — go through Django's cache under the archive version and the user's visibility class
-(``cases/caching.py``): any edit of the archive retires them at once. The rows of a page (the
-current page of the list, a case) are always read live.
+Caching (``cases/caching.py``): every entry is keyed by the archive version, which any edit of the
+archive replaces, and by the user's visibility class, so an edit shows at once and one user's view
+never reaches a user who may see less. Cached are the costly aggregates (facet counts, the region
+tree, diagnosis counts, the newest cases), a case with its rows, and the rendered content of the
+home, list, case and diagnosis pages (template fragments keyed by ``fragment_key``). Context values
+are lazy, so a page whose rendered content is in the cache builds no query and reads nothing else;
+on a miss the page costs the queries it did before caching (asserted in ``tests/test_query_counts.py``).
 """
 
 from django.conf import settings
