@@ -2,9 +2,10 @@
 
 Every model whose rows can move a facet count, a home-page aggregate or what a page shows is
 listed: cases and their rows, tags and taggings, regions and region links, diagnoses, studies,
-series and images; and, retiring only the cached permissions, what decides who sees drafts:
-groups, permissions and their links to users. Writes that bypass signals (``bulk_create``,
-``QuerySet.update()``) must call ``cases.caching.archive_changed()`` themselves.
+series, images (through the Upload each ingest records) and arrows; and, retiring only the cached
+permissions, what decides who sees drafts: groups, permissions and their links to users. Writes
+that bypass signals (``bulk_create``, ``QuerySet.update()``) must call
+``cases.caching.archive_changed()`` themselves.
 """
 
 from django.contrib.auth import get_user_model
@@ -14,7 +15,7 @@ from taggit.models import Tag
 
 from cases.caching import archive_changed, permissions_changed
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region, TaggedCase
-from imaging.models import Image, Series, Study
+from imaging.models import Annotation, Image, Series, Study, Upload
 
 WATCHED_MODELS = (
     Case,
@@ -29,6 +30,11 @@ WATCHED_MODELS = (
     Study,
     Series,
     Image,
+    # Ingest writes images in bulk (no signal per row), then records the run as an Upload: its save
+    # is the signal that a series has new images.
+    Upload,
+    # Arrows and labels are in the case page's viewer data.
+    Annotation,
 )
 M2M_THROUGH = (TaggedCase, Case.regions.through)
 # Who may see drafts and cases in review: cached per user (``visibility_class``).

@@ -414,3 +414,20 @@ def test_a_shared_cache_keeps_the_tokens_itself(db, settings, tmp_path):
     before = archive_version()
     archive_changed()
     assert archive_version() != before
+
+
+def test_ingested_images_and_arrows_show_on_the_case_page_at_once(client, archive):
+    from imaging.demo import SAMPLE_DIR
+    from imaging.inputs import InputFile
+    from imaging.models import Annotation
+    from imaging.services import images_ingest, series_create
+
+    series = series_create(case=Case.objects.get(slug="sacral-0"), label="Axial T1", modality="MR")
+    warm(client, "/cases/sacral-0/")
+    assert "No images" in client.get("/cases/sacral-0/").content.decode()
+    mr = (SAMPLE_DIR / "MR_small.dcm").read_bytes()
+    images_ingest(series=series, files=[InputFile(f"{n}.dcm", mr) for n in range(3)])
+    html = client.get("/cases/sacral-0/").content.decode()
+    assert "No images" not in html and "slice 2 of 3" in html
+    Annotation.objects.create(image=series.images.first(), kind="label", x=0.5, y=0.5, text="Lytic focus")
+    assert "Lytic focus" in client.get("/cases/sacral-0/").content.decode()
