@@ -542,3 +542,21 @@ def test_sequences_read_from_a_file_are_de_identified_at_every_level(syntax, und
         "ReferencedImageSequence.SourceImageSequence.OperatorsName",
         "ReferencedImageSequence.SourceImageSequence.(0029,1011)",
     } <= set(report.removed) | set(report.replaced)
+
+
+def test_raw_dates_are_shifted_value_by_value_and_an_unparseable_one_is_removed():
+    # Read from bytes, these reach the de-identification raw, the path of every upload.
+    ds = sample_dataset("CT_small.dcm")
+    ds.AcquisitionDateTime = "20040119072731.123456+0100"
+    ds.CalibrationDate = ["20040119", "20040120"]  # DA, multi-valued
+    ds.AcquisitionDate = "last Tuesday"
+    ds.FrameOfReferenceUID = ds.StudyInstanceUID  # one original UID in two places
+    raw = read_dicom(dataset_to_bytes(ds), name="dates.dcm")
+    assert all(raw.get_item(k).is_raw for k in ("AcquisitionDateTime", "CalibrationDate", "AcquisitionDate"))
+
+    report = Deidentifier(date_offset_days=-19).deidentify(raw)
+
+    assert raw.AcquisitionDateTime == "20031231072731.123456+0100"
+    assert list(raw.CalibrationDate) == ["20031231", "20040101"]
+    assert "AcquisitionDate" not in raw and "AcquisitionDate" in report.removed
+    assert raw.FrameOfReferenceUID == raw.StudyInstanceUID != ds.StudyInstanceUID
