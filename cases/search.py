@@ -29,6 +29,7 @@ from django.db.models import Aggregate, F, OuterRef, Q, QuerySet, Subquery, Text
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from cases.caching import archive_changed
 from cases.modalities import MODALITY_LABELS
 from cases.models import Case, CaseSearchDocument, Diagnosis, DifferentialItem, Finding, Region, SearchTerm
 from cases.spelling import WORD, normalise, normalise_word, normalise_words
@@ -221,6 +222,8 @@ def search_documents_refresh(*, case_ids: Iterable[int]) -> int:
                     published_words |= text.vocabulary()
             search_vocabulary_add(words=published_words)
         written += len(texts)
+    # Bulk loads call this one function after writing rows that no signal saw: retire cached pages too.
+    archive_changed()
     return written
 
 

@@ -107,6 +107,14 @@ def diagnosis(db):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Every test starts with an empty cache: cached page parts of one test never answer another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     """Every test stores files in its own folder, so leftovers (orphans) can be counted."""
     settings.MEDIA_ROOT = tmp_path / "media"
