@@ -25,6 +25,7 @@ POSTGRES_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0
 BENCHMARKS = [
     ("ingest.py", False, []),
     ("search.py", True, []),
+    ("pages.py", True, []),
     ("load.py", True, []),
     ("faults.py", True, []),
 ]
