@@ -1,5 +1,10 @@
 """Thin views of quiz mode. Only published cases can be quizzed, whoever asks: a draft answers 404
 at the quiz URLs even to its editors, so nobody can reveal a draft through the quiz.
+
+The unrevealed quiz page (GET) takes the case's id and rendered history and images from the cache
+(``quiz.presentation.quiz_page_cached``, under the archive version): on a warm hit it reads no
+case row. The answer form with its CSRF token, the quiz session's position and every revealed page
+are made per request, never cached; a reveal always reads the case from the database.
 """
 
 import random
@@ -22,7 +27,7 @@ from quiz.attempts import attempts_for, parse_token
 from quiz.forms import AnswerForm, OverrideForm, QuizStartForm
 from quiz.matching import AnswerKey, compare_differential, explain_mark, grade_guess
 from quiz.models import Mark, QuizAttempt, ReviewCard
-from quiz.presentation import quiz_case
+from quiz.presentation import QuizPage, quiz_page, quiz_page_cached
 from quiz.progress import modality_names, progress_for, top_level_region_names
 from quiz.session_state import (
     Source,
@@ -44,34 +49,48 @@ def case_quiz_url(case: Case, **params) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
-def session_including(request, session_id, case: Case):
+def session_including(request, session_id, case_id: int):
     """The resident's quiz session of that id, if the case is one of its cases."""
     quiz_session = quiz_session_load(request.session, session_id)
-    return quiz_session if quiz_session and quiz_session.includes(case.pk) else None
+    return quiz_session if quiz_session and quiz_session.includes(case_id) else None
+
+
+def quizzable_case(slug: str) -> Case:
+    """The published case with every row the quiz shows, read from the database; else 404."""
+    return get_object_or_404(quizzable_cases().for_detail(), slug=slug)
+
+
+def quizzable_case_or_none(slug: str) -> Case | None:
+    return quizzable_cases().for_detail().filter(slug=slug).first()
 
 
 class CaseQuizView(View):
     """``/cases/<slug>/quiz/``: the case without its answer (GET); the reveal, with the answer (POST)."""
 
     def get(self, request, slug: str):
-        case = get_object_or_404(quizzable_cases().for_detail(), slug=slug)
+        # Whether a published case has this slug, its id and its unrevealed content: from the cache
+        # (the archive version retires the entry at any edit); the database is read only on a miss.
+        page = quiz_page_cached(slug, quizzable_case_or_none)
+        if page is None:
+            raise Http404("No such case.")
         attempts = attempts_for(request)
-        quiz_session = session_including(request, request.GET.get("session"), case)
+        quiz_session = session_including(request, request.GET.get("session"), page.pk)
         # Only the resident's own attempt at this very case reopens the revealed page.
-        token = request.GET.get("attempt") or (quiz_session and quiz_session.token_for(case.pk))
+        token = request.GET.get("attempt") or (quiz_session and quiz_session.token_for(page.pk))
         attempt = attempts.get(token) if token else None
-        if attempt is not None and attempt.case_id == case.pk:
-            return self.revealed(request, case, attempt)
+        if attempt is not None and attempt.case_id == page.pk:
+            # The answer is never cached: the case is read again, with every row the answer shows.
+            return self.revealed(request, quizzable_case(slug), attempt)
         form = AnswerForm(initial={"session": quiz_session.id if quiz_session else None})
-        return self.unrevealed(request, case, form, quiz_session)
+        return self.unrevealed(request, page, form, quiz_session)
 
     def post(self, request, slug: str):
-        case = get_object_or_404(quizzable_cases().for_detail(), slug=slug)
+        case = quizzable_case(slug)
         form = AnswerForm(request.POST)
         if not form.is_valid():
-            return self.unrevealed(request, case, form, None, status=400)
+            return self.unrevealed(request, quiz_page(case), form, None, status=400)
         attempts = attempts_for(request)
-        quiz_session = session_including(request, form.cleaned_data["session"], case)
+        quiz_session = session_including(request, form.cleaned_data["session"], case.pk)
         if quiz_session and quiz_session.token_for(case.pk):
             # Answered already in this session (a resubmitted form): show that answer, record nothing new.
             attempt = attempts.get(quiz_session.token_for(case.pk))
@@ -91,12 +110,12 @@ class CaseQuizView(View):
             quiz_session_record(request.session, quiz_session, case_id=case.pk, token=attempt.token)
         return self.revealed(request, case, attempt, key=key)
 
-    def unrevealed(self, request, case: Case, form: AnswerForm, quiz_session, status: int = 200):
+    def unrevealed(self, request, page: QuizPage, form: AnswerForm, quiz_session, status: int = 200):
         context = {
-            "quiz_case": quiz_case(case),
+            "quiz_page": page,
             "form": form,
             "quiz_session": quiz_session,
-            "position": quiz_session.position_of(case.pk) if quiz_session else None,
+            "position": quiz_session.position_of(page.pk) if quiz_session else None,
         }
         return render(request, "quiz/case_quiz.html", context, status=status)
 
@@ -104,7 +123,7 @@ class CaseQuizView(View):
         key = key or AnswerKey.of(case)
         your_differential = compare_differential(key, attempt.differential)
         listed = {item.matched_name for item in your_differential if item.matched_name}
-        quiz_session = session_including(request, attempt.quiz_session, case)
+        quiz_session = session_including(request, attempt.quiz_session, case.pk)
         context = {
             "case": case,
             "attempt": attempt,
@@ -132,7 +151,8 @@ class QuizPreviewView(LoginRequiredMixin, View):
         if not may_author(request.user):
             raise Http404("No such case.")
         case = get_object_or_404(Case.objects.visible_to(request.user).for_detail(), slug=slug)
-        context = {"quiz_case": quiz_case(case), "form": AnswerForm(), "quiz_session": None, "preview": True}
+        # Not cached: the preview shows unpublished cases, and to few people.
+        context = {"quiz_page": quiz_page(case), "form": AnswerForm(), "quiz_session": None, "preview": True}
         return render(request, "quiz/case_quiz.html", context)
 
 
