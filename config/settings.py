@@ -95,15 +95,25 @@ DATABASES = {
 # One process: local memory. Several workers or hosts: set REDIS_URL so that they share one cache
 # (Django's own Redis backend); cached values are keyed by the archive's version, so an edit shows
 # at once whichever worker answers.
+# Cached fragments hold hashed static file names: a release sets its own prefix so that a shared cache never
+# serves the previous release's fragments.
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "")
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "archive"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "archive",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers go on while an upload writes, and NORMAL sync is safe under WAL (a power cut
