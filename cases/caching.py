@@ -40,6 +40,12 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from cases.permissions import (
+    VISIBILITY_CODENAMES,
+    case_visibility_permissions,
+    remember_case_visibility_permissions,
+)
+
 VERSION_KEY = "archive:version"
 # Who may see drafts and cases in review, per user: a token of its own, so that an edit of the
 # archive does not cost every logged-in user their permission queries again.
@@ -125,22 +131,29 @@ def visibility_class(user) -> str:
     logged-in user may also see their own cases and, with permissions, others in review or draft
     (``CaseQuerySet.visible_to``), so each keeps entries of their own.
 
-    The two permissions cost two queries per request to look up, so they are kept in the cache too,
-    under the permissions version, the user and the flags of the user row already loaded
-    (superuser, active). Group membership and permission changes retire them
-    (``permissions_changed``, from ``cases/signals.py``); the entries keyed by the class need no
-    retiring, since a user whose permissions changed has a new class.
+    The two permissions come from ``cases.permissions.case_visibility_permissions``, the function
+    ``visible_to`` reads too (one query), and are kept in the cache under the permissions version,
+    the user and the flags of the user row already loaded (superuser, active). The answer read here
+    becomes the request's answer for ``visible_to`` as well, so the key and the cases computed under
+    it never disagree, and a page whose permissions are cached asks the database nothing about them.
+    Group membership and permission changes retire the entries (``permissions_changed``, from
+    ``cases/signals.py``); the entries keyed by the class need no retiring, since a user whose
+    permissions changed has a new class.
     """
     if not user.is_authenticated:
         return "public"
     user_key = f"user-{user.pk}-{int(user.is_superuser)}{int(user.is_active)}"
 
-    def perms() -> str:
-        wanted = ("cases.view_draft_case", "cases.view_review_case")
-        return "".join("1" if user.has_perm(perm) else "0" for perm in wanted)
+    def flags() -> str:
+        held = case_visibility_permissions(user)
+        return "".join("1" if codename in held else "0" for codename in VISIBILITY_CODENAMES)
 
     key = f"archive:permissions:{_token(PERMISSIONS_VERSION_KEY)}:{user_key}"
-    return f"{user_key}-{cached(key, perms)}"
+    held = cached(key, flags)
+    remember_case_visibility_permissions(
+        user, [codename for codename, flag in zip(VISIBILITY_CODENAMES, held, strict=True) if flag == "1"]
+    )
+    return f"{user_key}-{held}"
 
 
 def cache_key(part: str, visibility: str, params: dict | None = None) -> str:

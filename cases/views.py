@@ -23,7 +23,7 @@ from taggit.models import Tag
 from cases.caching import archive_version, cache_key, cached, visibility_class
 from cases.facets import case_facets_cached, count_regions_and_modalities_cached
 from cases.filters import CaseFilterForm, filter_cases
-from cases.models import Case, Diagnosis, Finding
+from cases.models import Case, Diagnosis, DifferentialItem, Finding
 from cases.regions import RegionTree, load_region_tree
 from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
 
@@ -330,9 +330,15 @@ class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
         in_differential = cases.filter(differential_items__diagnosis=diagnosis).exclude(
             final_diagnosis=diagnosis
         )
+        # Both counts in one query: the visible cases with it as final diagnosis, and those that
+        # listed it in their differential with another final diagnosis (or none), as the lists.
+        listed = DifferentialItem.objects.filter(diagnosis=diagnosis).values("case_id")
         counts = self.cached(
             "diagnosis-counts",
-            lambda: {"final": final.count(), "differential": in_differential.count()},
+            lambda: cases.aggregate(
+                final=Count("pk", filter=Q(final_diagnosis=diagnosis)),
+                differential=Count("pk", filter=Q(pk__in=listed) & ~Q(final_diagnosis=diagnosis)),
+            ),
             {"diagnosis": diagnosis.pk},
         )
         return {

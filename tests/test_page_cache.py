@@ -369,6 +369,102 @@ def test_a_warm_page_costs_a_logged_in_user_only_their_session_and_user_rows(cli
         assert tables == ["auth_user", "django_session"], (url, tables)
 
 
+class DraftsForEveryoneBackend:
+    """An authentication backend that grants every user ``view_draft_case`` (see the next tests)."""
+
+    def authenticate(self, request, **credentials):
+        return None
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return perm == "cases.view_draft_case"
+
+
+def fresh(user):
+    """The user row read again, as each request reads it: nothing remembered on the object."""
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_the_visibility_permissions_are_what_has_perm_grants_and_cost_one_query(
+    resident, faculty, editor, admin_user, django_assert_num_queries
+):
+    from django.contrib.auth.models import Group, Permission
+
+    from cases.permissions import VISIBILITY_CODENAMES, case_visibility_permissions
+    from tests.conftest import make_user
+
+    direct = make_user("direct")
+    direct.user_permissions.add(Permission.objects.get(codename="view_review_case"))
+    reviewers = Group.objects.create(name="reviewers")
+    reviewers.permissions.add(Permission.objects.get(codename="view_draft_case"))
+    both = make_user("both", "faculty")
+    both.groups.add(reviewers)
+    inactive_editor = make_user("gone", "editor", is_active=False)
+    inactive_admin = make_user("gone-root", is_superuser=True, is_active=False)
+    staff = make_user("staffer", is_staff=True)
+    free = {admin_user.pk, inactive_editor.pk, inactive_admin.pk}  # answered from the user row
+    answers = {}
+    for user in (resident, faculty, editor, admin_user, direct, both, inactive_editor, inactive_admin, staff):
+        user = fresh(user)
+        with django_assert_num_queries(0 if user.pk in free else 1):
+            held = case_visibility_permissions(user)
+        with django_assert_num_queries(0):
+            assert case_visibility_permissions(user) == held, "asked once per user object"
+        by_has_perm = {code for code in VISIBILITY_CODENAMES if fresh(user).has_perm(f"cases.{code}")}
+        assert held == by_has_perm, user.username
+        answers[user.username] = held
+    assert answers["res"] == answers["staffer"] == answers["gone"] == answers["gone-root"] == set()
+    assert answers["fac"] == answers["direct"] == {"view_review_case"}
+    assert answers["edi"] == answers["root"] == answers["both"] == set(VISIBILITY_CODENAMES)
+
+
+def test_another_authentication_backend_is_asked_through_has_perm(settings, resident, make_case):
+    from cases.permissions import case_visibility_permissions
+
+    make_case(slug="a-draft", status=Case.Status.DRAFT)
+    assert not Case.objects.visible_to(fresh(resident)).filter(slug="a-draft").exists()
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "tests.test_page_cache.DraftsForEveryoneBackend",
+    ]
+    assert case_visibility_permissions(fresh(resident)) == {"view_draft_case"}
+    assert Case.objects.visible_to(fresh(resident)).filter(slug="a-draft").exists()
+
+
+def test_the_cache_key_and_the_cases_read_under_it_use_one_answer(
+    faculty, make_case, django_assert_num_queries
+):
+    make_case(slug="in-review", status=Case.Status.IN_REVIEW)
+    user = fresh(faculty)
+    with django_assert_num_queries(1):  # cold: the one permission query
+        assert visibility_class(user).endswith("-01")
+    with django_assert_num_queries(0):  # visible_to reads the same answer
+        cases = Case.objects.visible_to(user)
+    assert list(cases.values_list("slug", flat=True)) == ["in-review"]
+    # The next request (a new user object) takes the answer from the cache, for both.
+    user = fresh(faculty)
+    with django_assert_num_queries(0):
+        assert visibility_class(user).endswith("-01")
+        cases = Case.objects.visible_to(user)
+    assert list(cases.values_list("slug", flat=True)) == ["in-review"]
+
+
+def test_a_permission_granted_after_the_answer_was_cached_shows_on_the_next_request(
+    client, archive, resident, make_case
+):
+    from django.contrib.auth.models import Permission
+
+    make_case(slug="in-review", status=Case.Status.IN_REVIEW, regions=[archive["sacrum"]], findings=["MR"])
+    client.force_login(resident)
+    warm(client, "/cases/")
+    assert client.get("/cases/in-review/").status_code == 404
+    resident.user_permissions.add(Permission.objects.get(codename="view_review_case"))
+    assert client.get("/cases/in-review/").status_code == 200
+    assert facets(client).total == 5
+    resident.user_permissions.clear()
+    assert client.get("/cases/in-review/").status_code == 404
+    assert facets(client).total == 4
+
+
 # --- Where the tokens live --------------------------------------------------------------------------
 
 
