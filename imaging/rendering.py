@@ -60,6 +60,24 @@ def frame_png(image: Image, frame: int, preset: str = "default") -> bytes:
     )
 
 
+def frame_thumbnail_png(image: Image, frame: int, preset: str = "default") -> bytes:
+    """A small copy of one rendered frame (same slice, same window), for the viewer to show first.
+
+    Made from the frame's own cached render, so it is that frame scaled down and nothing else.
+    """
+    if preset not in presets_of(image):
+        raise UnknownPreset(preset)
+    if not 0 <= frame < image.frame_count:
+        raise IndexError(frame)
+
+    def make() -> bytes:
+        picture = PILImage.open(BytesIO(frame_png(image, frame, preset)))  # caches the frame too
+        picture.load()
+        return png_bytes(thumbnail(picture, THUMBNAIL_SIZE))
+
+    return _cached(f"renders/{image.pk}/{preset}/{frame}.thumb.png", make)
+
+
 def thumbnail_png(image: Image) -> bytes:
     middle = image.frame_count // 2
     return _cached(

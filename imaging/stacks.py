@@ -5,8 +5,10 @@ and the author's series label — except the overlays, which belong to the answe
 only when the caller says so (never in quiz mode before reveal).
 """
 
+from django.urls import reverse
+
 from imaging.models import Image, Series
-from imaging.rendering import presets_of
+from imaging.rendering import THUMBNAIL_SIZE, presets_of
 
 
 def _frames(images: list[Image]) -> list[dict]:
@@ -57,6 +59,15 @@ def teaching_slice_index(series: Series, frame_total: int) -> int:
     return frame_total // 2 if frame_total else 0
 
 
+def _start(frame: dict, preset: str) -> dict:
+    """The teaching frame, with the URL of its full render and of the small copy the viewer shows first
+    (the same URL when the frame is no larger than a thumbnail: nothing to save by fetching it twice)."""
+    args = [frame["image"], preset, frame["frame"]]
+    src = reverse("image_frame", args=args)
+    small = max(frame["width"], frame["height"]) <= THUMBNAIL_SIZE
+    return {**frame, "src": src, "thumbnail": src if small else reverse("image_frame_thumbnail", args=args)}
+
+
 def series_stack(series: Series, *, with_overlays: bool) -> dict:
     images = list(series.images.all())
     frames = _frames(images)
@@ -70,7 +81,7 @@ def series_stack(series: Series, *, with_overlays: bool) -> dict:
         "frames": frames,
         "presets": presets,
         "teaching": {"preset": preset, "slice": start, "zoom": series.teaching_zoom},
-        "start": frames[start] if frames else None,
+        "start": _start(frames[start], preset) if frames else None,
         "overlays": _overlays(images) if with_overlays else {},
         "captions": {},
     }

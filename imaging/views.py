@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from cases.models import Case
 from imaging.models import Image
-from imaging.rendering import UnknownPreset, frame_png, thumbnail_png
+from imaging.rendering import UnknownPreset, frame_png, frame_thumbnail_png, thumbnail_png
 
 
 def _visible_image(request, pk: int) -> Image:
@@ -31,6 +31,15 @@ def frame(request, pk: int, preset: str, index: int):
     image = _visible_image(request, pk)
     try:
         return _png_response(frame_png(image, index, preset), image)
+    except (UnknownPreset, IndexError) as error:
+        raise Http404("No such frame or preset.") from error
+
+
+def frame_thumbnail(request, pk: int, preset: str, index: int):
+    """The viewer's first image: a small copy of a frame, answered exactly like the frame itself."""
+    image = _visible_image(request, pk)
+    try:
+        return _png_response(frame_thumbnail_png(image, index, preset), image)
     except (UnknownPreset, IndexError) as error:
         raise Http404("No such frame or preset.") from error
 

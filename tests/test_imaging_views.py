@@ -1,7 +1,11 @@
 """Image bytes are served only to those who may see the case; the case page shows series strips."""
 
 import io
+import json
+import re
 
+import numpy as np
+import pydicom
 import pytest
 from PIL import Image as PILImage
 
@@ -22,6 +26,28 @@ def ct_image(make_case, diagnosis):
         series=series, files=[InputFile("CT_small.dcm", (SAMPLE_DIR / "CT_small.dcm").read_bytes())]
     )
     return Image.objects.get()
+
+
+def large_ct_file(size: int = 512, name: str = "large.dcm") -> InputFile:
+    """CT_small's 128 x 128 pixels blown up to `size` x `size`: a frame larger than a thumbnail."""
+    dataset = pydicom.dcmread(SAMPLE_DIR / "CT_small.dcm")
+    factor = size // dataset.Rows
+    pixels = np.kron(dataset.pixel_array, np.ones((factor, factor), dtype=dataset.pixel_array.dtype))
+    dataset.Rows, dataset.Columns = pixels.shape
+    dataset.PixelData = pixels.tobytes()
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return InputFile(name, buffer.getvalue())
+
+
+@pytest.fixture
+def large_ct_image(make_case, diagnosis):
+    case = make_case(slug="large-ct-case", final_diagnosis=diagnosis("Chordoma"))
+    series = series_create(case=case, label="Axial CT large", modality="CT", is_sample=True)
+    images_ingest(series=series, files=[large_ct_file()])
+    series.teaching_preset = "bone"
+    series.save()
+    return Image.objects.get(series=series)
 
 
 def decoded(response) -> PILImage.Image:
@@ -57,21 +83,75 @@ def test_thumbnail(client, ct_image):
     assert max(decoded(response).size) <= 160
 
 
+def test_frame_thumbnail_is_the_frame_scaled_down(client, large_ct_image, media_root):
+    pk = large_ct_image.pk
+    frame = client.get(f"/images/{pk}/bone/0.png")
+    small = client.get(f"/images/{pk}/bone/0.thumb.png")
+    assert frame.status_code == small.status_code == 200
+    frame_image, small_image = decoded(frame), decoded(small)
+    assert frame_image.size == (512, 512)
+    assert small_image.size == (160, 160)
+    # Same slice, same window: the frame scaled down is (nearly) the thumbnail; another window is not.
+    expected = np.asarray(frame_image.resize(small_image.size), dtype=float)
+    assert np.abs(np.asarray(small_image, dtype=float) - expected).mean() < 2
+    other = decoded(client.get(f"/images/{pk}/soft_tissue/0.thumb.png"))
+    assert np.abs(np.asarray(other, dtype=float) - expected).mean() > 10
+    cached = sorted(path.name for path in (media_root / "renders" / str(pk) / "bone").iterdir())
+    assert cached == ["0.png", "0.thumb.png"]
+
+
+def test_frame_thumbnail_of_an_unknown_preset_or_frame_is_404(client, large_ct_image):
+    pk = large_ct_image.pk
+    assert client.get(f"/images/{pk}/lung-window-xyz/0.thumb.png").status_code == 404
+    assert client.get(f"/images/{pk}/default/1.thumb.png").status_code == 404
+    assert client.get(f"/images/{pk + 1000}/default/0.thumb.png").status_code == 404
+
+
 def test_images_of_a_draft_are_hidden_from_those_who_may_not_see_it(client, ct_image, resident, editor):
     Case.objects.filter(slug="ct-case").update(status=Case.Status.DRAFT, published_at=None)
-    urls = [f"/images/{ct_image.pk}/default/0.png", f"/images/{ct_image.pk}/thumb.png"]
-    assert [client.get(url).status_code for url in urls] == [404, 404]
+    urls = [
+        f"/images/{ct_image.pk}/default/0.png",
+        f"/images/{ct_image.pk}/default/0.thumb.png",
+        f"/images/{ct_image.pk}/thumb.png",
+    ]
+    assert [client.get(url).status_code for url in urls] == [404, 404, 404]
     client.force_login(resident)
-    assert [client.get(url).status_code for url in urls] == [404, 404]
+    assert [client.get(url).status_code for url in urls] == [404, 404, 404]
     client.force_login(editor)
-    assert [client.get(url).status_code for url in urls] == [200, 200]
+    assert [client.get(url).status_code for url in urls] == [200, 200, 200]
+
+
+def stack_data(html: str) -> list[dict]:
+    return [
+        json.loads(data)
+        for data in re.findall(r'<script id="stack-\d+" type="application/json">(.*?)</script>', html)
+    ]
+
+
+def test_a_viewer_starts_with_a_thumbnail_of_its_teaching_frame(client, large_ct_image):
+    html = client.get("/cases/large-ct-case/").content.decode()
+    images = html[html.index('id="images"') : html.index('id="findings"')]
+    [tag] = re.findall(r"<img\b[^>]*>", images)
+    pk = large_ct_image.pk
+    assert f'src="/images/{pk}/bone/0.thumb.png"' in tag  # the teaching preset, not "default"
+    assert 'loading="lazy"' in tag and 'width="512" height="512"' in tag  # the full frame's box
+    [stack] = stack_data(images)
+    assert stack["start"]["src"] == f"/images/{pk}/bone/0.png"
+    assert stack["start"]["thumbnail"] == f"/images/{pk}/bone/0.thumb.png"
+    assert client.get(stack["start"]["thumbnail"]).status_code == 200
+
+
+def test_a_frame_no_larger_than_a_thumbnail_is_its_own_first_image(client, ct_image):
+    html = client.get("/cases/ct-case/").content.decode()
+    [stack] = stack_data(html)
+    assert stack["start"]["thumbnail"] == stack["start"]["src"] == f"/images/{ct_image.pk}/default/0.png"
 
 
 def test_case_page_shows_a_viewer_with_sample_badge_and_neutral_alt_text(client, ct_image):
     html = client.get("/cases/ct-case/").content.decode()
     images = html[html.index('id="images"') : html.index('id="findings"')]
     assert "Sample image — not from this patient" in images
-    assert f'src="/images/{ct_image.pk}/default/0.png"' in images
+    assert f'src="/images/{ct_image.pk}/default/0.png"' in images  # 128 x 128: no smaller copy first
     assert 'alt="Axial CT, slice 1 of 1"' in images
     assert 'type="application/json"' in images
     assert "Chordoma" not in images

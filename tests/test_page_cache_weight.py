@@ -1,12 +1,16 @@
 """The case page stays light: HTML plus the CSS and JS it references under 100 KB (images
-excluded), and its images are left to the browser to fetch when they come into view."""
+excluded), and its images are left to the browser to fetch when they come into view, a thumbnail
+first for any frame larger than one."""
 
+import json
 import re
 
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 
+from imaging.services import images_ingest, series_create
+from tests.test_imaging_views import large_ct_file
 from tests.viewer_fixtures import build_viewer_case
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +50,26 @@ def test_each_viewer_starts_with_one_lazily_loaded_image(client, viewer_case):
     for tag in images:
         assert 'loading="lazy"' in tag, tag
         assert re.search(r'width="\d+" height="\d+"', tag), f"no size reserved: {tag}"
+
+
+def test_a_frame_larger_than_a_thumbnail_starts_as_its_thumbnail(client, viewer_case):
+    large = series_create(case=viewer_case["case"], label="Axial CT large", modality="CT")
+    images_ingest(series=large, files=[large_ct_file()])
+    html = client.get("/cases/viewer-case/").content.decode()
+    stacks = {
+        stack["label"]: stack
+        for stack in map(
+            json.loads, re.findall(r'<script id="stack-\d+" type="application/json">(.*?)</script>', html)
+        )
+    }
+    first = dict(
+        re.findall(r'aria-label="([^"]+): image stack.*?<img class="slice" src="([^"]+)"', html, re.S)
+    )
+    assert first.keys() == stacks.keys() == {"Axial T1", "Axial T2", "Axial CT", "Axial CT large"}
+    for label, stack in stacks.items():
+        assert first[label] == stack["start"]["thumbnail"], label
+    pk = large.images.get().pk
+    assert first["Axial CT large"] == f"/images/{pk}/default/0.thumb.png"
+    assert stacks["Axial CT large"]["start"]["src"] == f"/images/{pk}/default/0.png"
+    assert first["Axial CT"].endswith("/bone/0.png")  # 128 x 128: no smaller copy to fetch first
+    assert client.get(first["Axial CT large"]).status_code == 200

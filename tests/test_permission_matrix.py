@@ -305,6 +305,24 @@ SITE_ROWS = [
         "/images/{w.draft_other_image.pk}/bone/99.png",
         "404 404 404 404 404 404",
     ),
+    # The viewer's first image, a small copy of a frame: answered exactly like the frame.
+    R("frame thumb published", "/images/{w.pub_image.pk}/default/0.thumb.png", "200 200 200 200 200 200"),
+    R(
+        "frame thumb own draft",
+        "/images/{w.draft_own_image.pk}/default/0.thumb.png",
+        "404 404 404 200 200 200",
+    ),
+    R(
+        "frame thumb other draft",
+        "/images/{w.draft_other_image.pk}/default/0.thumb.png",
+        "404 404 404 404 200 200",
+    ),
+    R("frame thumb in review", "/images/{w.review_image.pk}/default/0.thumb.png", "404 404 404 200 200 200"),
+    R(
+        "frame thumb other draft bad preset",
+        "/images/{w.draft_other_image.pk}/bone/99.thumb.png",
+        "404 404 404 404 404 404",
+    ),
     # Stored files are never served from MEDIA_URL, not even a published case's.
     R("raw media published", "/media/{w.pub_image.file.name}", "404 404 404 404 404 404"),
     R("raw media own draft", "/media/{w.draft_own_image.file.name}", "404 404 404 404 404 404"),

@@ -2,8 +2,10 @@
 // two series, show the author's arrows. No dependencies; no inline script (CSP-safe): the data
 // comes from a JSON block (json_script) beside each viewer.
 //
-// Network: a page opens with one image per viewer, the teaching frame, as <img loading="lazy">, so
-// the browser fetches it only when the viewer comes near the screen. Neighbouring frames are
+// Network: a page opens with one image per viewer, a small copy of the teaching frame (same slice,
+// same window) as <img loading="lazy">, so the browser fetches it only when the viewer comes near the
+// screen. The full-size teaching frame replaces it when the viewer comes into view (a little before:
+// FULL_FRAME_MARGIN) or when the reader engages, whichever comes first. Neighbouring frames are
 // preloaded only once the reader engages with that viewer (pointer over it, focus, or any control),
 // never for every series on page load.
 
@@ -15,6 +17,7 @@ const ZOOM_MAX = 8;
 const CINE_FPS = 8;
 const PIXELS_PER_SLICE = 8; // vertical drag distance that moves one slice
 const SVG = "http://www.w3.org/2000/svg";
+const FULL_FRAME_MARGIN = "200px"; // how far outside the screen a viewer starts loading its full frame
 
 const linked = new Set();
 
@@ -38,15 +41,40 @@ class StackViewer {
     this.panMode = false;
     this.timer = null;
     this.engaged = false;
+    // Until the full frame is asked for, the <img> keeps the thumbnail the page came with.
+    this.full = this.stack.start.thumbnail === this.stack.start.src;
+    if (!this.full) this.reserveSize();
     this.reset();
     this.bind();
   }
 
   // The reader is about to use this viewer: from now on, frames around the current one preload.
   engage() {
+    this.showFullFrame();
     if (this.engaged) return;
     this.engaged = true;
     this.preload();
+  }
+
+  // The thumbnail has the full frame's width and height attributes, but the stylesheet sizes the image
+  // by its natural size (width: auto); give it the box the full frame will have, so nothing moves when
+  // that replaces it. CSSOM, not a style attribute (CSP). Released once the full frame has loaded.
+  reserveSize() {
+    const start = this.stack.start;
+    const maxHeight = Number.parseFloat(getComputedStyle(this.img).maxHeight);
+    const scale = Number.isFinite(maxHeight) ? Math.min(1, maxHeight / start.height) : 1;
+    this.img.style.width = `${start.width * scale}px`;
+  }
+
+  // Swap the thumbnail for the full-size frame now shown (once; later frames go through show()).
+  // The browser keeps painting the thumbnail until the full frame has loaded.
+  showFullFrame() {
+    if (this.full) return;
+    this.full = true;
+    const release = () => { this.img.style.width = ""; };
+    this.img.addEventListener("load", release, { once: true });
+    this.img.addEventListener("error", release, { once: true });
+    this.img.src = this.url(this.index);
   }
 
   get count() {
@@ -73,7 +101,9 @@ class StackViewer {
     this.index = clamp(Math.round(index), 0, this.count - 1);
     const frame = this.stack.frames[this.index];
     const src = this.url(this.index);
-    if (this.img.getAttribute("src") !== src) {
+    // Any frame but the one the thumbnail shows means the full frames are wanted now.
+    if (!this.full && src !== this.stack.start.src) this.showFullFrame();
+    if (this.full && this.img.getAttribute("src") !== src) {
       this.img.src = src;
     }
     this.img.width = frame.width;
@@ -325,9 +355,22 @@ class StackViewer {
   }
 }
 
+// Each viewer's full frame starts loading as the viewer nears the screen.
+const nearScreen = "IntersectionObserver" in window
+  ? new IntersectionObserver((entries, observer) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      observer.unobserve(entry.target);
+      entry.target.viewer?.showFullFrame();
+    }
+  }, { rootMargin: FULL_FRAME_MARGIN })
+  : null;
+
 for (const root of document.querySelectorAll(".stack-viewer[data-stack-id]")) {
   if (document.getElementById(root.dataset.stackId)) {
     root.viewer = new StackViewer(root);
     root.classList.add("is-ready");
+    if (nearScreen) nearScreen.observe(root);
+    else root.viewer.showFullFrame();
   }
 }

@@ -3,6 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from imaging.services import images_ingest, series_create
+from tests.test_imaging_views import large_ct_file
 from tests.viewer_fixtures import build_viewer_case
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -131,3 +133,60 @@ def test_cine_plays_through_the_stack(page, viewer_page):
     expect(t2.get_by_role("button", name="Play the stack as a cine loop")).to_have_attribute(
         "aria-pressed", "false"
     )
+
+
+@pytest.fixture
+def large_viewer_page(live_server, page, make_case, diagnosis):
+    """The viewer case with a fourth series whose 512 x 512 frame is larger than a thumbnail, opened in a
+    short window, so that this viewer starts well below the screen."""
+    built = build_viewer_case(make_case, diagnosis)
+    large = series_create(case=built["case"], label="Axial CT large", modality="CT")
+    images_ingest(series=large, files=[large_ct_file()])
+    large.teaching_preset = "bone"
+    large.save()
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.set_viewport_size({"width": 900, "height": 500})
+    page.goto(f"{live_server.url}/cases/viewer-case/")
+    expect(viewer(page, "Axial CT large")).to_have_class("stack-viewer is-ready")
+    return {**built, "large": large.images.get(), "requests": requests}
+
+
+def natural_width(page, label: str) -> int:
+    return viewer(page, label).locator("img.slice").evaluate("img => img.naturalWidth")
+
+
+def test_a_viewer_shows_a_thumbnail_until_it_comes_into_view(page, large_viewer_page, screenshot):
+    pk = large_viewer_page["large"].pk
+    large = viewer(page, "Axial CT large")
+    slice_image = large.locator("img.slice")
+    distance = large.evaluate("root => root.getBoundingClientRect().top - window.innerHeight")
+    assert distance > 300, f"the viewer is only {distance}px below the screen"
+    # Near enough for the browser's lazy loading, too far for the viewer's margin: the thumbnail loads.
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=slice_image.element_handle())
+    assert natural_width(page, "Axial CT large") == 160
+    assert slice_image.get_attribute("src") == f"/images/{pk}/bone/0.thumb.png"
+    assert f"/images/{pk}/bone/0.png" not in " ".join(large_viewer_page["requests"])
+    box = slice_image.bounding_box()
+    page.mouse.move(5, 5)  # away from every viewer: coming into view alone must load the full frame
+    large.evaluate("root => root.scrollIntoView({block: 'center'})")
+    expect(slice_image).to_have_attribute("src", f"/images/{pk}/bone/0.png")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 512", arg=slice_image.element_handle()
+    )
+    assert natural_width(page, "Axial CT large") == 512
+    after = slice_image.bounding_box()
+    assert (round(after["width"]), round(after["height"])) == (round(box["width"]), round(box["height"]))
+    expect(large).to_have_attribute("data-slice", "1")  # still the teaching slice …
+    expect(large).to_have_attribute("data-preset", "bone")  # … in the teaching window
+    screenshot("full-frame")
+
+
+def test_engaging_a_viewer_loads_its_full_frame_before_it_comes_into_view(page, large_viewer_page):
+    pk = large_viewer_page["large"].pk
+    large = viewer(page, "Axial CT large")
+    slice_image = large.locator("img.slice")
+    expect(slice_image).to_have_attribute("src", f"/images/{pk}/bone/0.thumb.png")
+    large.dispatch_event("pointerenter")  # the reader engages (as a pointer over it would), off screen
+    expect(slice_image).to_have_attribute("src", f"/images/{pk}/bone/0.png")
+    assert large.evaluate("root => root.getBoundingClientRect().top - window.innerHeight") > 300
