@@ -106,6 +106,9 @@ if os.environ.get("REDIS_URL"):
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
+    # Sessions read from the shared cache, written through to the database (one query less per page).
+    # Not with local memory: another worker could read a stale copy of a session.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {
         "default": {
