@@ -50,8 +50,11 @@ def looks_like_dicom(name: str, data: bytes) -> bool:
     return data[128:132] == b"DICM" or name.lower().endswith((".dcm", ".dicom", ".ima"))
 
 
-def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
+def prepare(name: str, data: bytes, deidentifier: Deidentifier, *, hashed: bool = True) -> Prepared:
     """Validated, de-identified bytes, the index fields, and the de-identification report.
+
+    With ``hashed=False`` the field ``sha256`` is None, left to whoever stores the bytes (the
+    ingest hashes them on its writing thread, beside the preparation of the next file).
 
     Raises :class:`~imaging.dicom.errors.RejectedFile` for a file that cannot be accepted.
     """
@@ -61,7 +64,7 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
         content = dataset_to_bytes(dataset)
         fields = {
             "kind": KIND_DICOM,
-            "sha256": hashlib.sha256(content).hexdigest(),
+            "sha256": hashlib.sha256(content).hexdigest() if hashed else None,
             "modality": str(dataset.get("Modality", "")),
             "rows": int(dataset.Rows),
             "columns": int(dataset.Columns),
@@ -76,7 +79,7 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
     content = reencode_png(picture)
     fields = {
         "kind": KIND_RASTER,
-        "sha256": hashlib.sha256(content).hexdigest(),
+        "sha256": hashlib.sha256(content).hexdigest() if hashed else None,
         "rows": picture.height,
         "columns": picture.width,
         "needs_review": True,

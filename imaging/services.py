@@ -15,6 +15,7 @@ folder is removed when the upload ends, however it ends. Everything that has to 
 failure happens here.
 """
 
+import hashlib
 import multiprocessing
 import os
 import secrets
@@ -155,7 +156,8 @@ def _prepare_here(item: InputFile | RejectedFile, deidentifier: Deidentifier) ->
     if isinstance(item, RejectedFile):
         return item
     try:
-        return prepare(item.name, item.data, deidentifier)
+        # Hashed where the bytes are stored: on the writing thread, beside the next file.
+        return prepare(item.name, item.data, deidentifier, hashed=False)
     except RejectedFile as rejection:
         return rejection
 
@@ -323,7 +325,9 @@ class _SpooledFile(File):
 def _stored_image(
     series: Series, content: bytes | Spooled, fields: dict, report: dict, caption: str
 ) -> Image:
-    """An unsaved row whose de-identified file is already in storage."""
+    """An unsaved row whose de-identified file is already in storage (and hashed, if not yet)."""
+    if fields.get("sha256") is None and not isinstance(content, Spooled):
+        fields = {**fields, "sha256": hashlib.sha256(content).hexdigest()}
     image = Image(
         series=series,
         size_bytes=content.size if isinstance(content, Spooled) else len(content),

@@ -1,5 +1,6 @@
 """Ingest through the shared service: de-identified storage, ordering, bad input, atomicity."""
 
+import hashlib
 import io
 import multiprocessing
 import os
@@ -477,13 +478,13 @@ def test_a_failure_in_a_worker_is_raised_and_leaves_no_orphan_file(
     real = preparation.prepare
     test_process = os.getpid()
 
-    def failing_from_40(name, data, deidentifier):
+    def failing_from_40(name, data, deidentifier, **options):
         if int(name.removesuffix(".dcm")) >= 40:
             if failure == "error":
                 raise RuntimeError("a bug in de-identification")
             if os.getpid() != test_process:  # this process prepares some files itself
                 os._exit(1)
-        return real(name, data, deidentifier)
+        return real(name, data, deidentifier, **options)
 
     monkeypatch.setattr(preparation, "prepare", failing_from_40)  # in the workers
     monkeypatch.setattr(services, "prepare", failing_from_40)  # here
@@ -616,3 +617,6 @@ def test_in_process_writes_keep_the_upload_order(series, monkeypatch):
     stored = [Image.objects.get(pk=outcome.image_id) for outcome in result.outcomes]
     assert [image.sort_key for image in stored] == [float(n) for n in numbers]
     assert [image.order for image in stored] == numbers  # renumbered by slice
+    for image in stored:  # hashed on the writing thread
+        with image.file.open("rb") as stored_file:
+            assert image.sha256 == hashlib.sha256(stored_file.read()).hexdigest()
