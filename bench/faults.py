@@ -57,7 +57,6 @@ import os
 import random
 import re
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -68,6 +67,8 @@ from urllib.parse import urlencode
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from bench.work import django_in_work_folder  # noqa: E402 (needs the path above)
 
 BENCH_DATABASE = "bench_faults"
 REQUEST_TIMEOUT = 15.0  # a request still unanswered after this long counts as hung
@@ -793,15 +794,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--keep", action="store_true", help="keep the bench_faults database afterwards")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_faults_") as folder:
-        work = Path(folder)
-        os.environ["MEDIA_ROOT"] = str(work / "media")
-        import django
-
-        django.setup()
-        from bench.server import exit_on_sigterm
-
-        exit_on_sigterm()
+    with django_in_work_folder("bench_faults_") as work:
         sys.exit(run(args, work))
 
 

@@ -44,13 +44,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from bench.work import django_in_work_folder  # noqa: E402 (needs the path above)
 
 BENCH_DATABASE = "bench_load"
 WRK_THREADS = 2
@@ -251,16 +252,7 @@ def main() -> None:
         args.cases, args.duration, args.warmup = 500, 10, 3
 
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench_load_") as folder:
-        work = Path(folder)
-        # Anything generate_archive stores goes to a folder of the bench's own, as the server's does.
-        os.environ["MEDIA_ROOT"] = str(work / "media")
-        import django
-
-        django.setup()
-        from bench.server import exit_on_sigterm
-
-        exit_on_sigterm()
+    with django_in_work_folder("bench_load_") as work:
         from django.db import connection
 
         from bench.generate import generate_archive

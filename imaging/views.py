@@ -27,21 +27,21 @@ def _png_response(content: bytes, image: Image) -> HttpResponse:
     return response
 
 
-def frame(request, pk: int, preset: str, index: int):
+def _frame_response(request, pk: int, preset: str, index: int, render) -> HttpResponse:
     image = _visible_image(request, pk)
     try:
-        return _png_response(frame_png(image, index, preset), image)
+        return _png_response(render(image, index, preset), image)
     except (UnknownPreset, IndexError) as error:
         raise Http404("No such frame or preset.") from error
+
+
+def frame(request, pk: int, preset: str, index: int):
+    return _frame_response(request, pk, preset, index, frame_png)
 
 
 def frame_thumbnail(request, pk: int, preset: str, index: int):
     """The viewer's first image: a small copy of a frame, answered exactly like the frame itself."""
-    image = _visible_image(request, pk)
-    try:
-        return _png_response(frame_thumbnail_png(image, index, preset), image)
-    except (UnknownPreset, IndexError) as error:
-        raise Http404("No such frame or preset.") from error
+    return _frame_response(request, pk, preset, index, frame_thumbnail_png)
 
 
 def thumbnail(request, pk: int):
