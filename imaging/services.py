@@ -37,6 +37,7 @@ from django.db.models import Max
 from cases.answer_words import answer_phrases
 from imaging.dicom.deidentify import Deidentifier
 from imaging.dicom.errors import RejectedFile
+from imaging.file_writes import CreatedFile, created_file, write_and_hash
 from imaging.inputs import InputFile, expand_named_bytes
 from imaging.models import DeidentificationKey, Image, Series, Study, Upload
 from imaging.preparation import (
@@ -322,19 +323,24 @@ class _SpooledFile(File):
         return self._path
 
 
+def _unsaved_image(series: Series, size: int, fields: dict, report: dict, caption: str) -> Image:
+    return Image(
+        series=series,
+        size_bytes=size,
+        deid_report=report,
+        caption=caption,
+        **{**fields, "kind": Image.Kind(fields["kind"])},
+    )
+
+
 def _stored_image(
     series: Series, content: bytes | Spooled, fields: dict, report: dict, caption: str
 ) -> Image:
     """An unsaved row whose de-identified file is already in storage (and hashed, if not yet)."""
     if fields.get("sha256") is None and not isinstance(content, Spooled):
         fields = {**fields, "sha256": hashlib.sha256(content).hexdigest()}
-    image = Image(
-        series=series,
-        size_bytes=content.size if isinstance(content, Spooled) else len(content),
-        deid_report=report,
-        caption=caption,
-        **{**fields, "kind": Image.Kind(fields["kind"])},
-    )
+    size = content.size if isinstance(content, Spooled) else len(content)
+    image = _unsaved_image(series, size, fields, report, caption)
     if isinstance(content, Spooled):
         with _SpooledFile(content) as spooled:
             image.file.save("upload", spooled, save=False)
@@ -383,12 +389,15 @@ class _PendingRows:
 class _Writes:
     """Prepared files written to storage by a thread beside this one, in order; then their rows.
 
-    Writing a 0.5 MB file is mostly the kernel's work, and the thread releases the GIL meanwhile;
-    so where a second core has time, it writes one file while this thread prepares the next (in
-    back-to-back bench/ingest.py runs on 2 cores, in process: 357-359 images/s without the
-    thread, 405-406 with it), and where none has, it costs next to nothing. At most
-    :attr:`AHEAD` files wait to be written (each is held in memory). A row is added to `rows`
-    only once its file is stored, in upload order.
+    Writing a 0.5 MB file is mostly the kernel's work, and hashing it is OpenSSL's; the thread
+    releases the GIL for both, so where a second core has time, it writes one file while this
+    thread prepares the next, and where none has, it costs next to nothing. Into file system
+    storage the file is created here and the thread only writes and hashes it
+    (:mod:`imaging.file_writes` says why: in back-to-back bench/ingest.py runs on 2 cores, in
+    process, 413-428 images/s with ``storage.save`` on the thread, 472-491 so); into any other
+    storage the thread runs ``storage.save``. At most :attr:`AHEAD` files wait to be written
+    (each is held in memory). A row is added to `rows` only once its file is stored, in upload
+    order.
     """
 
     AHEAD = 4
@@ -396,18 +405,43 @@ class _Writes:
     def __init__(self, rows: _PendingRows) -> None:
         self.rows = rows
         self.pool: ThreadPoolExecutor | None = None  # started with the first file
-        self.pending: deque[tuple[Future, int, FileOutcome]] = deque()
+        # Each: the write, the row and file this thread created (None: the thread stores the
+        # file and returns the row), the row's place in the series, the file's outcome.
+        self.pending: deque[tuple[Future, tuple[Image, CreatedFile] | None, int, FileOutcome]] = deque()
+        self.known_folders: set[str] = set()
 
-    def add(self, order: int, outcome: FileOutcome, *stored_image_args) -> None:
+    def add(self, order: int, outcome: FileOutcome, series: Series, content, *row_fields) -> None:
+        """Store `content` (bytes, or a worker's spooled file); `row_fields`: fields, report, caption."""
         if self.pool is None:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="ingest-write")
-        self.pending.append((self.pool.submit(_stored_image, *stored_image_args), order, outcome))
+        self.pending.append((*self._submit(series, content, *row_fields), order, outcome))
         while self.pending and (self.pending[0][0].done() or len(self.pending) > self.AHEAD):
             self._settle()
 
+    def _submit(self, series, content, fields, report, caption):
+        if isinstance(content, bytes):
+            image = _unsaved_image(series, len(content), fields, report, caption)
+            new_file = created_file(image, self.known_folders)
+            if new_file is not None:
+                try:
+                    return self.pool.submit(write_and_hash, new_file.fd, content), (image, new_file)
+                except BaseException:
+                    new_file.abandon()
+                    raise
+        return self.pool.submit(_stored_image, series, content, fields, report, caption), None
+
     def _settle(self) -> None:
-        future, order, outcome = self.pending.popleft()
-        image = future.result()  # a failure to store is raised here, in this thread
+        future, created, order, outcome = self.pending.popleft()
+        if created is None:
+            image = future.result()  # a failure to store is raised here, in this thread
+        else:
+            image, new_file = created
+            try:
+                image.sha256 = future.result()
+                new_file.finish()
+            except BaseException:
+                new_file.abandon()
+                raise
         image.order = order
         self.rows.add(image, outcome)
 
@@ -419,12 +453,15 @@ class _Writes:
 
     def discard(self) -> None:
         """Wait for the writes under way and delete the files they stored; add no row."""
-        for future, _, _ in self.pending:
+        for future, created, _, _ in self.pending:
             try:
                 image = future.result()
             except BaseException:
-                continue  # stored nothing
-            image.file.delete(save=False)
+                image = None  # storage.save stored nothing
+            if created is not None:
+                created[1].abandon()
+            elif image is not None:
+                image.file.delete(save=False)
         self.pending.clear()
         self._stop()
 

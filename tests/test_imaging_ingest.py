@@ -447,19 +447,39 @@ def test_a_large_upload_is_streamed_through_a_bounded_window(series, two_workers
     assert max(ahead) < max(services.POOL_MIN_FILES, window)  # never all 40 slices at once
 
 
+class FailingStore:
+    """Every store of a file, on either route (storage.save, or write_and_hash into a file created
+    beforehand), counted and recorded with its thread; the store number `fail_at` (1-based), or
+    any store once `fail_when()` holds, raises OSError("disk full")."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.fail_at: int | None = None
+        self.fail_when = lambda: False
+        self.threads: list[str] = []
+        self.routes: list[str] = []
+        for route in ("_stored_image", "write_and_hash"):
+            monkeypatch.setattr(services, route, self._wrap(route, getattr(services, route)))
+
+    def _wrap(self, route, real):
+        def store(*args, **kwargs):
+            self.threads.append(threading.current_thread().name)
+            self.routes.append(route)
+            if len(self.threads) == self.fail_at or self.fail_when():
+                raise OSError("disk full")
+            return real(*args, **kwargs)
+
+        return store
+
+
+@pytest.fixture
+def failing_store(monkeypatch):
+    return FailingStore(monkeypatch)
+
+
 def test_a_failure_while_storing_a_large_upload_leaves_no_orphan_file(
-    series, media_root, pool_calls, monkeypatch
+    series, media_root, pool_calls, failing_store
 ):
-    real = services._stored_image
-    stored = []
-
-    def failing_on_the_37th(*args, **kwargs):
-        if len(stored) == 36:
-            raise OSError("disk full")
-        stored.append(real(*args, **kwargs))
-        return stored[-1]
-
-    monkeypatch.setattr(services, "_stored_image", failing_on_the_37th)
+    failing_store.fail_at = 37
     files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(50)]
     with pytest.raises(OSError, match="disk full"):
         ingest(series, *files)
@@ -550,16 +570,9 @@ def test_workers_hand_over_spooled_files_that_are_moved_into_storage(
 
 
 def test_a_failure_while_storing_removes_the_spool_folder_too(
-    series, media_root, pool_calls, spool_root, monkeypatch
+    series, media_root, pool_calls, spool_root, failing_store
 ):
-    real = services._stored_image
-
-    def failing_on_the_20th(*args, **kwargs):
-        if Image.objects.count() + len(stored_files(media_root)) >= 19:
-            raise OSError("disk full")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(services, "_stored_image", failing_on_the_20th)
+    failing_store.fail_at = 20
     files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(40)]
     with pytest.raises(OSError, match="disk full"):
         ingest(series, *files)
@@ -587,25 +600,18 @@ def test_on_a_busy_machine_a_large_upload_is_prepared_in_process(series, monkeyp
 
 
 def test_in_process_files_are_written_beside_this_thread_and_a_failure_leaves_no_orphan(
-    series, media_root, monkeypatch
+    series, media_root, monkeypatch, failing_store
 ):
     # The writes run in a thread of their own (the kernel's work overlaps the next file's
     # preparation); a failure there still leaves only the committed batch.
     monkeypatch.setattr(services, "_pool_workers", lambda: 0)
-    real = services._stored_image
-    threads = []
-
-    def failing_on_the_37th(*args, **kwargs):
-        threads.append(threading.current_thread().name)
-        if len(threads) == 37:
-            raise OSError("disk full")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(services, "_stored_image", failing_on_the_37th)
+    failing_store.fail_at = 37
     files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(50)]
     with pytest.raises(OSError, match="disk full"):
         ingest(series, *files)
-    assert threading.current_thread().name not in threads
+    assert len(failing_store.threads) >= 37  # (writes already handed to the thread go on)
+    assert failing_store.routes[36] == "write_and_hash"  # into a file created beforehand
+    assert threading.current_thread().name not in failing_store.threads
     assert Image.objects.count() == 32  # the first batch was committed, the second never was
     assert len(stored_files(media_root)) == 32
 
@@ -620,3 +626,83 @@ def test_in_process_writes_keep_the_upload_order(series, monkeypatch):
     for image in stored:  # hashed on the writing thread
         with image.file.open("rb") as stored_file:
             assert image.sha256 == hashlib.sha256(stored_file.read()).hexdigest()
+
+
+def test_in_process_files_are_created_here_then_written_and_hashed_on_the_thread(
+    series, media_root, settings, monkeypatch, failing_store
+):
+    # Into file system storage the file is created (named, exclusively) here; the writing
+    # thread only fills and hashes it. The storage's file permissions still apply.
+    monkeypatch.setattr(services, "_pool_workers", lambda: 0)
+    settings.FILE_UPLOAD_PERMISSIONS = 0o640
+    (media_root / "images").mkdir(parents=True)
+    numbers = range(1, 11)
+    result = ingest(
+        series, *[(f"chordoma_{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in numbers]
+    )
+    assert len(result.accepted) == 10
+    assert failing_store.routes == ["write_and_hash"] * 10
+    assert threading.current_thread().name not in failing_store.threads
+    assert len(stored_files(media_root)) == 10
+    for image in Image.objects.all():
+        path = Path(image.file.path)
+        assert path.parent == media_root / "images" and "chordoma" not in path.name
+        assert path.stat().st_mode & 0o777 == 0o640
+        content = path.read_bytes()
+        assert len(content) == image.size_bytes
+        assert image.sha256 == hashlib.sha256(content).hexdigest()
+        assert pydicom.dcmread(path).PatientIdentityRemoved == "YES"
+
+
+def test_a_missing_folder_is_left_to_storage_save(series, media_root, settings, monkeypatch, failing_store):
+    # storage.save creates folders with the storage's own folder permissions.
+    monkeypatch.setattr(services, "_pool_workers", lambda: 0)
+    settings.FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+    result = ingest(series, ("a.dcm", sample("MR_small.dcm")))
+    assert len(result.accepted) == 1 and failing_store.routes == ["_stored_image"]
+    assert (media_root / "images").stat().st_mode & 0o777 == 0o750
+    result = ingest(series, ("b.dcm", sample("MR_small.dcm")))
+    assert failing_store.routes == ["_stored_image", "write_and_hash"]
+    assert len(stored_files(media_root)) == 2
+
+
+def test_other_storages_store_through_storage_save(series, media_root, settings, monkeypatch, failing_store):
+    monkeypatch.setattr(services, "_pool_workers", lambda: 0)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    result = ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(3)])
+    assert len(result.accepted) == 3 and failing_store.routes == ["_stored_image"] * 3
+    assert stored_files(media_root) == []
+    for image in Image.objects.all():
+        with image.file.open("rb") as stored_file:
+            assert hashlib.sha256(stored_file.read()).hexdigest() == image.sha256
+
+
+def test_a_taken_file_name_is_drawn_again_and_the_file_there_is_kept(
+    series, media_root, monkeypatch, failing_store
+):
+    monkeypatch.setattr(services, "_pool_workers", lambda: 0)
+    (media_root / "images").mkdir(parents=True)
+    taken = media_root / "images" / "taken.dcm"
+    taken.write_bytes(b"someone else's file")
+    field = Image._meta.get_field("file")
+    names = iter(["images/taken.dcm", "images/free.dcm"])
+    monkeypatch.setattr(field, "upload_to", lambda instance, filename: next(names))
+    result = ingest(series, ("a.dcm", sample("MR_small.dcm")))
+    assert len(result.accepted) == 1 and failing_store.routes == ["write_and_hash"]
+    assert taken.read_bytes() == b"someone else's file"
+    assert Image.objects.get().file.name == "images/free.dcm"
+
+
+def test_a_failed_write_into_a_created_file_removes_it_and_stores_no_row(
+    series, media_root, monkeypatch, failing_store
+):
+    monkeypatch.setattr(services, "_pool_workers", lambda: 0)
+    (media_root / "images").mkdir(parents=True)
+    failing_store.fail_at = 1
+    with pytest.raises(OSError, match="disk full"):
+        ingest(series, ("a.dcm", sample("MR_small.dcm")))
+    assert failing_store.routes == ["write_and_hash"]
+    assert stored_files(media_root) == [] and not Image.objects.exists()
