@@ -28,10 +28,14 @@ from quiz.matching import AnswerKey, normalise_name
 
 QUIZ_PAGE_MISSING = "missing"
 # Part of the key: a change of what the entry holds (or of the template) makes old entries unread.
-QUIZ_PAGE_FORMAT = 1
+# 2: study time labels withheld ("Study N").
+QUIZ_PAGE_FORMAT = 2
 BODY_TEMPLATE = "quiz/includes/case_quiz_body.html"
 
 WITHHELD_LABEL = "Series {number}"
+# A study's relative time ("After embolisation, 3 months") can name the treatment, and so the diagnosis.
+WITHHELD_TIME_LABEL = "Study {number}"
+INITIAL_TIME_LABEL = "Initial"
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,14 @@ class QuizCase:
 
 
 def quiz_case(case: Case) -> QuizCase:
-    """The quiz presentation of a case loaded ``for_detail()``; labels naming an answer are withheld."""
+    """The quiz presentation of a case loaded ``for_detail()``; labels naming an answer are withheld,
+    and so is every study's time label (``withhold_time_labels``).
+
+    Changes the case's prefetched studies and series in memory: pass a case loaded for this page
+    alone (every caller reads its own from the database; the case page caches a case of its own).
+    """
     withhold_answer_labels(case)
+    withhold_time_labels(case)
     return QuizCase(
         slug=case.slug,
         age=case.age,
@@ -129,3 +139,21 @@ def withhold_answer_labels(case: Case) -> None:
             label = f" {normalise_name(series.label)} "
             if any(f" {form} " in label for form in forms):
                 series.label = WITHHELD_LABEL.format(number=number)
+
+
+def neutral_time_label(number: int, label: str) -> str:
+    """What the unrevealed quiz shows for the time label of the case's ``number``-th study (from 1)."""
+    if number == 1 and label.strip().casefold() == INITIAL_TIME_LABEL.casefold():
+        return INITIAL_TIME_LABEL
+    return WITHHELD_TIME_LABEL.format(number=number)
+
+
+def withhold_time_labels(case: Case) -> None:
+    """A study's time label often names the treatment ("After embolisation, 3 months"), which gives
+    the diagnosis away as surely as the treatment and outcome the quiz already withholds. Before the
+    reveal every study shows its place instead: "Initial" for a first study labelled so, else
+    "Study N" in display order. Only the in-memory (prefetched) studies change; the revealed page
+    and the case page read the case again and show the real labels.
+    """
+    for number, study in enumerate(case.studies.all(), start=1):
+        study.time_label = neutral_time_label(number, study.time_label)
