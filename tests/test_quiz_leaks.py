@@ -75,6 +75,8 @@ def answer_strings(case: Case) -> set[str]:
     strings |= {tag.name for tag in case.tags.all()}
     strings |= {region.name for region in case.regions.all() if region.parent_id is not None}
     strings |= {image.caption for image in Image.objects.filter(series__study__case=case) if image.caption}
+    # A study's time label can name the treatment ("After embolisation, 3 months").
+    strings |= {study.time_label for study in case.studies.all() if study.time_label.lower() != "initial"}
     for text in [case.discussion, case.teaching_points, case.diagnosis_proof, case.treatment_outcome]:
         strings |= set(sentences(text))
     for finding in case.findings.all():
@@ -301,6 +303,15 @@ def tempting_case(make_case, diagnosis, region_tree):
         caption="Giant cell tumour was considered",
     )
     assert not result.rejected
+    # A follow-up study's time label names the treatment, which points to the diagnosis.
+    follow_up = series_create(
+        case=case,
+        label="Sagittal T1",
+        modality="MR",
+        time_label="After sacrectomy and proton therapy, 1 year",
+    )
+    result = images_ingest(series=follow_up, files=[InputFile("late.dcm", dicom_named_chordoma())])
+    assert not result.rejected
     return case
 
 
@@ -318,6 +329,7 @@ def test_a_case_built_to_tempt_leaks_gives_nothing_away_before_reveal(client, te
         "GCTB",
         "Physaliferous cells are the hallmark.",
         "A lobulated midline mass destroys the lower sacral segments.",
+        "After sacrectomy and proton therapy, 1 year",
     ]:
         assert bait in strings
     fetched = assert_quiz_page_leaks_nothing(client, tempting_case)
@@ -333,7 +345,12 @@ def test_the_leak_checker_does_find_the_answer_once_revealed(client, tempting_ca
     """The same check run on the revealed page must fail: the checker is not blind."""
     response = client.post(f"/cases/{tempting_case.slug}/quiz/", {"guess": "schwannoma"})
     leaked = leaks_in(response.content, answer_strings(tempting_case))
-    assert {"Chordoma", "Schwannoma", "Chordoma: lobulated mass of very high T2 signal"} <= set(leaked)
+    assert {
+        "Chordoma",
+        "Schwannoma",
+        "Chordoma: lobulated mass of very high T2 signal",
+        "After sacrectomy and proton therapy, 1 year",
+    } <= set(leaked)
 
 
 def test_sample_image_badge_stays_visible_in_quiz_mode(client, seeded_with_images):
