@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from authoring import rules
-from imaging.inputs import InputFile
+from imaging.inputs import uploaded_files
 from imaging.models import Annotation, Image, Series, Study, Upload
 from imaging.rendering import presets_of
 from imaging.services import SeriesLabelError, check_series_label, images_ingest
@@ -181,7 +181,7 @@ class SeriesAdmin(CaseScopedAdmin):
             return
         result = images_ingest(
             series=form.instance,
-            files=[InputFile(upload.name, upload.read()) for upload in files],
+            files=uploaded_files(files),
             by=request.user,
         )
         for outcome in result.rejected:

@@ -93,16 +93,32 @@ def expand_zip(name: str, data: bytes) -> Iterator[InputFile | RejectedFile]:
         yield InputFile(label, content)
 
 
-def expand_named_bytes(items: Iterable[InputFile]) -> Iterator[InputFile | RejectedFile]:
+def _oversized(name: str, size: int) -> RejectedFile:
+    return RejectedFile(name, f"file of {size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+
+
+def expand_named_bytes(items: Iterable[InputFile | RejectedFile]) -> Iterator[InputFile | RejectedFile]:
     for item in items:
-        if len(item.data) > MAX_FILE_BYTES and not is_zip(item.name, item.data[:4]):
-            yield RejectedFile(
-                item.name, f"file of {len(item.data)} bytes is over the {MAX_FILE_BYTES}-byte limit"
-            )
+        if isinstance(item, RejectedFile):
+            yield item
+        elif len(item.data) > MAX_FILE_BYTES and not is_zip(item.name, item.data[:4]):
+            yield _oversized(item.name, len(item.data))
         elif is_zip(item.name, item.data):
             yield from expand_zip(item.name, item.data)
         else:
             yield item
+
+
+def uploaded_files(uploads: Iterable) -> Iterator[InputFile | RejectedFile]:
+    """Django uploads, each read only when the ingest asks for it (so one at a time, not all at
+    once); a file over the size limit is refused by its declared size, without being read."""
+    for upload in uploads:
+        head = upload.read(4)
+        upload.seek(0)
+        if upload.size > MAX_FILE_BYTES and not is_zip(upload.name, head):
+            yield _oversized(upload.name, upload.size)
+        else:
+            yield InputFile(upload.name, upload.read())
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[InputFile | RejectedFile]:

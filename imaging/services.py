@@ -485,12 +485,14 @@ def _renumber(series: Series) -> None:
 def images_ingest(
     *,
     series: Series,
-    files: Iterable[InputFile],
+    files: Iterable[InputFile | RejectedFile],
     by=None,
     caption: str = "",
     on_progress: Callable[[FileOutcome], None] | None = None,
 ) -> IngestResult:
     """Ingest `files` into `series`: one outcome per file, in order, and an Upload recording them.
+
+    A :class:`RejectedFile` among `files` (refused before it was read) is recorded as rejected.
 
     A rejected file stores nothing. If storing or indexing fails, the files of the batch not yet
     committed are deleted again and the error goes on (earlier batches stay committed).

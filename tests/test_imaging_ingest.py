@@ -706,3 +706,34 @@ def test_a_failed_write_into_a_created_file_removes_it_and_stores_no_row(
         ingest(series, ("a.dcm", sample("MR_small.dcm")))
     assert failing_store.routes == ["write_and_hash"]
     assert stored_files(media_root) == [] and not Image.objects.exists()
+
+
+class TrackedUpload:
+    """An upload that records how much of it is read."""
+
+    def __init__(self, name: str, data: bytes, declared_size: int | None = None) -> None:
+        self.name, self._stream = name, io.BytesIO(data)
+        self.size = len(data) if declared_size is None else declared_size
+        self.reads: list[int] = []
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads.append(size)
+        return self._stream.read(size)
+
+    def seek(self, position: int) -> None:
+        self._stream.seek(position)
+
+
+def test_uploads_are_read_one_at_a_time_and_one_over_the_limit_not_at_all(series, media_root):
+    from imaging.inputs import MAX_FILE_BYTES, uploaded_files
+
+    small = TrackedUpload("a.dcm", sample("MR_small.dcm"))
+    huge = TrackedUpload("huge.dcm", b"DICM", declared_size=MAX_FILE_BYTES + 1)
+    later = TrackedUpload("b.dcm", sample("CT_small.dcm"))
+    items = uploaded_files([small, huge, later])
+    first = next(items)
+    assert first.data == sample("MR_small.dcm") and later.reads == []  # not read ahead
+    result = images_ingest(series=series, files=items)
+    assert huge.reads == [4]  # only its first bytes, to tell a zip
+    assert [(o.name, o.accepted) for o in result.outcomes] == [("huge.dcm", False), ("b.dcm", True)]
+    assert "over the" in result.outcomes[0].reason and len(stored_files(media_root)) == 1
