@@ -38,10 +38,16 @@ class DatabaseAttempts:
         self.user = user
 
     def record(
-        self, *, case: Case, answer: Answer, grade: Grade, quiz_session: uuid.UUID | None
+        self,
+        *,
+        case: Case,
+        answer: Answer,
+        grade: Grade,
+        quiz_session: uuid.UUID | None,
+        token: uuid.UUID | None = None,
     ) -> QuizAttempt:
         return services.attempt_record(
-            user=self.user, case=case, answer=answer, grade=grade, quiz_session=quiz_session
+            user=self.user, case=case, answer=answer, grade=grade, quiz_session=quiz_session, token=token
         )
 
     def many(self, tokens: Iterable) -> dict[str, QuizAttempt]:
@@ -75,10 +81,22 @@ class SessionAttempts:
         self.session.modified = True
 
     def record(
-        self, *, case: Case, answer: Answer, grade: Grade, quiz_session: uuid.UUID | None
+        self,
+        *,
+        case: Case,
+        answer: Answer,
+        grade: Grade,
+        quiz_session: uuid.UUID | None,
+        token: uuid.UUID | None = None,
     ) -> QuizAttempt:
+        """As :func:`quiz.services.attempt_record`: a key already used gives that attempt back."""
         stored = self._stored()
-        token = uuid.uuid4()
+        if token is not None and str(token) in stored:
+            earlier = self._attempt(str(token), stored[str(token)])
+            if earlier.case_id == case.pk:
+                return earlier
+            token = None
+        token = token or uuid.uuid4()
         stored[str(token)] = {
             "case_id": case.pk,
             "guess": answer.guess,

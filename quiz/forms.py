@@ -24,6 +24,10 @@ class AnswerForm(forms.Form):
         widget=forms.TextInput(NO_AUTOFILL),
     )
     session = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # A new key in every form shown: the same form sent again (a retry after a reply was lost, a
+    # reload of the answer page) reopens the answer it recorded instead of recording it twice.
+    # It becomes the attempt's token (see CaseQuizView.post).
+    key = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

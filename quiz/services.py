@@ -5,7 +5,7 @@ Anonymous residents' attempts never reach these functions; they stay in the Djan
 
 import uuid
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.models import Case
@@ -16,17 +16,40 @@ from quiz.scheduling import QUALITY_BY_MARK, sm2_replay
 
 @transaction.atomic
 def attempt_record(
-    *, user, case: Case, answer: Answer, grade: Grade, quiz_session: uuid.UUID | None = None
+    *,
+    user,
+    case: Case,
+    answer: Answer,
+    grade: Grade,
+    quiz_session: uuid.UUID | None = None,
+    token: uuid.UUID | None = None,
 ) -> QuizAttempt:
-    attempt = QuizAttempt.objects.create(
-        user=user,
-        case=case,
-        guess=answer.guess,
-        differential=list(answer.differential),
-        mark=grade.mark,
-        matched_name=grade.matched_name,
-        quiz_session=quiz_session,
-    )
+    """Record an answer; with `token` (the answer form's key), once only.
+
+    The same key sent again by this resident for this case gives back the attempt it recorded
+    (also when both copies arrive at once: the token is unique). A key some other attempt holds
+    already is not this answer's: the answer is recorded under a new token.
+    """
+    fields = {
+        "user": user,
+        "case": case,
+        "guess": answer.guess,
+        "differential": list(answer.differential),
+        "mark": grade.mark,
+        "matched_name": grade.matched_name,
+        "quiz_session": quiz_session,
+    }
+    if token is None:
+        attempt = QuizAttempt.objects.create(**fields)
+    else:
+        try:
+            with transaction.atomic():
+                attempt = QuizAttempt.objects.create(token=token, **fields)
+        except IntegrityError:
+            earlier = QuizAttempt.objects.filter(token=token, user=user, case=case).first()
+            if earlier is not None:
+                return earlier
+            attempt = QuizAttempt.objects.create(**fields)
     review_card_refresh(user=user, case=case)
     return attempt
 

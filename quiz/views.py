@@ -8,6 +8,7 @@ are made per request, never cached; a reveal always reads the case from the data
 """
 
 import random
+import uuid
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Prefetch
@@ -81,7 +82,7 @@ class CaseQuizView(View):
         if attempt is not None and attempt.case_id == page.pk:
             # The answer is never cached: the case is read again, with every row the answer shows.
             return self.revealed(request, quizzable_case(slug), attempt)
-        form = AnswerForm(initial={"session": quiz_session.id if quiz_session else None})
+        form = AnswerForm(initial={"session": quiz_session.id if quiz_session else None, "key": uuid.uuid4()})
         return self.unrevealed(request, page, form, quiz_session)
 
     def post(self, request, slug: str):
@@ -96,8 +97,13 @@ class CaseQuizView(View):
             attempt = attempts.get(quiz_session.token_for(case.pk))
             if attempt is not None:
                 return self.revealed(request, case, attempt)
+        form_key = form.cleaned_data["key"]
+        earlier = attempts.get(form_key) if form_key else None
+        if earlier is not None and earlier.case_id == case.pk:
+            # This form was sent before (a retry after a lost reply, a reload): show that answer.
+            return self.revealed(request, case, earlier)
         answer = form.answer()
-        # The key is read once, before the attempt is recorded: after that commit the page must need
+        # The answer key is read once, before the attempt is recorded: after that commit the page must need
         # no further query, or a connection lost in between would show an error for a stored answer.
         key = AnswerKey.of(case)
         attempt = attempts.record(
@@ -105,6 +111,7 @@ class CaseQuizView(View):
             answer=answer,
             grade=grade_guess(key, answer.guess),
             quiz_session=parse_token(quiz_session.id) if quiz_session else None,
+            token=form_key if earlier is None else None,  # another case's attempt's key is not this one's
         )
         if quiz_session:
             quiz_session_record(request.session, quiz_session, case_id=case.pk, token=attempt.token)
