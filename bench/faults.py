@@ -28,7 +28,8 @@ database connections. Then ``--clients`` threads, each with its own keep-alive c
 (``http.client``) and up to 0.3 s of thinking between requests (so some connections sit idle between
 requests at the cut, as most do in production): half are residents who log in at ``/accounts/login/``
 and answer quizzes — GET ``/cases/<slug>/quiz/``, then POST a ``guess`` that no other attempt uses (with
-the CSRF token from the form), and for every third acknowledged answer POST an override of the mark;
+the CSRF token and the answer key from the form; an answer not acknowledged is sent once more, the same
+form, as a browser retries), and for every third acknowledged answer POST an override of the mark;
 one answers quizzes anonymously (the attempts live in its Django session); the rest browse (home, list,
 filters, search, case, quiz and diagnosis pages). An answer is *acknowledged* when the response is 200
 and shows the reveal with that guess. Halfway, the bench runs once ``SELECT pg_terminate_backend(pid)
@@ -85,6 +86,7 @@ SEARCHES = ["haemangioma", "EMH", "giant cell tumor", "oedema", "fracture", "met
 
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 ATTEMPT_RE = re.compile(r'name="attempt" value="([0-9a-f-]{36})"')
+KEY_RE = re.compile(r'name="key" value="([0-9a-f-]{36})"')
 GUESS_RE = re.compile(r'<dd class="quiz-guess">([^<]*)</dd>')
 REVEALED = "Quiz case: the answer"
 
@@ -222,6 +224,7 @@ class Ledger:
     anonymous: dict[str, dict] = field(default_factory=dict)  # guess -> {slug, token}
     sent: set[str] = field(default_factory=set)  # every guess POSTed
     failed: set[str] = field(default_factory=set)  # guesses POSTed but not acknowledged
+    resent: set[str] = field(default_factory=set)  # guesses POSTed again after a failure, same form
     overrides_sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -325,6 +328,9 @@ class Quizzer(Worker):
         self.answered += 1
         guess = f"{rng.choice(archive.diagnosis_names)} [{self.name} #{self.answered}]"
         form = {"csrfmiddlewaretoken": match.group(1) if match else "", "guess": guess}
+        key = KEY_RE.search(page.text)
+        if key:
+            form["key"] = key.group(1)
         if rng.random() < 0.5:
             form["differential_1"] = rng.choice(archive.diagnosis_names)
         with ledger.lock:
@@ -335,6 +341,14 @@ class Quizzer(Worker):
             return REVEALED in response.text and shown is not None and shown.group(1) == guess
 
         answer = self.client.call("quiz answer", "POST", f"/cases/{slug}/quiz/", form, check=revealed)
+        if answer is None or ATTEMPT_RE.search(answer.text) is None:
+            # Sent once more, as a browser retries: the same form, with the same key. Had the first
+            # copy been stored before its reply was lost, this one shows it; none is stored twice.
+            with ledger.lock:
+                ledger.resent.add(guess)
+            answer = self.client.call(
+                "quiz answer re-sent", "POST", f"/cases/{slug}/quiz/", form, check=revealed
+            )
         token_match = ATTEMPT_RE.search(answer.text) if answer else None
         if answer is None or token_match is None:
             with ledger.lock:
@@ -720,6 +734,8 @@ def run(args, work: Path) -> int:
             f"\nQuiz answers: {len(ledger.sent)} sent, {len(ledger.attempts)} acknowledged to residents, "
             f"{len(ledger.anonymous)} acknowledged anonymously, {len(ledger.failed)} not acknowledged "
             f"({stored_anyway} of those stored nonetheless: committed before the response failed); "
+            f"{len(ledger.resent)} re-sent once after a failure with the same form key, "
+            f"{len(ledger.resent - ledger.failed)} of them acknowledged then; "
             f"overrides: {ledger.overrides_sent} sent, {len(ledger.overrides)} acknowledged"
         )
 
