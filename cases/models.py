@@ -10,11 +10,11 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.query import ModelIterable
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.urls import reverse
 from django.utils import timezone
 from taggit.managers import TaggableManager
-from taggit.models import TaggedItemBase
+from taggit.models import Tag, TaggedItemBase
 
 from cases.modalities import MODALITY_CHOICES, modality_codes_matching
 from cases.permissions import VIEW_DRAFT, VIEW_REVIEW, case_visibility_permissions
@@ -461,3 +461,26 @@ def _refresh_search_after_tags_or_regions_change(sender, instance, action, rever
 
 m2m_changed.connect(_refresh_search_after_tags_or_regions_change, sender=TaggedCase)
 m2m_changed.connect(_refresh_search_after_tags_or_regions_change, sender=Case.regions.through)
+
+
+def _refresh_search_after_tag_saved(sender, instance, created, raw=False, **kwargs):
+    """A renamed tag (in the admin, say) leaves its old name in its cases' search documents."""
+    if not created and not raw:
+        from cases.tags import search_after_tag_saved
+
+        search_after_tag_saved(tag=instance)
+
+
+def _remember_cases_of_deleted_tag(sender, instance, **kwargs):
+    from cases.tags import tagged_case_ids
+
+    instance._search_cases_before_delete = tagged_case_ids(instance)
+
+
+def _refresh_search_after_tag_deleted(sender, instance, **kwargs):
+    _search().search_documents_refresh(case_ids=instance.__dict__.pop("_search_cases_before_delete", []))
+
+
+post_save.connect(_refresh_search_after_tag_saved, sender=Tag, dispatch_uid="search-tag-saved")
+pre_delete.connect(_remember_cases_of_deleted_tag, sender=Tag, dispatch_uid="search-tag-pre-delete")
+post_delete.connect(_refresh_search_after_tag_deleted, sender=Tag, dispatch_uid="search-tag-deleted")

@@ -1,12 +1,15 @@
 """Guarded versions of two admin pages that check less than the archive needs (see config/urls.py)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from taggit.forms import MergeTagsForm
 from taggit.models import Tag
+
+from cases.tags import tags_merge
 
 
 def view_on_site(request, content_type_id, object_id):
@@ -29,13 +32,20 @@ def view_on_site(request, content_type_id, object_id):
 def tag_merge(request):
     """django-taggit's "merge tags" page checks no permission of its own (any staff member could merge
     or create tags) and fails with a 500 when no tags were selected first. Here it needs the right to
-    change and delete tags, and a selection made through the list's action."""
+    change and delete tags, and a selection made through the list's action. Its merge moves only
+    taggit's generic items, not the archive's case tags, so the merge itself is ``cases.tags``'s."""
     if not (request.user.has_perm("taggit.change_tag") and request.user.has_perm("taggit.delete_tag")):
         raise PermissionDenied
     selected = request.session.get("selected_tag_ids", "").split(",")
     if not all(pk.isdigit() for pk in selected) or not Tag.objects.filter(pk__in=selected).exists():
         return redirect("admin:taggit_tag_changelist")
-    tag_admin = admin.site._registry.get(Tag)
-    if tag_admin is None or not hasattr(tag_admin, "merge_tags_view"):
-        raise Http404("No such page.")
-    return tag_admin.merge_tags_view(request)
+    form = MergeTagsForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        into = tags_merge(tag_ids=[int(pk) for pk in selected], new_name=form.cleaned_data["new_tag_name"])
+        request.session.pop("selected_tag_ids", None)
+        messages.success(
+            request, f"Tags merged into “{into.name}”; the cases that carried them carry it now."
+        )
+        return redirect("admin:taggit_tag_changelist")
+    # taggit's own form page (its template), with any error shown.
+    return render(request, "admin/taggit/merge_tags_form.html", {"form": form, "selected_tag_ids": selected})
