@@ -238,23 +238,11 @@ def is_png(data: bytes) -> bool:
 
 def floor_pass(paths: list[Path], out: Path, seconds: float) -> dict:
     """pydicom read + the same de-identification + encode + write the bytes; nothing else."""
-    import pydicom
+    from imaging.dicom.deidentify import dataset_to_bytes
 
-    from imaging.dicom.deidentify import Deidentifier, dataset_to_bytes
-
-    out.mkdir(parents=True)
-    deidentifier = Deidentifier(seed=secrets.token_hex(16))
-    deadline = Deadline(seconds)
-    count = 0
-    start = time.perf_counter()
-    for path in paths:
-        if deadline.passed():
-            break
-        dataset = pydicom.dcmread(BytesIO(path.read_bytes()))
-        deidentifier.deidentify(dataset)
-        (out / f"{count}.dcm").write_bytes(dataset_to_bytes(dataset))
-        count += 1
-    return {"count": count, "seconds": time.perf_counter() - start, "cut_short": deadline.hit}
+    return _read_deidentify_write(
+        paths, out, seconds, lambda dataset, path: path.write_bytes(dataset_to_bytes(dataset))
+    )
 
 
 def pydicom_writer_pass(paths: list[Path], out: Path, seconds: float) -> dict:
@@ -264,6 +252,15 @@ def pydicom_writer_pass(paths: list[Path], out: Path, seconds: float) -> dict:
     element again, where :func:`~imaging.dicom.deidentify.dataset_to_bytes` copies the ones no
     rule changed. It shows what a plain pydicom pipeline costs; no goal is judged against it.
     """
+    import pydicom
+
+    return _read_deidentify_write(
+        paths, out, seconds, lambda dataset, path: pydicom.dcmwrite(path, dataset, enforce_file_format=True)
+    )
+
+
+def _read_deidentify_write(paths: list[Path], out: Path, seconds: float, write) -> dict:
+    """Each file read with ``pydicom.dcmread``, de-identified, then ``write(dataset, path)``."""
     import pydicom
 
     from imaging.dicom.deidentify import Deidentifier
@@ -278,7 +275,7 @@ def pydicom_writer_pass(paths: list[Path], out: Path, seconds: float) -> dict:
             break
         dataset = pydicom.dcmread(BytesIO(path.read_bytes()))
         deidentifier.deidentify(dataset)
-        pydicom.dcmwrite(out / f"{count}.dcm", dataset, enforce_file_format=True)
+        write(dataset, out / f"{count}.dcm")
         count += 1
     return {"count": count, "seconds": time.perf_counter() - start, "cut_short": deadline.hit}
 
