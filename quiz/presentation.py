@@ -28,8 +28,8 @@ from quiz.matching import AnswerKey, normalise_name
 
 QUIZ_PAGE_MISSING = "missing"
 # Part of the key: a change of what the entry holds (or of the template) makes old entries unread.
-# 2: study time labels withheld ("Study N").
-QUIZ_PAGE_FORMAT = 2
+# 2: study time labels withheld ("Study N"); 3: every study labelled "Initial" keeps it.
+QUIZ_PAGE_FORMAT = 3
 BODY_TEMPLATE = "quiz/includes/case_quiz_body.html"
 
 WITHHELD_LABEL = "Series {number}"
@@ -142,8 +142,12 @@ def withhold_answer_labels(case: Case) -> None:
 
 
 def neutral_time_label(number: int, label: str) -> str:
-    """What the unrevealed quiz shows for the time label of the case's ``number``-th study (from 1)."""
-    if number == 1 and label.strip().casefold() == INITIAL_TIME_LABEL.casefold():
+    """What the unrevealed quiz shows for the time label of the case's ``number``-th study (from 1).
+
+    "Initial" gives nothing away and is kept wherever it is the label: a case's CT and MRI at
+    presentation are both "Initial", and calling the second "Study 2" would make it look later.
+    """
+    if label.strip().casefold() == INITIAL_TIME_LABEL.casefold():
         return INITIAL_TIME_LABEL
     return WITHHELD_TIME_LABEL.format(number=number)
 
@@ -151,7 +155,7 @@ def neutral_time_label(number: int, label: str) -> str:
 def withhold_time_labels(case: Case) -> None:
     """A study's time label often names the treatment ("After embolisation, 3 months"), which gives
     the diagnosis away as surely as the treatment and outcome the quiz already withholds. Before the
-    reveal every study shows its place instead: "Initial" for a first study labelled so, else
+    reveal a study labelled "Initial" keeps it, and every other study shows its place instead:
     "Study N" in display order. Only the in-memory (prefetched) studies change; the revealed page
     and the case page read the case again and show the real labels.
     """
