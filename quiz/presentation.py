@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
+from cases.answer_words import names_a_treatment
 from cases.caching import cache_key, cached
 from cases.models import Case
 from cases.templatetags.case_extras import age_sex
@@ -28,8 +29,9 @@ from quiz.matching import AnswerKey, normalise_name
 
 QUIZ_PAGE_MISSING = "missing"
 # Part of the key: a change of what the entry holds (or of the template) makes old entries unread.
-# 2: study time labels withheld ("Study N"); 3: every study labelled "Initial" keeps it.
-QUIZ_PAGE_FORMAT = 3
+# 2: study time labels withheld ("Study N"); 3: every study labelled "Initial" keeps it;
+# 4: series labels naming a treatment withheld.
+QUIZ_PAGE_FORMAT = 4
 BODY_TEMPLATE = "quiz/includes/case_quiz_body.html"
 
 WITHHELD_LABEL = "Series {number}"
@@ -128,7 +130,8 @@ def answer_forms(case: Case) -> list[str]:
 
 def withhold_answer_labels(case: Case) -> None:
     """Series labels are checked when written (``imaging.services.check_series_label``), but an
-    admin edit or a differential item added later can still make one name an answer: the quiz
+    admin edit or a differential item added later can still make one name an answer; and a label
+    may name a treatment ("Post-embolisation angiogram"), which is fine on the case page. The quiz
     then shows a neutral label in its place. Only the in-memory (prefetched) series change.
     """
     forms = answer_forms(case)
@@ -137,7 +140,7 @@ def withhold_answer_labels(case: Case) -> None:
         for series in study.series.all():
             number += 1
             label = f" {normalise_name(series.label)} "
-            if any(f" {form} " in label for form in forms):
+            if any(f" {form} " in label for form in forms) or names_a_treatment(series.label):
                 series.label = WITHHELD_LABEL.format(number=number)
 
 

@@ -306,7 +306,7 @@ def tempting_case(make_case, diagnosis, region_tree):
     # A follow-up study's time label names the treatment, which points to the diagnosis.
     follow_up = series_create(
         case=case,
-        label="Sagittal T1",
+        label="Post-sacrectomy sagittal T1",
         modality="MR",
         time_label="After sacrectomy and proton therapy, 1 year",
     )
@@ -339,6 +339,8 @@ def test_a_case_built_to_tempt_leaks_gives_nothing_away_before_reveal(client, te
     assert (
         "Sagittal T2" in html and "Series 2" in html
     )  # the neutral label stays, the tempting one is replaced
+    # A series label naming the treatment is replaced too (it is not one of the answer strings).
+    assert "sacrectomy" not in html.lower() and "Series 3" in html
 
 
 def test_the_leak_checker_does_find_the_answer_once_revealed(client, tempting_case):
@@ -351,6 +353,7 @@ def test_the_leak_checker_does_find_the_answer_once_revealed(client, tempting_ca
         "Chordoma: lobulated mass of very high T2 signal",
         "After sacrectomy and proton therapy, 1 year",
     } <= set(leaked)
+    assert "Post-sacrectomy sagittal T1" in response.content.decode()  # the real label, once revealed
 
 
 def test_sample_image_badge_stays_visible_in_quiz_mode(client, seeded_with_images):
