@@ -19,18 +19,22 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-from imaging.dicom.deidentify import Deidentifier, dataset_to_bytes
+from imaging.dicom.deidentify import Deidentifier
 from imaging.dicom.reading import read_dicom, slice_position, sort_key
 from imaging.dicom.render import frame_count
+from imaging.dicom.writing import dataset_to_pieces
 from imaging.raster import read_raster, reencode_png
 
 __all__ = [
     "KIND_DICOM",
     "KIND_RASTER",
     "RASTER_REVIEW_REASON",
+    "Pieces",
     "Prepared",
     "Spooled",
     "looks_like_dicom",
+    "pieces_sha256",
+    "pieces_size",
     "prepare",
     "prepare_in_worker",
 ]
@@ -41,9 +45,23 @@ KIND_RASTER = "raster"
 
 RASTER_REVIEW_REASON = "PNG/JPEG upload: screenshots often carry burned-in names; look before publishing"
 
+#: The bytes to store, in pieces written one after the other (a DICOM file's pixel data is a piece
+#: of its own, not copied: see :func:`~imaging.dicom.writing.dataset_to_pieces`).
+Pieces = tuple[bytes, ...]
 #: What :func:`prepare` returns: the bytes to store, the fields of their index row (their SHA-256
 #: among them: hashing here spares the process that stores them), the de-identification report.
-Prepared = tuple[bytes, dict, dict]
+Prepared = tuple[Pieces, dict, dict]
+
+
+def pieces_size(pieces: Pieces) -> int:
+    return sum(map(len, pieces))
+
+
+def pieces_sha256(pieces: Pieces) -> str:
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
+    return digest.hexdigest()
 
 
 def looks_like_dicom(name: str, data: bytes) -> bool:
@@ -61,10 +79,10 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier, *, hashed: bool 
     if looks_like_dicom(name, data):
         dataset = read_dicom(data, name=name)
         report = deidentifier.deidentify(dataset)
-        content = dataset_to_bytes(dataset)
+        content = tuple(dataset_to_pieces(dataset))
         fields = {
             "kind": KIND_DICOM,
-            "sha256": hashlib.sha256(content).hexdigest() if hashed else None,
+            "sha256": pieces_sha256(content) if hashed else None,
             "modality": str(dataset.get("Modality", "")),
             "rows": int(dataset.Rows),
             "columns": int(dataset.Columns),
@@ -76,10 +94,10 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier, *, hashed: bool 
         }
         return content, fields, report.as_dict()
     picture = read_raster(data, name=name)
-    content = reencode_png(picture)
+    content = (reencode_png(picture),)
     fields = {
         "kind": KIND_RASTER,
-        "sha256": hashlib.sha256(content).hexdigest() if hashed else None,
+        "sha256": pieces_sha256(content) if hashed else None,
         "rows": picture.height,
         "columns": picture.width,
         "needs_review": True,
@@ -129,5 +147,5 @@ def prepare_in_worker(
         return content, fields, report
     descriptor, path = tempfile.mkstemp(dir=spool, suffix=".part")
     with os.fdopen(descriptor, "wb") as spooled:
-        spooled.write(content)
-    return Spooled(path, len(content)), fields, report
+        spooled.writelines(content)
+    return Spooled(path, pieces_size(content)), fields, report

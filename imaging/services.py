@@ -15,7 +15,6 @@ folder is removed when the upload ends, however it ends. Everything that has to 
 failure happens here.
 """
 
-import hashlib
 import multiprocessing
 import os
 import secrets
@@ -42,9 +41,12 @@ from imaging.inputs import InputFile, expand_named_bytes
 from imaging.models import DeidentificationKey, Image, Series, Study, Upload
 from imaging.preparation import (
     RASTER_REVIEW_REASON,
+    Pieces,
     Prepared,
     Spooled,
     looks_like_dicom,
+    pieces_sha256,
+    pieces_size,
     prepare,
     prepare_in_worker,
 )
@@ -334,18 +336,18 @@ def _unsaved_image(series: Series, size: int, fields: dict, report: dict, captio
 
 
 def _stored_image(
-    series: Series, content: bytes | Spooled, fields: dict, report: dict, caption: str
+    series: Series, content: Pieces | Spooled, fields: dict, report: dict, caption: str
 ) -> Image:
     """An unsaved row whose de-identified file is already in storage (and hashed, if not yet)."""
-    if fields.get("sha256") is None and not isinstance(content, Spooled):
-        fields = {**fields, "sha256": hashlib.sha256(content).hexdigest()}
-    size = content.size if isinstance(content, Spooled) else len(content)
-    image = _unsaved_image(series, size, fields, report, caption)
     if isinstance(content, Spooled):
+        image = _unsaved_image(series, content.size, fields, report, caption)
         with _SpooledFile(content) as spooled:
             image.file.save("upload", spooled, save=False)
-    else:
-        image.file.save("upload", _WholeContent(content), save=False)
+        return image
+    if fields.get("sha256") is None:
+        fields = {**fields, "sha256": pieces_sha256(content)}
+    image = _unsaved_image(series, pieces_size(content), fields, report, caption)
+    image.file.save("upload", _WholeContent(b"".join(content)), save=False)
     return image
 
 
@@ -393,9 +395,11 @@ class _Writes:
     releases the GIL for both, so where a second core has time, it writes one file while this
     thread prepares the next, and where none has, it costs next to nothing. Into file system
     storage the file is created here and the thread only writes and hashes it
-    (:mod:`imaging.file_writes` says why: in back-to-back bench/ingest.py runs on 2 cores, in
-    process, 413-428 images/s with ``storage.save`` on the thread, 472-491 so); into any other
-    storage the thread runs ``storage.save``. At most :attr:`AHEAD` files wait to be written
+    (:mod:`imaging.file_writes` says why: in alternating in-process runs of bench/ingest.py's
+    series on 2 cores, median 381 images/s with ``storage.save`` on the thread, 416 so); into any
+    other storage the thread runs ``storage.save``. DICOM files come in pieces, their pixel data
+    uncopied (:func:`~imaging.dicom.writing.dataset_to_pieces`; 446 → 466 images/s, median of
+    the same kind of runs). At most :attr:`AHEAD` files wait to be written
     (each is held in memory). A row is added to `rows` only once its file is stored, in upload
     order.
     """
@@ -411,7 +415,7 @@ class _Writes:
         self.known_folders: set[str] = set()
 
     def add(self, order: int, outcome: FileOutcome, series: Series, content, *row_fields) -> None:
-        """Store `content` (bytes, or a worker's spooled file); `row_fields`: fields, report, caption."""
+        """Store `content` (pieces, or a worker's spooled file); `row_fields`: fields, report, caption."""
         if self.pool is None:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="ingest-write")
         self.pending.append((*self._submit(series, content, *row_fields), order, outcome))
@@ -419,8 +423,8 @@ class _Writes:
             self._settle()
 
     def _submit(self, series, content, fields, report, caption):
-        if isinstance(content, bytes):
-            image = _unsaved_image(series, len(content), fields, report, caption)
+        if not isinstance(content, Spooled):
+            image = _unsaved_image(series, pieces_size(content), fields, report, caption)
             new_file = created_file(image, self.known_folders)
             if new_file is not None:
                 try:

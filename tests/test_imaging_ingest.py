@@ -20,7 +20,7 @@ from PIL import Image as PILImage
 
 from cases.models import Case
 from cases.services import PublishBlocked, case_publish
-from imaging import preparation, services
+from imaging import file_writes, preparation, services
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.models import Image, Series, Upload
@@ -737,3 +737,27 @@ def test_uploads_are_read_one_at_a_time_and_one_over_the_limit_not_at_all(series
     assert huge.reads == [4]  # only its first bytes, to tell a zip
     assert [(o.name, o.accepted) for o in result.outcomes] == [("huge.dcm", False), ("b.dcm", True)]
     assert "over the" in result.outcomes[0].reason and len(stored_files(media_root)) == 1
+
+
+@pytest.mark.parametrize("iov_max", [1024, 2])
+def test_write_and_hash_writes_every_piece_when_the_kernel_takes_less_at_a_time(
+    tmp_path, monkeypatch, iov_max
+):
+    monkeypatch.setattr(file_writes, "_IOV_MAX", iov_max)
+    handed = []
+
+    def short_writev(fd, buffers):  # takes at most 1000 bytes of the first buffer per call
+        handed.append(len(buffers))
+        return os.write(fd, bytes(buffers[0][:1000]))
+
+    monkeypatch.setattr(file_writes.os, "writev", short_writev)
+    pieces = (b"head" * 10, bytes(range(256)) * 30, b"", b"middle", bytes(range(256)) * 20, b"tail")
+    fd = os.open(tmp_path / "stored.dcm", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        digest = file_writes.write_and_hash(fd, pieces)
+    finally:
+        os.close(fd)
+    whole = b"".join(pieces)
+    assert (tmp_path / "stored.dcm").read_bytes() == whole
+    assert digest == hashlib.sha256(whole).hexdigest()
+    assert len(handed) > len(pieces) and max(handed) <= iov_max

@@ -28,11 +28,15 @@ from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
-__all__ = ["dataset_to_bytes"]
+__all__ = ["dataset_to_bytes", "dataset_to_pieces"]
 
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _PIXEL_DATA = 0x7FE00010
 _LONG_VRS = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
+#: A value at least this long (pixel data, mostly) stays a piece of its own in
+#: :func:`dataset_to_pieces`, the very bytes object read from the file: joining it into one buffer
+#: would copy it, only for the copy to be written out and dropped.
+_PIECE_BYTES = 64 * 1024
 
 
 def dataset_to_bytes(ds: Dataset) -> bytes:
@@ -53,12 +57,32 @@ def dataset_to_bytes(ds: Dataset) -> bytes:
     bytes
         The encoded file.
     """
+    pieces = dataset_to_pieces(ds)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def dataset_to_pieces(ds: Dataset) -> list[bytes]:
+    """:func:`dataset_to_bytes` in pieces, which written one after the other make the file.
+
+    The encodings of consecutive elements are joined into one piece; a value of 64 KB or more
+    (the pixel data, mostly) is a piece of its own, not copied. Writing the pieces with one
+    ``os.writev`` and hashing them one by one saves copying the pixel data once more.
+    """
     syntax = _plain_syntax(ds)
     if syntax is None:
         buffer = BytesIO()
         pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
-        return buffer.getvalue()
-    return b"".join([_head(ds), *_body(ds, syntax)])
+        return [buffer.getvalue()]
+    pieces: list[bytes] = []
+    run = [_head(ds)]
+    for part in _body(ds, syntax):
+        if len(part) >= _PIECE_BYTES:
+            pieces += [b"".join(run), part]
+            run = []
+        else:
+            run.append(part)
+    pieces.append(b"".join(run))
+    return [piece for piece in pieces if piece]
 
 
 def _plain_syntax(ds: Dataset) -> UID | None:

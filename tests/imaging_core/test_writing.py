@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset
 from imaging.dicom.deidentify import Deidentifier, dataset_to_bytes
 from imaging.dicom.errors import RejectedFile
 from imaging.dicom.reading import read_dicom
+from imaging.dicom.writing import dataset_to_pieces
 from tests.imaging_core.samples import TEST_FILES, sample_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # the samples' own malformed values
@@ -75,6 +76,18 @@ def test_written_bytes_are_what_pydicom_writes(name):
     assert dataset_to_bytes(ds) == pydicom_bytes(ds)  # as read, nothing converted
     Deidentifier(seed="case", date_offset_days=-30).deidentify(ds)
     assert dataset_to_bytes(ds) == pydicom_bytes(ds)
+    pieces = dataset_to_pieces(ds)
+    assert b"".join(pieces) == pydicom_bytes(ds) and all(pieces)
+
+
+def test_pixel_data_is_a_piece_of_its_own_not_a_copy():
+    ds = read_dicom(sample_bytes("examples_rgb_color.dcm"), name="examples_rgb_color.dcm")
+    Deidentifier(seed="case", date_offset_days=-30).deidentify(ds)
+    pixels = ds.get_item(0x7FE00010).value
+    assert len(pixels) == 230400  # 240 x 320 RGB, native
+    pieces = dataset_to_pieces(ds)
+    assert any(piece is pixels for piece in pieces)  # the bytes read, not a copy
+    assert len(pieces) <= 3  # the elements before and after it, each joined
 
 
 @pytest.mark.parametrize("name", SAMPLES)
