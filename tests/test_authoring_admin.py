@@ -11,7 +11,13 @@ from authoring.models import CaseSectionNotStated, CaseTransition
 from cases.models import Case, Diagnosis, Finding
 from cases.services import case_submit_for_review
 from imaging.models import Image, Series, Study
-from tests.test_authoring_support import FAST_HASHERS, complete_case, diagnosis_named, form_data
+from tests.test_authoring_support import (
+    FAST_HASHERS,
+    complete_case,
+    diagnosis_named,
+    form_data,
+    new_case_data,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,32 +110,6 @@ def test_the_list_shows_completeness_in_a_fixed_number_of_queries(client, editor
 
 
 # -- Adding and changing ---------------------------------------------------------------------------------
-
-
-def empty_inlines() -> dict:
-    data = {}
-    for prefix in ["findings", "differential_items", "references", "studies"]:
-        data.update(
-            {
-                f"{prefix}-TOTAL_FORMS": "0",
-                f"{prefix}-INITIAL_FORMS": "0",
-                f"{prefix}-MIN_NUM_FORMS": "0",
-                f"{prefix}-MAX_NUM_FORMS": "1000",
-            }
-        )
-    return data
-
-
-def new_case_data(**fields) -> dict:
-    return {
-        "title": "35-year-old man with knee pain",
-        "slug": "knee-pain-35m",
-        "age": "35",
-        "sex": "M",
-        "clinical_history": "Knee pain for a month.",
-        **empty_inlines(),
-        **fields,
-    }
 
 
 def test_faculty_create_a_case_as_its_author_in_draft(client, faculty, other_faculty):

@@ -77,3 +77,30 @@ def form_data(response) -> dict:
 
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def empty_inlines() -> dict:
+    """The management forms of the case admin's four inlines, with no rows."""
+    return {
+        f"{prefix}-{name}": value
+        for prefix in ["findings", "differential_items", "references", "studies"]
+        for name, value in [
+            ("TOTAL_FORMS", "0"),
+            ("INITIAL_FORMS", "0"),
+            ("MIN_NUM_FORMS", "0"),
+            ("MAX_NUM_FORMS", "1000"),
+        ]
+    }
+
+
+def new_case_data(**fields) -> dict:
+    """The case admin's add form, filled in for a new case, with `fields` on top."""
+    return {
+        "title": "35-year-old man with knee pain",
+        "slug": "knee-pain-35m",
+        "age": "35",
+        "sex": "M",
+        "clinical_history": "Knee pain for a month.",
+        **empty_inlines(),
+        **fields,
+    }

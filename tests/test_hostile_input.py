@@ -49,7 +49,8 @@ from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, 
 from imaging.models import Annotation, Image, Series, Study, Upload
 from quiz.models import QuizAttempt, ReviewCard
 from tests.conftest import make_user
-from tests.test_authoring_support import FAST_HASHERS, complete_case, form_data
+from tests.test_authoring_support import FAST_HASHERS, complete_case, form_data, new_case_data
+from tests.viewer_fixtures import series_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -394,31 +395,6 @@ def test_logout_by_get_is_refused(as_user):
 # -- The case editor -------------------------------------------------------------------------------------
 
 
-def empty_inlines() -> dict:
-    return {
-        f"{prefix}-{name}": value
-        for prefix in ["findings", "differential_items", "references", "studies"]
-        for name, value in [
-            ("TOTAL_FORMS", "0"),
-            ("INITIAL_FORMS", "0"),
-            ("MIN_NUM_FORMS", "0"),
-            ("MAX_NUM_FORMS", "1000"),
-        ]
-    }
-
-
-def new_case(**fields) -> dict:
-    return {
-        "title": "35-year-old man with knee pain",
-        "slug": "knee-pain-35m",
-        "age": "35",
-        "sex": "M",
-        "clinical_history": "Knee pain for a month.",
-        **empty_inlines(),
-        **fields,
-    }
-
-
 ONE_FINDING = {
     "findings-TOTAL_FORMS": "1",
     "findings-0-modality": "MR",
@@ -466,7 +442,7 @@ CASE_FIELD_ERRORS = [
 def test_a_bad_new_case_is_a_form_error_and_creates_nothing(as_user, world, media_root, changes, message):
     client = as_user("faculty")
     before = snapshot(media_root)
-    response = client.post(f"{ADMIN}add/", new_case(**changes))
+    response = client.post(f"{ADMIN}add/", new_case_data(**changes))
     assert_clear(response, 200, message)
     assert_same(before, snapshot(media_root))
 
@@ -622,27 +598,6 @@ def test_a_bad_region_is_a_form_error_and_creates_nothing(as_user, world, media_
 # -- Series: the upload and the teaching view ------------------------------------------------------------
 
 
-def series_form(series: Series, **extra) -> dict:
-    return {
-        "study": series.study_id,
-        "label": series.label,
-        "finding": "",
-        "order": series.order,
-        "teaching_preset": "",
-        "teaching_slice": "",
-        "teaching_zoom": "1",
-        "images-TOTAL_FORMS": "1",
-        "images-INITIAL_FORMS": "1",
-        "images-MIN_NUM_FORMS": "0",
-        "images-MAX_NUM_FORMS": "1000",
-        "images-0-id": str(series.images.get().pk),
-        "images-0-series": str(series.pk),
-        "images-0-order": str(series.images.get().order),
-        "images-0-caption": "",
-        **extra,
-    }
-
-
 def png_of(size: tuple[int, int]) -> bytes:
     buffer = io.BytesIO()
     PILImage.new("L", size, 0).save(buffer, "PNG")
@@ -677,7 +632,9 @@ def test_a_hostile_file_through_the_admin_upload_is_rejected_by_name(as_user, wo
     before = snapshot(media_root, ignore=["imaging.Upload", "admin.LogEntry"])
     upload = SimpleUploadedFile(name, HOSTILE_UPLOADS[name])
     response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/", series_form(series, upload=[upload]), follow=True
+        f"/admin/imaging/series/{series.pk}/change/",
+        series_admin_form(series, [series.images.get()], upload=[upload]),
+        follow=True,
     )
     body = assert_clear(response, 200)
     assert re.search(rf"Rejected {re.escape(name)}\S*: \S", body), body[body.find("Rejected") - 200 :][:600]
@@ -694,7 +651,9 @@ def test_a_file_over_the_size_limit_through_the_admin_upload_is_rejected(
     before = snapshot(media_root, ignore=["imaging.Upload", "admin.LogEntry"])
     upload = SimpleUploadedFile("big.dcm", b"\0" * 2000)
     response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/", series_form(series, upload=[upload]), follow=True
+        f"/admin/imaging/series/{series.pk}/change/",
+        series_admin_form(series, [series.images.get()], upload=[upload]),
+        follow=True,
     )
     assert_clear(response, 200, "Rejected big.dcm: file of 2000 bytes is over the 1000-byte limit")
     assert_same(before, snapshot(media_root, ignore=["imaging.Upload", "admin.LogEntry"]))
@@ -731,7 +690,10 @@ def test_a_bad_series_form_is_a_form_error_and_changes_nothing(as_user, world, m
         for key, value in changes.items()
     }
     before = snapshot(media_root)
-    response = client.post(f"/admin/imaging/series/{series.pk}/change/", series_form(series, **changes))
+    response = client.post(
+        f"/admin/imaging/series/{series.pk}/change/",
+        series_admin_form(series, [series.images.get()], **changes),
+    )
     body = assert_clear(response, 200, message)
     assert "errornote" in body or "errorlist" in body
     assert_same(before, snapshot(media_root))

@@ -8,8 +8,9 @@ from PIL import Image as PILImage
 
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
-from imaging.models import Image, Series
+from imaging.models import Image
 from imaging.services import images_ingest, series_create
+from tests.viewer_fixtures import series_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -18,23 +19,6 @@ pytestmark = pytest.mark.django_db
 def series(make_case, faculty, diagnosis):
     case = make_case(slug="admin-case", author=faculty, final_diagnosis=diagnosis("Chordoma"))
     return series_create(case=case, label="Axial T1", modality="MR")
-
-
-def series_form(series: Series, **extra) -> dict:
-    return {
-        "study": series.study_id,
-        "label": series.label,
-        "finding": "",
-        "order": series.order,
-        "teaching_preset": "",
-        "teaching_slice": "",
-        "teaching_zoom": "1",
-        "images-TOTAL_FORMS": "0",
-        "images-INITIAL_FORMS": "0",
-        "images-MIN_NUM_FORMS": "0",
-        "images-MAX_NUM_FORMS": "1000",
-        **extra,
-    }
 
 
 def png() -> bytes:
@@ -51,7 +35,7 @@ def test_admin_upload_of_several_files_ingests_and_reports(client, editor, serie
         SimpleUploadedFile("c.dcm", b"definitely not dicom"),
     ]
     response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/", series_form(series, upload=files), follow=True
+        f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files), follow=True
     )
     assert response.status_code == 200
     page = response.content.decode()
@@ -64,7 +48,7 @@ def test_admin_upload_of_several_files_ingests_and_reports(client, editor, serie
 def test_admin_rejects_a_series_label_that_names_the_diagnosis(client, editor, series):
     client.force_login(editor)
     response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/", series_form(series, label="Chordoma T2")
+        f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, label="Chordoma T2")
     )
     assert response.status_code == 200
     assert "names the diagnosis" in response.content.decode()
@@ -121,7 +105,7 @@ def test_faculty_change_only_the_series_and_images_of_their_own_draft_cases(
     ]:
         assert client.get(url).status_code in {302, 403, 404}, url
     response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/", series_form(series, label="Taken over")
+        f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, label="Taken over")
     )
     assert response.status_code in {302, 403, 404}
     series.refresh_from_db()

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from imaging.admin import SeriesForm
 from imaging.models import Annotation
 from imaging.stacks import series_stack
-from tests.viewer_fixtures import build_viewer_case
+from tests.viewer_fixtures import build_viewer_case, series_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -51,23 +51,10 @@ def test_teaching_view_opens_the_viewer_at_the_authors_choice(viewer_case):
     assert stack["start"]["image"] == viewer_case["ct"].images.get().pk
 
 
-def series_form_data(series, **changes):
-    data = {
-        "study": series.study_id,
-        "label": series.label,
-        "finding": "",
-        "order": series.order,
-        "teaching_preset": "",
-        "teaching_slice": "",
-        "teaching_zoom": "1",
-    }
-    return {**data, **changes}
-
-
 def test_teaching_view_form_accepts_a_valid_view(viewer_case):
     series = viewer_case["t1"]
     form = SeriesForm(
-        series_form_data(series, teaching_preset="full", teaching_slice="10", teaching_zoom="3"),
+        series_fields(series, teaching_preset="full", teaching_slice="10", teaching_zoom="3"),
         instance=series,
     )
     assert form.is_valid(), form.errors
@@ -86,6 +73,6 @@ def test_teaching_view_form_accepts_a_valid_view(viewer_case):
     ],
 )
 def test_teaching_view_form_rejects_impossible_views(viewer_case, changes, field):
-    form = SeriesForm(series_form_data(viewer_case["t1"], **changes), instance=viewer_case["t1"])
+    form = SeriesForm(series_fields(viewer_case["t1"], **changes), instance=viewer_case["t1"])
     assert not form.is_valid()
     assert field in form.errors

@@ -1,4 +1,5 @@
-"""A case whose series suit the viewer tests: a positioned MR stack, a second one to link, a CT slice."""
+"""A case whose series suit the viewer tests: a positioned MR stack, a second one to link, a CT slice;
+and the series form's data, for the tests that post it."""
 
 import io
 
@@ -41,3 +42,36 @@ def build_viewer_case(make_case, diagnosis) -> dict:
     fourth = t1.images.get(order=4)
     Annotation.objects.create(image=fourth, kind="arrow", x=0.5, y=0.5, tail_x=0.8, tail_y=0.2, text="Lesion")
     return {"case": case, "t1": t1, "t2": t2, "ct": ct, "annotated": fourth, "images": Image.objects.all()}
+
+
+def series_fields(series, **changes) -> dict:
+    """The series form's own fields, as the series has them, with `changes` on top."""
+    return {
+        "study": series.study_id,
+        "label": series.label,
+        "finding": "",
+        "order": series.order,
+        "teaching_preset": "",
+        "teaching_slice": "",
+        "teaching_zoom": "1",
+        **changes,
+    }
+
+
+def series_admin_form(series, images=(), **extra) -> dict:
+    """The admin's series page as posted: the form, and the image inline with `images` unchanged."""
+    data = {
+        **series_fields(series),
+        "images-TOTAL_FORMS": str(len(images)),
+        "images-INITIAL_FORMS": str(len(images)),
+        "images-MIN_NUM_FORMS": "0",
+        "images-MAX_NUM_FORMS": "1000",
+    }
+    for n, image in enumerate(images):
+        data |= {
+            f"images-{n}-id": str(image.pk),
+            f"images-{n}-series": str(series.pk),
+            f"images-{n}-order": str(image.order),
+            f"images-{n}-caption": "",
+        }
+    return {**data, **extra}
