@@ -48,6 +48,7 @@ from reversion.models import Version
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
 from imaging.models import Annotation, Image, Series, Study
+from imaging.raster import PNG_MAGIC
 
 FORMAT = "teaching-archive-bundle"
 VERSION = 1
@@ -365,9 +366,6 @@ def read_bundle(source, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> CheckedBun
         return CheckedBundle(manifest, cases, files)
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
 def _check_image(slug: str, image: dict, content: bytes) -> None:
     """An image file is what this archive stores, and only that: a DICOM file its de-identification
     marked (PatientIdentityRemoved YES) or a re-encoded PNG. A bundle cannot bring in what the ingest
@@ -381,7 +379,7 @@ def _check_image(slug: str, image: dict, content: bytes) -> None:
         if str(dataset.get("PatientIdentityRemoved", "")).upper() != "YES":
             raise BundleError(f"{where}: not de-identified (PatientIdentityRemoved is not YES)")
     elif image.get("kind") == Image.Kind.RASTER:
-        if not content.startswith(PNG_SIGNATURE):
+        if not content.startswith(PNG_MAGIC):
             raise BundleError(f"{where}: not a PNG file")
     else:
         raise BundleError(f"{where}: unknown image kind {image.get('kind')!r}")

@@ -2,17 +2,16 @@
 
 Three queries whatever the archive's size: one aggregate counts the total, every region (with
 its sub-regions) and every modality at once; one groups by final diagnosis; one by tag. They are
-the larger part of the list and home pages (about 0.3 s at 10,000 cases on PostgreSQL), so
-``case_facets_cached`` keeps them in Django's cache under the archive version, the user's
-visibility class and the normalised filters (``cases/caching.py``): none on a hit, and any edit
-of the archive retires them at once.
+the larger part of the list and home pages (about 0.3 s at 10,000 cases on PostgreSQL), so the
+views keep them in Django's cache (``VisibleCasesMixin.cached``) under the archive version, the
+user's visibility class and the normalised filters (``cases/caching.py``): none on a hit, and any
+edit of the archive retires them at once.
 """
 
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
-from cases.caching import cache_key, cached, visibility_class
 from cases.modalities import MODALITY_CHOICES, facet_key, modality_codes_matching
 from cases.models import Case, CaseQuerySet, TaggedCase
 from cases.regions import RegionTree
@@ -99,15 +98,3 @@ def case_facets(cases: CaseQuerySet, tree: RegionTree) -> Facets:
         .order_by("-n", "tag__name")[:TAG_FACET_LIMIT]
     ]
     return Facets(counts["total"], regions, modalities, diagnoses, tags, sexes)
-
-
-def case_facets_cached(cases: CaseQuerySet, tree: RegionTree, *, user, filters: dict) -> Facets:
-    """``case_facets`` through the cache. ``cases`` must be the user's visible cases narrowed by
-    exactly ``filters`` (the validated, non-empty filters; the page number is not one)."""
-    key = cache_key("facets", visibility_class(user), filters)
-    return cached(key, lambda: case_facets(cases, tree))
-
-
-def count_regions_and_modalities_cached(cases: CaseQuerySet, tree: RegionTree, *, user, filters: dict):
-    key = cache_key("region-counts", visibility_class(user), filters)
-    return cached(key, lambda: count_regions_and_modalities(cases, tree))

@@ -82,6 +82,18 @@ class TaggedCase(TaggedItemBase):
     content_object = models.ForeignKey("Case", on_delete=models.CASCADE)
 
 
+# The long teaching texts: a case card shows none of them (a search snippet reads them).
+CARD_DEFERRED_FIELDS = (
+    "clinical_history",
+    "diagnosis_proof",
+    "treatment_outcome",
+    "discussion",
+    "teaching_points",
+    "attribution",
+    "licence",
+)
+
+
 class CaseQuerySet(models.QuerySet):
     def published(self):
         return self.filter(status=Case.Status.PUBLISHED)
@@ -109,13 +121,15 @@ class CaseQuerySet(models.QuerySet):
         codes = modality_codes_matching(code)
         return self.filter(pk__in=Finding.objects.filter(modality__in=codes).values("case_id"))
 
-    def for_list(self):
-        """What a case card shows, in a fixed number of queries whatever the page size."""
-        return self.select_related("final_diagnosis").prefetch_related(
+    def for_list(self, *, with_text: bool = False):
+        """What a case card (``includes/case_card.html``) shows, in a fixed number of queries whatever
+        the page size: the case row, its final diagnosis, regions and findings' modalities. Not its
+        tags, which a card does not show, nor its long texts unless a search snippet needs them."""
+        cases = self.select_related("final_diagnosis").prefetch_related(
             "regions",
-            "tags",
             models.Prefetch("findings", queryset=Finding.objects.only("case_id", "modality", "order")),
         )
+        return cases if with_text else cases.defer(*CARD_DEFERRED_FIELDS)
 
     def for_detail(self):
         """A case with every row its page (and its quiz page) shows, in a fixed number of queries:

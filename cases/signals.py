@@ -46,17 +46,9 @@ def _permission_links():
     return (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through)
 
 
-def _row_changed(sender, using=None, **kwargs):
-    archive_changed(using=using or "default")
-
-
 def _links_changed(sender, action, using=None, **kwargs):
     if action in ("post_add", "post_remove", "post_clear"):
         archive_changed(using=using or "default")
-
-
-def _permissions_changed(sender, using=None, **kwargs):
-    permissions_changed(using=using or "default")
 
 
 def _permission_links_changed(sender, action, using=None, **kwargs):
@@ -67,16 +59,16 @@ def _permission_links_changed(sender, action, using=None, **kwargs):
 def connect() -> None:
     for model in WATCHED_MODELS:
         label = model._meta.label
-        post_save.connect(_row_changed, sender=model, dispatch_uid=f"archive-changed-save-{label}")
-        post_delete.connect(_row_changed, sender=model, dispatch_uid=f"archive-changed-delete-{label}")
+        post_save.connect(archive_changed, sender=model, dispatch_uid=f"archive-changed-save-{label}")
+        post_delete.connect(archive_changed, sender=model, dispatch_uid=f"archive-changed-delete-{label}")
     for through in M2M_THROUGH:
         m2m_changed.connect(
             _links_changed, sender=through, dispatch_uid=f"archive-changed-m2m-{through._meta.label}"
         )
     for model in PERMISSION_MODELS:
         label = model._meta.label
-        post_save.connect(_permissions_changed, sender=model, dispatch_uid=f"permissions-save-{label}")
-        post_delete.connect(_permissions_changed, sender=model, dispatch_uid=f"permissions-delete-{label}")
+        post_save.connect(permissions_changed, sender=model, dispatch_uid=f"permissions-save-{label}")
+        post_delete.connect(permissions_changed, sender=model, dispatch_uid=f"permissions-delete-{label}")
     for through in _permission_links():
         m2m_changed.connect(
             _permission_links_changed, sender=through, dispatch_uid=f"permissions-m2m-{through._meta.label}"

@@ -9,9 +9,11 @@ are lazy, so a page whose rendered content is in the cache builds no query and r
 on a miss the page costs the queries it did before caching (asserted in ``tests/test_query_counts.py``).
 """
 
+from functools import cache
+
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -21,9 +23,9 @@ from django.views.generic import TemplateView
 from taggit.models import Tag
 
 from cases.caching import archive_version, cache_key, cached, visibility_class
-from cases.facets import case_facets_cached, count_regions_and_modalities_cached
+from cases.facets import case_facets, count_regions_and_modalities
 from cases.filters import CaseFilterForm, filter_cases
-from cases.models import Case, Diagnosis, DifferentialItem, Finding
+from cases.models import Case, Diagnosis, DifferentialItem
 from cases.regions import RegionTree, load_region_tree
 from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
 
@@ -31,29 +33,6 @@ NEWEST_CASES_ON_HOME = 6
 CASES_PER_SECTION = 20
 RELATED_CASES = 5
 CASE_MISSING = "missing"
-
-
-# The long teaching texts: a card shows none of them (a search snippet reads them, see ``cards``).
-CARD_DEFERRED_FIELDS = (
-    "clinical_history",
-    "diagnosis_proof",
-    "treatment_outcome",
-    "discussion",
-    "teaching_points",
-    "attribution",
-    "licence",
-)
-
-
-def cards(cases, *, with_text: bool = False):
-    """What ``includes/case_card.html`` shows: the case row (without its long texts unless a search
-    snippet needs them), its final diagnosis, regions and findings' modalities. Unlike
-    ``CaseQuerySet.for_list`` it does not prefetch tags, which a card does not show: one query less
-    and no tag objects built per page."""
-    cases = cases.select_related("final_diagnosis").prefetch_related(
-        "regions", Prefetch("findings", queryset=Finding.objects.only("case_id", "modality", "order"))
-    )
-    return cases if with_text else cases.defer(*CARD_DEFERRED_FIELDS)
 
 
 def region_tree() -> RegionTree:
@@ -79,7 +58,7 @@ class VisibleCasesMixin:
         return cache_key("fragment", visibility_class(self.request.user), params)
 
     def paginate(self, cases, per_page: int = settings.CASES_PER_PAGE):
-        return Paginator(cards(cases), per_page).get_page(self.request.GET.get("page"))
+        return Paginator(cases.for_list(), per_page).get_page(self.request.GET.get("page"))
 
 
 class SnippetPage:
@@ -109,32 +88,19 @@ class SnippetPage:
         return self._load()[index]
 
 
-def lazily(compute):
-    """``compute()`` once, the first time it is needed, shared by several lazy context values."""
-    memo = []
-
-    def value():
-        if not memo:
-            memo.append(compute())
-        return memo[0]
-
-    return value
-
-
 class HomeView(VisibleCasesMixin, TemplateView):
     template_name = "cases/home.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        user = self.request.user
         # Lazy: when the rendered content comes from the cache (fragment_key), nothing is read, not
         # even the user's permissions (visible_cases).
         context["facets"] = SimpleLazyObject(
-            lambda: case_facets_cached(self.visible_cases(), region_tree(), user=user, filters={})
+            lambda: self.cached("facets", lambda: case_facets(self.visible_cases(), region_tree()), {})
         )
         context["newest_cases"] = SimpleLazyObject(
             lambda: self.cached(
-                "home-newest", lambda: list(cards(self.visible_cases())[:NEWEST_CASES_ON_HOME])
+                "home-newest", lambda: list(self.visible_cases().for_list()[:NEWEST_CASES_ON_HOME])
             )
         )
         context["fragment_key"] = self.fragment_key()
@@ -150,7 +116,7 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         filters = form.active_filters()
         # Everything else is lazy: when the rendered content comes from the cache (fragment_key),
         # no query is built, no cached aggregate is read and no page of cases is loaded.
-        state = lazily(lambda: self.list_state(filters))
+        state = cache(lambda: self.list_state(filters))
         context.update(
             form=form,
             filters=filters,
@@ -171,9 +137,10 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         search = cached(cache_key("search-parse", "all", {"q": text}), lambda: case_search_parse(text=text))
         # Search narrows the visible cases like any other filter, so facets count the matching set.
         cases = search_filter(filter_cases(self.visible_cases(), filters, tree), search)
-        facets = case_facets_cached(cases, tree, user=self.request.user, filters=filters)
+        # Keyed by exactly `filters` (the validated, non-empty ones; the page number is not one).
+        facets = self.cached("facets", lambda: case_facets(cases, tree), filters)
         listing = with_snippet_text(search_rank(cases, search)) if search else cases
-        paginator = Paginator(cards(listing, with_text=bool(search)), settings.CASES_PER_PAGE)
+        paginator = Paginator(listing.for_list(with_text=bool(search)), settings.CASES_PER_PAGE)
         paginator.count = facets.total  # already counted by the facet query
         page_obj = paginator.get_page(self.request.GET.get("page"))
         if search:
@@ -198,7 +165,7 @@ class CaseDetailView(VisibleCasesMixin, TemplateView):
             raise Http404("No such case.")
         # The case with every row the page shows, and its related cases (cached for what this user
         # may see), read only if the page's rendered content is not in the cache (fragment_key).
-        page = lazily(lambda: self.case_page(slug))
+        page = cache(lambda: self.case_page(slug))
         request = self.request
         context.update(
             case_title=head["title"],
@@ -268,7 +235,7 @@ class RegionDetailView(VisibleCasesMixin, TemplateView):
             raise Http404("No such region.")
         filters = {"region": slug}
         cases = filter_cases(self.visible_cases(), filters, tree)
-        counts = count_regions_and_modalities_cached(cases, tree, user=self.request.user, filters=filters)
+        counts = self.cached("region-counts", lambda: count_regions_and_modalities(cases, tree), filters)
         context.update(
             region=region,
             ancestors=tree.ancestors(region),
@@ -313,7 +280,7 @@ class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
         if diagnosis == CASE_MISSING:
             raise Http404("No such diagnosis.")
         # Lazy: when the rendered content comes from the cache (fragment_key), nothing is read.
-        state = lazily(lambda: self.diagnosis_state(diagnosis))
+        state = cache(lambda: self.diagnosis_state(diagnosis))
         context.update(
             diagnosis=diagnosis,
             final_cases=SimpleLazyObject(lambda: state()["final_cases"]),
@@ -342,9 +309,9 @@ class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
             {"diagnosis": diagnosis.pk},
         )
         return {
-            "final_cases": list(cards(final)[:CASES_PER_SECTION]),
+            "final_cases": list(final.for_list()[:CASES_PER_SECTION]),
             "final_count": counts["final"],
-            "differential_cases": list(cards(in_differential)[:CASES_PER_SECTION]),
+            "differential_cases": list(in_differential.for_list()[:CASES_PER_SECTION]),
             "differential_count": counts["differential"],
         }
 

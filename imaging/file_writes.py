@@ -21,12 +21,13 @@ A file whose folder does not exist yet, or a storage of another kind, goes throu
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.files.storage import FileSystemStorage
+
+from imaging.preparation import pieces_sha256
 
 __all__ = ["CreatedFile", "created_file", "write_and_hash"]
 
@@ -118,7 +119,4 @@ def write_and_hash(fd: int, pieces: Sequence[bytes]) -> str:
             written -= len(views.pop(0))
         if written:
             views[0] = views[0][written:]
-    digest = hashlib.sha256()
-    for piece in pieces:
-        digest.update(piece)
-    return digest.hexdigest()
+    return pieces_sha256(pieces)

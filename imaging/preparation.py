@@ -48,8 +48,8 @@ RASTER_REVIEW_REASON = "PNG/JPEG upload: screenshots often carry burned-in names
 #: The bytes to store, in pieces written one after the other (a DICOM file's pixel data is a piece
 #: of its own, not copied: see :func:`~imaging.dicom.writing.dataset_to_pieces`).
 Pieces = tuple[bytes, ...]
-#: What :func:`prepare` returns: the bytes to store, the fields of their index row (their SHA-256
-#: among them: hashing here spares the process that stores them), the de-identification report.
+#: What :func:`prepare` returns: the bytes to store, the fields of their index row (``sha256``
+#: left None: see :func:`prepare`), the de-identification report.
 Prepared = tuple[Pieces, dict, dict]
 
 
@@ -68,11 +68,11 @@ def looks_like_dicom(name: str, data: bytes) -> bool:
     return data[128:132] == b"DICM" or name.lower().endswith((".dcm", ".dicom", ".ima"))
 
 
-def prepare(name: str, data: bytes, deidentifier: Deidentifier, *, hashed: bool = True) -> Prepared:
+def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
     """Validated, de-identified bytes, the index fields, and the de-identification report.
 
-    With ``hashed=False`` the field ``sha256`` is None, left to whoever stores the bytes (the
-    ingest hashes them on its writing thread, beside the preparation of the next file).
+    The field ``sha256`` is None, left to whoever stores the bytes (in process, the ingest hashes
+    them on its writing thread, beside the preparation of the next file; a worker, as it spools).
 
     Raises :class:`~imaging.dicom.errors.RejectedFile` for a file that cannot be accepted.
     """
@@ -82,7 +82,7 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier, *, hashed: bool 
         content = tuple(dataset_to_pieces(dataset))
         fields = {
             "kind": KIND_DICOM,
-            "sha256": pieces_sha256(content) if hashed else None,
+            "sha256": None,
             "modality": str(dataset.get("Modality", "")),
             "rows": int(dataset.Rows),
             "columns": int(dataset.Columns),
@@ -97,7 +97,7 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier, *, hashed: bool 
     content = (reencode_png(picture),)
     fields = {
         "kind": KIND_RASTER,
-        "sha256": pieces_sha256(content) if hashed else None,
+        "sha256": None,
         "rows": picture.height,
         "columns": picture.width,
         "needs_review": True,
@@ -122,8 +122,8 @@ class Spooled:
 
 
 def prepare_in_worker(
-    name: str, data: bytes, seed: str, date_offset_days: int, spool: str | None = None
-) -> Prepared | tuple[Spooled, dict, dict]:
+    name: str, data: bytes, seed: str, date_offset_days: int, spool: str
+) -> tuple[Spooled, dict, dict]:
     """:func:`prepare` in a worker process, with a Deidentifier built there from the case's key.
 
     Deidentifiers built from the same seed and offset map every UID, date and Patient ID the same
@@ -132,8 +132,8 @@ def prepare_in_worker(
     :class:`~imaging.dicom.errors.RejectedFile` raised here pickles cleanly and is raised again
     in the main process.
 
-    With `spool` (a folder of the main process's, for this upload) the prepared bytes are written
-    to a new file there and its path handed back instead of the bytes: the main process then moves
+    The prepared bytes are written to a new file in `spool` (a folder of the main process's, for
+    this upload), hashed, and its path handed back instead of the bytes: the main process then moves
     the file into storage rather than receive the bytes through a pipe and write them itself,
     which was most of its work per file. The main process removes the folder when the upload
     is done, whatever happened, so a file it never took is not left over.
@@ -143,9 +143,7 @@ def prepare_in_worker(
     if _worker_deidentifier is None or _worker_deidentifier[0] != key:
         _worker_deidentifier = (key, Deidentifier(seed=seed, date_offset_days=date_offset_days))
     content, fields, report = prepare(name, data, _worker_deidentifier[1])
-    if spool is None:
-        return content, fields, report
     descriptor, path = tempfile.mkstemp(dir=spool, suffix=".part")
     with os.fdopen(descriptor, "wb") as spooled:
         spooled.writelines(content)
-    return Spooled(path, pieces_size(content)), fields, report
+    return Spooled(path, pieces_size(content)), {**fields, "sha256": pieces_sha256(content)}, report

@@ -160,7 +160,7 @@ def _prepare_here(item: InputFile | RejectedFile, deidentifier: Deidentifier) ->
         return item
     try:
         # Hashed where the bytes are stored: on the writing thread, beside the next file.
-        return prepare(item.name, item.data, deidentifier, hashed=False)
+        return prepare(item.name, item.data, deidentifier)
     except RejectedFile as rejection:
         return rejection
 
