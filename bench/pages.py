@@ -71,10 +71,11 @@ from django.db import connection  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.template import engines  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import include, path  # noqa: E402
 
 from bench.generate import generate_archive  # noqa: E402
+from bench.server import bench_database  # noqa: E402
 from cases.caching import archive_changed  # noqa: E402
 from cases.models import Case  # noqa: E402
 
@@ -332,22 +333,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.cases_small, args.cases_large, args.repeat = 200, 1_000, 10
-    if connection.vendor != "postgresql":
-        sys.exit("bench/pages.py measures PostgreSQL: set DATABASE_URL=postgres://…")
-    # A database of our own: never the one DATABASE_URL names, nor the test suite's test_… database.
-    connection.settings_dict["TEST"]["NAME"] = BENCH_DATABASE
-    setup_test_environment(debug=False)
-    original_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
-            override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
-        ):
-            run(args.cases_small, args.cases_large, args.repeat, resident=args.resident)
-    finally:
-        if not args.keep:
-            connection.creation.destroy_test_db(original_name, verbosity=0)
+    with (
+        bench_database(BENCH_DATABASE, keep=args.keep),
+        tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
+        override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
+    ):
+        run(args.cases_small, args.cases_large, args.repeat, resident=args.resident)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.generate import generate_archive  # noqa: E402
+from bench.server import bench_database  # noqa: E402
 
 BENCH_DATABASE = "bench_search"
 LIST_URL = "/cases/"
@@ -123,18 +124,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=60)
     parser.add_argument("--keep", action="store_true", help="keep the bench_search database afterwards")
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("bench/search.py measures PostgreSQL: set DATABASE_URL=postgres://…")
-    # A database of our own: never the one DATABASE_URL names, nor the test suite's test_… database.
-    connection.settings_dict["TEST"]["NAME"] = BENCH_DATABASE
-    setup_test_environment(debug=False)
-    original_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with bench_database(BENCH_DATABASE, keep=args.keep):
         run(args.cases, args.repeat)
-    finally:
-        if not args.keep:
-            connection.creation.destroy_test_db(original_name, verbosity=0)
 
 
 if __name__ == "__main__":
