@@ -25,6 +25,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ import django
 django.setup()
 
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.generate import generate_archive  # noqa: E402
@@ -124,7 +125,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=60)
     parser.add_argument("--keep", action="store_true", help="keep the bench_search database afterwards")
     args = parser.parse_args()
-    with bench_database(BENCH_DATABASE, keep=args.keep):
+    # A throwaway MEDIA_ROOT: the generated archive's shared image files must not land in media/.
+    with (
+        bench_database(BENCH_DATABASE, keep=args.keep),
+        tempfile.TemporaryDirectory(prefix="bench-search-media-") as media,
+        override_settings(MEDIA_ROOT=media),
+    ):
         run(args.cases, args.repeat)
 
 
