@@ -6,6 +6,7 @@ Import it after ``django.setup()``. Nothing here measures anything.
 """
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -172,8 +173,10 @@ class Gunicorn:
     def expected_workers(self) -> int:
         return self.pool()[0]
 
+    @functools.cache  # noqa: B019 (one Server per bench run: the cache dies with the process)
     def pool(self) -> tuple[int, int]:
-        """Workers and threads per worker, as gunicorn.conf.py computes them in the server's environment."""
+        """Workers and threads per worker, as gunicorn.conf.py computes them in the server's environment
+        (a Python subprocess: computed once, not at every poll while the server starts)."""
         script = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['threads'])"
         result = subprocess.run(
             [sys.executable, "-c", script], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True

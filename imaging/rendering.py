@@ -49,11 +49,15 @@ def _render(image: Image, frame: int, preset: str):
         return render_frame(dataset, frame, window=presets_of(image)[preset])
 
 
-def frame_png(image: Image, frame: int, preset: str = "default") -> bytes:
+def _check_frame(image: Image, frame: int, preset: str) -> None:
     if preset not in presets_of(image):
         raise UnknownPreset(preset)
     if not 0 <= frame < image.frame_count:
         raise IndexError(frame)
+
+
+def frame_png(image: Image, frame: int, preset: str = "default") -> bytes:
+    _check_frame(image, frame, preset)
     return _cached(
         f"renders/{image.pk}/{preset}/{frame}.png",
         lambda: png_bytes(_render(image, frame, preset)),
@@ -65,10 +69,7 @@ def frame_thumbnail_png(image: Image, frame: int, preset: str = "default") -> by
 
     Made from the frame's own cached render, so it is that frame scaled down and nothing else.
     """
-    if preset not in presets_of(image):
-        raise UnknownPreset(preset)
-    if not 0 <= frame < image.frame_count:
-        raise IndexError(frame)
+    _check_frame(image, frame, preset)
 
     def make() -> bytes:
         picture = PILImage.open(BytesIO(frame_png(image, frame, preset)))  # caches the frame too
