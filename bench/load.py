@@ -51,6 +51,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from bench.stats import percentile  # noqa: E402
 from bench.work import django_in_work_folder  # noqa: E402 (needs the path above)
 
 BENCH_DATABASE = "bench_load"
@@ -69,11 +70,6 @@ SEARCHES = [
     "lesion",
 ]
 KINDS = ["home", "list", "filtered", "search", "case", "quiz", "diagnosis", "other"]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def kind_of(path: str) -> str:

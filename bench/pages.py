@@ -76,6 +76,7 @@ from django.urls import include, path  # noqa: E402
 
 from bench.generate import generate_archive  # noqa: E402
 from bench.server import bench_database  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from cases.caching import archive_changed  # noqa: E402
 from cases.models import Case  # noqa: E402
 
@@ -102,11 +103,6 @@ bench_urls.urlpatterns = [
     path("__floor__/<int:size>/", floor_view),
     path("", include(settings.ROOT_URLCONF)),
 ]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def pages_of(case: Case) -> list[tuple[str, str]]:

@@ -42,6 +42,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.generate import generate_archive  # noqa: E402
 from bench.server import bench_database  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 
 BENCH_DATABASE = "bench_search"
 LIST_URL = "/cases/"
@@ -59,11 +60,6 @@ SEARCH_URLS = [
     ("broad, page 20", "/cases/?q=lesion&page=20"),
     ("no match", "/cases/?q=xylophone"),
 ]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def measure(client: Client, urls: list[str], repeat: int) -> dict[str, list[float]]:
