@@ -6,7 +6,8 @@ transaction; if the row cannot be written the stored file is deleted again, so a
 neither an orphan file nor a row. Rendering is deferred to first view (``imaging.rendering``).
 
 The CPU-bound part of each file (read, validate, de-identify, encode: :mod:`imaging.preparation`)
-runs in worker processes for uploads of :data:`POOL_MIN_FILES` files or more when a core is idle
+runs in this process unless ``settings.INGEST_WORKERS`` allows worker processes; then it runs in
+them for uploads of :data:`POOL_MIN_FILES` files or more when a core is idle
 (see :func:`_pool_workers`), while this process
 stores the prepared files and writes their rows in order. Workers see only bytes and plain data,
 never Django or the database, and store nothing: they write each prepared file to a spool folder
@@ -264,7 +265,14 @@ def _widen_pipes(pool: ProcessPoolExecutor) -> None:
 
 
 def _pool_workers() -> int:
-    """One worker per usable core, at most :data:`POOL_MAX_WORKERS`, if a core is idle; else none.
+    """Up to ``settings.INGEST_WORKERS`` workers, one per usable core, at most :data:`POOL_MAX_WORKERS`,
+    if a core is idle; else none.
+
+    ``INGEST_WORKERS`` is 0 unless set: on the 2-vCPU machines this archive is measured on, the
+    pool lost to this process alone (bench/ingest.py's series, 9 alternating pairs: median 2.69
+    against 2.50 ms per slice, slower in 8 of 9), because there a busy second core slows the
+    first one by about a quarter, and handing each file over costs CPU of its own. A machine with
+    cores that do not share that way may gain from it: measure before turning it on.
 
     Workers pay only on a core nobody else needs. When the 1-minute load average leaves less than
     one usable core idle (other processes, or other requests of this server, keep them busy),
@@ -273,8 +281,9 @@ def _pool_workers() -> int:
     measured with bench/ingest.py on 2 cores), so the upload is prepared in this process. None in
     a daemon process either: it may not start processes of its own.
     """
-    if multiprocessing.current_process().daemon:
-        return 0
+    wanted = settings.INGEST_WORKERS
+    if wanted < 2 or multiprocessing.current_process().daemon:
+        return 0  # one worker would only take turns with this process
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -285,7 +294,7 @@ def _pool_workers() -> int:
         busy = 0.0
     if usable - busy < 1:
         return 0
-    return min(usable, POOL_MAX_WORKERS)
+    return min(wanted, usable, POOL_MAX_WORKERS)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

@@ -431,6 +431,33 @@ def test_a_small_upload_is_prepared_in_process(series, pool_calls):
     assert len(result.accepted) == 7 and pool_calls == []
 
 
+@pytest.fixture
+def idle_two_cores(monkeypatch):
+    """A machine with two usable cores and nothing running: the pool's best case."""
+    monkeypatch.setattr(services.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(services.os, "getloadavg", lambda: (0.0, 0.0, 0.0), raising=False)
+
+
+def test_without_ingest_workers_a_large_upload_is_prepared_in_process(
+    series, settings, idle_two_cores, monkeypatch
+):
+    assert settings.INGEST_WORKERS == 0  # the default
+    calls = []
+    monkeypatch.setattr(services, "_prepared_in_pool", lambda *args: calls.append(args) or iter(()))
+    files = [
+        (f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n))
+        for n in range(services.POOL_MIN_FILES + 2)
+    ]
+    result = ingest(series, *files)
+    assert calls == [] and len(result.accepted) == len(files)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(0, 0), (1, 0), (2, 2), (8, 2)])
+def test_ingest_workers_caps_the_pool_even_on_an_idle_machine(settings, idle_two_cores, setting, expected):
+    settings.INGEST_WORKERS = setting  # 1: a lone worker would only take turns with this process
+    assert services._pool_workers() == expected  # never more than the two usable cores
+
+
 def test_a_large_upload_is_streamed_through_a_bounded_window(series, two_workers):
     consumed = []
     reported = []
@@ -585,7 +612,8 @@ def test_a_failure_while_storing_removes_the_spool_folder_too(
     [(0.0, 4), (2.9, 4), (3.1, 0), (8.0, 0)],
     ids=["idle", "one core idle", "busy", "overloaded"],
 )
-def test_workers_are_used_only_when_a_core_is_idle(monkeypatch, load, workers):
+def test_workers_are_used_only_when_a_core_is_idle(monkeypatch, settings, load, workers):
+    settings.INGEST_WORKERS = 4
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert services._pool_workers() == workers
