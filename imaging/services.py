@@ -270,8 +270,8 @@ def _pool_workers() -> int:
 
     ``INGEST_WORKERS`` is 0 unless set: on the 2-vCPU machines this archive is measured on, the
     pool lost to this process alone (bench/ingest.py's series, 9 alternating pairs: median 2.69
-    against 2.50 ms per slice, slower in 8 of 9), because there a busy second core slows the
-    first one by about a quarter, and handing each file over costs CPU of its own. A machine with
+    against 2.50 ms per slice, slower in 8 of 9), because there a busy second core often slows the
+    first one (by up to about 45 %), and handing each file over costs CPU of its own. A machine with
     cores that do not share that way may gain from it: measure before turning it on.
 
     Workers pay only on a core nobody else needs. When the 1-minute load average leaves less than
@@ -283,7 +283,7 @@ def _pool_workers() -> int:
     """
     wanted = settings.INGEST_WORKERS
     if wanted < 2 or multiprocessing.current_process().daemon:
-        return 0  # one worker would only take turns with this process
+        return 0  # 0: off; 1: a lone worker would only take turns with this process
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
