@@ -13,6 +13,7 @@ from cases.models import Case
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.models import Image
+from imaging.rendering import render_path
 from imaging.services import images_ingest, series_create
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +69,13 @@ def test_frame_renders_per_preset_and_presets_differ(client, ct_image):
 
 def test_render_is_cached_in_storage(client, ct_image, media_root):
     client.get(f"/images/{ct_image.pk}/default/0.png")
-    cached = list((media_root / "renders" / str(ct_image.pk)).rglob("*.png"))
-    assert [path.name for path in cached] == ["0.png"]
+    cached = list((media_root / "renders").rglob("*.png"))
+    assert [path.relative_to(media_root).as_posix() for path in cached] == [
+        render_path(ct_image, "default-0.png")
+    ]
+    assert (
+        render_path(ct_image, "default-0.png") == f"renders/{ct_image.pk // 1000}/{ct_image.pk}-default-0.png"
+    )
 
 
 def test_unknown_preset_or_frame_is_404(client, ct_image):
@@ -96,8 +102,8 @@ def test_frame_thumbnail_is_the_frame_scaled_down(client, large_ct_image, media_
     assert np.abs(np.asarray(small_image, dtype=float) - expected).mean() < 2
     other = decoded(client.get(f"/images/{pk}/soft_tissue/0.thumb.png"))
     assert np.abs(np.asarray(other, dtype=float) - expected).mean() > 10
-    cached = sorted(path.name for path in (media_root / "renders" / str(pk) / "bone").iterdir())
-    assert cached == ["0.png", "0.thumb.png"]
+    cached = sorted(path.name for path in (media_root / "renders").rglob(f"{pk}-bone-*"))
+    assert cached == [f"{pk}-bone-0.png", f"{pk}-bone-0.thumb.png"]
 
 
 def test_frame_thumbnail_of_an_unknown_preset_or_frame_is_404(client, large_ct_image):
