@@ -551,7 +551,6 @@ def import_bundle(
         raise SlugClash(clashes)
     report = ImportReport()
     saved_files: list[str] = []
-    replaced_files: list[str] = []
     try:
         with transaction.atomic(), reversion.create_revision(atomic=False):
             if by is not None:
@@ -566,9 +565,7 @@ def import_bundle(
                     if on_conflict == "rename":
                         report.renamed[slug] = slug = _free_slug(slug)
                     if on_conflict == "replace":
-                        replaced_files += Image.objects.filter(series__study__case__slug=slug).values_list(
-                            "file", flat=True
-                        )
+                        # Its images' files and renders go once this commits (imaging.cleanup).
                         Case.objects.filter(slug=slug).delete()
                         report.replaced.append(slug)
                 try:
@@ -582,12 +579,4 @@ def import_bundle(
         for name in saved_files:
             default_storage.delete(name)
         raise
-
-    # Only once the new rows are committed may the replaced cases' files go (at once when no
-    # transaction encloses this one).
-    def delete_replaced_files():
-        for name in replaced_files:
-            default_storage.delete(name)
-
-    transaction.on_commit(delete_replaced_files)
     return report

@@ -38,7 +38,12 @@ def render_path(image: Image, name: str) -> str:
     system of the machines measured a new folder costs about 0.5 ms, as much as windowing the
     slice (bench/ingest.py: first view p50 3.9 ms, of which 1.0 ms went to those folders).
     """
-    return f"renders/{image.pk // RENDERS_PER_FOLDER}/{image.pk}-{name}"
+    return f"{render_folder(image.pk)}/{image.pk}-{name}"
+
+
+def render_folder(image_id: int) -> str:
+    """The folder that holds the renders of the image `image_id` (and of its neighbours)."""
+    return f"renders/{image_id // RENDERS_PER_FOLDER}"
 
 
 def _cached(path: str, make) -> bytes:
