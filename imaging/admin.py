@@ -12,6 +12,7 @@ from imaging.models import Annotation, Image, Series, Study, Upload
 from imaging.rendering import presets_of
 from imaging.services import SeriesLabelError, check_series_label, images_ingest
 from imaging.stacks import teaching_view_errors
+from imaging.upload_reports import ACTIONS, upload_summary
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -147,6 +148,44 @@ class ImageInline(admin.TabularInline):
         return "—"
 
 
+def _attribute_list(names: list[tuple[str, int]], files: int) -> str:
+    """'PatientName, StudyDate (2 of 3 files)': a count only where an attribute was not in every file."""
+    return ", ".join(
+        name if count == files else f"{name} ({count} of {files} files)" for name, count in names
+    )
+
+
+def upload_report_html(upload: Upload):
+    """One upload's report: its verdicts, then what de-identification did, summed over its files."""
+    summary = upload_summary(upload.report)
+    created = upload.created_at.strftime("%Y-%m-%d %H:%M")
+    lines = [format_html("{}: {} accepted, {} rejected", created, summary.accepted, len(summary.rejected))]
+    lines += [format_html("Rejected {}: {}", name, reason) for name, reason in summary.rejected]
+    if summary.dicom_files:
+        for action in ACTIONS:
+            names = summary.attributes[action]
+            lines.append(
+                format_html(
+                    "{} in {} DICOM file(s), {} attribute(s): {}",
+                    action.capitalize(),
+                    summary.dicom_files,
+                    len(names),
+                    _attribute_list(names, summary.dicom_files) or "none",
+                )
+            )
+    lines += [format_html("Flagged {}: {}", name, reason) for name, reason in summary.flagged]
+    if summary.re_encoded:
+        lines.append(
+            format_html(
+                "{} PNG/JPEG file(s) re-encoded without metadata, each flagged for an editor's look",
+                summary.re_encoded,
+            )
+        )
+    return format_html(
+        '<div class="upload-report">{}</div>', format_html_join("", "<p>{}</p>", ((line,) for line in lines))
+    )
+
+
 @admin.register(Series)
 class SeriesAdmin(CaseScopedAdmin):
     case_path = "study__case"
@@ -163,16 +202,8 @@ class SeriesAdmin(CaseScopedAdmin):
 
     @admin.display(description="De-identification reports")
     def upload_reports(self, series):
-        rows = [
-            (
-                upload.created_at.strftime("%Y-%m-%d %H:%M"),
-                upload.accepted,
-                upload.rejected,
-                "; ".join(f"{entry['name']}: {entry['reason'] or 'accepted'}" for entry in upload.report),
-            )
-            for upload in series.uploads.all()
-        ]
-        return format_html_join("", "<p>{}: {} accepted, {} rejected — {}</p>", rows) or "No uploads yet."
+        uploads = [upload_report_html(upload) for upload in series.uploads.order_by("created_at")]
+        return format_html_join("", "{}", ((html,) for html in uploads)) or "No uploads yet."
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -1,15 +1,18 @@
 """The admin upload goes through the same ingest; only editors clear a burned-in text flag."""
 
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
+from imaging.admin import _attribute_list
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.models import Image
 from imaging.services import images_ingest, series_create
+from imaging.upload_reports import upload_summary
 from tests.viewer_fixtures import series_admin_form
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +123,34 @@ def test_another_facultys_study_is_not_offered_when_adding_a_series(client, seri
     client.force_login(other_faculty)
     add_form = client.get("/admin/imaging/series/add/").content.decode()
     assert f'<option value="{series.study_id}"' not in add_form
+
+
+def test_the_series_page_shows_each_uploads_de_identification_report(client, editor, series):
+    client.force_login(editor)
+    files = [
+        SimpleUploadedFile("a.dcm", (SAMPLE_DIR / "MR_small.dcm").read_bytes()),
+        SimpleUploadedFile("b.png", png()),
+        SimpleUploadedFile("c.dcm", b"definitely not dicom"),
+    ]
+    client.post(f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files))
+    page = client.get(f"/admin/imaging/series/{series.pk}/change/").content.decode()
+    report = page[page.index('<div class="upload-report">') :]
+    report = report[: report.index("</div>")]
+    assert ": 2 accepted, 1 rejected" in report
+    assert "Rejected c.dcm: not a DICOM file" in report
+    lines = {line.split(" in ", 1)[0]: line for line in re.findall(r"<p>(.*?)</p>", report)}
+    assert "InstitutionName" in lines["Removed"] and "PatientName" not in lines["Removed"]
+    assert "ReferringPhysicianName" in lines["Replaced"] and "AccessionNumber" in lines["Replaced"]
+    assert "Modality" in lines["Kept"] and "InstitutionName" not in lines["Kept"]
+    assert "1 PNG/JPEG file(s) re-encoded without metadata" in report
+
+
+def test_an_upload_summary_counts_what_applied_to_only_some_files():
+    entry = {"accepted": True, "deidentification": {"removed": ["A", "B"], "replaced": ["C"], "kept": []}}
+    other = {"accepted": True, "deidentification": {"removed": ["A"], "replaced": ["C"], "kept": ["D"]}}
+    refused = {"name": "x.dcm", "accepted": False, "reason": "not a DICOM file", "deidentification": {}}
+    summary = upload_summary([entry, other, refused])
+    assert summary.accepted == 2 and summary.dicom_files == 2
+    assert summary.rejected == [("x.dcm", "not a DICOM file")]
+    assert summary.attributes == {"removed": [("A", 2), ("B", 1)], "replaced": [("C", 2)], "kept": [("D", 1)]}
+    assert _attribute_list(summary.attributes["removed"], 2) == "A, B (1 of 2 files)"
