@@ -30,13 +30,18 @@ def png() -> bytes:
     return buffer.getvalue()
 
 
-def test_admin_upload_of_several_files_ingests_and_reports(client, editor, series):
-    client.force_login(editor)
-    files = [
+def dicom_png_and_junk() -> list[SimpleUploadedFile]:
+    """An upload with one of each outcome: a DICOM file, a PNG and a file that is not DICOM."""
+    return [
         SimpleUploadedFile("a.dcm", (SAMPLE_DIR / "MR_small.dcm").read_bytes()),
         SimpleUploadedFile("b.png", png()),
         SimpleUploadedFile("c.dcm", b"definitely not dicom"),
     ]
+
+
+def test_admin_upload_of_several_files_ingests_and_reports(client, editor, series):
+    client.force_login(editor)
+    files = dicom_png_and_junk()
     response = client.post(
         f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files), follow=True
     )
@@ -127,11 +132,7 @@ def test_another_facultys_study_is_not_offered_when_adding_a_series(client, seri
 
 def test_the_series_page_shows_each_uploads_de_identification_report(client, editor, series):
     client.force_login(editor)
-    files = [
-        SimpleUploadedFile("a.dcm", (SAMPLE_DIR / "MR_small.dcm").read_bytes()),
-        SimpleUploadedFile("b.png", png()),
-        SimpleUploadedFile("c.dcm", b"definitely not dicom"),
-    ]
+    files = dicom_png_and_junk()
     client.post(f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files))
     page = client.get(f"/admin/imaging/series/{series.pk}/change/").content.decode()
     report = page[page.index('<div class="upload-report">') :]
