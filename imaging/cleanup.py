@@ -5,9 +5,9 @@ Faculty expect an image they delete to be gone, not kept on disk. A ``post_delet
 because a case, study or series deleted in the admin deletes its images by cascade, without
 calling ``Image.delete()``. Nothing is deleted before the commit (a deletion rolled back loses no
 file), and the deletions of one transaction — a whole case's images — are done together, at its
-end: one query for the stored files some other row still names (a bundle import or a generated
-archive may share one), one folder listing per thousand images for the renders. A storage error
-then is logged, not raised: the rows are gone either way, and a file left behind harms nothing.
+end: a query per 500 stored files, for those another row still names (bench/generate.py's archives
+share files between rows), and one folder listing per thousand images for the renders. A storage
+error then is logged, not raised: the rows are gone either way, and a file left behind harms nothing.
 """
 
 from __future__ import annotations
