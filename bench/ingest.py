@@ -357,8 +357,7 @@ def first_views(series, seconds: float) -> tuple[list[float], bool]:
     for pk in series.images.order_by("order").values_list("pk", flat=True):
         if deadline.passed():
             break
-        image = Image.objects.get(pk=pk)
-        if default_storage.exists(render_path(image, "soft_tissue-0.png")):
+        if default_storage.exists(render_path(pk, "soft_tissue-0.png")):
             raise SystemExit(f"image {pk} was already rendered: not a first view")
         start = time.perf_counter()
         png = frame_png(Image.objects.get(pk=pk), 0, "soft_tissue")

@@ -19,7 +19,7 @@ from django.db import connections, transaction
 from django.db.models.signals import post_delete
 
 from imaging.models import Image
-from imaging.rendering import render_folder
+from imaging.rendering import renders_delete
 
 __all__ = ["connect", "image_files_delete"]
 
@@ -36,17 +36,7 @@ def image_files_delete(*, names: set[str], image_ids: set[int]) -> None:
         still_named.update(Image.objects.filter(file__in=chunk).values_list("file", flat=True))
     for name in sorted(names - still_named):
         default_storage.delete(name)
-    folders: dict[str, set[str]] = {}
-    for pk in image_ids:
-        folders.setdefault(render_folder(pk), set()).add(str(pk))
-    for folder, ids in folders.items():
-        try:
-            _, files = default_storage.listdir(folder)
-        except FileNotFoundError:
-            continue  # no image of this folder was ever viewed
-        for file_name in files:
-            if file_name.split("-", 1)[0] in ids:  # "<id>-<preset>-<frame>.png", "<id>-thumb.png"
-                default_storage.delete(f"{folder}/{file_name}")
+    renders_delete(image_ids)
 
 
 @dataclass

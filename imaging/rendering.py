@@ -30,20 +30,34 @@ def presets_of(image: Image) -> dict:
     return presets_for(image.modality)
 
 
-def render_path(image: Image, name: str) -> str:
-    """Where the render `name` (``"bone-0.png"``, ``"thumb.png"`` ...) of `image` is cached.
+def render_path(image_id: int, name: str) -> str:
+    """Where the render `name` (``"bone-0.png"``, ``"thumb.png"`` ...) of image `image_id` is cached.
 
     One folder per :data:`RENDERS_PER_FOLDER` images, not one (or two) per image: a first view
     would otherwise create a folder or two before it could store its render, and on the file
     system of the machines measured a new folder costs about 0.5 ms, as much as windowing the
     slice (bench/ingest.py: first view p50 3.9 ms, of which 1.0 ms went to those folders).
     """
-    return f"{render_folder(image.pk)}/{image.pk}-{name}"
+    return f"{_render_folder(image_id)}/{image_id}-{name}"
 
 
-def render_folder(image_id: int) -> str:
-    """The folder that holds the renders of the image `image_id` (and of its neighbours)."""
+def _render_folder(image_id: int) -> str:
     return f"renders/{image_id // RENDERS_PER_FOLDER}"
+
+
+def renders_delete(image_ids: set[int]) -> None:
+    """Delete every cached render of the images `image_ids`: one folder listing per folder."""
+    folders: dict[str, set[str]] = {}
+    for image_id in image_ids:
+        folders.setdefault(_render_folder(image_id), set()).add(str(image_id))
+    for folder, ids in folders.items():
+        try:
+            _, files = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue  # no image of this folder was ever viewed
+        for file_name in files:
+            if file_name.split("-", 1)[0] in ids:  # as render_path names them: "<id>-<name>"
+                default_storage.delete(f"{folder}/{file_name}")
 
 
 def _cached(path: str, make) -> bytes:
@@ -77,7 +91,7 @@ def _check_frame(image: Image, frame: int, preset: str) -> None:
 def frame_png(image: Image, frame: int, preset: str = "default") -> bytes:
     _check_frame(image, frame, preset)
     return _cached(
-        render_path(image, f"{preset}-{frame}.png"),
+        render_path(image.pk, f"{preset}-{frame}.png"),
         lambda: png_bytes(_render(image, frame, preset)),
     )
 
@@ -94,12 +108,12 @@ def frame_thumbnail_png(image: Image, frame: int, preset: str = "default") -> by
         picture.load()
         return png_bytes(thumbnail(picture, THUMBNAIL_SIZE))
 
-    return _cached(render_path(image, f"{preset}-{frame}.thumb.png"), make)
+    return _cached(render_path(image.pk, f"{preset}-{frame}.thumb.png"), make)
 
 
 def thumbnail_png(image: Image) -> bytes:
     middle = image.frame_count // 2
     return _cached(
-        render_path(image, "thumb.png"),
+        render_path(image.pk, "thumb.png"),
         lambda: png_bytes(thumbnail(_render(image, middle, "default"), THUMBNAIL_SIZE)),
     )

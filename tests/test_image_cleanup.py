@@ -29,7 +29,7 @@ def viewed(image: Image) -> set[str]:
     frame_png(image, 0, "default")
     frame_thumbnail_png(image, 0, "default")
     thumbnail_png(image)
-    return {render_path(image, name) for name in ("default-0.png", "default-0.thumb.png", "thumb.png")}
+    return {render_path(image.pk, name) for name in ("default-0.png", "default-0.thumb.png", "thumb.png")}
 
 
 @pytest.fixture

@@ -71,10 +71,11 @@ def test_render_is_cached_in_storage(client, ct_image, media_root):
     client.get(f"/images/{ct_image.pk}/default/0.png")
     cached = list((media_root / "renders").rglob("*.png"))
     assert [path.relative_to(media_root).as_posix() for path in cached] == [
-        render_path(ct_image, "default-0.png")
+        render_path(ct_image.pk, "default-0.png")
     ]
     assert (
-        render_path(ct_image, "default-0.png") == f"renders/{ct_image.pk // 1000}/{ct_image.pk}-default-0.png"
+        render_path(ct_image.pk, "default-0.png")
+        == f"renders/{ct_image.pk // 1000}/{ct_image.pk}-default-0.png"
     )
 
 

@@ -137,7 +137,7 @@ def build_world() -> SimpleNamespace:
         setattr(w, key, case)
         image = Image.objects.get(series__study__case=case)
         setattr(w, f"{key}_image", image)
-        setattr(w, f"{key}_render", render_path(image, "default-0.png"))  # its cached first frame
+        setattr(w, f"{key}_render", render_path(image.pk, "default-0.png"))  # its cached first frame
         setattr(w, f"{key}_series", image.series)
         setattr(w, f"{key}_study", image.series.study)
         setattr(w, f"{key}_upload", Upload.objects.get(series=image.series))
