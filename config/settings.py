@@ -145,10 +145,11 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
-# Worker processes an image upload may use to prepare its files (imaging.services). 0, the default,
-# prepares them in the serving process: on the 2-vCPU machines measured (bench/ingest.py), two
-# workers made a 200-slice upload about 8-18 % slower, since the cores slow each other down.
-INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS", "0"))
+# Worker processes an image upload of 8 files or more may use to prepare its files, beside the
+# serving process (imaging.services._pool_workers): "auto", the default, one per idle core besides
+# the serving process's own; a number caps that; 0 prepares every file in the serving process.
+_ingest_workers = os.environ.get("INGEST_WORKERS", "auto").strip().lower()
+INGEST_WORKERS = None if _ingest_workers == "auto" else int(_ingest_workers)
 
 if not DEBUG:
     # Compressed, content-hashed static files served by whitenoise (needs `collectstatic`).

@@ -29,7 +29,7 @@ from django.core.files.storage import FileSystemStorage
 
 from imaging.preparation import pieces_sha256
 
-__all__ = ["CreatedFile", "created_file", "write_and_hash"]
+__all__ = ["CreatedFile", "created_file", "placed_file", "write_and_hash"]
 
 # FileSystemStorage's own flags (Django 5.2): never replace an existing file.
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -101,6 +101,46 @@ def created_file(image, known_folders: set[str]) -> CreatedFile | None:
             continue
         field_file.name = name
         return CreatedFile(path=path, fd=fd, permissions=storage.file_permissions_mode)
+    raise FileExistsError(f"no free file name in {folder} after {_NAME_ATTEMPTS} attempts")
+
+
+def placed_file(image, spooled_path: str, known_folders: set[str]) -> str | None:
+    """Link a worker's spool file into storage under the name the image field gives `image`.
+
+    Returns the stored file's path, or None when ``storage.save`` has to do it: another kind of
+    storage, a folder that does not exist yet, or a spool on another file system (or one without
+    hard links). A hard link, unlike a rename, never replaces a file already there: a taken name
+    is drawn again, as ``storage.save`` would. The spool's name is unlinked once the file is in
+    place (the folder goes anyway when the upload ends), and the storage's file permissions set.
+    """
+    field_file = image.file
+    storage = field_file.storage
+    if not writes_files_itself(storage):
+        return None
+    for _ in range(_NAME_ATTEMPTS):
+        name = field_file.field.generate_filename(image, "upload")
+        path = storage.path(name)
+        folder = os.path.dirname(path)
+        if folder not in known_folders:
+            if not os.path.isdir(folder):
+                return None
+            known_folders.add(folder)
+        try:
+            os.link(spooled_path, path)
+        except FileExistsError:
+            continue
+        except OSError:  # another file system (EXDEV), or no hard links there: storage.save copies
+            return None
+        try:
+            if storage.file_permissions_mode is not None:
+                os.chmod(path, storage.file_permissions_mode)
+        except BaseException:
+            os.unlink(path)
+            raise
+        with contextlib.suppress(OSError):
+            os.unlink(spooled_path)
+        field_file.name = name
+        return path
     raise FileExistsError(f"no free file name in {folder} after {_NAME_ATTEMPTS} attempts")
 
 

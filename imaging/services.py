@@ -6,14 +6,13 @@ transaction; if the row cannot be written the stored file is deleted again, so a
 neither an orphan file nor a row. Rendering is deferred to first view (``imaging.rendering``).
 
 The CPU-bound part of each file (read, validate, de-identify, encode: :mod:`imaging.preparation`)
-runs in this process unless ``settings.INGEST_WORKERS`` allows worker processes; then it runs in
-them for uploads of :data:`POOL_MIN_FILES` files or more when a core is idle
-(see :func:`_pool_workers`), while this process
-stores the prepared files and writes their rows in order. Workers see only bytes and plain data,
+runs in this process, and, for uploads of :data:`POOL_MIN_FILES` files or more while a core is
+idle, in worker processes too (:mod:`imaging.workers`, :func:`_pool_workers`); this process
+stores the prepared files and writes their rows in upload order. Workers see only plain data,
 never Django or the database, and store nothing: they write each prepared file to a spool folder
-of this upload, from which this process moves it into storage (a rename, on one file system); the
-folder is removed when the upload ends, however it ends. Everything that has to be undone on
-failure happens here.
+of this upload, from which this process links it into storage (on one file system; else
+``storage.save`` copies it); the folder is removed when the upload ends, however it ends.
+Everything that has to be undone on failure happens here.
 """
 
 import multiprocessing
@@ -22,7 +21,7 @@ import secrets
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -38,6 +37,7 @@ from cases.answer_words import answer_phrases
 from imaging.dicom.deidentify import Deidentifier
 from imaging.dicom.errors import RejectedFile
 from imaging.file_writes import CreatedFile, created_file, write_and_hash
+from imaging.file_writes import placed_file as place_spooled
 from imaging.inputs import InputFile, expand_named_bytes
 from imaging.models import DeidentificationKey, Image, Series, Study, Upload
 from imaging.preparation import (
@@ -49,8 +49,8 @@ from imaging.preparation import (
     pieces_sha256,
     pieces_size,
     prepare,
-    prepare_in_worker,
 )
+from imaging.workers import Ticket, Workers, pool_context, reply_result
 
 __all__ = [
     "RASTER_REVIEW_REASON",
@@ -65,21 +65,19 @@ __all__ = [
     "series_create",
 ]
 
-#: Uploads with at least this many files are prepared in worker processes. Starting the workers
-#: costs about 40 ms per upload (and about 0.5 s once per process, for the fork server), which
-#: the second core pays back from about this many 512 x 512 slices on.
+#: Uploads with at least this many files are prepared in worker processes too. Starting a worker
+#: costs about 10-30 ms per upload (and about 0.2 s once per process, for the fork server), which
+#: a second core pays back from about this many 512 x 512 slices on.
 POOL_MIN_FILES = 8
 #: At most this many workers per upload, however many cores: past a few, this process (storing
-#: files, writing rows, moving the bytes to and from the workers) becomes the bottleneck.
+#: files, writing rows, handing the bytes to the workers) becomes the bottleneck.
 POOL_MAX_WORKERS = 4
 #: Files handed to the workers ahead of the one being stored, per worker: enough to keep them
 #: busy while this process stores, few enough to bound memory (each file is in memory in full).
 POOL_FILES_AHEAD_PER_WORKER = 2
 #: Larger files (long cine loops, say) are prepared in this process even in a large upload:
-#: handing one over would hold it in memory several times more (pickled, sent, received).
+#: handing one over would hold it in memory once more, in its worker's slot, and keep it there.
 POOL_MAX_FILE_BYTES = 32 * 1024 * 1024
-# Pipe buffer for the pool's queues: Linux's default limit for an unprivileged process.
-_PIPE_BYTES = 1 << 20
 
 
 @dataclass
@@ -104,6 +102,8 @@ class FileOutcome:
 class IngestResult:
     upload: Upload
     outcomes: list[FileOutcome]
+    workers: int = 0  # worker processes that prepared files beside this process
+    worker_cpu_seconds: float = 0.0  # their CPU time (this process's own is not in it)
 
     @property
     def rejected(self) -> list[FileOutcome]:
@@ -129,6 +129,14 @@ def deidentifier_for_case(case) -> Deidentifier:
     return Deidentifier(seed=key.seed, date_offset_days=key.date_offset_days)
 
 
+@dataclass
+class _PoolUse:
+    """How many worker processes an upload used, and their CPU time."""
+
+    workers: int = 0
+    cpu_seconds: float = 0.0
+
+
 # -- preparation: in this process, or in worker processes -----------------------------------------
 
 # What preparing one item gave: the prepared file, or why it was rejected.
@@ -136,24 +144,26 @@ _Result = Prepared | tuple[Spooled, dict, dict] | RejectedFile
 
 
 def _prepared(
-    items: Iterable[InputFile | RejectedFile], key: DeidentificationKey, spool: str
+    items: Iterable[InputFile | RejectedFile], key: DeidentificationKey, spool: str, usage: _PoolUse
 ) -> Iterator[tuple[str, _Result]]:
     """Each item's name and its preparation or rejection, in the order of `items`.
 
-    Small uploads are prepared here; from :data:`POOL_MIN_FILES` files on, in worker processes.
-    Both give the same results in the same order: a worker's Deidentifier is built from the same
-    key, and derives every new value from it.
+    Small uploads are prepared here; from :data:`POOL_MIN_FILES` files on, in worker processes
+    too, as many as :func:`_pool_workers` allows (recorded in `usage`). Both give
+    the same results in the same order: a worker's Deidentifier is built from the same key, and
+    derives every new value from it.
     """
     # Built here in either case, so that an unusable key fails here, before any work.
     deidentifier = Deidentifier(seed=key.seed, date_offset_days=key.date_offset_days)
     items = iter(items)
     head = list(islice(items, POOL_MIN_FILES))  # enough to tell whether the pool pays
     workers = _pool_workers()
-    if len(head) < POOL_MIN_FILES or workers < 2:
+    if len(head) < POOL_MIN_FILES or workers < 1:
         for item in chain(head, items):
             yield item.name, _prepare_here(item, deidentifier)
         return
-    yield from _prepared_in_pool(chain(head, items), key, deidentifier, spool, workers)
+    usage.workers = workers
+    yield from _prepared_in_pool(chain(head, items), key, deidentifier, spool, usage)
 
 
 def _prepare_here(item: InputFile | RejectedFile, deidentifier: Deidentifier) -> _Result:
@@ -171,9 +181,9 @@ def _prepared_in_pool(
     key: DeidentificationKey,
     deidentifier: Deidentifier,
     spool: str,
-    workers: int,
+    usage: _PoolUse,
 ) -> Iterator[tuple[str, _Result]]:
-    """:func:`_prepared` with `workers` worker processes, streaming through a bounded window.
+    """:func:`_prepared` with ``usage.workers`` worker processes, streaming through a bounded window.
 
     The window holds, in input order, the files handed to the workers (at most
     ``workers * POOL_FILES_AHEAD_PER_WORKER`` at a time) and the files prepared here, twice
@@ -181,137 +191,103 @@ def _prepared_in_pool(
 
     Rather than wait idle for the result at the front, this process prepares the next file
     itself: that uses the time the workers take to start, and on a busy machine, where the
-    workers get less than a core each, it does more of the work itself, without the cost of
-    handing files over (about 1-2 ms of CPU per 0.5 MB slice, there and back). Files over
-    :data:`POOL_MAX_FILE_BYTES` are never handed over; they wait in the window and are
-    prepared here when their turn comes.
+    workers get less than a core each, it does more of the work itself. Files over
+    :data:`POOL_MAX_FILE_BYTES`, and any file no worker's slot could take, are prepared here
+    when their turn comes.
 
-    When the consumer stops early (an error while storing, say), closing this generator
-    cancels the files not yet started and waits for the running ones; the workers store
-    nothing, so nothing is left over.
+    When the consumer stops early (an error while storing, say), closing this generator stops
+    the workers; they store nothing, so nothing is left over.
     """
-    ahead = workers * POOL_FILES_AHEAD_PER_WORKER
+    pool = Workers(
+        usage.workers,
+        POOL_FILES_AHEAD_PER_WORKER,
+        seed=key.seed,
+        date_offset_days=key.date_offset_days,
+        spool=spool,
+        context=_pool_context(),
+    )
+    try:
+        with pool:
+            yield from _through_window(items, pool, deidentifier)
+    finally:
+        usage.cpu_seconds = pool.cpu_seconds  # added up as the workers stop
+
+
+def _through_window(
+    items: Iterable[InputFile | RejectedFile], pool: Workers, deidentifier: Deidentifier
+) -> Iterator[tuple[str, _Result]]:
+    """The window of :func:`_prepared_in_pool`: each item's result, in order."""
+    ahead = pool.count * POOL_FILES_AHEAD_PER_WORKER
     window_size = 2 * ahead  # bounds memory: every file in the window is held in full
     source = iter(items)
-    window: deque[tuple[str, Future | InputFile | _Result]] = deque()
+    window: deque[tuple[str, Ticket | InputFile | _Result]] = deque()
     in_flight = 0  # files with the workers, not yet taken from the window
     exhausted = False
-    pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
-    _widen_pipes(pool)
-    try:
-        while True:
-            while not exhausted and in_flight < ahead and len(window) < window_size:  # supply the workers
-                item = next(source, None)
-                if item is None:
-                    exhausted = True
-                elif isinstance(item, RejectedFile) or len(item.data) > POOL_MAX_FILE_BYTES:
-                    window.append((item.name, item))  # settled, or to be prepared here in turn
-                else:
-                    task = pool.submit(
-                        prepare_in_worker, item.name, item.data, key.seed, key.date_offset_days, spool
-                    )
-                    window.append((item.name, task))
-                    in_flight += 1
-            if not window:
-                return
-            name, first = window[0]
-            waiting = isinstance(first, Future) and not first.done()
-            if waiting and not exhausted and len(window) < window_size:
-                item = next(source, None)
-                if item is None:
-                    exhausted = True
-                else:
-                    window.append((item.name, _prepare_here(item, deidentifier)))
-                continue
-            window.popleft()
-            if isinstance(first, Future):
-                in_flight -= 1
-            yield name, _settled(first, deidentifier)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _settled(pending: "Future[Prepared] | InputFile | _Result", deidentifier: Deidentifier) -> _Result:
-    """A worker's result once it is there; a rejection raised there is a result, any other error is not.
-
-    An input file still in the window (too large to hand over) is prepared here, now.
-    """
-    if isinstance(pending, InputFile):
-        return _prepare_here(pending, deidentifier)
-    if not isinstance(pending, Future):
-        return pending
-    try:
-        return pending.result()
-    except RejectedFile as rejection:  # pickled in the worker, raised again here
-        return rejection
-
-
-def _widen_pipes(pool: ProcessPoolExecutor) -> None:
-    """Let a whole file through the pool's pipes in one go, where the system allows (Linux).
-
-    A pipe holds 64 KB by default, so handing over a 0.5 MB slice takes eight turns of writer and
-    reader; on a busy machine each turn can wait for a time slice, and a worker cannot start its
-    next file until the main process has read the whole result. With 1 MB pipes the writer goes
-    on at once. Best effort: it reaches into the executor's queues (CPython 3.8 to 3.13), and
-    anything missing just leaves the default size.
-    """
-    try:
-        import fcntl
-
-        for connection in (pool._call_queue._reader, pool._result_queue._reader):
-            fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):
-        pass
+    while True:
+        while not exhausted and in_flight < ahead and len(window) < window_size:  # supply the workers
+            item = next(source, None)
+            if item is None:
+                exhausted = True
+            elif isinstance(item, RejectedFile) or len(item.data) > POOL_MAX_FILE_BYTES:
+                window.append((item.name, item))  # settled, or to be prepared here in turn
+            else:
+                ticket = pool.submit(item.name, item.data)
+                window.append((item.name, item if ticket is None else ticket))
+                in_flight += ticket is not None
+        if not window:
+            return
+        name, first = window[0]
+        waiting = isinstance(first, Ticket) and not pool.ready(first)
+        if waiting and not exhausted and len(window) < window_size:
+            item = next(source, None)
+            if item is None:
+                exhausted = True
+            else:
+                window.append((item.name, _prepare_here(item, deidentifier)))
+            continue
+        window.popleft()
+        if isinstance(first, Ticket):
+            in_flight -= 1
+            yield name, reply_result(pool.result(first))
+        elif isinstance(first, InputFile):
+            yield name, _prepare_here(first, deidentifier)
+        else:
+            yield name, first
 
 
 def _pool_workers() -> int:
-    """Up to ``settings.INGEST_WORKERS`` workers, one per usable core, at most :data:`POOL_MAX_WORKERS`,
-    if a core is idle; else none.
+    """How many worker processes an upload gets: one per usable core besides this process's own,
+    at most ``settings.INGEST_WORKERS`` (None: no other limit) and :data:`POOL_MAX_WORKERS`;
+    none while other processes keep the other cores busy, or in a daemon process (it may not
+    start processes of its own).
 
-    ``INGEST_WORKERS`` is 0 unless set: on the 2-vCPU machines this archive is measured on, the
-    pool lost to this process alone (bench/ingest.py's series, 9 alternating pairs: median 2.69
-    against 2.50 ms per slice, slower in 8 of 9), because there a busy second core often slows the
-    first one (by up to about 45 %), and handing each file over costs CPU of its own. A machine with
-    cores that do not share that way may gain from it: measure before turning it on.
+    This process prepares files too, whenever the next result is not there yet, so on two cores
+    one worker and this process share the work. In bench/ingest.py's series on 2 vCPUs, eight
+    alternating pairs: 1.79 against 2.11 ms per slice with no worker, faster in 7 of 8; two
+    workers, which had to share the two cores with this process, took 2.12.
 
-    Workers pay only on a core nobody else needs. When the 1-minute load average leaves less than
-    one usable core idle (other processes, or other requests of this server, keep them busy),
-    workers would only take turns with this process and each other, and each file handed over
-    costs CPU of its own (the bytes pickled and piped both ways: about 1 ms per 0.5 MB slice,
-    measured with bench/ingest.py on 2 cores), so the upload is prepared in this process. None in
-    a daemon process either: it may not start processes of its own.
+    The 1-minute load average counts this process, busy with the upload or with the requests
+    before it; what it shows beyond that is other work. When that leaves less than half a core
+    idle besides this process's own, a worker would only take turns with it, and handing files
+    over costs CPU of its own (about 0.1 ms per 0.5 MB slice), so the upload is prepared here.
     """
     wanted = settings.INGEST_WORKERS
-    if wanted < 2 or multiprocessing.current_process().daemon:
-        return 0  # 0: off; 1: a lone worker would only take turns with this process
+    if wanted == 0 or multiprocessing.current_process().daemon or not hasattr(os, "pread"):
+        return 0  # (os.pread, with which a worker reads its slot: not on Windows)
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count() or 1
     try:
-        busy = os.getloadavg()[0]
+        others = max(os.getloadavg()[0] - 1.0, 0.0)
     except (AttributeError, OSError):  # not on Unix
-        busy = 0.0
-    if usable - busy < 1:
-        return 0
-    return min(wanted, usable, POOL_MAX_WORKERS)
+        others = 0.0
+    spare = int(usable - 1 - others + 0.5)  # idle cores besides this process's own, rounded
+    return max(0, min(spare, POOL_MAX_WORKERS, POOL_MAX_WORKERS if wanted is None else wanted))
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Workers come from a fork server, which has imported :mod:`imaging.preparation` once.
-
-    Not plain fork: this process may have threads (a threaded server) and open database
-    connections, and a child forked from it could inherit a lock held by another thread, or
-    close a connection it shares with this process. A fork server is a fresh, single-threaded
-    interpreter without Django (it costs about 0.5 s once per process, then a pool of two about
-    40 ms); spawn would pay the interpreter start and the imports (about 1 s) for every pool.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # Only read when the server starts, so setting it every time is harmless.
-    context.set_forkserver_preload(["imaging.preparation"])
-    return context
+    return pool_context()  # here, so that a test can have the workers forked instead
 
 
 # -- storing and indexing -----------------------------------------------------------------------
@@ -432,7 +408,13 @@ class _Writes:
             self._settle()
 
     def _submit(self, series, content, fields, report, caption):
-        if not isinstance(content, Spooled):
+        if isinstance(content, Spooled):
+            image = _unsaved_image(series, content.size, fields, report, caption)
+            if place_spooled(image, content.path, self.known_folders) is not None:
+                placed: Future = Future()  # in storage already: nothing for the thread to do
+                placed.set_result(image)
+                return placed, None
+        else:
             image = _unsaved_image(series, pieces_size(content), fields, report, caption)
             new_file = created_file(image, self.known_folders)
             if new_file is not None:
@@ -523,7 +505,8 @@ def images_ingest(
         prefix="ingest-spool-", dir=settings.FILE_UPLOAD_TEMP_DIR, ignore_cleanup_errors=True
     )
     try:
-        with closing(_prepared(expand_named_bytes(files), key, spool.name)) as prepared:
+        usage = _PoolUse()
+        with closing(_prepared(expand_named_bytes(files), key, spool.name, usage)) as prepared:
             try:
                 for name, result in prepared:
                     if isinstance(result, RejectedFile):
@@ -555,7 +538,7 @@ def images_ingest(
             rejected=sum(not outcome.accepted for outcome in outcomes),
             report=[outcome.as_dict() for outcome in outcomes],
         )
-    return IngestResult(upload, outcomes)
+    return IngestResult(upload, outcomes, workers=usage.workers, worker_cpu_seconds=usage.cpu_seconds)
 
 
 def next_order(queryset) -> int:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import zipfile
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pydicom
@@ -20,8 +19,9 @@ from PIL import Image as PILImage
 
 from cases.models import Case
 from cases.services import PublishBlocked, case_publish
-from imaging import file_writes, preparation, services
+from imaging import file_writes, preparation, services, workers
 from imaging.demo import SAMPLE_DIR
+from imaging.dicom.errors import RejectedFile
 from imaging.inputs import InputFile
 from imaging.models import Image, Series, Upload
 from imaging.services import SeriesLabelError, images_ingest, series_create
@@ -358,7 +358,7 @@ def pool_calls(monkeypatch, two_workers):
     real = services._prepared_in_pool
 
     def spy(*args, **kwargs):
-        calls.append(args[-1])  # the number of workers
+        calls.append(args[-1].workers)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(services, "_prepared_in_pool", spy)
@@ -400,13 +400,13 @@ def test_a_large_upload_is_prepared_in_workers_with_the_outcomes_of_the_in_proce
     if max_file_bytes:
         monkeypatch.setattr(services, "POOL_MAX_FILE_BYTES", max_file_bytes)
     handed_over = []
-    real_submit = services.ProcessPoolExecutor.submit
+    real_submit = workers.Workers.submit
 
-    def submit(pool, function, name, *args):
+    def submit(pool, name, data):
         handed_over.append(name)
-        return real_submit(pool, function, name, *args)
+        return real_submit(pool, name, data)
 
-    monkeypatch.setattr(services.ProcessPoolExecutor, "submit", submit)
+    monkeypatch.setattr(workers.Workers, "submit", submit)
     files = mixed_upload()
     pooled = ingest(series, *files)
     assert pool_calls == [2]
@@ -438,10 +438,10 @@ def idle_two_cores(monkeypatch):
     monkeypatch.setattr(services.os, "getloadavg", lambda: (0.0, 0.0, 0.0), raising=False)
 
 
-def test_without_ingest_workers_a_large_upload_is_prepared_in_process(
+def test_with_ingest_workers_0_a_large_upload_is_prepared_in_process(
     series, settings, idle_two_cores, monkeypatch
 ):
-    assert settings.INGEST_WORKERS == 0  # the default
+    settings.INGEST_WORKERS = 0
     calls = []
     monkeypatch.setattr(services, "_prepared_in_pool", lambda *args: calls.append(args) or iter(()))
     files = [
@@ -452,10 +452,10 @@ def test_without_ingest_workers_a_large_upload_is_prepared_in_process(
     assert calls == [] and len(result.accepted) == len(files)
 
 
-@pytest.mark.parametrize(("setting", "expected"), [(0, 0), (1, 0), (2, 2), (8, 2)])
+@pytest.mark.parametrize(("setting", "expected"), [(None, 1), (0, 0), (1, 1), (2, 1), (8, 1)])
 def test_ingest_workers_caps_the_pool_even_on_an_idle_machine(settings, idle_two_cores, setting, expected):
-    settings.INGEST_WORKERS = setting  # 1: a lone worker would only take turns with this process
-    assert services._pool_workers() == expected  # never more than the two usable cores
+    settings.INGEST_WORKERS = setting  # None: "auto", the default
+    assert services._pool_workers() == expected  # one core for this process, one for a worker
 
 
 def test_a_large_upload_is_streamed_through_a_bounded_window(series, two_workers):
@@ -484,7 +484,7 @@ class FailingStore:
         self.fail_when = lambda: False
         self.threads: list[str] = []
         self.routes: list[str] = []
-        for route in ("_stored_image", "write_and_hash"):
+        for route in ("_stored_image", "write_and_hash", "place_spooled"):
             monkeypatch.setattr(services, route, self._wrap(route, getattr(services, route)))
 
     def _wrap(self, route, real):
@@ -536,7 +536,7 @@ def test_a_failure_in_a_worker_is_raised_and_leaves_no_orphan_file(
     monkeypatch.setattr(preparation, "prepare", failing_from_40)  # in the workers
     monkeypatch.setattr(services, "prepare", failing_from_40)  # here
     files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(50)]
-    expected = RuntimeError if failure == "error" else BrokenProcessPool
+    expected = RuntimeError if failure == "error" else workers.BrokenWorker
     with pytest.raises(expected):
         ingest(series, *files)
     assert pool_calls == [2]
@@ -570,25 +570,24 @@ def test_workers_hand_over_spooled_files_that_are_moved_into_storage(
     series, media_root, pool_calls, spool_root, monkeypatch
 ):
     # Each worker writes the prepared bytes to a file of the upload's spool folder and hands
-    # back its path; the file is moved into storage (not read back and written again), and the
+    # back its path; the file is linked into storage (not read back and written again), and the
     # spool folder is gone once the upload is done.
-    real_stored = services._stored_image
+    real_place = services.place_spooled
     spooled_inodes = []
 
-    def stored(series_, content, *args):
-        if isinstance(content, preparation.Spooled):
-            assert Path(content.path).parent.parent == spool_root
-            spooled_inodes.append(os.stat(content.path).st_ino)
-        return real_stored(series_, content, *args)
+    def place(image, spooled_path, known_folders):
+        assert Path(spooled_path).parent.parent == spool_root
+        spooled_inodes.append(os.stat(spooled_path).st_ino)
+        return real_place(image, spooled_path, known_folders)
 
-    monkeypatch.setattr(services, "_stored_image", stored)
+    monkeypatch.setattr(services, "place_spooled", place)
     files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(30)]
     result = ingest(series, *files)
 
     assert pool_calls == [2] and len(result.accepted) == 30
     assert spooled_inodes  # (this process prepares some files itself while it waits)
     stored_inodes = {path.stat().st_ino for path in stored_files(media_root)}
-    assert set(spooled_inodes) <= stored_inodes  # moved: the same file, renamed
+    assert set(spooled_inodes) <= stored_inodes  # the same file, under its stored name
     assert list(spool_root.iterdir()) == []
     for outcome in result.accepted:
         image = Image.objects.get(pk=outcome.image_id)
@@ -608,15 +607,16 @@ def test_a_failure_while_storing_removes_the_spool_folder_too(
 
 
 @pytest.mark.parametrize(
-    ("load", "workers"),
-    [(0.0, 4), (2.9, 4), (3.1, 0), (8.0, 0)],
-    ids=["idle", "one core idle", "busy", "overloaded"],
+    ("load", "expected"),
+    [(0.0, 3), (1.0, 3), (2.9, 1), (3.6, 0), (8.0, 0)],
+    ids=["idle", "only this process", "one core idle", "busy", "overloaded"],
 )
-def test_workers_are_used_only_when_a_core_is_idle(monkeypatch, settings, load, workers):
+def test_workers_are_used_only_when_a_core_is_idle(monkeypatch, settings, load, expected):
+    # The load average counts this process itself: a core for it, the idle rest for workers.
     settings.INGEST_WORKERS = 4
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert services._pool_workers() == workers
+    assert services._pool_workers() == expected
 
 
 def test_on_a_busy_machine_a_large_upload_is_prepared_in_process(series, monkeypatch):
@@ -789,3 +789,89 @@ def test_write_and_hash_writes_every_piece_when_the_kernel_takes_less_at_a_time(
     assert (tmp_path / "stored.dcm").read_bytes() == whole
     assert digest == hashlib.sha256(whole).hexdigest()
     assert len(handed) > len(pieces) and max(handed) <= iov_max
+
+
+# -- workers: slots, spool files linked into storage ------------------------------------------------
+
+
+def test_a_file_no_slot_can_take_is_prepared_here_with_the_same_outcome(
+    case, series, media_root, pool_calls, monkeypatch
+):
+    # Shared memory smaller than the files in flight (a container's 64 MB /dev/shm, say): the
+    # slot write fails and that file is prepared in this process instead; nothing is lost.
+    real_pwrite = os.pwrite
+    refused = []
+
+    def pwrite(descriptor, data, offset):
+        if len(refused) < 5:
+            refused.append(len(data))
+            raise OSError(28, "No space left on device")
+        return real_pwrite(descriptor, data, offset)
+
+    monkeypatch.setattr(workers.os, "pwrite", pwrite)
+    files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(1, 21)]
+    pooled = ingest(series, *files)
+    assert pool_calls == [2] and len(refused) == 5 and len(pooled.accepted) == 20
+    monkeypatch.setattr(services, "POOL_MIN_FILES", 10**6)
+    in_process = ingest(series_create(case=case, label="Again", modality="MR"), *files)
+    assert stored_view(pooled) == stored_view(in_process)
+
+
+def test_workers_stop_and_their_slots_go_when_the_upload_ends(series, pool_calls, monkeypatch):
+    folders = []
+    real_init = workers.Workers.__init__
+
+    def init(pool, *args, **kwargs):
+        real_init(pool, *args, **kwargs)
+        folders.append((Path(pool.slot_folder), list(pool.processes)))
+
+    monkeypatch.setattr(workers.Workers, "__init__", init)
+    ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(12)])
+    [(slot_folder, processes)] = folders
+    assert len(processes) == 2 and not slot_folder.exists()
+    assert all(process.exitcode == 0 for process in processes)  # told to stop, not killed
+
+
+def test_a_workers_replies_are_taken_in_the_order_of_its_tickets(tmp_path):
+    context = multiprocessing.get_context("fork")
+    with workers.Workers(
+        1, 2, seed="ab" * 16, date_offset_days=-400, spool=str(tmp_path), context=context
+    ) as pool:
+        first = pool.submit("a.dcm", sample("MR_small.dcm"))
+        second = pool.submit("b.dcm", b"not DICOM")
+        assert pool.submit("c.dcm", b"x") is None  # both slots taken
+        with pytest.raises(ValueError, match="order"):
+            pool.result(second)
+        spooled, fields, _ = workers.reply_result(pool.result(first))
+        assert fields["sha256"] == hashlib.sha256(Path(spooled.path).read_bytes()).hexdigest()
+        rejection = workers.reply_result(pool.result(second))
+        assert isinstance(rejection, RejectedFile) and "not a DICOM file" in rejection.reason
+
+
+def test_a_spooled_file_is_linked_under_a_new_name_when_the_first_is_taken(tmp_path, media_root, monkeypatch):
+    (media_root / "images").mkdir(parents=True)
+    taken = media_root / "images" / "taken.dcm"
+    taken.write_bytes(b"someone else's file")
+    spooled = tmp_path / "prepared.part"
+    spooled.write_bytes(b"prepared")
+    field = Image._meta.get_field("file")
+    names = iter(["images/taken.dcm", "images/free.dcm"])
+    monkeypatch.setattr(field, "upload_to", lambda instance, filename: next(names))
+    image = Image(kind=Image.Kind.DICOM)
+    assert file_writes.placed_file(image, str(spooled), set()) == str(media_root / "images" / "free.dcm")
+    assert image.file.name == "images/free.dcm" and not spooled.exists()
+    assert taken.read_bytes() == b"someone else's file"
+    assert (media_root / "images" / "free.dcm").read_bytes() == b"prepared"
+
+
+def test_a_spooled_file_on_another_file_system_is_left_to_storage_save(tmp_path, media_root, monkeypatch):
+    (media_root / "images").mkdir(parents=True)
+    spooled = tmp_path / "prepared.part"
+    spooled.write_bytes(b"prepared")
+
+    def link(source, target):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(file_writes.os, "link", link)
+    assert file_writes.placed_file(Image(kind=Image.Kind.DICOM), str(spooled), set()) is None
+    assert spooled.exists() and stored_files(media_root) == []
