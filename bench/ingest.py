@@ -778,19 +778,18 @@ def report(args, slice_bytes: int, mine: dict) -> None:
     from django.conf import settings
 
     workers = mine["ingest_workers"]
-    pooled = [f"{run} ({count})" for run, count in enumerate(workers, start=1) if count]
     print("\nCPU per image (this process, all its threads, its workers; median ms)")
     print(f"  (b) floor{'':40}{fmt(mine['floor']['cpu_ms'], '.2f'):>7}")
     print(f"  (a) ours{'':41}{fmt(mine['ingest']['cpu_ms'], '.2f'):>7}")
-    print(
-        "  ours ran "
-        + (
-            f"with worker processes in repeat(s) {', '.join(pooled)}; (n): how many"
-            if pooled
-            else "in-process in every repeat"
-        )
-        + f" (INGEST_WORKERS={settings.INGEST_WORKERS})"
-    )
+    configured = "unset: auto" if settings.INGEST_WORKERS is None else settings.INGEST_WORKERS
+    counts = sorted(set(workers))
+    if counts == [0]:
+        used = "none, in any repeat"
+    elif len(counts) == 1:
+        used = f"{counts[0]} in every repeat"
+    else:
+        used = ", ".join(f"{count} in repeat {run}" for run, count in enumerate(workers, start=1))
+    print(f"  ours: worker processes beside this one: {used} (INGEST_WORKERS {configured})")
     contention = mine["contention"]
     if contention:
         print(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import tempfile
 import time
 from dataclasses import dataclass
@@ -158,7 +159,11 @@ def serve(conn, seed: str, date_offset_days: int, spool: str) -> None:
     slots: dict[str, int] = {}  # slot path -> open descriptor, each opened once
     try:
         while (task := conn.recv()) is not None:
-            conn.send(_reply(task, deidentifier, slots, spool))
+            reply = _reply(task, deidentifier, slots, spool)
+            try:
+                conn.send(reply)
+            except (pickle.PicklingError, TypeError, AttributeError):  # an error that will not pickle
+                conn.send(("failed", RuntimeError(f"{task.name}: {reply[1]!r}")))
         conn.send(("stopped", time.process_time()))  # its CPU time, for the benchmark's figures
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the main process went away
         pass

@@ -270,6 +270,8 @@ def _pool_workers() -> int:
     before it; what it shows beyond that is other work. When that leaves less than half a core
     idle besides this process's own, a worker would only take turns with it, and handing files
     over costs CPU of its own (about 0.1 ms per 0.5 MB slice), so the upload is prepared here.
+    Workers count as other work too: uploads back to back for minutes (an import of many
+    series) raise the load average with their own workers, and some of them then run without.
     """
     wanted = settings.INGEST_WORKERS
     if wanted == 0 or multiprocessing.current_process().daemon or not hasattr(os, "pread"):

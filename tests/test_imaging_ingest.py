@@ -826,10 +826,11 @@ def test_workers_stop_and_their_slots_go_when_the_upload_ends(series, pool_calls
         folders.append((Path(pool.slot_folder), list(pool.processes)))
 
     monkeypatch.setattr(workers.Workers, "__init__", init)
-    ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(12)])
+    result = ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(12)])
     [(slot_folder, processes)] = folders
     assert len(processes) == 2 and not slot_folder.exists()
     assert all(process.exitcode == 0 for process in processes)  # told to stop, not killed
+    assert result.workers == 2 and result.worker_cpu_seconds > 0  # as they reported it, stopping
 
 
 def test_a_workers_replies_are_taken_in_the_order_of_its_tickets(tmp_path):
