@@ -20,6 +20,7 @@ import pickle
 import tempfile
 import time
 from dataclasses import dataclass
+from multiprocessing.reduction import recv_handle
 
 from imaging.dicom.deidentify import Deidentifier
 from imaging.dicom.errors import RejectedFile
@@ -125,7 +126,7 @@ class Spooled:
 
 @dataclass(frozen=True)
 class Task:
-    """One file for a worker: its bytes are in `slot` (a file of the upload's slot folder), `size` long.
+    """One file for a worker: its bytes are in its slot number `slot`, `size` long.
 
     The bytes go through a file that is written over for every task, not through the pipe: on
     tmpfs that is one copy into memory already in use (about 20 µs for a 0.5 MB slice), where
@@ -134,7 +135,7 @@ class Task:
     """
 
     name: str
-    slot: str
+    slot: int
     size: int
 
 
@@ -143,8 +144,10 @@ class Task:
 Reply = tuple[str, object]
 
 
-def serve(conn, seed: str, date_offset_days: int, spool: str) -> None:
+def serve(conn, seed: str, date_offset_days: int, spool: str, slot_count: int) -> None:
     """A worker process: prepare each :class:`Task` received on `conn`, in order, until None comes.
+
+    First `slot_count` descriptors come on `conn`: the worker's slots (files with no name).
 
     Deidentifiers built from the same seed and offset map every UID, date and Patient ID the same
     way (the new values are derived from the seed, see :class:`Deidentifier`), so the worker's own
@@ -156,8 +159,9 @@ def serve(conn, seed: str, date_offset_days: int, spool: str) -> None:
     upload is done, whatever happened, so a file it never took is not left over.
     """
     deidentifier = Deidentifier(seed=seed, date_offset_days=date_offset_days)
-    slots: dict[str, int] = {}  # slot path -> open descriptor, each opened once
+    slots: list[int] = []
     try:
+        slots += [recv_handle(conn) for _ in range(slot_count)]
         while (task := conn.recv()) is not None:
             reply = _reply(task, deidentifier, slots, spool)
             try:
@@ -168,14 +172,12 @@ def serve(conn, seed: str, date_offset_days: int, spool: str) -> None:
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the main process went away
         pass
     finally:
-        for descriptor in slots.values():
+        for descriptor in slots:
             os.close(descriptor)
 
 
-def _reply(task: Task, deidentifier: Deidentifier, slots: dict[str, int], spool: str) -> Reply:
+def _reply(task: Task, deidentifier: Deidentifier, slots: list[int], spool: str) -> Reply:
     try:
-        if task.slot not in slots:
-            slots[task.slot] = os.open(task.slot, os.O_RDONLY)
         data = os.pread(slots[task.slot], task.size, 0)
         if len(data) != task.size:
             raise OSError(f"slot {task.slot} holds {len(data)} bytes, not {task.size}")

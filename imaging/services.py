@@ -263,8 +263,9 @@ def _pool_workers() -> int:
 
     This process prepares files too, whenever the next result is not there yet, so on two cores
     one worker and this process share the work. In bench/ingest.py's series on 2 vCPUs, eight
-    alternating pairs: 1.79 against 2.11 ms per slice with no worker, faster in 7 of 8; two
-    workers, which had to share the two cores with this process, took 2.12.
+    alternating pairs: 1.79 against 2.11 ms per slice with no worker, faster in 7 of 8 (ten more:
+    2.19 against 2.54, faster in 8 of 10); two workers, which had to share the two cores with
+    this process, took 2.12.
 
     The 1-minute load average counts this process, busy with the upload or with the requests
     before it; what it shows beyond that is other work. When that leaves less than half a core

@@ -2,11 +2,13 @@
 
 :class:`Workers` starts its processes (:func:`imaging.preparation.serve`) from a fork server
 that has imported :mod:`imaging.preparation` once, and talks to each through a pipe of its own.
-A file goes to a worker through one of that worker's *slots*: a file in a folder of this
-upload, on tmpfs where there is one (``/dev/shm``), written over for every task (see
-:class:`~imaging.preparation.Task`). A worker's replies come back in the order of its tasks, so
-the caller gets every file's result in upload order by asking, file by file, the worker it went
-to.
+A file goes to a worker through one of that worker's *slots*: a file in memory with no name
+(``memfd_create``; else a temporary file unlinked at once, on tmpfs where there is one), whose
+descriptor the worker is handed at its start, written over for every task (see
+:class:`~imaging.preparation.Task`). It holds the file as uploaded, before de-identification, so
+it has no name anyone could open, and nothing of it outlives the two processes, however they
+end. A worker's replies come back in the order of its tasks, so the caller gets every file's
+result in upload order by asking, file by file, the worker it went to.
 
 Nothing here runs on a thread. :class:`concurrent.futures.ProcessPoolExecutor`, used before,
 hands work over on two threads of this process; while this process de-identified files of its
@@ -20,18 +22,18 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import shutil
 import tempfile
 from collections import deque
 from dataclasses import dataclass
+from multiprocessing.reduction import send_handle
 
 from imaging.dicom.errors import RejectedFile
 from imaging.preparation import Reply, Task, serve
 
 __all__ = ["BrokenWorker", "Ticket", "Workers"]
 
-# Shared memory that a file can be written to and read from as a file (Linux). Elsewhere, or where
-# it is missing, the slots go to the upload's spool folder, on disk: slower, but the same.
+# Shared memory that a file can be written to and read from as a file, where memfd_create is
+# missing. Where this is missing too, the slots go to the upload's spool folder: slower, the same.
 _SHARED_MEMORY_FOLDER = "/dev/shm"
 # What the fork server imports before it forks any worker: the worker's module, and the installed
 # packages it needs (a missing one is skipped). The packages are listed as well because Python
@@ -52,7 +54,7 @@ class Ticket:
     """A file handed to a worker: which worker, and which of its slots holds the bytes."""
 
     worker: int
-    slot: str
+    slot: int
 
 
 class Workers:
@@ -60,19 +62,18 @@ class Workers:
 
     Use as a context manager: leaving it stops the workers (terminating them if the upload is
     given up half-way, so that none is still writing to the spool folder when it is removed) and
-    removes the slot folder.
+    closes the slots.
     """
 
     def __init__(
         self, count: int, slots: int, *, seed: str, date_offset_days: int, spool: str, context
     ) -> None:
         self.count = count
-        self.slot_folder = tempfile.mkdtemp(prefix="ingest-slots-", dir=_slot_parent(spool))
         self.processes: list = []
         self.connections: list = []
-        self.descriptors: dict[str, int] = {}  # every slot's, by path, open for writing
-        # Per worker: its free slots (paths) and its tickets, oldest first.
-        self.free_slots: list[list[str]] = []
+        self.descriptors: list[list[int]] = []  # per worker, its slots' descriptors
+        # Per worker: its free slots (numbers) and its tickets, oldest first.
+        self.free_slots: list[list[int]] = []
         self.in_flight: list[deque[Ticket]] = []
         self.finished = False
         self.cpu_seconds = 0.0  # the workers' CPU time, added up as they stop
@@ -81,7 +82,7 @@ class Workers:
                 here, there = context.Pipe()
                 process = context.Process(
                     target=serve,
-                    args=(there, seed, date_offset_days, spool),
+                    args=(there, seed, date_offset_days, spool, slots),
                     name=f"ingest-worker-{index}",
                     daemon=True,  # never outlives this process
                 )
@@ -89,17 +90,15 @@ class Workers:
                 there.close()  # the worker's end: this process keeps only its own
                 self.processes.append(process)
                 self.connections.append(here)
-                self.free_slots.append(self._open_slots(index, slots))
+                self.descriptors.append([])
+                for _ in range(slots):  # the worker takes them before its first task
+                    self.descriptors[index].append(_new_slot(spool))
+                    send_handle(here, self.descriptors[index][-1], process.pid)
+                self.free_slots.append(list(range(slots)))
                 self.in_flight.append(deque())
         except BaseException:
             self.close()
             raise
-
-    def _open_slots(self, worker: int, slots: int) -> list[str]:
-        paths = [os.path.join(self.slot_folder, f"{worker}-{number}") for number in range(slots)]
-        for path in paths:
-            self.descriptors[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        return paths
 
     def __enter__(self) -> Workers:
         return self
@@ -117,7 +116,7 @@ class Workers:
         worker = min(candidates, key=lambda index: len(self.in_flight[index]))
         slot = self.free_slots[worker][-1]
         try:
-            written = os.pwrite(self.descriptors[slot], data, 0)
+            written = os.pwrite(self.descriptors[worker][slot], data, 0)
         except OSError:  # ENOSPC: tmpfs is smaller than the files in flight
             return None
         if written != len(data):
@@ -178,17 +177,21 @@ class Workers:
                 process.join()
         for connection in self.connections:
             connection.close()
-        for descriptor in self.descriptors.values():
-            os.close(descriptor)
-        self.descriptors = {}
-        shutil.rmtree(self.slot_folder, ignore_errors=True)
+        for descriptors in self.descriptors:
+            for descriptor in descriptors:
+                os.close(descriptor)
+        self.descriptors = []
 
 
-def _slot_parent(spool: str) -> str:
-    """Shared memory if this machine has it and lets this process write there, else the spool."""
-    if os.path.isdir(_SHARED_MEMORY_FOLDER) and os.access(_SHARED_MEMORY_FOLDER, os.W_OK | os.X_OK):
-        return _SHARED_MEMORY_FOLDER
-    return spool
+def _new_slot(spool: str) -> int:
+    """A descriptor of a new file that no name leads to: memory (Linux), else tmpfs, else the spool."""
+    if hasattr(os, "memfd_create"):
+        with contextlib.suppress(OSError):
+            return os.memfd_create("ingest-slot", os.MFD_CLOEXEC)
+    folder = _SHARED_MEMORY_FOLDER if os.access(_SHARED_MEMORY_FOLDER, os.W_OK | os.X_OK) else spool
+    descriptor, path = tempfile.mkstemp(prefix="ingest-slot-", dir=folder)
+    os.unlink(path)
+    return descriptor
 
 
 def reply_result(reply: Reply):

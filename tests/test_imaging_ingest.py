@@ -818,19 +818,41 @@ def test_a_file_no_slot_can_take_is_prepared_here_with_the_same_outcome(
 
 
 def test_workers_stop_and_their_slots_go_when_the_upload_ends(series, pool_calls, monkeypatch):
-    folders = []
+    pools = []
     real_init = workers.Workers.__init__
 
     def init(pool, *args, **kwargs):
         real_init(pool, *args, **kwargs)
-        folders.append((Path(pool.slot_folder), list(pool.processes)))
+        pools.append((pool, list(pool.processes)))
 
     monkeypatch.setattr(workers.Workers, "__init__", init)
+    shared_before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
     result = ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(12)])
-    [(slot_folder, processes)] = folders
-    assert len(processes) == 2 and not slot_folder.exists()
+    [(pool, processes)] = pools
+    assert len(processes) == 2 and pool.descriptors == []  # every slot closed
     assert all(process.exitcode == 0 for process in processes)  # told to stop, not killed
     assert result.workers == 2 and result.worker_cpu_seconds > 0  # as they reported it, stopping
+    if os.path.isdir("/dev/shm"):
+        assert set(os.listdir("/dev/shm")) == shared_before
+
+
+@pytest.mark.parametrize("memfd", [True, False], ids=["memfd", "unlinked file"])
+def test_a_slot_has_no_name_that_leads_to_the_uploaded_bytes(tmp_path, monkeypatch, memfd):
+    # A slot holds a file as uploaded, before de-identification: nobody may find it by a name,
+    # and it must not outlive the processes however they end.
+    if not memfd:
+        monkeypatch.delattr(workers.os, "memfd_create", raising=False)
+    context = multiprocessing.get_context("fork")
+    with workers.Workers(
+        2, 2, seed="ab" * 16, date_offset_days=-400, spool=str(tmp_path), context=context
+    ) as pool:
+        for descriptors in pool.descriptors:
+            for descriptor in descriptors:
+                target = os.readlink(f"/proc/self/fd/{descriptor}")
+                assert target.startswith("/memfd:") if memfd else target.endswith("(deleted)"), target
+        first = pool.submit("a.dcm", sample("MR_small.dcm"))  # and the worker reads it all the same
+        assert workers.reply_result(pool.result(first))[1]["rows"] == 64
+    assert [path.suffix for path in tmp_path.iterdir()] == [".part"]  # the prepared file only
 
 
 def test_a_workers_replies_are_taken_in_the_order_of_its_tickets(tmp_path):
