@@ -19,6 +19,7 @@ import os
 import pickle
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from multiprocessing.reduction import recv_handle
 
@@ -140,7 +141,8 @@ class Task:
 
 
 # What a worker sends back for a task: ("prepared", (Spooled, fields, report)), ("rejected",
-# RejectedFile) or ("failed", the exception); and, told to stop, ("stopped", its CPU seconds).
+# RejectedFile) or ("failed", (the exception, its traceback as text)); and, told to stop,
+# ("stopped", its CPU seconds).
 Reply = tuple[str, object]
 
 
@@ -163,11 +165,7 @@ def serve(conn, seed: str, date_offset_days: int, spool: str, slot_count: int) -
     try:
         slots += [recv_handle(conn) for _ in range(slot_count)]
         while (task := conn.recv()) is not None:
-            reply = _reply(task, deidentifier, slots, spool)
-            try:
-                conn.send(reply)
-            except (pickle.PicklingError, TypeError, AttributeError):  # an error that will not pickle
-                conn.send(("failed", RuntimeError(f"{task.name}: {reply[1]!r}")))
+            conn.send(_reply(task, deidentifier, slots, spool))
         conn.send(("stopped", time.process_time()))  # its CPU time, for the benchmark's figures
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the main process went away
         pass
@@ -184,8 +182,21 @@ def _reply(task: Task, deidentifier: Deidentifier, slots: list[int], spool: str)
         return "prepared", prepare_spooled(task.name, data, deidentifier, spool)
     except RejectedFile as rejection:
         return "rejected", rejection
-    except Exception as error:  # raised again in the main process
-        return "failed", error
+    except Exception as error:  # raised again in the main process, with this traceback
+        return "failed", (_picklable(error), traceback.format_exc())
+
+
+def _picklable(error: Exception) -> Exception:
+    """`error`, if it survives the trip to the main process; else a RuntimeError that says what it was.
+
+    An exception whose ``__init__`` wants other arguments than it keeps in ``args`` pickles, then
+    fails to unpickle there: the main process would see that TypeError instead of this error.
+    """
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
 
 
 def prepare_spooled(

@@ -15,6 +15,7 @@ of this upload, from which this process links it into storage (on one file syste
 Everything that has to be undone on failure happens here.
 """
 
+import math
 import multiprocessing
 import os
 import secrets
@@ -256,8 +257,9 @@ def _through_window(
 
 
 def _pool_workers() -> int:
-    """How many worker processes an upload gets: one per usable core besides this process's own,
-    at most ``settings.INGEST_WORKERS`` (None: no other limit) and :data:`POOL_MAX_WORKERS`;
+    """How many worker processes an upload gets: one per usable core (:func:`_usable_cores`)
+    besides this process's own, at most ``settings.INGEST_WORKERS`` (None: no other limit) and
+    :data:`POOL_MAX_WORKERS`;
     none while other processes keep the other cores busy, or in a daemon process (it may not
     start processes of its own).
 
@@ -277,16 +279,37 @@ def _pool_workers() -> int:
     wanted = settings.INGEST_WORKERS
     if wanted == 0 or multiprocessing.current_process().daemon or not hasattr(os, "pread"):
         return 0  # (os.pread, with which a worker reads its slot: not on Windows)
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count() or 1
+    usable = _usable_cores()
     try:
         others = max(os.getloadavg()[0] - 1.0, 0.0)
     except (AttributeError, OSError):  # not on Unix
         others = 0.0
     spare = int(usable - 1 - others + 0.5)  # idle cores besides this process's own, rounded
     return max(0, min(spare, POOL_MAX_WORKERS, POOL_MAX_WORKERS if wanted is None else wanted))
+
+
+# A container's CPU limit (cgroup v2): "<quota> <period>" in microseconds, or "max <period>".
+_CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on, and no more than its container's CPU quota allows.
+
+    ``sched_getaffinity`` sees every core of the host in a container limited by a quota
+    (``docker run --cpus=2``); the quota, rounded up, is what the upload can really use.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        with open(_CGROUP_CPU_MAX) as limit:
+            quota, period = limit.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 here, or a line it cannot read
+        pass
+    return cores
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

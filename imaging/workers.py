@@ -3,12 +3,14 @@
 :class:`Workers` starts its processes (:func:`imaging.preparation.serve`) from a fork server
 that has imported :mod:`imaging.preparation` once, and talks to each through a pipe of its own.
 A file goes to a worker through one of that worker's *slots*: a file in memory with no name
-(``memfd_create``; else a temporary file unlinked at once, on tmpfs where there is one), whose
-descriptor the worker is handed at its start, written over for every task (see
-:class:`~imaging.preparation.Task`). It holds the file as uploaded, before de-identification, so
-it has no name anyone could open, and nothing of it outlives the two processes, however they
-end. A worker's replies come back in the order of its tasks, so the caller gets every file's
-result in upload order by asking, file by file, the worker it went to.
+(``memfd_create``), whose descriptor the worker is handed at its start, written over for every
+task (see :class:`~imaging.preparation.Task`). It holds the file as uploaded, before
+de-identification, so it has no name in any folder, and it is freed with the two processes,
+however they end. Where ``memfd_create`` is missing (not Linux) a slot is a temporary file
+unlinked at once, on tmpfs (``/dev/shm``) if there is one, else in the upload's spool folder,
+where Django keeps large uploads anyway (``FILE_UPLOAD_TEMP_DIR``). A worker's replies come
+back in the order of its tasks, so the caller gets every file's result in upload order by asking,
+file by file, the worker it went to.
 
 Nothing here runs on a thread. :class:`concurrent.futures.ProcessPoolExecutor`, used before,
 hands work over on two threads of this process; while this process de-identified files of its
@@ -49,7 +51,7 @@ class BrokenWorker(RuntimeError):
     """A worker process stopped before it answered (killed, out of memory, crashed)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: each ticket is itself, though its slot is reused
 class Ticket:
     """A file handed to a worker: which worker, and which of its slots holds the bytes."""
 
@@ -80,16 +82,18 @@ class Workers:
         try:
             for index in range(count):
                 here, there = context.Pipe()
+                self.connections.append(here)  # closed by close(), whatever happens next
                 process = context.Process(
                     target=serve,
                     args=(there, seed, date_offset_days, spool, slots),
                     name=f"ingest-worker-{index}",
                     daemon=True,  # never outlives this process
                 )
-                process.start()
-                there.close()  # the worker's end: this process keeps only its own
+                try:
+                    process.start()
+                finally:
+                    there.close()  # the worker's end: this process keeps only its own
                 self.processes.append(process)
-                self.connections.append(here)
                 self.descriptors.append([])
                 for _ in range(slots):  # the worker takes them before its first task
                     self.descriptors[index].append(_new_slot(spool))
@@ -117,7 +121,7 @@ class Workers:
         slot = self.free_slots[worker][-1]
         try:
             written = os.pwrite(self.descriptors[worker][slot], data, 0)
-        except OSError:  # ENOSPC: tmpfs is smaller than the files in flight
+        except OSError:  # ENOSPC, ENOMEM: no memory for it; the caller prepares it
             return None
         if written != len(data):
             return None
@@ -158,13 +162,14 @@ class Workers:
     def close(self) -> None:
         """Stop the workers: told to when every file was answered, terminated otherwise."""
         told = []
-        for index, connection in enumerate(self.connections):
+        for index, process in enumerate(self.processes):
+            connection = self.connections[index]
             if self.finished and not self.in_flight[index]:
                 with contextlib.suppress(OSError):
                     connection.send(None)
                     told.append(connection)
             else:
-                self.processes[index].terminate()
+                process.terminate()
         for connection in told:
             with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
                 if connection.poll(_STOP_SECONDS):
@@ -201,7 +206,9 @@ def reply_result(reply: Reply):
         return value
     if kind == "rejected" and isinstance(value, RejectedFile):
         return value
-    raise value
+    error, worker_traceback = value
+    error.add_note(f"Raised in an ingest worker process:\n{worker_traceback}")
+    raise error
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
@@ -210,8 +217,8 @@ def pool_context() -> multiprocessing.context.BaseContext:
     Not plain fork: this process may have threads (a threaded server) and open database
     connections, and a child forked from it could inherit a lock held by another thread, or
     close a connection it shares with this process. A fork server is a fresh, single-threaded
-    interpreter without Django (it costs about 0.5 s once per process, then a worker about
-    20 ms); spawn would pay the interpreter start and the imports (about 1 s) for every worker.
+    interpreter without Django (it costs about 0.2 s once per process, then a worker about
+    10-30 ms); spawn would pay the interpreter start and the imports (about 1 s) for every worker.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
         return multiprocessing.get_context("spawn")

@@ -1,5 +1,6 @@
 """Ingest through the shared service: de-identified storage, ordering, bad input, atomicity."""
 
+import contextlib
 import hashlib
 import io
 import multiprocessing
@@ -403,8 +404,10 @@ def test_a_large_upload_is_prepared_in_workers_with_the_outcomes_of_the_in_proce
     real_submit = workers.Workers.submit
 
     def submit(pool, name, data):
-        handed_over.append(name)
-        return real_submit(pool, name, data)
+        ticket = real_submit(pool, name, data)
+        if ticket is not None:
+            handed_over.append(name)
+        return ticket
 
     monkeypatch.setattr(workers.Workers, "submit", submit)
     files = mixed_upload()
@@ -526,20 +529,25 @@ def test_a_failure_in_a_worker_is_raised_and_leaves_no_orphan_file(
     test_process = os.getpid()
 
     def failing_from_40(name, data, deidentifier, **options):
-        if int(name.removesuffix(".dcm")) >= 40:
+        # Only in a worker: this process prepares some files itself, and must not fail for them.
+        if int(name.removesuffix(".dcm")) >= 40 and os.getpid() != test_process:
             if failure == "error":
                 raise RuntimeError("a bug in de-identification")
-            if os.getpid() != test_process:  # this process prepares some files itself
-                os._exit(1)
+            os._exit(1)
         return real(name, data, deidentifier, **options)
 
     monkeypatch.setattr(preparation, "prepare", failing_from_40)  # in the workers
     monkeypatch.setattr(services, "prepare", failing_from_40)  # here
     files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(50)]
     expected = RuntimeError if failure == "error" else workers.BrokenWorker
-    with pytest.raises(expected):
+    with pytest.raises(expected) as raised:
         ingest(series, *files)
-    assert pool_calls == [2]
+    if failure == "error":  # with the worker's own traceback
+        assert (
+            "in an ingest worker" in raised.value.__notes__[0]
+            and "failing_from_40" in raised.value.__notes__[0]
+        )
+    assert pool_calls == [2] and slot_descriptors() == []
     # Whole batches only, each with its files and no other: the first batch (32) is committed if
     # its last file was written before file 40 failed (the writes trail the preparation by a few
     # files, and this process may prepare file 40 itself while it waits), else none is.
@@ -817,25 +825,37 @@ def test_a_file_no_slot_can_take_is_prepared_here_with_the_same_outcome(
     assert stored_view(pooled) == stored_view(in_process)
 
 
+def slot_descriptors() -> list[str]:
+    """This process's open descriptors of worker slots (Linux; elsewhere none can be seen)."""
+    if not os.path.isdir("/proc/self/fd"):
+        return []
+    found = []
+    for descriptor in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            target = os.readlink(f"/proc/self/fd/{descriptor}")
+            if target.startswith("/memfd:ingest-slot") or "ingest-slot-" in target:
+                found.append(target)
+    return found
+
+
 def test_workers_stop_and_their_slots_go_when_the_upload_ends(series, pool_calls, monkeypatch):
     pools = []
     real_init = workers.Workers.__init__
 
     def init(pool, *args, **kwargs):
         real_init(pool, *args, **kwargs)
-        pools.append((pool, list(pool.processes)))
+        pools.append((list(pool.processes), slot_descriptors()))
 
     monkeypatch.setattr(workers.Workers, "__init__", init)
-    shared_before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
     result = ingest(series, *[(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(12)])
-    [(pool, processes)] = pools
-    assert len(processes) == 2 and pool.descriptors == []  # every slot closed
-    assert all(process.exitcode == 0 for process in processes)  # told to stop, not killed
+    [(processes, slots_open)] = pools
+    assert len(processes) == 2 and all(process.exitcode == 0 for process in processes)  # told to stop
+    if os.path.isdir("/proc/self/fd"):
+        assert len(slots_open) == 2 * services.POOL_FILES_AHEAD_PER_WORKER and slot_descriptors() == []
     assert result.workers == 2 and result.worker_cpu_seconds > 0  # as they reported it, stopping
-    if os.path.isdir("/dev/shm"):
-        assert set(os.listdir("/dev/shm")) == shared_before
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/self/fd (Linux)")
 @pytest.mark.parametrize("memfd", [True, False], ids=["memfd", "unlinked file"])
 def test_a_slot_has_no_name_that_leads_to_the_uploaded_bytes(tmp_path, monkeypatch, memfd):
     # A slot holds a file as uploaded, before de-identification: nobody may find it by a name,
@@ -869,9 +889,31 @@ def test_a_workers_replies_are_taken_in_the_order_of_its_tickets(tmp_path):
         assert fields["sha256"] == hashlib.sha256(Path(spooled.path).read_bytes()).hexdigest()
         rejection = workers.reply_result(pool.result(second))
         assert isinstance(rejection, RejectedFile) and "not a DICOM file" in rejection.reason
+        third = pool.submit("c.dcm", sample("CT_small.dcm"))  # in the slot `second` had
+        assert (third.worker, third.slot) == (second.worker, second.slot)
+        with pytest.raises(ValueError, match="order"):
+            pool.result(second)  # answered already: it is not `third`, though it names the same slot
+        assert workers.reply_result(pool.result(third))[1]["modality"] == "CT"
 
 
-def test_a_spooled_file_is_linked_under_a_new_name_when_the_first_is_taken(tmp_path, media_root, monkeypatch):
+class NeedsTwoArguments(Exception):
+    def __init__(self, what, why):
+        super().__init__(f"{what}: {why}")
+
+
+def test_a_worker_error_reaches_this_process_with_its_traceback_even_if_it_will_not_unpickle():
+    sent = preparation._picklable(NeedsTwoArguments("slice 3", "odd header"))  # as a worker sends it
+    assert type(sent) is RuntimeError and str(sent) == "NeedsTwoArguments: slice 3: odd header"
+    assert preparation._picklable(ValueError("plain")).args == ("plain",)
+    with pytest.raises(ValueError, match="plain") as raised:
+        workers.reply_result(("failed", (ValueError("plain"), "Traceback ... line 7, in prepare")))
+    assert "line 7, in prepare" in raised.value.__notes__[0]
+
+
+def test_a_spooled_file_is_linked_under_a_new_name_when_the_first_is_taken(
+    tmp_path, media_root, monkeypatch, settings
+):
+    settings.FILE_UPLOAD_PERMISSIONS = 0o640  # the storage's, not the spool file's 0600
     (media_root / "images").mkdir(parents=True)
     taken = media_root / "images" / "taken.dcm"
     taken.write_bytes(b"someone else's file")
@@ -885,6 +927,7 @@ def test_a_spooled_file_is_linked_under_a_new_name_when_the_first_is_taken(tmp_p
     assert image.file.name == "images/free.dcm" and not spooled.exists()
     assert taken.read_bytes() == b"someone else's file"
     assert (media_root / "images" / "free.dcm").read_bytes() == b"prepared"
+    assert (media_root / "images" / "free.dcm").stat().st_mode & 0o777 == 0o640
 
 
 def test_a_spooled_file_on_another_file_system_is_left_to_storage_save(tmp_path, media_root, monkeypatch):
@@ -898,3 +941,18 @@ def test_a_spooled_file_on_another_file_system_is_left_to_storage_save(tmp_path,
     monkeypatch.setattr(file_writes.os, "link", link)
     assert file_writes.placed_file(Image(kind=Image.Kind.DICOM), str(spooled), set()) is None
     assert spooled.exists() and stored_files(media_root) == []
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", 8), (None, 8)],
+    ids=["2 CPUs", "1.5 CPUs", "half a CPU", "no limit", "no cgroup v2"],
+)
+def test_a_containers_cpu_quota_caps_the_usable_cores(tmp_path, monkeypatch, cpu_max, expected):
+    # docker run --cpus=2 on an 8-core host: the affinity shows 8 cores, the quota allows 2.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    limit = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        limit.write_text(cpu_max)
+    monkeypatch.setattr(services, "_CGROUP_CPU_MAX", str(limit))
+    assert services._usable_cores() == expected
