@@ -478,9 +478,11 @@ def test_a_large_upload_is_streamed_through_a_bounded_window(series, two_workers
 
 
 class FailingStore:
-    """Every store of a file, on either route (storage.save, or write_and_hash into a file created
-    beforehand), counted and recorded with its thread; the store number `fail_at` (1-based), or
-    any store once `fail_when()` holds, raises OSError("disk full")."""
+    """Every store of a file, on any route (storage.save, write_and_hash into a file created
+    beforehand, or a worker's file linked into place), counted and recorded with its thread; the
+    store number `fail_at` (1-based), or any store once `fail_when()` holds, raises
+    OSError("disk full"). A route that declines (returns None) hands the file to storage.save,
+    which counts again."""
 
     def __init__(self, monkeypatch) -> None:
         self.fail_at: int | None = None
@@ -509,6 +511,9 @@ def failing_store(monkeypatch):
 def test_a_failure_while_storing_a_large_upload_leaves_no_orphan_file(
     series, media_root, pool_calls, failing_store
 ):
+    # The folder exists, so that every file is stored by exactly one call: into a missing folder
+    # a worker's file goes to storage.save after place_spooled declined, and would count twice.
+    (media_root / "images").mkdir(parents=True)
     failing_store.fail_at = 37
     files = [(f"{n}.dcm", dicom_bytes("MR_small.dcm", InstanceNumber=n)) for n in range(50)]
     with pytest.raises(OSError, match="disk full"):
