@@ -83,25 +83,12 @@ def created_file(image, known_folders: set[str]) -> CreatedFile | None:
     `known_folders` holds the folders seen to exist during this upload, so that each is looked
     at once.
     """
-    field_file = image.file
-    storage = field_file.storage
-    if not writes_files_itself(storage):
-        return None
-    for _ in range(_NAME_ATTEMPTS):
-        name = field_file.field.generate_filename(image, "upload")  # upload_to, then validated
-        path = storage.path(name)  # refuses a name outside the storage's folder
-        folder = os.path.dirname(path)
-        if folder not in known_folders:
-            if not os.path.isdir(folder):
-                return None  # storage.save creates it, with the storage's folder permissions
-            known_folders.add(folder)
-        try:
-            fd = os.open(path, _CREATE_FLAGS, 0o666)
-        except FileExistsError:
-            continue
-        field_file.name = name
-        return CreatedFile(path=path, fd=fd, permissions=storage.file_permissions_mode)
-    raise FileExistsError(f"no free file name in {folder} after {_NAME_ATTEMPTS} attempts")
+    permissions = image.file.storage.file_permissions_mode
+
+    def create(path: str) -> CreatedFile:
+        return CreatedFile(path=path, fd=os.open(path, _CREATE_FLAGS, 0o666), permissions=permissions)
+
+    return _under_a_free_name(image, known_folders, create)
 
 
 def placed_file(image, spooled_path: str, known_folders: set[str]) -> str | None:
@@ -113,34 +100,55 @@ def placed_file(image, spooled_path: str, known_folders: set[str]) -> str | None
     is drawn again, as ``storage.save`` would. The spool's name is unlinked once the file is in
     place (the folder goes anyway when the upload ends), and the storage's file permissions set.
     """
+    permissions = image.file.storage.file_permissions_mode
+
+    def link(path: str) -> str | None:
+        try:
+            os.link(spooled_path, path)
+        except FileExistsError:  # a taken name (an OSError too): drawn again
+            raise
+        except OSError:  # another file system (EXDEV), or no hard links there: storage.save copies
+            return None
+        try:
+            if permissions is not None:
+                os.chmod(path, permissions)
+        except BaseException:
+            os.unlink(path)
+            raise
+        with contextlib.suppress(OSError):
+            os.unlink(spooled_path)
+        return path
+
+    return _under_a_free_name(image, known_folders, link)
+
+
+def _under_a_free_name(image, known_folders: set[str], create):
+    """``create(path)`` at the name the image field gives `image`, drawn again while it is taken.
+
+    `create` raises FileExistsError for a taken name, and returns None to leave the file to
+    ``storage.save``; whatever else it returns is returned, and the field gets the name. None,
+    too, for another kind of storage, or a folder that does not exist yet (``storage.save``
+    creates it, with the storage's folder permissions).
+    """
     field_file = image.file
     storage = field_file.storage
     if not writes_files_itself(storage):
         return None
     for _ in range(_NAME_ATTEMPTS):
-        name = field_file.field.generate_filename(image, "upload")
-        path = storage.path(name)
+        name = field_file.field.generate_filename(image, "upload")  # upload_to, then validated
+        path = storage.path(name)  # refuses a name outside the storage's folder
         folder = os.path.dirname(path)
         if folder not in known_folders:
             if not os.path.isdir(folder):
                 return None
             known_folders.add(folder)
         try:
-            os.link(spooled_path, path)
+            made = create(path)
         except FileExistsError:
             continue
-        except OSError:  # another file system (EXDEV), or no hard links there: storage.save copies
-            return None
-        try:
-            if storage.file_permissions_mode is not None:
-                os.chmod(path, storage.file_permissions_mode)
-        except BaseException:
-            os.unlink(path)
-            raise
-        with contextlib.suppress(OSError):
-            os.unlink(spooled_path)
-        field_file.name = name
-        return path
+        if made is not None:
+            field_file.name = name
+        return made
     raise FileExistsError(f"no free file name in {folder} after {_NAME_ATTEMPTS} attempts")
 
 
