@@ -36,6 +36,10 @@ DEMO_SERIES = [
         "Axial MR, several encodings",
         ("MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"),
     ),
+    # pydicom's multi-frame samples are an RT dose grid, an ultrasound cine and secondary captures;
+    # the dose grid (10 x 10 pixels, 15 frames) is the small one, and the only one not flagged for
+    # a burned-in text review.
+    DemoSeries("lumbosacral-mri-and-chest-ct", "RTDOSE", "Multi-frame sample, 15 frames", ("rtdose.dcm",)),
 ]
 
 

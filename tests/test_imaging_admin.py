@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
+from cases.models import Case
 from imaging.admin import _attribute_list
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
@@ -130,8 +131,11 @@ def test_another_facultys_study_is_not_offered_when_adding_a_series(client, seri
     assert f'<option value="{series.study_id}"' not in add_form
 
 
-def test_the_series_page_shows_each_uploads_de_identification_report(client, editor, series):
-    client.force_login(editor)
+@pytest.mark.parametrize("role", ["editor", "faculty"])
+def test_the_series_page_shows_each_uploads_de_identification_report(client, request, series, role):
+    if role == "faculty":  # the case's author, who uploads to it while it is a draft
+        Case.objects.filter(pk=series.study.case_id).update(status=Case.Status.DRAFT)
+    client.force_login(request.getfixturevalue(role))
     files = dicom_png_and_junk()
     client.post(f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files))
     page = client.get(f"/admin/imaging/series/{series.pk}/change/").content.decode()

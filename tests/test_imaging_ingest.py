@@ -241,6 +241,20 @@ def test_png_upload_is_reencoded_without_metadata_and_flagged(series):
     assert image.kind == "raster" and image.is_flagged
 
 
+def test_jpeg_upload_is_reencoded_as_png_without_exif_and_flagged(series):
+    picture = PILImage.new("RGB", (40, 30), "gray")
+    exif = PILImage.Exif()
+    exif[0x010E] = "Patient: Jane Doe"  # ImageDescription
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", exif=exif, comment=b"MRN 1234567")
+    result = ingest(series, ("photo.jpg", buffer.getvalue()))
+    assert result.outcomes[0].accepted
+    image = Image.objects.get()
+    stored = Path(image.file.path).read_bytes()
+    assert stored.startswith(b"\x89PNG") and b"Jane Doe" not in stored and b"1234567" not in stored
+    assert image.kind == "raster" and image.is_flagged and (image.rows, image.columns) == (30, 40)
+
+
 def test_flagged_image_blocks_publication_until_an_editor_clears_it(case, series, editor, diagnosis):
     # Otherwise complete, and in review: only the flag stands in the way.
     case.status, case.published_at = Case.Status.IN_REVIEW, None
@@ -277,6 +291,41 @@ def test_import_images_command_reports_each_file_and_fails_on_rejects(case, tmp_
     assert any(line.startswith(f"{bad}: REJECTED") for line in lines)
     assert Series.objects.get().label == "Sagittal T2"
     assert Image.objects.count() == 1
+
+
+def test_import_images_command_files_the_series_under_a_finding_of_the_case(case, make_case, tmp_path):
+    from cases.models import Finding
+
+    path = tmp_path / "a.dcm"
+    path.write_bytes(sample("CT_small.dcm"))
+    finding = Finding.objects.create(case=case, modality="CT", text="A finding.", order=99)
+    other = Finding.objects.create(
+        case=make_case(slug="other"), modality="CT", text="Not this case's.", order=99
+    )
+    with pytest.raises(CommandError, match=f"no finding with id {other.pk}"):
+        call_command("import_images", "neutral", str(path), "--finding", str(other.pk), stdout=io.StringIO())
+    assert not Series.objects.exists()
+    call_command("import_images", "neutral", str(path), "--finding", str(finding.pk), stdout=io.StringIO())
+    assert Series.objects.get().finding == finding
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "piped"])
+def test_import_images_command_draws_a_progress_bar_on_a_terminal_only(case, tmp_path, monkeypatch, terminal):
+    for n in (1, 2, 3, 4):
+        (tmp_path / f"{n}.dcm").write_bytes(dicom_bytes("MR_small.dcm", InstanceNumber=n))
+    stderr = Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    call_command("import_images", "neutral", str(tmp_path), "--series", "Axial T2", stdout=io.StringIO())
+    if terminal:
+        assert "[" + "#" * 15 + " " * 15 + "] 2/4" in stderr.getvalue()
+        assert stderr.getvalue().endswith("[" + "#" * 30 + "] 4/4\n")
+    else:
+        assert stderr.getvalue() == ""  # nothing but the per-file lines, on stdout
 
 
 def test_import_images_command_succeeds_on_a_folder(case, tmp_path):

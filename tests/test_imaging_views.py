@@ -162,3 +162,21 @@ def test_case_page_shows_a_viewer_with_sample_badge_and_neutral_alt_text(client,
     assert 'alt="Axial CT, slice 1 of 1"' in images
     assert 'type="application/json"' in images
     assert "Chordoma" not in images
+
+
+def test_the_demo_samples_are_ct_mr_compressed_and_multi_frame_none_flagged(media_root, client):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from imaging.rendering import frame_png
+
+    call_command("load_demo", stdout=StringIO())
+    images = list(Image.objects.select_related("series"))
+    assert images and all(image.series.is_sample for image in images)  # each with the badge
+    assert {"CT", "MR"} <= {image.modality for image in images}
+    syntaxes = {pydicom.dcmread(image.file.path).file_meta.TransferSyntaxUID for image in images}
+    assert any(syntax.is_compressed for syntax in syntaxes)
+    [stack] = [image for image in images if image.frame_count > 1]
+    frames = [frame_png(stack, frame) for frame in range(stack.frame_count)]
+    assert stack.frame_count == 15 and len(set(frames)) > 1  # one PNG per frame, not one picture
