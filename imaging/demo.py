@@ -38,8 +38,8 @@ DEMO_SERIES = [
     ),
     # pydicom's multi-frame samples are an RT dose grid, an ultrasound cine and secondary captures;
     # the dose grid (10 x 10 pixels, 15 frames) is the small one, and the only one not flagged for
-    # a burned-in text review.
-    DemoSeries("lumbosacral-mri-and-chest-ct", "RTDOSE", "Multi-frame sample, 15 frames", ("rtdose.dcm",)),
+    # a burned-in text review. Its study is "OT" (Other): RT dose is not one of the archive's modalities.
+    DemoSeries("lumbosacral-mri-and-chest-ct", "OT", "Multi-frame sample, 15 frames", ("rtdose.dcm",)),
 ]
 
 
