@@ -73,6 +73,7 @@ class CaseForm(WellFormedIdsMixin, forms.ModelForm):
             "title",
             "age",
             "sex",
+            "age_sex_source",
             "clinical_history",
             "final_diagnosis",
             "diagnosis_certainty",
@@ -80,6 +81,7 @@ class CaseForm(WellFormedIdsMixin, forms.ModelForm):
             "treatment_outcome",
             "discussion",
             "teaching_points",
+            "editors_notes",
             "regions",
             "tags",
             "attribution",
@@ -200,7 +202,7 @@ ORDER_HELP = "Position in the list; a new row left at 0 goes last."
 class FindingInline(CaseRowInline, admin.StackedInline):
     model = Finding
     extra = 0
-    fields = [("modality", "study", "order"), "text"]
+    fields = [("modality", "study", "order"), "text", "editors_note"]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -217,7 +219,7 @@ class DifferentialItemInline(CaseRowInline, admin.TabularInline):
     extra = 0
     formfield_overrides = COMPACT_TEXT
     autocomplete_fields = ["diagnosis"]
-    fields = ["order", "diagnosis", "rationale", "added_by_editors"]
+    fields = ["order", "diagnosis", "rationale", "editors_note", "added_by_editors", "indistinguishable"]
 
 
 class ReferenceInline(CaseRowInline, admin.TabularInline):
@@ -397,11 +399,11 @@ class CaseAdmin(VersionAdmin):
     actions = ["export_bundle"]
     change_list_template = "admin/cases/case/change_list.html"
     fieldsets = [
-        (None, {"fields": ["title", "slug", ("age", "sex"), "loaded_updated_at"]}),
+        (None, {"fields": ["title", "slug", ("age", "sex"), "age_sex_source", "loaded_updated_at"]}),
         ("Workflow", {"fields": ["status", "author", "completeness_summary"]}),
         ("Clinical history", {"fields": ["clinical_history", "history_not_stated"]}),
         ("Diagnosis", {"fields": ["final_diagnosis", "diagnosis_certainty", "diagnosis_proof"]}),
-        ("Teaching", {"fields": ["treatment_outcome", "discussion", "teaching_points"]}),
+        ("Teaching", {"fields": ["treatment_outcome", "discussion", "teaching_points", "editors_notes"]}),
         ("Browsing", {"fields": ["regions", "tags"]}),
         ("Images", {"fields": ["series_links"]}),
         ("Source", {"fields": ["attribution", "licence"]}),

@@ -1,4 +1,4 @@
-"""Admin form pieces for cases and diagnoses: posted ids checked for shape, synonyms for type."""
+"""Admin form pieces for cases and diagnoses: posted ids checked for shape, names typed as a list."""
 
 import re
 
@@ -36,17 +36,48 @@ class CaseRowForm(WellFormedIdsMixin, forms.ModelForm):
     """The form of each inline row of a case (findings, differential, references, studies)."""
 
 
+class NamesField(forms.CharField):
+    """A list of names typed one per line or separated by commas; stored as a JSON list."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 50})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    max_name_length = 200
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        names = [name.strip() for line in text.splitlines() for name in line.split(",")]
+        too_long = [name for name in names if len(name) > self.max_name_length]
+        if too_long:
+            raise forms.ValidationError(
+                f"A name is at most {self.max_name_length} characters; this one is {len(too_long[0])}: "
+                f"“{too_long[0][:40]}…”."
+            )
+        return list(dict.fromkeys(name for name in names if name))
+
+
 class DiagnosisForm(WellFormedIdsMixin, forms.ModelForm):
+    synonyms = NamesField(
+        required=False,
+        help_text="One per line or separated by commas: American spellings, abbreviations, true synonyms. "
+        "Search and the quiz use them.",
+    )
+    accepted_answers = NamesField(
+        required=False,
+        help_text="One per line or separated by commas: answers the quiz marks correct but search does not "
+        "use, e.g. 'haemangioma' for intraosseous haemangioma.",
+    )
+
     class Meta:
         model = Diagnosis
-        fields = ["name", "slug", "synonyms", "summary", "summary_source", "editorial_summary"]
-
-    def clean_synonyms(self):
-        # Search and marking read each synonym as a name: a dict or a bare string would turn its keys or
-        # letters into "synonyms" ("a" would then match every series label).
-        synonyms = self.cleaned_data["synonyms"]
-        if synonyms in (None, ""):
-            return []
-        if not isinstance(synonyms, list) or not all(isinstance(s, str) and s.strip() for s in synonyms):
-            raise forms.ValidationError('Synonyms are a list of names, e.g. ["EMH", "chloroma"].')
-        return [synonym.strip() for synonym in synonyms]
+        fields = [
+            "name",
+            "slug",
+            "synonyms",
+            "accepted_answers",
+            "summary",
+            "summary_source",
+            "editorial_summary",
+        ]

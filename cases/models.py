@@ -54,6 +54,12 @@ class Diagnosis(models.Model):
     synonyms = models.JSONField(
         default=list, blank=True, help_text="Other names: American spellings, abbreviations, true synonyms."
     )
+    accepted_answers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Further answers the quiz marks correct but search does not use, e.g. 'haemangioma' for "
+        "intraosseous haemangioma, where the case makes the location redundant.",
+    )
     summary = models.TextField(blank=True, help_text="Only what the cited sources state.")
     summary_source = models.CharField(max_length=500, blank=True)
     editorial_summary = models.TextField(
@@ -268,6 +274,11 @@ class Case(models.Model):
     )
     age = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Years; empty if not stated.")
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
+    age_sex_source = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Where age and sex come from when the case text does not state them; shown beside them.",
+    )
     clinical_history = models.TextField(blank=True)
     final_diagnosis = models.ForeignKey(
         Diagnosis, null=True, blank=True, on_delete=models.PROTECT, related_name="final_cases"
@@ -279,6 +290,9 @@ class Case(models.Model):
     treatment_outcome = models.TextField(blank=True)
     discussion = models.TextField(blank=True)
     teaching_points = models.TextField(blank=True)
+    editors_notes = models.TextField(
+        blank=True, help_text="Statements added by the archive's editors, not from the source; labelled."
+    )
     regions = models.ManyToManyField(Region, blank=True, related_name="cases")
     tags = TaggableManager(through=TaggedCase, blank=True)
     attribution = models.TextField(
@@ -363,6 +377,9 @@ class Finding(CaseSectionRow):
         max_length=200, blank=True, help_text="Study or technique, e.g. 'Sagittal T1 and T2'."
     )
     text = models.TextField()
+    editors_note = models.TextField(
+        blank=True, help_text="Added by the archive's editors, not from the source; shown labelled."
+    )
     order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -380,6 +397,13 @@ class DifferentialItem(CaseSectionRow):
     rationale = models.TextField(blank=True, help_text="Why it was considered, or why it was excluded.")
     added_by_editors = models.BooleanField(
         default=False, help_text="Not given by the source: shown as an addition by the archive's editors."
+    )
+    editors_note = models.TextField(
+        blank=True, help_text="Added by the archive's editors to the source's reasoning; shown labelled."
+    )
+    indistinguishable = models.BooleanField(
+        default=False,
+        help_text="The source cannot tell this apart from the final diagnosis: naming it is marked close.",
     )
     order = models.PositiveSmallIntegerField(default=0)
 

@@ -145,8 +145,15 @@ def case_search_text(case) -> SearchText:
     for finding in case.findings.all():
         findings += [finding.modality, MODALITY_LABELS.get(finding.modality, ""), finding.study, finding.text]
     differential = []
+    # Editors' notes are read with the discussion: teaching context, not the case's own findings. The
+    # historical models of migrations before cases 0008 have no such fields.
+    editors_notes = [
+        getattr(case, "editors_notes", ""),
+        *(getattr(finding, "editors_note", "") for finding in case.findings.all()),
+    ]
     for item in case.differential_items.all():
         differential += [*_diagnosis_names(item.diagnosis), item.rationale]
+        editors_notes.append(getattr(item, "editors_note", ""))
     return SearchText(
         title_and_diagnosis=_joined([case.title, *_diagnosis_names(case.final_diagnosis)]),
         findings=_joined(
@@ -161,6 +168,7 @@ def case_search_text(case) -> SearchText:
             [
                 case.discussion,
                 case.treatment_outcome,
+                *editors_notes,
                 *(reference.citation for reference in case.references.all()),
             ]
         ),

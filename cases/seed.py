@@ -66,14 +66,14 @@ def _load_regions(rows: list[dict], report: SeedReport) -> dict[str, Region]:
 
 
 def _load_diagnoses(rows: list[dict], report: SeedReport) -> dict[str, Diagnosis]:
-    fields = ("name", "synonyms", "summary", "summary_source", "editorial_summary")
+    fields = ("name", "synonyms", "accepted_answers", "summary", "summary_source", "editorial_summary")
     diagnoses = {diagnosis.slug: diagnosis for diagnosis in Diagnosis.objects.all()}
     for row in rows:
         if row["slug"] in diagnoses:
             report.record("diagnosis", row["slug"], created=False)
             continue
         diagnoses[row["slug"]] = Diagnosis.objects.create(
-            slug=row["slug"], **{name: row.get(name, "") for name in fields}
+            slug=row["slug"], **{name: row[name] for name in fields if name in row}
         )
         report.record("diagnosis", row["slug"], created=True)
     return diagnoses
@@ -89,6 +89,7 @@ def _load_case(row: dict, *, regions, diagnoses, author, report: SeedReport) -> 
         title=row["title"],
         age=row.get("age"),
         sex=row.get("sex", ""),
+        age_sex_source=row.get("age_sex_source", ""),
         clinical_history=row.get("clinical_history", ""),
         final_diagnosis=diagnoses[row["final_diagnosis"]] if row.get("final_diagnosis") else None,
         diagnosis_certainty=row.get("diagnosis_certainty", ""),
@@ -96,6 +97,7 @@ def _load_case(row: dict, *, regions, diagnoses, author, report: SeedReport) -> 
         treatment_outcome=row.get("treatment_outcome", ""),
         discussion=row.get("discussion", ""),
         teaching_points=row.get("teaching_points", ""),
+        editors_notes=row.get("editors_notes", ""),
         attribution=row.get("attribution", ""),
         licence=row.get("licence", ""),
         status=status,
@@ -104,7 +106,12 @@ def _load_case(row: dict, *, regions, diagnoses, author, report: SeedReport) -> 
     )
     Finding.objects.bulk_create(
         Finding(
-            case=case, order=order, modality=item["modality"], study=item.get("study", ""), text=item["text"]
+            case=case,
+            order=order,
+            modality=item["modality"],
+            study=item.get("study", ""),
+            text=item["text"],
+            editors_note=item.get("editors_note", ""),
         )
         for order, item in enumerate(row.get("findings", []), start=1)
     )
@@ -115,6 +122,8 @@ def _load_case(row: dict, *, regions, diagnoses, author, report: SeedReport) -> 
             diagnosis=diagnoses[item["diagnosis"]],
             rationale=item.get("rationale", ""),
             added_by_editors=item.get("added_by_editors", False),
+            editors_note=item.get("editors_note", ""),
+            indistinguishable=item.get("indistinguishable", False),
         )
         for order, item in enumerate(row.get("differential", []), start=1)
     )

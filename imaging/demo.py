@@ -1,8 +1,9 @@
 """Sample images for the demo's seed cases, from the DICOM files pydicom ships in its wheel.
 
 None of them is from the seed patients (their images are not available): every series is marked
-``is_sample`` and shows the badge "sample image — not from this patient", in quiz mode too. Each
-file still goes through the real ingest, de-identification included.
+``is_sample`` and shows the badge "sample image — not from this patient", in quiz mode too, and its
+label names what the file is rather than the study a finding describes; no series is linked to a
+finding. Each file still goes through the real ingest, de-identification included.
 """
 
 from dataclasses import dataclass
@@ -26,20 +27,20 @@ class DemoSeries:
 
 
 DEMO_SERIES = [
-    DemoSeries("back-and-left-leg-pain-47f", "NM", "Whole-body scintigram", ("JPGExtended.dcm",)),
-    DemoSeries("back-and-left-leg-pain-47f", "MR", "Axial MR slice", ("MR_small.dcm",)),
-    DemoSeries("acute-back-pain-29m", "MR", "Axial T1", ("examples_overlay.dcm",)),
-    DemoSeries("lumbosacral-mri-and-chest-ct", "CT", "Axial CT", ("CT_small.dcm", "693_J2KI.dcm")),
+    DemoSeries("back-and-left-leg-pain-47f", "NM", "Sample image, JPEG extended", ("JPGExtended.dcm",)),
+    DemoSeries("back-and-left-leg-pain-47f", "MR", "Sample MR slice", ("MR_small.dcm",)),
+    DemoSeries("acute-back-pain-29m", "MR", "Sample MR slice with overlay", ("examples_overlay.dcm",)),
+    DemoSeries("lumbosacral-mri-and-chest-ct", "CT", "Sample CT slices", ("CT_small.dcm", "693_J2KI.dcm")),
     DemoSeries(
         "lumbosacral-mri-and-chest-ct",
         "MR",
-        "Axial MR, several encodings",
+        "Sample MR slice, several encodings",
         ("MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"),
     ),
     # pydicom's multi-frame samples are an RT dose grid, an ultrasound cine and secondary captures;
     # the dose grid (10 x 10 pixels, 15 frames) is the small one, and the only one not flagged for
     # a burned-in text review. Its study is "OT" (Other): RT dose is not one of the archive's modalities.
-    DemoSeries("lumbosacral-mri-and-chest-ct", "OT", "Multi-frame sample, 15 frames", ("rtdose.dcm",)),
+    DemoSeries("lumbosacral-mri-and-chest-ct", "OT", "Sample dose grid, 15 frames", ("rtdose.dcm",)),
 ]
 
 
@@ -52,10 +53,7 @@ def demo_images_ensure() -> list[str]:
         if demo.case_slug not in without_images:
             continue
         case = cases[demo.case_slug]
-        finding = case.findings.filter(modality=demo.modality).first()
-        series = series_create(
-            case=case, label=demo.label, modality=demo.modality, finding=finding, is_sample=True
-        )
+        series = series_create(case=case, label=demo.label, modality=demo.modality, is_sample=True)
         files = [InputFile(name, (SAMPLE_DIR / name).read_bytes()) for name in demo.files]
         result = images_ingest(series=series, files=files)
         if result.rejected:

@@ -1,14 +1,17 @@
-"""Marking a resident's guess against a case: correct, close or wrong — decided here, on the server.
+"""Marking a resident's guess against a case, decided here, on the server.
 
 Names are compared in the form search uses (``cases.spelling.normalise``: case, accents and British
 spelling folded, so "Hæmangioma" = "hemangioma"), with common shorthand expanded on both sides
 ("mets" = "metastases"). A guess is
 
 - correct when it is the final diagnosis under one of its names (``Diagnosis.synonyms``, which
-  include abbreviations such as EMH, or the initials of a name of three or more words, e.g. GCT);
+  include abbreviations such as EMH, ``Diagnosis.accepted_answers`` such as "haemangioma" for
+  intraosseous haemangioma, or the initials of a name of three or more words, e.g. GCT);
 - close when it is a near spelling of one of those names, or a part of one that carries most of it
-  ("bone haemangioma" for "intraosseous haemangioma"), or when it names (or nearly names) an item of
-  the case's differential;
+  ("bone haemangioma" for "intraosseous haemangioma"), or when it names a differential item the source
+  cannot tell apart from the final diagnosis (``DifferentialItem.indistinguishable``);
+- in the differential when it names (or nearly names) another item of the case's differential: a
+  reasonable alternative, but not the diagnosis, so it counts as not correct;
 - wrong otherwise, and when empty.
 
 A near spelling is a typo only if it is not itself the name of another diagnosis the archive knows:
@@ -80,7 +83,7 @@ class DiagnosisNames:
     @classmethod
     def of(cls, diagnosis: Diagnosis) -> "DiagnosisNames":
         forms: dict[str, str] = {}
-        for written in [diagnosis.name, *diagnosis.synonyms]:
+        for written in [diagnosis.name, *diagnosis.synonyms, *diagnosis.accepted_answers]:
             form = normalise_name(written)
             if form:
                 forms.setdefault(form, written)
@@ -117,6 +120,8 @@ class AnswerKey:
     differential: tuple[DiagnosisNames, ...]
     # Normalised names of every other diagnosis in the archive: a guess that is one of them is no typo.
     other_diagnoses: frozenset[str] = frozenset()
+    # Differential items the source cannot tell apart from the final diagnosis, by name.
+    indistinguishable: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, case: Case) -> "AnswerKey":
@@ -125,14 +130,17 @@ class AnswerKey:
             item for item in case.differential_items.all() if item.diagnosis_id != case.final_diagnosis_id
         ]
         differential = tuple(DiagnosisNames.of(item.diagnosis) for item in items)
+        indistinguishable = frozenset(item.diagnosis.name for item in items if item.indistinguishable)
         own_ids = {case.final_diagnosis_id, *(item.diagnosis_id for item in items)}
         others = Diagnosis.objects.exclude(pk__in=[pk for pk in own_ids if pk]).values_list(
-            "name", "synonyms"
+            "name", "synonyms", "accepted_answers"
         )
         other_forms = frozenset(
-            normalise_name(written) for name, synonyms in others for written in [name, *synonyms]
+            normalise_name(written)
+            for name, synonyms, accepted in others
+            for written in [name, *synonyms, *accepted]
         )
-        return cls(final, differential, other_forms)
+        return cls(final, differential, other_forms, indistinguishable)
 
     def exact_final(self, guess_form: str) -> str | None:
         return self.final.exact(guess_form) if self.final else None
@@ -180,7 +188,7 @@ def grade_guess(key: AnswerKey, guess: str) -> Grade:
         return Grade(Mark.CLOSE, written)
     names = key.in_differential(form)
     if names:
-        return Grade(Mark.CLOSE, names.name)
+        return Grade(Mark.CLOSE if names.name in key.indistinguishable else Mark.DIFFERENTIAL, names.name)
     return Grade(Mark.WRONG)
 
 
@@ -194,6 +202,11 @@ def explain_mark(key: AnswerKey, *, guess: str, mark: str, matched_name: str) ->
         if mark == Mark.CORRECT:
             return f"“{matched_name}” is a name of the final diagnosis."
         return f"Near “{matched_name}”, a name of the final diagnosis."
+    if matched_name in key.indistinguishable:
+        return (
+            f"“{matched_name}” is in this case's differential, and the source cannot tell it apart from "
+            "the final diagnosis."
+        )
     return f"“{matched_name}” is in this case's differential, not its answer."
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 class Mark(models.TextChoices):
     CORRECT = "correct", "Correct"
     CLOSE = "close", "Close"
+    DIFFERENTIAL = "differential", "In the differential, not the diagnosis"
     WRONG = "wrong", "Wrong"
 
 
@@ -26,9 +27,12 @@ class QuizAttempt(models.Model):
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="quiz_attempts")
     guess = models.CharField(max_length=200, blank=True)
     differential = models.JSONField(default=list, blank=True, help_text="The resident's ranked differential.")
-    mark = models.CharField(max_length=7, choices=Mark.choices)
+    mark = models.CharField(max_length=12, choices=Mark.choices)
     override = models.CharField(
-        max_length=7, choices=Mark.choices, blank=True, help_text="The resident's own mark, if they disagree."
+        max_length=12,
+        choices=Mark.choices,
+        blank=True,
+        help_text="The resident's own mark, if they disagree.",
     )
     matched_name = models.CharField(
         max_length=200, blank=True, help_text="The name of the diagnosis the guess was matched to."

@@ -30,8 +30,8 @@ from quiz.matching import AnswerKey, normalise_name
 QUIZ_PAGE_MISSING = "missing"
 # Part of the key: a change of what the entry holds (or of the template) makes old entries unread.
 # 2: study time labels withheld ("Study N"); 3: every study labelled "Initial" keeps it;
-# 4: series labels naming a treatment withheld.
-QUIZ_PAGE_FORMAT = 4
+# 4: series labels naming a treatment withheld; 5: where age and sex come from.
+QUIZ_PAGE_FORMAT = 5
 BODY_TEMPLATE = "quiz/includes/case_quiz_body.html"
 
 WITHHELD_LABEL = "Series {number}"
@@ -46,6 +46,7 @@ class QuizCase:
     age: int | None
     sex: str
     sex_display: str
+    age_sex_source: str
     clinical_history: str
     studies: object  # the case's prefetched studies manager: ``studies.all`` → series → images
 
@@ -67,6 +68,7 @@ def quiz_case(case: Case) -> QuizCase:
         age=case.age,
         sex=case.sex,
         sex_display=case.get_sex_display(),
+        age_sex_source=case.age_sex_source,
         clinical_history=case.clinical_history,
         studies=case.studies,
     )
@@ -79,6 +81,7 @@ class QuizPage:
     pk: int
     slug: str
     meta: str  # "47-year-old, female": plain text, escaped where it is shown
+    meta_source: str  # where age and sex come from, when not the case text; plain text
     body: str  # the history and images, rendered HTML
 
     @property
@@ -97,6 +100,7 @@ def quiz_page(case: Case) -> QuizPage:
         pk=case.pk,
         slug=case.slug,
         meta=age_sex(shown),
+        meta_source=shown.age_sex_source,
         body=render_to_string(BODY_TEMPLATE, {"quiz_case": shown}),
     )
 

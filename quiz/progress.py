@@ -18,44 +18,72 @@ BAR_WIDTH = 200
 NO_DIAGNOSIS = "No final diagnosis recorded"
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One outcome's share of a tally, with its place on the bar (SVG user units)."""
+
+    mark: str
+    label: str
+    count: int
+    percent: int
+    x: int
+    width: int
+
+
 @dataclass
 class Tally:
     label: str
-    attempts: int = 0
-    correct: int = 0
-    close: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Mark.values, 0))
 
     def add(self, mark: str) -> None:
-        self.attempts += 1
-        self.correct += mark == Mark.CORRECT
-        self.close += mark == Mark.CLOSE
+        self.counts[mark] += 1
 
     @property
-    def wrong(self) -> int:
-        return self.attempts - self.correct - self.close
+    def attempts(self) -> int:
+        return sum(self.counts.values())
+
+    def percent(self, mark: str) -> int:
+        return round(100 * self.counts[mark] / self.attempts) if self.attempts else 0
 
     @property
     def percent_correct(self) -> int:
-        return round(100 * self.correct / self.attempts) if self.attempts else 0
+        return self.percent(Mark.CORRECT)
 
     @property
     def percent_close(self) -> int:
-        return round(100 * self.close / self.attempts) if self.attempts else 0
+        return self.percent(Mark.CLOSE)
+
+    @property
+    def percent_differential(self) -> int:
+        return self.percent(Mark.DIFFERENTIAL)
+
+    @property
+    def percent_wrong(self) -> int:
+        return self.percent(Mark.WRONG)
 
     bar_width = BAR_WIDTH
 
-    # Bar segments in SVG user units: widths as attributes, because the page allows no inline style.
     @property
-    def correct_width(self) -> int:
-        return round(BAR_WIDTH * self.correct / self.attempts) if self.attempts else 0
-
-    @property
-    def close_width(self) -> int:
-        return round(BAR_WIDTH * (self.correct + self.close) / self.attempts) - self.correct_width
+    def segments(self) -> list[Segment]:
+        """Every outcome in Mark's order, best first; widths as attributes, since the page allows no
+        inline style. Cumulative rounding keeps the segments adding up to the whole bar."""
+        segments, done, x = [], 0, 0
+        for mark in Mark:
+            done += self.counts[mark]
+            end = round(BAR_WIDTH * done / self.attempts) if self.attempts else 0
+            count = self.counts[mark]
+            segments.append(Segment(mark.value, mark.label, count, self.percent(mark), x, end - x))
+            x = end
+        return segments
 
     def weakness(self) -> tuple:
         """Sort key, weakest first: fewest correct, then fewest close, then the most practised."""
-        return (self.correct / self.attempts, self.close / self.attempts, -self.attempts, self.label)
+        return (
+            self.counts[Mark.CORRECT] / self.attempts,
+            self.counts[Mark.CLOSE] / self.attempts,
+            -self.attempts,
+            self.label,
+        )
 
 
 @dataclass

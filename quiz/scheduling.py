@@ -20,7 +20,8 @@ SECOND_INTERVAL_DAYS = 6
 PASSING_QUALITY = 3
 
 # The server's mark (or the resident's override) as an SM-2 quality.
-QUALITY_BY_MARK = {"correct": 5, "close": 3, "wrong": 1}
+# An alternative from the case's differential (2) is below the pass mark: the case comes back tomorrow.
+QUALITY_BY_MARK = {"correct": 5, "close": 3, "differential": 2, "wrong": 1}
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,7 @@ class QuizScoreView(TemplateView):
             answered=len(marks),
             correct=marks.count(Mark.CORRECT),
             close=marks.count(Mark.CLOSE),
+            differential=marks.count(Mark.DIFFERENTIAL),
             wrong=marks.count(Mark.WRONG),
         )
         return context

@@ -494,14 +494,16 @@ def test_the_add_diagnosis_popup_works_without_inline_script(client, faculty):
         {
             "name": "Osteoid osteoma",
             "slug": "osteoid-osteoma",
-            "synonyms": "[]",
+            "synonyms": "osteoid osteoma of bone, OO\nnidus lesion",
             "_popup": "1",
             "_to_field": "id",
         },
     )
     assert response.status_code == 200
     page = response.content.decode()
-    assert Diagnosis.objects.filter(name="Osteoid osteoma").exists()
+    created = Diagnosis.objects.get(name="Osteoid osteoma")
+    assert created.synonyms == ["osteoid osteoma of bone", "OO", "nidus lesion"]  # typed as a list
+    assert created.accepted_answers == []
     scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", page, re.S)
     assert scripts and all(body.strip() == "" for body in scripts)  # external scripts only
     assert "popup_response.js" in page

@@ -25,7 +25,10 @@ def attempt(user, slug: str, mark: str, override: str = "") -> QuizAttempt:
 
 
 def rows(tallies) -> list[tuple]:
-    return [(tally.label, tally.attempts, tally.correct, tally.close) for tally in tallies]
+    return [
+        (tally.label, tally.attempts, tally.counts[Mark.CORRECT], tally.counts[Mark.CLOSE])
+        for tally in tallies
+    ]
 
 
 @pytest.fixture
@@ -42,7 +45,8 @@ def history(seeded, resident):
 
 def test_accuracy_by_top_level_region_modality_and_diagnosis_weakest_first(history):
     progress = progress_for(history)
-    assert (progress.overall.attempts, progress.overall.correct, progress.overall.close) == (6, 2, 1)
+    overall = progress.overall
+    assert (overall.attempts, overall.counts[Mark.CORRECT], overall.counts[Mark.CLOSE]) == (6, 2, 1)
     # Sub-regions count under their top-level region; a case in two top-level regions counts in both.
     assert rows(progress.by_region) == [("Spine", 6, 2, 1), ("Pelvis", 2, 2, 0)]
     assert rows(progress.by_modality) == [
@@ -70,9 +74,37 @@ def test_ties_put_the_more_practised_area_first(seeded, resident):
 
 def test_bar_segments_are_proportional(history):
     spine = progress_for(history).by_region[0]
-    assert (spine.percent_correct, spine.percent_close) == (33, 17)
-    assert spine.correct_width == round(BAR_WIDTH * 2 / 6)
-    assert spine.correct_width + spine.close_width == round(BAR_WIDTH * 3 / 6)
+    assert (spine.percent_correct, spine.percent_close, spine.percent_differential, spine.percent_wrong) == (
+        33,
+        17,
+        0,
+        50,
+    )
+    segments = {segment.mark: segment for segment in spine.segments}
+    assert [segment.mark for segment in spine.segments] == ["correct", "close", "differential", "wrong"]
+    assert segments["correct"].width == round(BAR_WIDTH * 2 / 6)
+    assert segments["correct"].width + segments["close"].width == round(BAR_WIDTH * 3 / 6)
+    assert segments["close"].x == segments["correct"].width
+    assert sum(segment.width for segment in spine.segments) == BAR_WIDTH
+
+
+def test_each_outcome_shows_as_a_percentage_and_in_the_differential_is_not_correct(seeded, resident):
+    attempt(resident, SACRAL, Mark.CORRECT)
+    attempt(resident, SACRAL, Mark.DIFFERENTIAL)
+    attempt(resident, AML, Mark.WRONG, override=Mark.DIFFERENTIAL)  # the override counts
+    attempt(resident, AML, Mark.CLOSE)
+    overall = progress_for(resident).overall
+    assert (
+        overall.percent_correct,
+        overall.percent_close,
+        overall.percent_differential,
+        overall.percent_wrong,
+    ) == (
+        25,
+        25,
+        50,
+        0,
+    )
 
 
 def test_progress_page_draws_bars_as_svg_without_inline_style(client, history):
@@ -81,10 +113,11 @@ def test_progress_page_draws_bars_as_svg_without_inline_style(client, history):
     assert "style=" not in html and "<script" not in html
     headings = re.findall(r"<h2>([^<]+)</h2>", html)
     assert headings[:3] == ["By region", "By modality", "By diagnosis"]
-    bars = re.findall(r'<rect class="bar-correct" width="(\d+)"', html)
+    bars = re.findall(r'<rect class="bar-correct" x="0" width="(\d+)"', html)
     assert len(bars) == 2 + 4 + 3
     assert bars[0] == str(round(BAR_WIDTH * 2 / 6))  # Spine comes first: 2 of 6 correct
-    assert 'aria-label="33% correct, 17% close"' in html
+    assert 'aria-label="33% correct, 17% close, 0% in the differential, not the diagnosis, 50% wrong"' in html
+    assert "0% in the differential but not the diagnosis, 50% wrong" in html  # the summary line
     by_diagnosis = html[html.index("By diagnosis") :]
     assert by_diagnosis.index("Leukaemic infiltration") < by_diagnosis.index("Intraosseous haemangioma")
 

@@ -63,9 +63,16 @@ def test_a_wrong_answer_resets_the_repetitions_and_the_interval():
 
 
 def test_marks_map_to_qualities_and_close_still_counts_as_recalled():
-    assert QUALITY_BY_MARK == {"correct": 5, "close": 3, "wrong": 1}
+    assert QUALITY_BY_MARK == {"correct": 5, "close": 3, "differential": 2, "wrong": 1}
     assert reviews(3, 3).interval_days == 6
     assert reviews(1, 1).interval_days == 1
+
+
+def test_an_answer_from_the_differential_is_not_recalled_but_costs_less_than_a_wrong_one():
+    after_differential = reviews(5, 5, QUALITY_BY_MARK["differential"])
+    after_wrong = reviews(5, 5, QUALITY_BY_MARK["wrong"])
+    assert (after_differential.repetitions, after_differential.interval_days) == (0, 1)
+    assert after_wrong.easiness < after_differential.easiness < reviews(5, 5, 3).easiness
 
 
 def test_quality_outside_0_to_5_is_refused():
