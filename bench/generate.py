@@ -418,7 +418,7 @@ DIAGNOSES = [
     ),
     DiagnosisSpec(
         "Leukaemic infiltration",
-        ("leukemic infiltration", "myeloid sarcoma", "chloroma"),
+        ("leukemic infiltration",),
         ("lumbar-spine", "sacrum"),
         ("MR",),
         ("diffuse low T1 marrow signal", "epidural soft tissue"),

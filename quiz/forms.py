@@ -50,7 +50,7 @@ class AnswerForm(forms.Form):
 
 class OverrideForm(forms.Form):
     attempt = forms.UUIDField(widget=forms.HiddenInput)
-    override = forms.ChoiceField(choices=[("", "Keep the server's mark"), *Mark.choices], required=False)
+    override = forms.ChoiceField(choices=[("", "Keep the mark it was given"), *Mark.choices], required=False)
 
 
 class QuizStartForm(forms.Form):

@@ -112,7 +112,11 @@ def test_unstated_sections_read_not_stated_in_the_source(client, seeded):
 
 def test_editorial_differential_items_are_labelled(client, seeded):
     html = client.get("/cases/acute-back-pain-29m/").content.decode()
-    assert html.count("Added by the archive's editors, not in the source") == 4
+    differential = html[html.index('id="differential"') : html.index('id="diagnosis"')]
+    # Three editors' additions; the final diagnosis is the source's own, so it carries only its own label.
+    assert differential.count("Added by the archive's editors, not in the source") == 3
+    final = differential[differential.index('class="is-final"') :].split("</li>")[0]
+    assert "Final diagnosis" in final and "Added by the archive's editors" not in final
 
 
 def test_case_page_links_regions_tags_and_offers_a_citation(client, seeded):

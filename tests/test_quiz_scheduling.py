@@ -201,9 +201,9 @@ def test_an_empty_due_queue_says_when_the_next_case_is_due(client, seeded, resid
 @pytest.mark.django_db
 def test_answering_in_the_browser_puts_the_case_in_the_queue(client, seeded, resident):
     client.force_login(resident)
-    client.post(f"/cases/{SACRAL}/quiz/", {"guess": "chordoma"})
+    client.post(f"/cases/{SACRAL}/quiz/", {"guess": "chordoma"})  # in the differential: quality 2
     card = ReviewCard.objects.get(user=resident)
-    assert (card.last_quality, card.due_on) == (3, timezone.localdate() + timedelta(days=1))
+    assert (card.last_quality, card.due_on) == (2, timezone.localdate() + timedelta(days=1))
 
 
 @pytest.mark.django_db

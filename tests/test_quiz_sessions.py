@@ -15,7 +15,7 @@ SACRAL = "back-and-left-leg-pain-47f"
 ANSWERS = {
     "back-and-left-leg-pain-47f": "intraosseous hemangioma",
     "acute-back-pain-29m": "chordoma",  # wrong
-    "lumbosacral-mri-and-chest-ct": "EMH",  # close: in the differential
+    "lumbosacral-mri-and-chest-ct": "EMH",  # in the differential, not the diagnosis
 }
 
 
@@ -73,7 +73,7 @@ def test_a_session_runs_case_by_case_to_a_score(client, seeded, resident):
     assert sorted(seen) == sorted(ANSWERS)
     assert client.get(session_url)["Location"] == f"{session_url}score/"
     score = client.get(f"{session_url}score/").content.decode()
-    assert "1 of 3 correct</strong>, 1 close, 1 wrong" in score
+    assert "1 of 3 correct</strong>, 1 in the differential but not the diagnosis, 1 wrong" in score
     attempts = QuizAttempt.objects.filter(user=resident)
     assert attempts.count() == 3
     assert {str(attempt.quiz_session) for attempt in attempts} == {session_id(session_url)}
@@ -81,7 +81,7 @@ def test_a_session_runs_case_by_case_to_a_score(client, seeded, resident):
 
 def test_the_override_changes_the_score(client, seeded):
     session_url = start(client, modality="NM")
-    slug, response = answer_current(client, session_url, guess="haemangioma")
+    slug, response = answer_current(client, session_url, guess="intraoseous haemangioma")
     assert slug == SACRAL
     token = re.search(r'name="attempt" value="([^"]+)"', response.content.decode()).group(1)
     assert "0 of 1 correct</strong>, 1 close" in client.get(f"{session_url}score/").content.decode()
@@ -149,8 +149,8 @@ def test_a_resubmitted_reveal_records_no_second_attempt(client, seeded, resident
     again = client.post(
         f"/cases/{slug}/quiz/", {"guess": "intraosseous haemangioma", "session": session_id(session_url)}
     )
-    assert "The server's mark</dt>" in again.content.decode()
-    assert QuizAttempt.objects.get().mark == Mark.CLOSE
+    assert 'class="your-answer"' in again.content.decode()
+    assert QuizAttempt.objects.get().mark == Mark.DIFFERENTIAL
     # Reloading the case inside the session shows the answer given, not a fresh question.
     reloaded = client.get(f"/cases/{slug}/quiz/?session={session_id(session_url)}").content.decode()
     assert "Intraosseous haemangioma" in reloaded and 'name="guess"' not in reloaded
