@@ -119,3 +119,9 @@ def media_root(settings, tmp_path):
     """Every test stores files in its own folder, so leftovers (orphans) can be counted."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Every test: hashing a password at production strength costs far more than the test around it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -125,7 +125,8 @@ def test_an_alternative_from_the_differential_is_its_own_outcome(seed_keys):
 @pytest.mark.django_db
 @pytest.mark.parametrize("guess", ["myeloid sarcoma", "CHLOROMA", "granulocytic sarcoma", "cloroma"])
 def test_an_answer_the_source_cannot_tell_from_the_diagnosis_is_close(seed_keys, guess):
-    """Myeloid sarcoma is not leukaemic infiltration, but the source states no histology to tell them apart."""
+    """Myeloid sarcoma is not leukaemic infiltration, but the source states no histology to tell them
+    apart."""
     assert mark(seed_keys[AML], guess) == (Mark.CLOSE, "Myeloid sarcoma")
 
 

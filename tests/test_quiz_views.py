@@ -89,7 +89,8 @@ def test_revealed_page_teaches_the_whole_case(client, seeded):
 def test_revealed_page_compares_the_answer_with_the_case(client, seeded):
     page = text_of(reveal(client, AML, "chloroma", differential_1="EMH", differential_2="osteomyelitis"))
     # Top-down, in plain words: the diagnosis, then what the resident answered and how it was marked.
-    assert page.index("Final diagnosis: Leukaemic infiltration") < page.index("You answered “chloroma”: close")
+    answered = page.index("You answered “chloroma”: close")
+    assert page.index("Final diagnosis: Leukaemic infiltration") < answered
     assert "the source cannot tell it apart from the final diagnosis" in page
     for jargon in ("server's mark", "Matched name", "Your own mark", "None"):
         assert jargon not in page, jargon

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # The two seed cases in the thoracic spine, and what the resident answers for each.
 ANSWERS = {
     "acute-back-pain-29m": ("EMH", "correct"),
-    "lumbosacral-mri-and-chest-ct": ("extramedullary haematopoiesis", "in the differential, not the diagnosis"),
+    "lumbosacral-mri-and-chest-ct": (
+        "extramedullary haematopoiesis",
+        "in the differential, not the diagnosis",
+    ),
 }
 
 
