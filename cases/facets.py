@@ -65,7 +65,7 @@ def count_regions_and_modalities(cases: CaseQuerySet, tree: RegionTree) -> dict[
     return Case.objects.filter(pk__in=cases.values("pk")).aggregate(**aggregates)
 
 
-def case_facets(cases: CaseQuerySet, tree: RegionTree) -> Facets:
+def case_facets(cases: CaseQuerySet, tree: RegionTree, *, tag_limit: int | None = TAG_FACET_LIMIT) -> Facets:
     counts = count_regions_and_modalities(cases, tree)
     regions = [
         FacetValue(region.slug, region.name, counts[f"region_{region.pk}"], depth)
@@ -95,6 +95,6 @@ def case_facets(cases: CaseQuerySet, tree: RegionTree) -> Facets:
         for row in TaggedCase.objects.filter(content_object__in=matching_ids)
         .values("tag__slug", "tag__name")
         .annotate(n=Count("content_object", distinct=True))
-        .order_by("-n", "tag__name")[:TAG_FACET_LIMIT]
+        .order_by("-n", "tag__name")[:tag_limit]
     ]
     return Facets(counts["total"], regions, modalities, diagnoses, tags, sexes)

@@ -1,9 +1,6 @@
 from django import forms
-from taggit.models import Tag
 
-from cases.modalities import MODALITY_CHOICES
-from cases.models import Case, Diagnosis
-from cases.regions import RegionTree
+from cases.facets import Facets, FacetValue
 from quiz.matching import Answer
 from quiz.models import Mark
 
@@ -54,26 +51,22 @@ class OverrideForm(forms.Form):
 
 
 class QuizStartForm(forms.Form):
-    """The case-list filters, offering what published cases have; ``filters()`` feeds ``filter_cases``."""
+    """The case-list filters, offering only what published cases have, each with its count
+    (``quiz_start_facets``); ``filters()`` feeds ``filter_cases``."""
 
     region = forms.ChoiceField(required=False, help_text="Sub-regions are included.")
-    modality = forms.ChoiceField(required=False, choices=[("", "Any modality"), *MODALITY_CHOICES])
+    modality = forms.ChoiceField(required=False)
     diagnosis = forms.ChoiceField(required=False)
     tag = forms.ChoiceField(required=False)
     unseen = forms.BooleanField(required=False, label="Only cases I have not quizzed yet")
     count = forms.TypedChoiceField(choices=SESSION_LENGTHS, coerce=int, initial=5, label="Cases in a row")
 
-    def __init__(self, *args, tree: RegionTree, **kwargs):
+    def __init__(self, *args, facets: Facets, **kwargs):
         super().__init__(*args, **kwargs)
-        published = Case.objects.published()
-        self.fields["region"].choices = [("", "Any region")] + [
-            (region.slug, "\u2003" * depth + region.name) for region, depth in tree.walk()
-        ]
-        diagnoses = Diagnosis.objects.filter(final_cases__in=published).distinct().order_by("name")
-        self.fields["diagnosis"].choices = [("", "Any diagnosis")] + [(d.slug, d.name) for d in diagnoses]
-        tag_ids = Case.tags.through.objects.filter(content_object__in=published).values("tag_id")
-        tags = Tag.objects.filter(pk__in=tag_ids).order_by("name")
-        self.fields["tag"].choices = [("", "Any tag")] + [(tag.slug, tag.name) for tag in tags]
+        self.fields["region"].choices = _choices("Any region", facets.regions)
+        self.fields["modality"].choices = _choices("Any modality", facets.modalities)
+        self.fields["diagnosis"].choices = _choices("Any diagnosis", facets.diagnoses)
+        self.fields["tag"].choices = _choices("Any tag", facets.tags)
 
     def filters(self) -> dict:
         return {
@@ -81,3 +74,12 @@ class QuizStartForm(forms.Form):
             for name in ("region", "modality", "diagnosis", "tag")
             if self.cleaned_data.get(name)
         }
+
+
+INDENT = "\u2003"  # an em space per level of the region tree
+
+
+def _choices(anything: str, values: list[FacetValue]) -> list[tuple[str, str]]:
+    return [("", anything)] + [
+        (value.value, f"{INDENT * value.depth}{value.label} ({value.count})") for value in values
+    ]

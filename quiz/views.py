@@ -21,6 +21,8 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from authoring.rules import may_author
+from cases.caching import cache_key, cached
+from cases.facets import Facets, case_facets
 from cases.filters import filter_cases
 from cases.models import Case, Finding
 from cases.regions import load_region_tree
@@ -179,24 +181,32 @@ class OverrideView(View):
         return HttpResponseRedirect(case_quiz_url(case, attempt=attempt.token))
 
 
+def quiz_start_facets() -> Facets:
+    """What published cases offer to choose from, with counts: the same for everyone, so cached once
+    per archive version."""
+    return cached(
+        cache_key("quiz-start", "published"),
+        lambda: case_facets(quizzable_cases(), load_region_tree(), tag_limit=None),
+    )
+
+
 class QuizStartView(View):
     template_name = "quiz/start.html"
 
     def get(self, request):
-        return render(request, self.template_name, {"form": QuizStartForm(tree=load_region_tree())})
+        return render(request, self.template_name, {"form": QuizStartForm(facets=quiz_start_facets())})
 
     def post(self, request):
-        tree = load_region_tree()
-        form = QuizStartForm(request.POST, tree=tree)
+        form = QuizStartForm(request.POST, facets=quiz_start_facets())
         if not form.is_valid():
-            return render(request, self.template_name, {"form": form}, status=400)
-        cases = filter_cases(quizzable_cases(), form.filters(), tree)
+            # A link or a form from before an edit may name a choice no published case has now.
+            return render(request, self.template_name, {"form": form, "no_match": True})
+        cases = filter_cases(quizzable_cases(), form.filters(), load_region_tree())
         if form.cleaned_data["unseen"]:
             cases = cases.exclude(pk__in=attempts_for(request).seen_case_ids())
         case_ids = list(cases.values_list("pk", flat=True))
         if not case_ids:
-            form.add_error(None, "No published case matches these choices. Widen them and start again.")
-            return render(request, self.template_name, {"form": form}, status=400)
+            return render(request, self.template_name, {"form": form, "no_match": True})
         chosen = random.sample(case_ids, min(form.cleaned_data["count"], len(case_ids)))
         quiz_session = quiz_session_start(request.session, case_ids=chosen, source=Source.FILTERS)
         return redirect("quiz_session", session_id=quiz_session.id)

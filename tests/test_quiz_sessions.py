@@ -129,8 +129,8 @@ def test_only_cases_not_yet_seen(client, seeded, resident):
     unseen = set(session_cases(client, start(client, unseen="on")))
     assert unseen == set(ANSWERS) - {SACRAL}
     response = client.post("/quiz/", {"count": 5, "unseen": "on", "modality": "NM"})
-    assert response.status_code == 400
-    assert "No published case matches these choices" in response.content.decode()
+    assert response.status_code == 200  # a friendly message, not an error
+    assert "No published case matches these choices now" in response.content.decode()
     # Another resident has seen nothing yet.
     other = Client()
     other.force_login(make_user("fresh", "resident"))
@@ -197,3 +197,34 @@ def test_start_page_offers_the_filters(client, seeded):
     assert '<option value="thoracic-spine">' in html
     assert '<option value="intraosseous-haemangioma">' in html
     assert "Log in</a> to keep a history" in html
+
+
+def options(html: str, name: str) -> list[str]:
+    select = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    texts = re.findall(r"<option[^>]*>([^<]*)</option>", select)
+    return [re.sub(r"[ \t\n]+", " ", text).strip(" \n") for text in texts]  # keeps the em-space indent
+
+
+def test_the_start_page_offers_only_what_published_cases_have_with_counts(client, seeded, make_case):
+    make_case(status=Case.Status.DRAFT, findings=("US",), tags=["draft-only"])
+    make_case(findings=("CR",))
+    make_case(findings=("DX",))
+    html = client.get("/quiz/").content.decode()
+    modalities = options(html, "modality")
+    assert modalities[0] == "Any modality"
+    # CR and DX are one choice; ultrasound (only in a draft) and mammography (in no case) are not offered.
+    assert "Radiograph (3)" in modalities and not any("digital" in m for m in modalities)
+    assert "MRI (3)" in modalities and "CT (1)" in modalities
+    assert not any(m.startswith(("Ultrasound", "Mammography")) for m in modalities)
+    regions = options(html, "region")
+    assert "Spine (3)" in regions and "\u2003Sacrum and coccyx (2)" in regions
+    assert not any(r.strip().startswith(("Abdomen", "Brain")) for r in regions)
+    assert not any("draft-only" in tag for tag in options(html, "tag"))
+    assert "Leukaemic infiltration (1)" in options(html, "diagnosis")
+
+
+def test_a_choice_no_published_case_has_is_a_friendly_message(client, seeded):
+    for choices in ({"modality": "US"}, {"tag": "no-such-tag"}, {"region": "abdomen"}):
+        response = client.post("/quiz/", {"count": 5, **choices})
+        assert response.status_code == 200, choices
+        assert "No published case matches these choices now" in response.content.decode()
