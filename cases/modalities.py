@@ -35,3 +35,8 @@ def modality_codes_matching(code: str) -> set[str]:
 def facet_key(code: str) -> str:
     """The code a facet counts under: equivalent codes are counted together, under the first."""
     return min(modality_codes_matching(code))
+
+
+def modality_labels(codes) -> list[str]:
+    """Modality codes as readers name them ("MRI", not "MR"), equivalent codes once ("Radiograph")."""
+    return list(dict.fromkeys(MODALITY_LABELS.get(facet_key(code), code) for code in codes))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases import views
+from cases import preferences, views
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("diagnoses/", views.DiagnosisListView.as_view(), name="diagnosis_list"),
     path("diagnoses/<slug:slug>/", views.DiagnosisDetailView.as_view(), name="diagnosis_detail"),
     path("tags/<slug:slug>/", views.TagDetailView.as_view(), name="tag_detail"),
+    path("preferences/hide-diagnoses/", preferences.hide_diagnoses_set, name="hide_diagnoses"),
 ]

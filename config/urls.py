@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config.admin_guards import tag_merge, view_on_site
 from config.health import health
@@ -11,6 +13,8 @@ urlpatterns = [
     path("admin/taggit/tag/merge-tags/", admin.site.admin_view(tag_merge)),
     path("admin/", admin.site.urls),
     path("healthz", health, name="health"),
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's among them).
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("imaging.urls")),

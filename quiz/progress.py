@@ -9,13 +9,20 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 
-from cases.modalities import MODALITY_LABELS, facet_key
+from cases.modalities import modality_labels
 from cases.models import Case, Finding, Region
 from cases.regions import RegionTree, load_region_tree
 from quiz.models import Mark, QuizAttempt
 
 BAR_WIDTH = 200
 NO_DIAGNOSIS = "No final diagnosis recorded"
+# Column headings of the accuracy tables, repeated beside each figure where a phone stacks the table.
+SHORT_LABELS = {
+    Mark.CORRECT: "Correct",
+    Mark.CLOSE: "Close",
+    Mark.DIFFERENTIAL: "In the differential",
+    Mark.WRONG: "Wrong",
+}
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,7 @@ class Segment:
 
     mark: str
     label: str
+    short_label: str
     count: int
     percent: int
     x: int
@@ -72,7 +80,8 @@ class Tally:
             done += self.counts[mark]
             end = round(BAR_WIDTH * done / self.attempts) if self.attempts else 0
             count = self.counts[mark]
-            segments.append(Segment(mark.value, mark.label, count, self.percent(mark), x, end - x))
+            short = SHORT_LABELS[mark]
+            segments.append(Segment(mark.value, mark.label, short, count, self.percent(mark), x, end - x))
             x = end
         return segments
 
@@ -107,8 +116,7 @@ def top_level_region_names(case: Case, tree: RegionTree) -> list[str]:
 
 def modality_names(case: Case) -> list[str]:
     """Modalities of the case's (prefetched) findings, equivalent codes (CR, DX) under one name."""
-    names = [MODALITY_LABELS.get(facet_key(code), code) for code in case.modalities]
-    return list(dict.fromkeys(names))
+    return modality_labels(case.modalities)
 
 
 def _weakest_first(tallies: Iterable[Tally]) -> list[Tally]:

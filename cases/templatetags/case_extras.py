@@ -2,8 +2,10 @@ from django import template
 from django.utils.safestring import mark_safe
 
 from cases.markdown import render_markdown
+from cases.modalities import modality_labels
 
 register = template.Library()
+register.filter("modality_labels", modality_labels)
 
 NOT_STATED = "Not stated in the source."
 
