@@ -1,4 +1,4 @@
-"""A resident on a phone (390 × 844) and on a desktop (1366 × 900): the case list's filters, the spoiler
+"""A resident on a phone (390 x 844) and on a desktop (1366 x 900): the case list's filters, the spoiler
 switch and the progress page."""
 
 import pytest
