@@ -340,6 +340,12 @@ class Case(models.Model):
         return reverse("case_detail", args=[self.slug])
 
     @property
+    def source_recorded(self) -> bool:
+        """Whether the case records a source it was written from (the seed cases do; a faculty member's
+        own case usually does not): only then do empty sections say "not stated in the source"."""
+        return bool(self.attribution.strip())
+
+    @property
     def modalities(self) -> list[str]:
         """Distinct modality codes of the findings, in teaching order (uses prefetched rows)."""
         seen: list[str] = []

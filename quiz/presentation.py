@@ -47,6 +47,7 @@ class QuizCase:
     sex: str
     sex_display: str
     age_sex_source: str
+    source_recorded: bool
     clinical_history: str
     studies: object  # the case's prefetched studies manager: ``studies.all`` → series → images
 
@@ -69,6 +70,7 @@ def quiz_case(case: Case) -> QuizCase:
         sex=case.sex,
         sex_display=case.get_sex_display(),
         age_sex_source=case.age_sex_source,
+        source_recorded=case.source_recorded,
         clinical_history=case.clinical_history,
         studies=case.studies,
     )

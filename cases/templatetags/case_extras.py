@@ -8,6 +8,7 @@ register = template.Library()
 register.filter("modality_labels", modality_labels)
 
 NOT_STATED = "Not stated in the source."
+NOT_GIVEN = "Not stated."
 
 
 @register.filter(name="markdown")
@@ -15,10 +16,17 @@ def markdown_filter(text: str) -> str:
     return mark_safe(render_markdown(text))
 
 
+@register.simple_tag
+def not_stated(case) -> str:
+    """What an empty section says: "not stated in the source" only where a source is recorded."""
+    return NOT_STATED if case.source_recorded else NOT_GIVEN
+
+
 @register.inclusion_tag("includes/section.html")
-def section(heading: str, text: str, section_id: str = ""):
-    """A teaching section, or an honest "not stated in the source" when the source gave nothing."""
-    return {"heading": heading, "text": text, "section_id": section_id, "not_stated": NOT_STATED}
+def section(heading: str, text: str, section_id: str = "", case=None):
+    """A teaching section, or an honest "not stated" when it is empty."""
+    empty = not_stated(case) if case is not None else NOT_GIVEN
+    return {"heading": heading, "text": text, "section_id": section_id, "not_stated": empty}
 
 
 @register.simple_tag
