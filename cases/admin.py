@@ -595,6 +595,7 @@ class CaseAdmin(VersionAdmin):
             form=form,
             step_label=label,
             blockers=publish_blockers(case) if step.name == "publish" else [],
+            summary=completeness_of(case) if step.name == "publish" else None,
         )
 
     def versions_view(self, request, object_id):
