@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass
 from multiprocessing.reduction import recv_handle
 
-from imaging.dicom.deidentify import Deidentifier
+from imaging.dicom.deidentify import Deidentifier, UncleanablePixelData
 from imaging.dicom.errors import RejectedFile
 from imaging.dicom.reading import read_dicom, slice_position, sort_key
 from imaging.dicom.render import frame_count
@@ -86,7 +86,11 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
     """
     if looks_like_dicom(name, data):
         dataset = read_dicom(data, name=name)
-        report = deidentifier.deidentify(dataset)
+        try:
+            report = deidentifier.deidentify(dataset)
+        except UncleanablePixelData as error:
+            reason = f"the pixel data could not be cleaned of hidden content: {error}"
+            raise RejectedFile(name, reason) from error
         content = tuple(dataset_to_pieces(dataset))
         fields = {
             "kind": KIND_DICOM,
