@@ -212,13 +212,14 @@ def _clean_jpeg(frame: bytes) -> tuple[bytes, list[str]]:
     Walks the marker segments (ISO/IEC 10918-1 B.1.1.3; ITU-T T.87 for JPEG-LS) and the
     entropy-coded data after each Start Of Scan, where a marker is 0xFF followed by a byte of
     0xC0 or more that is not a restart marker (0xFF00 and, in JPEG-LS, 0xFF followed by a byte
-    below 0x80 are data).
+    below 0x80 are data). A frame whose last scan runs to its end without an End Of Image
+    marker is taken as it is, as decoders take it.
     """
     out = [b"\xff\xd8"]
     removed: list[str] = []
     size, at = len(frame), 2
-    while True:
-        if at >= size or frame[at] != 0xFF:
+    while at < size:
+        if frame[at] != 0xFF:
             raise UncleanablePixelData("a JPEG frame has no End Of Image marker where one was due")
         while at + 1 < size and frame[at + 1] == 0xFF:
             at += 1  # fill bytes before a marker
@@ -247,7 +248,8 @@ def _clean_jpeg(frame: bytes) -> tuple[bytes, list[str]]:
             while True:
                 at = frame.find(b"\xff", at)
                 if at < 0 or at + 1 >= size:
-                    raise UncleanablePixelData("a JPEG frame's scan runs to its end without a marker")
+                    at = size  # no End Of Image (decoders take such a frame): it ends here
+                    break
                 following = frame[at + 1]
                 if following >= 0xC0 and following != 0xFF and not 0xD0 <= following <= 0xD7:
                     break
