@@ -82,8 +82,17 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
     The field ``sha256`` is None, left to whoever stores the bytes (in process, the ingest hashes
     them on its writing thread, beside the preparation of the next file; a worker, as it spools).
 
-    Raises :class:`~imaging.dicom.errors.RejectedFile` for a file that cannot be accepted.
+    Raises :class:`~imaging.dicom.errors.RejectedFile` for a file that cannot be accepted, with the
+    SHA-256 of `data` (hashed only then: an accepted file is known by the hash of what is stored).
     """
+    try:
+        return _prepared(name, data, deidentifier)
+    except RejectedFile as rejection:
+        rejection.sha256 = hashlib.sha256(data).hexdigest()
+        raise
+
+
+def _prepared(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
     if looks_like_dicom(name, data):
         dataset = read_dicom(data, name=name)
         try:
