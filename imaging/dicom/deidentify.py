@@ -380,6 +380,14 @@ class Deidentifier:
             if action == "K" and vr in _BINARY_VRS:
                 report.kept.append(label)  # a number, bytes or a tag: left as it is, raw stays raw
                 continue
+            if action == "K" and elem.is_raw and elem.VR != "UN" and vr in _CONFORMING:
+                # The common case, checked on the raw bytes (the slices of a series repeat most values).
+                if _raw_conforms(vr, elem.value or b""):
+                    report.kept.append(label)
+                else:
+                    del ds[tag]
+                    report.removed.append(label)
+                continue
             if elem.is_raw and (elem.VR == "UN" or vr not in _STRING_VRS or keyword == "PatientID"):
                 # Converted as pydicom reads it (an explicit UN gets the dictionary's VR), and the
                 # action taken again from that VR. Patient ID's pseudonym hashes the text decoded
@@ -545,6 +553,17 @@ def _review(ds: Dataset, burned_in: str) -> tuple[bool, str]:
                 "carries burned-in text: check the pixels before publishing"
             )
     return False, ""
+
+
+@functools.lru_cache(maxsize=8192)
+def _raw_conforms(vr: str, data: bytes) -> bool:
+    """Whether the raw value `data` of a CS, DS, IS or TM element conforms to its VR (PS3.5 6.2)."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    pattern = _CONFORMING[vr]
+    return all(pattern.fullmatch(v.strip(" \0")) for v in text.rstrip(" \0").split("\\"))
 
 
 def _capped_age(value: str) -> str | None:
