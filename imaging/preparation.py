@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass
 from multiprocessing.reduction import recv_handle
 
-from imaging.dicom.deidentify import Deidentifier
+from imaging.dicom.deidentify import Deidentifier, UncleanablePixelData
 from imaging.dicom.errors import RejectedFile
 from imaging.dicom.reading import read_dicom, slice_position, sort_key
 from imaging.dicom.render import frame_count
@@ -82,11 +82,24 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
     The field ``sha256`` is None, left to whoever stores the bytes (in process, the ingest hashes
     them on its writing thread, beside the preparation of the next file; a worker, as it spools).
 
-    Raises :class:`~imaging.dicom.errors.RejectedFile` for a file that cannot be accepted.
+    Raises :class:`~imaging.dicom.errors.RejectedFile` for a file that cannot be accepted, with the
+    SHA-256 of `data` (hashed only then: an accepted file is known by the hash of what is stored).
     """
+    try:
+        return _prepared(name, data, deidentifier)
+    except RejectedFile as rejection:
+        rejection.sha256 = hashlib.sha256(data).hexdigest()
+        raise
+
+
+def _prepared(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
     if looks_like_dicom(name, data):
         dataset = read_dicom(data, name=name)
-        report = deidentifier.deidentify(dataset)
+        try:
+            report = deidentifier.deidentify(dataset)
+        except UncleanablePixelData as error:
+            reason = f"the pixel data could not be cleaned of hidden content: {error}"
+            raise RejectedFile(name, reason) from error
         content = tuple(dataset_to_pieces(dataset))
         fields = {
             "kind": KIND_DICOM,

@@ -51,6 +51,7 @@ from imaging.preparation import (
     pieces_size,
     prepare,
 )
+from imaging.upload_reports import file_label, without_file_name
 from imaging.workers import Ticket, Workers, pool_context, reply_result
 
 __all__ = [
@@ -83,17 +84,31 @@ POOL_MAX_FILE_BYTES = 32 * 1024 * 1024
 
 @dataclass
 class FileOutcome:
+    """What happened to one file of an upload.
+
+    `name` is the name it was uploaded under: shown to the uploader while the upload runs and in
+    the answer to it, never stored (it can name the patient). What is stored, :meth:`as_dict`,
+    names the file by `position` and `sha256` instead.
+    """
+
     name: str
     accepted: bool
     reason: str = ""
     image_id: int | None = None
     deidentification: dict = field(default_factory=dict)
+    position: int = 0  # from 1, in the order of the upload (each zip entry counts)
+    sha256: str = ""  # of the stored file if accepted, else of the bytes as uploaded (if read)
+
+    @property
+    def label(self) -> str:
+        return file_label(self.position, self.sha256)
 
     def as_dict(self) -> dict:
+        """The entry stored in ``Upload.report``: no file name, in the reason either."""
         return {
-            "name": self.name,
+            "file": self.label,
             "accepted": self.accepted,
-            "reason": self.reason,
+            "reason": without_file_name(self.reason, self.name),
             "image_id": self.image_id,
             "deidentification": self.deidentification,
         }
@@ -390,7 +405,7 @@ class _PendingRows:
             self.discard()
             raise
         for image, outcome in self.pending:
-            outcome.image_id = image.pk
+            outcome.image_id, outcome.sha256 = image.pk, image.sha256
         self.pending = []
 
     def discard(self) -> None:
@@ -534,12 +549,15 @@ def images_ingest(
         usage = _PoolUse()
         with closing(_prepared(expand_named_bytes(files), key, spool.name, usage)) as prepared:
             try:
-                for name, result in prepared:
+                for position, (name, result) in enumerate(prepared, start=1):
                     if isinstance(result, RejectedFile):
-                        outcome = FileOutcome(name, accepted=False, reason=result.reason)
+                        outcome = FileOutcome(name, accepted=False, reason=result.reason, position=position)
+                        outcome.sha256 = result.sha256
                     else:
                         content, fields, report = result
-                        outcome = FileOutcome(name, accepted=True, deidentification=report)
+                        outcome = FileOutcome(
+                            name, accepted=True, deidentification=report, position=position
+                        )
                         writes.add(order, outcome, series, content, fields, report, caption)
                         order += 1
                     outcomes.append(outcome)

@@ -4,22 +4,55 @@ The report stored with an :class:`~imaging.models.Upload` has one entry per file
 for an accepted DICOM file, the attributes de-identification removed, replaced and kept. The slices
 of one series nearly always give the same lists, so they are shown once, each attribute with the
 number of files it applied to when that is not every one of them.
+
+A file is named there by its place in the upload and a hash (:func:`file_label`), never by the
+name it was uploaded under: names like ``DOE_JANE_MRN12345_ct1.dcm`` are common. The uploader sees
+the names while the upload runs and in the answer to it; they are never stored.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-__all__ = ["ACTIONS", "UploadSummary", "upload_summary"]
+__all__ = ["ACTIONS", "UploadSummary", "file_label", "upload_summary", "without_file_name"]
 
 ACTIONS = ("removed", "replaced", "kept")
+#: Hex digits of the hash shown: enough to tell a series' files apart, too few to look anything up.
+HASH_DIGITS = 8
+
+
+def file_label(position: int, sha256: str = "") -> str:
+    """How the stored report names a file: ``"file 3 (sha256 1a2b3c4d…)"``.
+
+    Parameters
+    ----------
+    position : int
+        The file's place in the upload, from 1 (each entry of a zip counts as a file).
+    sha256 : str, optional
+        The hex SHA-256 of the stored, de-identified file (an accepted file: the image's own
+        ``sha256``), or of the bytes as uploaded (a rejected file); empty if they were never
+        read (a file refused by its declared size).
+    """
+    return f"file {position} (sha256 {sha256[:HASH_DIGITS]}…)" if sha256 else f"file {position}"
+
+
+def without_file_name(text: str, name: str) -> str:
+    """`text` with the file name `name`, and each part of its path, replaced by "the file".
+
+    A reason for refusing a file can quote its name (a zip library's error names the entry).
+    """
+    parts = {name, *re.split(r"[/\\:]", name)}
+    for part in sorted((p for p in parts if len(p) >= 3), key=len, reverse=True):
+        text = text.replace(part, "the file")
+    return text
 
 
 @dataclass
 class UploadSummary:
     accepted: int = 0
-    #: (file name, why it was refused)
+    #: (file label, why it was refused)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     #: Accepted DICOM files, to which the attribute counts below refer.
     dicom_files: int = 0
@@ -27,7 +60,7 @@ class UploadSummary:
     attributes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     #: Accepted PNG/JPEG files, re-encoded without their metadata.
     re_encoded: int = 0
-    #: (file name, why it waits for an editor's look)
+    #: (file label, why it waits for an editor's look)
     flagged: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -37,7 +70,7 @@ def upload_summary(report: list[dict]) -> UploadSummary:
     counts = {action: Counter() for action in ACTIONS}
     for entry in report:
         if not entry.get("accepted"):
-            summary.rejected.append((entry.get("name", ""), entry.get("reason", "")))
+            summary.rejected.append((entry.get("file", ""), entry.get("reason", "")))
             continue
         summary.accepted += 1
         deidentification = entry.get("deidentification") or {}
@@ -48,6 +81,6 @@ def upload_summary(report: list[dict]) -> UploadSummary:
         for action in ACTIONS:
             counts[action].update(dict.fromkeys(deidentification.get(action, []), 1))
         if deidentification.get("needs_review"):
-            summary.flagged.append((entry.get("name", ""), deidentification.get("review_reason", "")))
+            summary.flagged.append((entry.get("file", ""), deidentification.get("review_reason", "")))
     summary.attributes = {action: list(counts[action].items()) for action in ACTIONS}
     return summary

@@ -1,5 +1,6 @@
 """The admin upload goes through the same ingest; only editors clear a burned-in text flag."""
 
+import hashlib
 import io
 import re
 
@@ -142,7 +143,11 @@ def test_the_series_page_shows_each_uploads_de_identification_report(client, req
     report = page[page.index('<div class="upload-report">') :]
     report = report[: report.index("</div>")]
     assert ": 2 accepted, 1 rejected" in report
-    assert "Rejected c.dcm: not a DICOM file" in report
+    # The stored report names the file by place and hash (of the bytes as uploaded, for a rejected
+    # file), never by the name it was uploaded under (which the answer to the upload showed).
+    junk_hash = hashlib.sha256(b"definitely not dicom").hexdigest()[:8]
+    assert f"Rejected file 3 (sha256 {junk_hash}…): not a DICOM file" in report
+    assert "c.dcm" not in report and "a.dcm" not in report
     lines = {line.split(" in ", 1)[0]: line for line in re.findall(r"<p>(.*?)</p>", report)}
     assert "InstitutionName" in lines["Removed"] and "PatientName" not in lines["Removed"]
     assert "ReferringPhysicianName" in lines["Replaced"] and "AccessionNumber" in lines["Replaced"]
@@ -153,9 +158,9 @@ def test_the_series_page_shows_each_uploads_de_identification_report(client, req
 def test_an_upload_summary_counts_what_applied_to_only_some_files():
     entry = {"accepted": True, "deidentification": {"removed": ["A", "B"], "replaced": ["C"], "kept": []}}
     other = {"accepted": True, "deidentification": {"removed": ["A"], "replaced": ["C"], "kept": ["D"]}}
-    refused = {"name": "x.dcm", "accepted": False, "reason": "not a DICOM file", "deidentification": {}}
+    refused = {"file": "file 3", "accepted": False, "reason": "not a DICOM file", "deidentification": {}}
     summary = upload_summary([entry, other, refused])
     assert summary.accepted == 2 and summary.dicom_files == 2
-    assert summary.rejected == [("x.dcm", "not a DICOM file")]
+    assert summary.rejected == [("file 3", "not a DICOM file")]
     assert summary.attributes == {"removed": [("A", 2), ("B", 1)], "replaced": [("C", 2)], "kept": [("D", 1)]}
     assert _attribute_list(summary.attributes["removed"], 2) == "A, B (1 of 2 files)"

@@ -432,7 +432,8 @@ def stored_view(result) -> list[tuple]:
     """What an upload produced, per file in order: the outcome, and the stored file and row."""
     view = []
     for outcome in result.outcomes:
-        entry = (outcome.name, outcome.accepted, outcome.reason, outcome.deidentification)
+        # The label names the file in the stored report: a worker's rejection carries the hash too.
+        entry = (outcome.name, outcome.accepted, outcome.reason, outcome.deidentification, outcome.label)
         if outcome.accepted:
             image = Image.objects.get(pk=outcome.image_id)
             with image.file.open("rb") as stored:

@@ -1,60 +1,51 @@
-"""De-identify DICOM data sets for the teaching archive.
+"""De-identify DICOM data sets for the teaching archive: keep only what is known to be safe.
 
-This module applies the DICOM PS3.15 Annex E *Basic Application Level Confidentiality
-Profile* (Table E.1-1) with two options, and then removes free text that could give away
-a teaching case's diagnosis:
+The rule is an explicit keep list (:data:`imaging.dicom.keep_list.KEEP`): the attributes a
+teaching case needs (the image pixel, geometry and display modules, acquisition parameters,
+modality, body part, laterality, the patient's age, sex, size and weight, and dates shifted
+per case). Every other attribute is removed or replaced, at every level of every sequence,
+including private attributes, curves (50xx), overlays (60xx) and public attributes no
+dictionary knows. Where the PS3.15 Annex E *Basic Application Level Confidentiality Profile*
+(Table E.1-1) says an attribute must stay present, it stays with a zero-length or dummy
+value; those actions are read from a maintained, machine-readable copy of the table
+(:mod:`imaging.dicom.annex_e`), never typed here. Two options of the profile are applied:
 
-* **Retain Patient Characteristics Option** (DCM 113108, PS3.15 E.3.7): *Patient's Age*,
-  *Sex*, *Size*, *Weight*, *Ethnic Group*, *Smoking Status*, *Pregnancy Status*,
-  *Patient's Sex Neutered* and the veterinary species/breed descriptions are kept.
+* **Retain Patient Characteristics Option** (DCM 113108, PS3.15 E.3.7): *Patient's Age*
+  (90 or over stored as ``090Y``, HIPAA safe harbour), *Sex*, *Size* and *Weight*.
 * **Retain Longitudinal Temporal Information with Modified Dates Option** (DCM 113107,
-  PS3.15 E.3.6): every date (DA) and the date part of every date-time (DT) is shifted by
-  one whole-day offset per :class:`Deidentifier` (per teaching case), so intervals
-  between studies survive. Times of day (TM) are kept as they are, which a whole-day
-  shift leaves consistent; *Longitudinal Temporal Information Modified* (0028,0303) is set
-  to ``MODIFIED``. *Patient's Birth Date* is emptied all the same: the retained age is
-  what teaching needs.
+  PS3.15 E.3.6): the kept dates (DA) and date-times (DT) are shifted by one whole-day offset
+  per :class:`Deidentifier` (per teaching case), so intervals between studies survive; a
+  date-time loses its time-zone offset, and times of day are kept, which a whole-day shift
+  leaves consistent. *Longitudinal Temporal Information Modified* (0028,0303) is set to
+  ``MODIFIED``.
+
+:data:`imaging.dicom.keep_list.RETAIN_OPTION_EXCEPTIONS` lists every kept attribute that
+the Basic Profile alone would remove or replace, with the option that allows it; a test
+holds every action here against the table, attribute by attribute.
+
+Free text never survives: no person name (PN) and no long or short string or text (LO, SH,
+LT, ST, UT, UC) is kept, except two coded strings checked against their defined terms, and
+every kept value must conform to its value representation (PS3.5 6.2). *Patient's Name*
+becomes ``ANONYMOUS`` and *Patient ID* a case pseudonym (``ANON-`` and 10 hex digits). New
+UIDs and pseudonyms are derived from a per-case secret seed (:class:`Deidentifier`), so
+files uploaded to one case at different times still form one study; every instance UID is
+replaced, whatever its root, and a *SOP Class UID* is kept only if it is a registered SOP
+class.
+
+The pixel data is cleaned too (:mod:`imaging.dicom.pixel_cleaning`): JPEG APPn and COM
+segments and JPEG 2000 comments inside encapsulated frames, bits above *Bits Stored* and
+bytes past the end of the image are taken out.
 
 Why not dicognito
 -----------------
-dicognito 0.19 (``Anonymizer().anonymize(ds)``) was tried on the pydicom samples
-(CT_small, MR_small, examples_ybr_color, rtdose). Its UID handling is good (every non-class
-UID, file meta included, mapped consistently within one ``Anonymizer``), but it fails
-this archive's requirements in ways that would each need an override:
-
-* private tags are kept (CT_small keeps ~190 GEMS elements, including the station name;
-  examples_ybr_color keeps SonoSite's XML blobs);
-* *Study/Series Description*, *Image Comments*, *Derivation Description*, *Protocol Name*
-  and the other descriptive attributes are kept, and so is *Device Serial Number*;
-* names, IDs and institutions are replaced by realistic-looking fakes (``"PARSONS^LOURDES^KEVIN"``,
-  ``"MUMBAI'S YORK STREET CLINIC"``), even where the original was empty (an empty
-  *Institution Name* gains a fake one plus an invented *Institution Address*), which in
-  a teaching archive reads like leaked patient data;
-* the date offset is a random number of *hours*, so times of day change too, and it
-  cannot be chosen; *Patient's Birth Date* is shifted rather than removed;
-* *Patient Identity Removed* is set only when *Burned In Annotation* is ``NO`` (it was
-  absent on every sample, so it was never set), and no *De-identification Method Code
-  Sequence* is written, only ``DeidentificationMethod = "DICOGNITO"``.
-
-So the profile is implemented here, as an explicit keyword table (:data:`PROFILE_ACTIONS`)
-applied at every nesting level, backed by rules by value representation for anything the
-table does not name: every PN is emptied, every non-standard UID is remapped, every DA/DT
-is shifted. Private tags, curve (50xx) and overlay (60xx) groups and clinical trial
-(0012) attributes are removed whole. *Patient's Name* becomes ``ANONYMOUS`` and *Patient
-ID* a case pseudonym (``ANON-`` and 10 hex digits). New UIDs and pseudonyms are derived
-from a per-case secret seed (:class:`Deidentifier`), so files uploaded to one case at
-different times still form one study.
-
-Teaching-specific additions ("spoilers")
-----------------------------------------
-Free text that can name the diagnosis goes even where the profile would allow a cleaned
-copy: every attribute whose keyword ends in ``Description``, ``Comments`` or ``Comment``,
-plus :data:`SPOILER_KEYWORDS` (protocol names, reasons for study, procedure and
-diagnosis code sequences, content and segment labels, ...).
+dicognito 0.19 keeps private tags, descriptions and comments, replaces names with
+realistic-looking fakes (which in a teaching archive read like leaked data), shifts dates
+by a random number of hours and writes no *De-identification Method Code Sequence*; each
+would need an override, and it works from a list of what to remove rather than what to keep.
 
 Burned-in text
 --------------
-De-identifying the header cannot clean the pixels. :class:`DeidReport` sets
+De-identifying the header cannot clean the pixels' own picture. :class:`DeidReport` sets
 ``needs_review`` when *Burned In Annotation* is ``YES``, when *Recognizable Visual
 Features* is ``YES``, or when *Burned In Annotation* is absent on images that commonly
 carry burned-in text: the modalities in :data:`BURNED_IN_PRONE_MODALITIES` (ultrasound,
@@ -85,200 +76,49 @@ from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
 
-from imaging.dicom.reading import header_value
+from imaging.dicom.annex_e import basic_profile_category
+from imaging.dicom.keep_list import DEFINED_TERMS, KEEP
+from imaging.dicom.pixel_cleaning import UncleanablePixelData, clean_pixel_data
+from imaging.dicom.reading import PIXEL_DATA_KEYWORDS, header_value
 from imaging.dicom.writing import dataset_to_bytes
 
 __all__ = [
+    "ACTIONS",
     "BURNED_IN_PRONE_MODALITIES",
     "DEID_METHOD_CODES",
-    "PROFILE_ACTIONS",
-    "RETAINED_KEYWORDS",
-    "SPOILER_KEYWORDS",
+    "REPLACED",
     "DeidReport",
     "Deidentifier",
+    "UncleanablePixelData",
     "dataset_to_bytes",
+    "planned_action",
 ]
 
-# -- the profile table --------------------------------------------------------------------
-#
-# Actions, as in PS3.15 Table E.1-1 (the code applied here; where the table offers a
-# choice such as X/Z/D the stricter one that keeps the object valid was taken):
-#   X  remove the attribute
-#   Z  replace with a zero-length value (Type 2 attributes, which must stay present)
-#   D  replace with a non-identifying dummy value (Type 1 attributes)
-#   U  replace the UID, consistently within one Deidentifier
-#   S  shift the date by the Deidentifier's offset (Modified Dates option; "C" in the table)
-#   K  keep (retained by one of the options, or a time kept under the Modified Dates option)
-
-_X = "X"
-_Z = "Z"
-_D = "D"
-_U = "U"
-_S = "S"
-_K = "K"
-
-
-def _table(action: str, keywords: str) -> dict[str, str]:
-    return dict.fromkeys(keywords.split(), action)
-
-
-def _words(keywords: str) -> frozenset[str]:
-    return frozenset(keywords.split())
-
-
-#: Attribute keyword -> action for the attributes of PS3.15 Table E.1-1 that occur in
-#: image objects. Attributes the table does not name fall back to rules by value
-#: representation (see :meth:`Deidentifier.deidentify`).
-PROFILE_ACTIONS: dict[str, str] = {
-    # Patient identification and demographics.
-    **_table(_D, "PatientName PatientID"),
-    **_table(_Z, "PatientBirthDate"),
-    **_table(
-        _X,
-        """
-        PatientBirthTime PatientBirthName PatientMotherBirthName OtherPatientNames OtherPatientIDs
-        OtherPatientIDsSequence IssuerOfPatientID IssuerOfPatientIDQualifiersSequence
-        PatientAddress CountryOfResidence RegionOfResidence PatientTelephoneNumbers
-        PatientTelecomInformation MilitaryRank BranchOfService Occupation MedicalRecordLocator
-        PatientReligiousPreference PatientInsurancePlanCodeSequence InsurancePlanIdentification
-        PatientPrimaryLanguageCodeSequence PatientPrimaryLanguageModifierCodeSequence
-        ReferencedPatientSequence ReferencedPatientAliasSequence ReferencedPatientPhotoSequence
-        ResponsiblePerson ResponsibleOrganization PatientComments AdditionalPatientHistory
-        MedicalAlerts Allergies SpecialNeeds PatientState LastMenstrualDate PatientTransportArrangements
-        ConfidentialityConstraintOnPatientDataDescription
-        """,
-    ),
-    # Visit, order and request.
-    **_table(_Z, "AccessionNumber StudyID ReferringPhysicianName ConsultingPhysicianName"),
-    **_table(
-        _X,
-        """
-        IssuerOfAccessionNumberSequence AdmissionID IssuerOfAdmissionID IssuerOfAdmissionIDSequence
-        ServiceEpisodeID IssuerOfServiceEpisodeID IssuerOfServiceEpisodeIDSequence
-        ServiceEpisodeDescription AdmittingDiagnosesDescription AdmittingDiagnosesCodeSequence
-        DischargeDiagnosisDescription CurrentPatientLocation PatientInstitutionResidence
-        ScheduledPatientInstitutionResidence VisitComments ReasonForVisit ReasonForVisitCodeSequence
-        ReasonForStudy ReasonForTheRequestedProcedure ReasonForRequestedProcedureCodeSequence
-        ReasonForTheImagingServiceRequest RequestAttributesSequence RequestedProcedureID
-        RequestedProcedureDescription RequestedProcedureComments RequestedProcedureLocation
-        RequestedContrastAgent PlacerOrderNumberImagingServiceRequest
-        FillerOrderNumberImagingServiceRequest OrderEnteredBy OrderEntererLocation
-        OrderCallbackPhoneNumber OrderCallbackTelecomInformation ImagingServiceRequestComments
-        StudyIDIssuer StudyComments StudyDescription NamesOfIntendedRecipientsOfResults
-        IntendedRecipientsOfResultsIdentificationSequence PreMedication
-        ConsultingPhysicianIdentificationSequence
-        """,
-    ),
-    # People and organisations.
-    **_table(
-        _X,
-        """
-        ReferringPhysicianAddress ReferringPhysicianTelephoneNumbers
-        ReferringPhysicianIdentificationSequence PhysiciansOfRecord PhysiciansOfRecordIdentificationSequence
-        PerformingPhysicianName PerformingPhysicianIdentificationSequence NameOfPhysiciansReadingStudy
-        PhysiciansReadingStudyIdentificationSequence OperatorsName OperatorIdentificationSequence
-        RequestingPhysician RequestingService ScheduledPerformingPhysicianName
-        ScheduledPerformingPhysicianIdentificationSequence PersonAddress PersonTelephoneNumbers
-        PersonTelecomInformation PersonName PersonIdentificationCodeSequence VerifyingObserverName
-        VerifyingObserverSequence VerifyingObserverIdentificationCodeSequence VerifyingOrganization
-        AuthorObserverSequence ParticipantSequence CustodialOrganizationSequence
-        ActualHumanPerformersSequence ScheduledHumanPerformersSequence HumanPerformerName
-        HumanPerformerOrganization ContentCreatorName ContentCreatorIdentificationCodeSequence
-        ReviewerName InterpretationAuthor InterpretationRecorder InterpretationTranscriber
-        InterpretationApproverSequence PhysicianApprovingInterpretation
-        InstitutionName InstitutionAddress InstitutionalDepartmentName InstitutionCodeSequence
-        InstitutionalDepartmentTypeCodeSequence
-        """,
-    ),
-    # Equipment and locations.
-    **_table(_D, "DeviceSerialNumber"),
-    **_table(
-        _X,
-        """
-        StationName StationAETitle RetrieveAETitle PerformedStationAETitle PerformedStationName
-        PerformedLocation PerformedStationNameCodeSequence PerformedStationGeographicLocationCodeSequence
-        ScheduledStationAETitle ScheduledStationName ScheduledStationNameCodeSequence
-        ScheduledStationGeographicLocationCodeSequence ScheduledStudyLocation
-        ScheduledStudyLocationAETitle ScheduledProcedureStepLocation DetectorID GantryID GeneratorID
-        CassetteID PlateID XRayDetectorID XRaySourceID XRayDetectorLabel UDISequence
-        UniqueDeviceIdentifier TransducerIdentificationSequence ModifyingDeviceID
-        ModifyingDeviceManufacturer SourceSerialNumber TreatmentMachineName DeviceLabel NetworkID
-        StorageMediaFileSetID LabelText BarcodeValue TimezoneOffsetFromUTC
-        """,
-    ),
-    # Procedure steps, acquisition and interpretation text.
-    **_table(_Z, "ContrastBolusAgent"),
-    **_table(
-        _X,
-        """
-        PerformedProcedureStepID PerformedProcedureStepDescription ScheduledProcedureStepID
-        ScheduledProcedureStepDescription CommentsOnThePerformedProcedureStep
-        ReferencedPerformedProcedureStepSequence ReferencedStudySequence AcquisitionContextSequence
-        ProtocolName AcquisitionComments AcquisitionDeviceProcessingDescription
-        AcquisitionProtocolDescription ContributionDescription DerivationDescription SeriesDescription
-        ImageComments FrameComments ImagePresentationComments ModifiedImageDescription
-        IdentifyingComments InterpretationText InterpretationDiagnosisDescription InterpretationID
-        InterpretationIDIssuer Impressions ResultsID ResultsIDIssuer ResultsComments
-        ResultsDistributionListSequence TextComments TextString Arbitrary TopicTitle TopicSubject
-        TopicAuthor TopicKeywords DistributionName DistributionAddress GraphicAnnotationSequence
-        ContentSequence
-        """,
-    ),
-    # Integrity, provenance and hidden copies of the original values.
-    **_table(
-        _X,
-        """
-        DataSetTrailingPadding DigitalSignaturesSequence ReferencedDigitalSignatureSequence
-        ReferencedSOPInstanceMACSequence MACParametersSequence EncryptedAttributesSequence
-        OriginalAttributesSequence ModifiedAttributesSequence IconImageSequence
-        AffectedSOPInstanceUID RequestedSOPInstanceUID
-        """,
-    ),
+#: The actions, by code: those of the keep list (:mod:`imaging.dicom.keep_list`) and those of
+#: PS3.15 Table E.1-1 taken for everything else.
+ACTIONS = {
+    "K": "kept if it conforms to its VR",
+    "S": "date shifted",
+    "U": "UID replaced",
+    "A": "age kept, 90 or over as 090Y",
+    "C": "kept if one of its defined terms",
+    "Q": "sequence kept, its items cleaned",
+    "X": "removed",
+    "Z": "emptied",
+    "D": "replaced with a dummy value",
 }
 
-#: Kept by the Retain Patient Characteristics Option (PS3.15 E.3.7).
-PATIENT_CHARACTERISTICS = _words(
-    """
-    PatientAge PatientSex PatientSize PatientWeight EthnicGroup SmokingStatus PregnancyStatus
-    PatientSexNeutered PatientSpeciesDescription PatientBreedDescription
-    """
-)
-
-#: Never touched by any rule here: patient characteristics kept by option, and the
-#: attributes teaching needs (several end in "Description" or carry UIDs).
-RETAINED_KEYWORDS = PATIENT_CHARACTERISTICS | _words(
-    """
-    SpecificCharacterSet Modality BodyPartExamined PixelSpacingCalibrationDescription
-    BurnedInAnnotation RecognizableVisualFeatures
-    """
-)
-
-#: Not in the basic profile (or only cleaned by its options) but able to give away a
-#: teaching case's diagnosis; removed. Keywords ending in Description/Comments/Comment are
-#: removed by rule as well.
-SPOILER_KEYWORDS = _words(
-    """
-    StudyDescription SeriesDescription SeriesDescriptionCodeSequence ProtocolName
-    AcquisitionProtocolName ImageComments RequestedProcedureDescription
-    PerformedProcedureStepDescription ScheduledProcedureStepDescription AdmittingDiagnosesDescription
-    AdmittingDiagnosesCodeSequence AdditionalPatientHistory ReasonForStudy ReasonForVisit
-    ReasonForVisitCodeSequence ReasonForTheRequestedProcedure ReasonForRequestedProcedureCodeSequence
-    ReasonForTheImagingServiceRequest RequestedProcedureComments ImagingServiceRequestComments
-    DerivationDescription PatientComments StudyComments VisitComments MedicalAlerts
-    ProcedureCodeSequence RequestedProcedureCodeSequence PerformedProtocolCodeSequence
-    ScheduledProtocolCodeSequence ContentDescription ContentLabel SegmentLabel SegmentDescription
-    InterpretationText InterpretationDiagnosisDescription Impressions
-    """
-)
-_SPOILER_SUFFIXES = ("Description", "Comments", "Comment")
-# Type 1 spoilers that must stay present to keep the object valid: replaced, not removed.
-_SPOILER_DUMMY = frozenset({"ContentLabel", "SegmentLabel"})
+#: Not kept, but replaced rather than emptied (Table E.1-1 allows it): a readable name, and a
+#: pseudonym that stays the same for every file of the case.
+REPLACED = {"PatientName": "D", "PatientID": "D"}
 
 #: Modalities whose pixels often carry burned-in text (PS3.3 C.7.3.1.1.1 defined terms
 #: plus the non-standard "SC" that some secondary capture software writes).
-BURNED_IN_PRONE_MODALITIES = _words("US IVUS OT SC XA RF ES XC GM OP DOC PX")
+BURNED_IN_PRONE_MODALITIES = frozenset(
+    ["US", "IVUS", "OT", "SC", "XA", "RF", "ES", "XC", "GM", "OP", "DOC", "PX"]
+)
 _SECONDARY_CAPTURE_CLASS_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 
 #: (Code Value, Code Meaning) of the de-identification methods applied, from CID 7050,
@@ -292,22 +132,52 @@ _METHOD_TEXT = [
     "PS3.15 E.1 BASIC APPLICATION CONFIDENTIALITY PROFILE",
     "RETAIN PATIENT CHARACTERISTICS OPTION",
     "RETAIN LONGITUDINAL TEMPORAL INFO MODIFIED DATES OPTION",
-    "TEACHING ARCHIVE: DESCRIPTIONS AND COMMENTS REMOVED",
+    "TEACHING ARCHIVE KEEP LIST; PIXEL DATA CLEANED",
 ]
+# Written by this module at the top level of every file (see _method_dataset).
+_METHOD_KEYWORDS = frozenset(
+    {
+        "PatientIdentityRemoved",
+        "LongitudinalTemporalInformationModified",
+        "DeidentificationMethod",
+        "DeidentificationMethodCodeSequence",
+    }
+)
 
 # File meta elements that are kept; the rest (AE titles, presentation addresses, private
 # information) is dropped.
-_FILE_META_KEPT = _words(
-    "FileMetaInformationVersion MediaStorageSOPClassUID MediaStorageSOPInstanceUID TransferSyntaxUID"
+_FILE_META_KEPT = frozenset(
+    {
+        "FileMetaInformationVersion",
+        "MediaStorageSOPClassUID",
+        "MediaStorageSOPInstanceUID",
+        "TransferSyntaxUID",
+    }
 )
-_STANDARD_UID_ROOT = "1.2.840.10008."
 _ANONYMOUS = "ANONYMOUS"
 _DUMMY_TEXT = "ANONYMIZED"
-# VRs whose new value _apply_raw can encode: plain text, no character set beyond ASCII needed.
-_RAW_REPLACEABLE_VRS = frozenset(
-    {"AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UT"}
+_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+# VRs whose values are read and written here as text (raw elements stay raw for them).
+_STRING_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UT"}
 )
+# VRs whose values are binary (numbers, bytes, tags): no room for text to be checked.
+_BINARY_VRS = frozenset(
+    {"AT", "FD", "FL", "OB", "OD", "OF", "OL", "OV", "OW", "SL", "SS", "SV", "UL", "US", "UV"}
+    | {"US or SS", "US or OW", "US or SS or OW", "OB or OW"}
+)
+# What a kept value of each VR may look like (PS3.5 6.2), one value at a time, spaces trimmed.
+_CONFORMING = {
+    "CS": re.compile(r"[A-Z0-9_ ]{0,16}"),
+    "DS": re.compile(r"(?=.{0,16}$)([+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)?"),
+    "IS": re.compile(r"([+-]?\d{1,11})?"),
+    "TM": re.compile(r"(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?|\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?"),
+}
 _DATE_RE = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
+_DATETIME_RE = re.compile(r"^(\d{8})(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?([+-]\d{4})?$")
+_AGE_RE = re.compile(r"^(\d{3})([DWMY])$")
+_DAYS_PER = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
+_OLDEST_AGE_YEARS = 90  # HIPAA safe harbour: 90 and over are one category
 
 
 @dataclass
@@ -318,8 +188,11 @@ class DeidReport:
     ----------
     removed, replaced, kept : list of str
         Attribute keywords (``Sequence.Keyword`` inside sequences; ``(gggg,eeee)`` for
-        private and repeating-group elements) that were removed, given a new value, or
-        left unchanged.
+        private, repeating-group and unknown elements) that were removed, given a new
+        value, or left unchanged.
+    pixel_data : list of str
+        What was taken out of the pixel data (JPEG segments, JPEG 2000 comments, bits above
+        *Bits Stored* ...); empty if nothing was.
     burned_in_annotation : str
         *Burned In Annotation* (0028,0301) as found: ``"YES"``, ``"NO"`` or ``""``.
     needs_review : bool
@@ -331,6 +204,7 @@ class DeidReport:
     removed: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    pixel_data: list[str] = field(default_factory=list)
     burned_in_annotation: str = ""
     needs_review: bool = False
     review_reason: str = ""
@@ -341,10 +215,52 @@ class DeidReport:
             "removed": list(self.removed),
             "replaced": list(self.replaced),
             "kept": list(self.kept),
+            "pixel_data": list(self.pixel_data),
             "burned_in_annotation": self.burned_in_annotation,
             "needs_review": self.needs_review,
             "review_reason": self.review_reason,
         }
+
+
+def planned_action(tag: int, vr: str | None = None, *, nested: bool = False) -> str:
+    """The action taken on the attribute `tag`, one of the codes of :data:`ACTIONS`.
+
+    Parameters
+    ----------
+    tag : int
+        ``(group << 16) | element``.
+    vr : str, optional
+        Its value representation as found in the file; by default the dictionary's.
+    nested : bool, optional
+        Whether it is inside a sequence item (pixel data is kept at the top level only).
+
+    Returns
+    -------
+    str
+        ``"K"``, ``"S"``, ``"U"``, ``"A"``, ``"C"`` or ``"Q"`` for a kept attribute
+        (:data:`imaging.dicom.keep_list.KEEP`), else ``"X"``, ``"Z"`` or ``"D"``: the least
+        removing choice PS3.15 Table E.1-1 allows for it that leaves none of its value,
+        where the table names it (``"Z"`` for Z and Z/D, ``"D"`` for D, on text and
+        sequences), and ``"X"`` for everything else (including UIDs not kept).
+    """
+    keyword, dictionary_vr = _tag_info(tag)
+    return _action(tag, keyword, vr or dictionary_vr or "UN", nested)
+
+
+def _action(tag: int, keyword: str, vr: str, nested: bool) -> str:
+    if tag & 0xFFFF == 0 or tag >> 16 & 1 or _is_repeating_group(tag >> 16):
+        return "X"  # group lengths, private data, curves and overlays (PS3.15 E.1-1: X)
+    how = KEEP.get(keyword) if keyword else None
+    if how is not None and not (nested and keyword in PIXEL_DATA_KEYWORDS):
+        return how
+    if keyword in REPLACED:
+        return REPLACED[keyword]
+    category = basic_profile_category(tag)
+    if category in ("Z", "Z_D"):
+        return "Z"
+    if category == "D":
+        return "D" if vr in _TEXT_VRS else ("Z" if vr == "SQ" else "X")
+    return "X"
 
 
 class Deidentifier:
@@ -397,13 +313,20 @@ class Deidentifier:
         Parameters
         ----------
         ds : pydicom.dataset.Dataset
-            The data set, with its ``file_meta`` if it has one. Pixel data is not touched.
+            The data set, with its ``file_meta`` if it has one (the *Transfer Syntax UID*
+            there tells how to clean the pixel data).
 
         Returns
         -------
         DeidReport
-            Removed, replaced and kept attributes, and whether the pixels need review
-            for burned-in text.
+            Removed, replaced and kept attributes, what was taken out of the pixel data, and
+            whether the pixels need review for burned-in text.
+
+        Raises
+        ------
+        UncleanablePixelData
+            If encapsulated pixel data cannot be followed to clean it (see
+            :func:`imaging.dicom.pixel_cleaning.clean_pixel_data`).
         """
         report = DeidReport()
         burned_in = str(header_value(ds, "BurnedInAnnotation", "") or "").strip().upper()
@@ -411,12 +334,20 @@ class Deidentifier:
         report.needs_review, report.review_reason = _review(ds, burned_in)
 
         self._clean(ds, "", report)
+        meta = getattr(ds, "file_meta", None)
+        if isinstance(meta, FileMetaDataset) and "TransferSyntaxUID" in meta:
+            report.pixel_data = clean_pixel_data(ds)
+            if report.pixel_data:
+                report.replaced.append("PixelData")
         self._clean_file_meta(ds)
         if getattr(ds, "preamble", None) is not None:
             ds.preamble = None  # a preamble can hold anything (e.g. a TIFF header)
 
         for tag, elem in _method_elements(tuple(ds.original_encoding)):
             ds[tag] = elem
+        # Recorded anew by this module: any value found before is replaced, not removed.
+        report.replaced += [k for k in report.removed if k in _METHOD_KEYWORDS]
+        report.removed = [k for k in report.removed if k not in _METHOD_KEYWORDS]
 
         report.removed = _unique(report.removed)
         report.replaced = _unique(report.replaced)
@@ -427,138 +358,111 @@ class Deidentifier:
     # -- the walk ----------------------------------------------------------------------
 
     def _clean(self, ds: Dataset, prefix: str, report: DeidReport) -> None:
-        # The walk goes by tag and leaves alone every element no rule changes: pydicom keeps an
-        # element read from a file raw (its bytes) until its value is asked for, and writes a raw
-        # element back byte for byte, so an element that stays raw costs neither decoding nor
-        # encoding. The action depends only on the keyword and the VR, never on the value, so
-        # both are found without converting. An element whose VR the raw form may not tell for
-        # sure (implicit VR, or UN), or that a rule does change, is converted first, and its
-        # action taken again from the converted VR, exactly as pydicom reads it; sequences are
-        # always converted and walked, item by item, at every nesting level.
+        # The walk goes by tag and leaves alone every element it keeps unchanged: pydicom keeps
+        # an element read from a file raw (its bytes) until its value is asked for, and writes a
+        # raw element back byte for byte, so an element that stays raw costs neither decoding
+        # nor encoding. The action depends only on the tag and the VR, so it is found without
+        # converting; string values are checked or changed on their raw bytes where the VR is
+        # known for sure. Sequences are converted and walked, item by item, at every level.
         for tag in sorted(ds.keys()):
             elem = ds.get_item(tag)
             keyword, dictionary_vr = _tag_info(tag)
             label = prefix + (keyword or _tag_label(tag))
-
-            if tag.element == 0 or tag.is_private or _is_repeating_group(tag.group) or tag.group == 0x0012:
-                # group lengths (stale once anything goes), private data, curves and
-                # overlays (PS3.15 E.1-1: Curve Data, Overlay Data/Comments X), clinical trial.
-                del ds[tag]
-                if tag.element != 0:
-                    report.removed.append(label)
-                continue
-
             vr = elem.VR
             if elem.is_raw and (vr is None or vr == "UN"):
                 vr = dictionary_vr or "UN"  # what pydicom would take; checked below if it matters
-            action = self._action(keyword, vr)
-            if action == _X:  # by keyword alone: the value does not matter
+            action = _action(tag, keyword, vr, bool(prefix))
+            if action == "X":
+                del ds[tag]
+                if tag & 0xFFFF:  # group lengths go silently (stale once anything goes)
+                    report.removed.append(label)
+                continue
+            if action == "K" and vr in _BINARY_VRS:
+                report.kept.append(label)  # a number, bytes or a tag: left as it is, raw stays raw
+                continue
+            if action == "K" and elem.is_raw and elem.VR != "UN" and vr in _CONFORMING:
+                # The common case, checked on the raw bytes (the slices of a series repeat most values).
+                if _raw_conforms(vr, elem.value or b""):
+                    report.kept.append(label)
+                else:
+                    del ds[tag]
+                    report.removed.append(label)
+                continue
+            if elem.is_raw and (elem.VR == "UN" or vr not in _STRING_VRS or keyword == "PatientID"):
+                # Converted as pydicom reads it (an explicit UN gets the dictionary's VR), and the
+                # action taken again from that VR. Patient ID's pseudonym hashes the text decoded
+                # in the data set's character set.
+                elem = ds[tag]
+                vr = elem.VR
+                action = _action(tag, keyword, vr, bool(prefix))
+            if action == "Q" or vr == "SQ":
+                self._sequence(ds, elem, action, label, report)
+                continue
+            value = _raw_strings(elem) if elem.is_raw else elem.value
+            outcome, new = self._decide(keyword, vr, action, value)
+            if outcome == "X":
                 del ds[tag]
                 report.removed.append(label)
-                continue
-            if action == _K and vr != "SQ":
-                report.kept.append(label)  # left as it is: raw stays raw
-                continue
-            if elem.is_raw:
-                outcome = self._apply_raw(ds, elem, keyword, vr, action)
-                if outcome is not None:
-                    (report.removed if outcome == _X else report.replaced).append(label)
-                    continue
-                elem = ds[tag]  # converted now, as pydicom reads it
-                action = self._action(keyword, elem.VR)
-
-            if action == _X:
-                del ds[tag]
-                report.removed.append(label)
-            elif action == _K:
-                changes = len(report.removed) + len(report.replaced)
-                if elem.VR == "SQ":
-                    for item in elem.value or []:
-                        self._clean(item, label + ".", report)
-                # A sequence whose items were changed is not "kept" as a whole.
-                unchanged = changes == len(report.removed) + len(report.replaced)
-                (report.kept if unchanged else report.replaced).append(label)
+            elif outcome == "K":
+                report.kept.append(label)
             else:
-                outcome = self._apply(ds, elem, action)
-                (report.removed if outcome == _X else report.replaced).append(label)
+                _set_value(ds, elem, vr, new)
+                report.replaced.append(label)
 
-    def _action(self, keyword: str, vr: str) -> str:
-        if keyword in RETAINED_KEYWORDS:
-            return _K
-        if keyword in _SPOILER_DUMMY:
-            return _D
-        table_action = PROFILE_ACTIONS.get(keyword)
-        if table_action is not None:
-            return table_action
-        if keyword in SPOILER_KEYWORDS or keyword.endswith(_SPOILER_SUFFIXES):
-            return _X
-        if vr == "PN":
-            return _Z
-        if vr in ("DA", "DT"):
-            return _S
-        if vr == "UI" and not _is_standard_uid_attribute(keyword):
-            return _U
-        return _K
-
-    def _apply(self, ds: Dataset, elem: DataElement, action: str) -> str:
-        """Apply a Z, D, U or S action; return the action actually taken (X if removed)."""
-        if action == _Z:
-            elem.value = [] if elem.VR == "SQ" else ""
-            return _Z
-        if action == _D:
-            elem.value = self._dummy(elem.keyword, elem.VR, elem.value)
-            return _D
-        if action == _U:
-            elem.value = _map_values(elem.value, self._uid)
-            return _U
-        shifted = _map_values(elem.value, self._shift_dt if elem.VR == "DT" else self._shift_da)
-        if shifted is None:
-            del ds[elem.tag]  # a date that cannot be parsed cannot be shifted safely
-            return _X
-        elem.value = shifted
-        return _S
-
-    def _apply_raw(self, ds: Dataset, elem: RawDataElement, keyword: str, vr: str, action: str) -> str | None:
-        """:meth:`_apply` on a raw element, kept raw; None where only pydicom's conversion will do.
-
-        The values written here are this module's own (empty, a dummy, a new UID, a shifted
-        date), encoded as pydicom encodes a string (multiple values joined by backslashes,
-        padded to an even length with a space, or a NUL for a UI); the values read are UIDs and
-        dates, decoded as pydicom decodes them. An element whose VR the raw form does not give
-        for sure (UN), a sequence, and Patient ID (whose pseudonym hashes the decoded text in
-        the data set's character set) take the general path.
-        """
-        if elem.value is None or elem.VR == "UN" or vr not in _RAW_REPLACEABLE_VRS:
-            return None
-        if action == _Z:
-            new: object = ""
-        elif action == _D:
-            if keyword == "PatientID":
-                return None
-            new = self._dummy(keyword, vr)
-        elif action == _U and vr == "UI":
-            new = _map_values(_raw_strings(elem), self._uid)
-        elif action == _S and vr in ("DA", "DT"):
-            new = _map_values(_raw_strings(elem), self._shift_dt if vr == "DT" else self._shift_da)
-            if new is None:
-                del ds[elem.tag]  # a date that cannot be parsed cannot be shifted safely
-                return _X
+    def _sequence(self, ds: Dataset, elem: DataElement, action: str, label: str, report: DeidReport) -> None:
+        if action == "Z" and elem.VR == "SQ":
+            elem.value = []
+            report.replaced.append(label)
+        elif action != "Q" or elem.VR != "SQ":
+            del ds[elem.tag]  # a sequence no rule keeps, or a kept one that is not a sequence
+            report.removed.append(label)
         else:
-            return None
-        text = "\\".join(new) if isinstance(new, list) else str(new)
-        if len(text) % 2:
-            text += "\0" if vr == "UI" else " "
-        data = text.encode(default_encoding)
-        ds[elem.tag] = elem._replace(length=len(data), value=data)
-        return action
+            changes = len(report.removed) + len(report.replaced)
+            for item in elem.value or []:
+                self._clean(item, label + ".", report)
+            # A sequence whose items were changed is not "kept" as a whole.
+            unchanged = changes == len(report.removed) + len(report.replaced)
+            (report.kept if unchanged else report.replaced).append(label)
+
+    def _decide(self, keyword: str, vr: str, action: str, value: object) -> tuple[str, object]:
+        """("K", None) to keep the value, ("X", None) to remove it, or (action, new value)."""
+        if action == "Z":
+            return "Z", ""
+        if action == "D":
+            return "D", self._dummy(keyword, vr, value)
+        if action == "U":
+            return ("U", _map_values(value, self._uid)) if vr == "UI" else ("X", None)
+        if action == "S":
+            function = {"DA": self._shift_da, "DT": self._shift_dt}.get(vr)
+            shifted = _map_values(value, function) if function else None
+            if shifted is None:
+                return "X", None  # a date that cannot be parsed cannot be shifted safely
+            return ("K", None) if shifted == value else ("S", shifted)
+        values = _as_list(value)
+        if not any(v.strip(" \0") for v in values):
+            return "K", None  # empty: nothing to check (a Type 2 attribute may be empty)
+        if action == "A":
+            ages = [_capped_age(v) for v in values] if vr == "AS" else [None]
+            if any(age is None for age in ages):
+                return "X", None
+            return ("K", None) if ages == [v.strip() for v in values] else ("A", "\\".join(ages))
+        if action == "C":
+            terms = DEFINED_TERMS.get(keyword, frozenset())
+            return ("K", None) if all(v.strip() in terms for v in values) else ("X", None)
+        # "K": a value that conforms to its VR holds no free text.
+        if vr == "UI" and keyword == "SOPClassUID":
+            registered = all(UID(v.strip()).type == "SOP Class" for v in values)
+            return ("K", None) if registered else ("U", _map_values(value, self._uid))
+        pattern = _CONFORMING.get(vr)
+        if pattern is None or not all(pattern.fullmatch(v.strip(" \0")) for v in values):
+            return "X", None
+        return "K", None
 
     def _dummy(self, keyword: str, vr: str, value: object = None) -> object:
-        if keyword == "PatientName":
+        if keyword == "PatientName" or vr == "PN":
             return _ANONYMOUS
         if keyword == "PatientID":
             return "ANON-" + self._keyed_digest("PatientID:" + str(value or "")).hex()[:10].upper()
-        if vr == "PN":
-            return _ANONYMOUS
         return _DUMMY_TEXT
 
     def _clean_file_meta(self, ds: Dataset) -> None:
@@ -577,6 +481,10 @@ class Deidentifier:
             meta.MediaStorageSOPInstanceUID = self._uid(str(meta.MediaStorageSOPInstanceUID))
         if sop_class:
             meta.MediaStorageSOPClassUID = sop_class
+        elif meta.get("MediaStorageSOPClassUID"):
+            _, new = self._decide("SOPClassUID", "UI", "K", str(meta.MediaStorageSOPClassUID))
+            if new is not None:  # not a registered SOP class: replaced as the data set's would be
+                meta.MediaStorageSOPClassUID = new
         # The file will be written by pydicom: name it as the implementation.
         meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
         meta.ImplementationVersionName = f"PYDICOM {pydicom.__version__}"[:16]
@@ -584,9 +492,10 @@ class Deidentifier:
     # -- value replacement ---------------------------------------------------------------
 
     def _uid(self, value: str) -> str:
-        value = str(value).strip()
-        if not value or value.startswith(_STANDARD_UID_ROOT):
-            return value  # DICOM-registered UIDs (coding schemes, well-known frames ...) identify nobody
+        value = str(value).strip(" \0")
+        if not value:
+            return value
+        # Every UID, whatever its root: an instance UID under a well-known root is still one.
         if value not in self._uids:
             self._uids[value] = f"2.25.{uuid.uuid5(self._namespace, value).int}"
         return self._uids[value]
@@ -611,11 +520,15 @@ class Deidentifier:
         return date.strftime("%Y%m%d")
 
     def _shift_dt(self, value: str) -> str | None:
+        """The date part shifted, the time kept, the time-zone offset (``&ZZXX``) dropped."""
         value = str(value).strip()
         if not value:
             return ""
-        shifted = self._shift_da(value[:8]) if len(value) >= 8 else None
-        return None if shifted is None else shifted + value[8:]
+        match = _DATETIME_RE.match(value)
+        if not match:
+            return None
+        shifted = self._shift_da(match.group(1))
+        return None if shifted is None else shifted + (match.group(2) or "")
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -642,6 +555,28 @@ def _review(ds: Dataset, burned_in: str) -> tuple[bool, str]:
     return False, ""
 
 
+@functools.lru_cache(maxsize=8192)
+def _raw_conforms(vr: str, data: bytes) -> bool:
+    """Whether the raw value `data` of a CS, DS, IS or TM element conforms to its VR (PS3.5 6.2)."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    pattern = _CONFORMING[vr]
+    return all(pattern.fullmatch(v.strip(" \0")) for v in text.rstrip(" \0").split("\\"))
+
+
+def _capped_age(value: str) -> str | None:
+    """An Age String (PS3.5 6.2, AS) as kept: ``090Y`` from 90 years on; None if not an age."""
+    match = _AGE_RE.match(value.strip())
+    if not match:
+        return None
+    number, unit = int(match.group(1)), match.group(2)
+    if number * _DAYS_PER[unit] >= _OLDEST_AGE_YEARS * _DAYS_PER["Y"]:
+        return f"{_OLDEST_AGE_YEARS:03d}Y"
+    return match.group(0)
+
+
 @functools.lru_cache(maxsize=4096)
 def _tag_info(tag: int) -> tuple[str, str | None]:
     """The keyword of a tag ("" if unknown) and its VR in the dictionary (None if unknown)."""
@@ -651,18 +586,15 @@ def _tag_info(tag: int) -> tuple[str, str | None]:
         return keyword_for_tag(tag), None
 
 
-def _is_standard_uid_attribute(keyword: str) -> bool:
-    """UID attributes that name DICOM definitions, not instances: never replaced."""
-    return keyword.endswith(("ClassUID", "TransferSyntaxUID", "TransferSyntaxUIDInFile")) or keyword in {
-        "CodingSchemeUID",
-        "MappingResourceUID",
-        "PrivateInformationCreatorUID",
-    }
-
-
 def _is_repeating_group(group: int) -> bool:
     """Curve (50xx) and overlay (60xx) groups, PS3.5 7.6."""
     return group % 2 == 0 and (0x5000 <= group <= 0x501E or 0x6000 <= group <= 0x601E)
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, MultiValue | list | tuple):
+        return [str(v) for v in value]
+    return [] if value is None else [str(value)]
 
 
 def _map_values(value: object, function: Callable[[str], str | None]) -> object:
@@ -673,6 +605,23 @@ def _map_values(value: object, function: Callable[[str], str | None]) -> object:
     if value is None:
         return ""
     return function(value)
+
+
+def _set_value(ds: Dataset, elem: DataElement | RawDataElement, vr: str, new: object) -> None:
+    """Give `elem` the value `new`, a text (or list of texts) made here, or [] for a sequence.
+
+    A raw element whose VR is known stays raw, encoded as pydicom encodes a string (multiple
+    values joined by backslashes, padded to an even length with a space, or a NUL for a UI).
+    The texts made here (empty, a dummy, a UID, a date, an age) are plain ASCII.
+    """
+    if not elem.is_raw or vr not in _STRING_VRS or elem.VR == "UN":
+        ds[elem.tag].value = new
+        return
+    text = "\\".join(new) if isinstance(new, list) else str(new)
+    if len(text) % 2:
+        text += "\0" if vr == "UI" else " "
+    data = text.encode(default_encoding)
+    ds[elem.tag] = elem._replace(length=len(data), value=data)
 
 
 def _method_dataset() -> Dataset:
@@ -710,7 +659,7 @@ def _encoded_method_elements(implicit: bool, little: bool) -> tuple[tuple[int, o
 
 
 def _raw_strings(elem: RawDataElement) -> str | list[str]:
-    """The value of a raw UI, DA or DT element, as pydicom converts it (text, or a list of texts)."""
+    """The value of a raw string element, as pydicom converts an ASCII one (text, or a list of texts)."""
     if not elem.value:
         return ""
     items = elem.value.decode(default_encoding).rstrip(" \0").split("\\")

@@ -20,6 +20,10 @@ class RejectedFile(Exception):
     'scan.dcm: the file is empty'
     """
 
+    #: The SHA-256 (hex) of the file's bytes as uploaded, where they were read: what the stored
+    #: upload report names the file by, since its name may not be stored (it can name the patient).
+    sha256: str = ""
+
     def __init__(self, name: str, reason: str) -> None:
         # Both values go to ``args`` so that the exception pickles and copies cleanly.
         super().__init__(name, reason)

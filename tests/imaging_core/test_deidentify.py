@@ -1,5 +1,5 @@
-"""De-identification: PS3.15 Annex E basic profile with the patient-characteristics and
-modified-dates options, plus removal of descriptive "spoiler" text."""
+"""De-identification: a keep list, with the PS3.15 Annex E basic profile (patient-characteristics
+and modified-dates options) for what is not kept; descriptive "spoiler" text never survives."""
 
 from __future__ import annotations
 
@@ -12,20 +12,14 @@ from io import BytesIO
 import numpy as np
 import pydicom
 import pytest
-from pydicom.datadict import keyword_dict
+from pydicom.datadict import dictionary_VR, keyword_dict
 from pydicom.dataset import Dataset
 from pydicom.pixels import pixel_array
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from imaging.dicom.deidentify import (
-    PROFILE_ACTIONS,
-    RETAINED_KEYWORDS,
-    SPOILER_KEYWORDS,
-    Deidentifier,
-    DeidReport,
-    dataset_to_bytes,
-)
+from imaging.dicom.deidentify import REPLACED, Deidentifier, DeidReport, dataset_to_bytes
+from imaging.dicom.keep_list import DEFINED_TERMS, KEEP, RETAIN_OPTION_EXCEPTIONS
 from imaging.dicom.reading import read_dicom
 from tests.imaging_core.samples import sample_bytes, sample_dataset
 
@@ -74,7 +68,7 @@ BASIC_PROFILE_REMOVED_OR_REPLACED = [
     "ScheduledProcedureStepID",
     "ScheduledProcedureStepDescription",
 ]
-# Table E.1-1 UIDs (action U).
+# Table E.1-1 UIDs (action U): replaced where kept, else removed.
 BASIC_PROFILE_UIDS = [
     "StudyInstanceUID",
     "SeriesInstanceUID",
@@ -83,19 +77,16 @@ BASIC_PROFILE_UIDS = [
     "InstanceCreatorUID",
     "StorageMediaFileSetUID",
 ]
-# Dates: removed by the basic profile, shifted under the Modified Dates option.
-PROFILE_DATES = [
-    "StudyDate",
-    "SeriesDate",
-    "AcquisitionDate",
-    "ContentDate",
-    "InstanceCreationDate",
-    "PerformedProcedureStepStartDate",
-]
+# Kept by the keep list, so always replaced.
+KEPT_UIDS = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"]
+# Dates: removed by the basic profile, shifted under the Modified Dates option (those teaching needs).
+PROFILE_DATES = ["StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate"]
+# Dates teaching does not need: not on the keep list, so removed rather than shifted.
+DATES_NOT_KEPT = ["InstanceCreationDate", "PerformedProcedureStepStartDate", "InstanceCreationTime"]
 # Times: kept as they are under the Modified Dates option (the shift is whole days).
-PROFILE_TIMES = ["StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime", "InstanceCreationTime"]
-# Retain Patient Characteristics option.
-PATIENT_CHARACTERISTICS = ["PatientAge", "PatientSex", "PatientWeight", "PatientSize", "EthnicGroup"]
+PROFILE_TIMES = ["StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime"]
+# Retain Patient Characteristics option (Ethnic Group is free text, SH: not kept).
+PATIENT_CHARACTERISTICS = ["PatientAge", "PatientSex", "PatientWeight", "PatientSize"]
 # What teaching needs, unchanged.
 TEACHING_KEPT = [
     "Modality",
@@ -125,8 +116,6 @@ TEACHING_KEPT = [
     "HighBit",
     "PixelRepresentation",
     "NumberOfFrames",
-    "Manufacturer",
-    "ManufacturerModelName",
     "ImageType",
     "PixelData",
 ]
@@ -220,6 +209,9 @@ def test_uids_are_replaced_with_valid_new_uids(name):
     present = [k for k in BASIC_PROFILE_UIDS if k in original]
     assert {"StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"} <= set(present)
     for keyword in present:
+        if keyword not in KEPT_UIDS:
+            assert keyword not in ds, keyword
+            continue
         new = ds[keyword].value
         assert new != original[keyword].value
         assert UID(new).is_valid, new
@@ -240,6 +232,8 @@ def test_dates_shift_by_the_offset_and_times_are_kept(name):
             assert keyword in report.replaced
             shifted += 1
     assert shifted >= 1
+    for keyword in DATES_NOT_KEPT:
+        assert keyword not in ds
     for keyword in PROFILE_TIMES:
         if keyword in original:
             assert ds[keyword].value == original[keyword].value
@@ -252,6 +246,11 @@ def test_patient_characteristics_and_teaching_attributes_are_kept(name):
     kept = [k for k in PATIENT_CHARACTERISTICS + TEACHING_KEPT if k in original]
     assert len(kept) >= 10
     for keyword in kept:
+        if keyword == "PixelData" and report.pixel_data:
+            # Segments were taken out of the frames (examples_ybr_color's JFIF APP0): the
+            # bytes differ, the image does not.
+            np.testing.assert_array_equal(pixel_array(ds), pixel_array(original))
+            continue
         assert ds[keyword].value == original[keyword].value, keyword
     for keyword in report.kept:
         if "." not in keyword and not keyword.startswith("("):
@@ -309,34 +308,54 @@ def test_spoiler_tags_are_removed_at_every_level():
     reference.ReferencedSOPInstanceUID = ds.SOPInstanceUID
     reference.ImageComments = "Pulmonary embolism, left lower lobe"
     ds.ReferencedImageSequence = Sequence([reference])
+    # A sequence that is kept: its items are cleaned by the same rules.
+    group = Dataset()
+    group.ImageComments = "Pulmonary embolism, right lower lobe"
+    group.PixelMeasuresSequence = Sequence([Dataset()])
+    group.PixelMeasuresSequence[0].PixelSpacing = [0.5, 0.5]
+    group.PixelMeasuresSequence[0].FrameComments = "embolism in this frame"
+    ds.SharedFunctionalGroupsSequence = Sequence([group])
 
     report = Deidentifier().deidentify(ds)
 
     for keyword in [*SPOILERS, "ProcedureCodeSequence", "ReasonForRequestedProcedureCodeSequence"]:
-        assert keyword not in ds, keyword
-    assert "ImageComments" not in ds.ReferencedImageSequence[0]
-    assert "ReferencedImageSequence.ImageComments" in report.removed
+        # Removed; or, where Table E.1-1 keeps the attribute present (Z: the clinical trial
+        # protocol name), emptied.
+        assert keyword not in ds or ds[keyword].value in ("", None), keyword
+    # Not on the keep list: the whole sequence goes (the old block list cleaned it item by item).
+    assert "ReferencedImageSequence" not in ds
+    assert "ReferencedImageSequence" in report.removed
+    kept_group = ds.SharedFunctionalGroupsSequence[0]
+    assert "ImageComments" not in kept_group
+    assert "FrameComments" not in kept_group.PixelMeasuresSequence[0]
+    assert kept_group.PixelMeasuresSequence[0].PixelSpacing == [0.5, 0.5]
+    assert "SharedFunctionalGroupsSequence.ImageComments" in report.removed
+    assert "SharedFunctionalGroupsSequence.PixelMeasuresSequence.FrameComments" in report.removed
     assert b"embolism" not in dataset_to_bytes(ds).lower()
 
 
-def test_the_suffix_rule_is_what_removes_some_spoilers():
-    listed = set(PROFILE_ACTIONS) | set(SPOILER_KEYWORDS)
-    assert {"RequestedSeriesDescription", "IndicationDescription", "AssertionComments"}.isdisjoint(listed)
+def test_no_free_text_is_on_the_keep_list():
+    # Person names and free text (PS3.5 6.2) are never kept; the two coded strings only as
+    # one of their defined terms.
+    free_text = {"PN", "LO", "LT", "SH", "ST", "UT", "UC"}
+    kept_text = {k for k in KEEP if dictionary_VR(keyword_dict[k]) in free_text}
+    assert kept_text == set(DEFINED_TERMS) == {k for k, how in KEEP.items() if how == "C"}
 
 
 def test_every_table_keyword_is_a_real_dicom_keyword():
-    # A misspelt keyword would never match and silently keep the attribute.
-    names = set(PROFILE_ACTIONS) | set(SPOILER_KEYWORDS) | set(RETAINED_KEYWORDS)
+    # A misspelt keyword would never match and silently drop (or, in the exceptions, excuse)
+    # the attribute.
+    names = set(KEEP) | set(REPLACED) | set(RETAIN_OPTION_EXCEPTIONS) | set(DEFINED_TERMS)
     assert not sorted(k for k in names if k not in keyword_dict)
 
 
-def test_person_names_outside_the_table_are_emptied_and_birth_date_removed():
+def test_person_names_outside_the_keep_list_are_removed_and_birth_date_emptied():
     ds = sample_dataset("CT_small.dcm")
-    ds.EvaluatorName = "Doe^Jane"  # a PN the profile table does not list
-    ds.PatientBirthDate = "19600101"
+    ds.EvaluatorName = "Doe^Jane"  # a PN Table E.1-1 does not list: not kept, so removed
+    ds.PatientBirthDate = "19600101"  # Table E.1-1: Z
     ds.PerformingPhysicianName = "House^Gregory"
     Deidentifier().deidentify(ds)
-    assert ds.EvaluatorName == ""
+    assert "EvaluatorName" not in ds
     assert ds.PatientBirthDate == ""
     assert "PerformingPhysicianName" not in ds
 
@@ -361,7 +380,9 @@ def test_uids_are_consistent_within_one_deidentifier_and_differ_across_two():
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
         assert first[keyword].value == second[keyword].value == third[keyword].value
     assert first.SOPInstanceUID != second.SOPInstanceUID != third.SOPInstanceUID
-    assert third.ReferencedImageSequence[0].ReferencedSOPInstanceUID == first.SOPInstanceUID
+    # References to other instances are not on the keep list: they go (the old rules kept the
+    # sequence and mapped the UID in it).
+    assert "ReferencedImageSequence" not in third
     assert first.SOPInstanceUID != original_sop
     assert first.PatientID == second.PatientID == third.PatientID
 
@@ -392,11 +413,12 @@ def test_unparseable_date_is_removed_rather_than_kept():
     assert "AcquisitionDate" in report.removed
 
 
-def test_datetime_values_shift_their_date_part_only():
+def test_datetime_values_shift_their_date_part_and_lose_the_time_zone():
+    # The time-zone offset tells where the patient was scanned: it goes (it was kept before).
     ds = sample_dataset("CT_small.dcm")
     ds.AcquisitionDateTime = "20040119072731.123456+0100"
     Deidentifier(date_offset_days=-19).deidentify(ds)
-    assert ds.AcquisitionDateTime == "20031231072731.123456+0100"
+    assert ds.AcquisitionDateTime == "20031231072731.123456"
 
 
 def test_report_is_json_serialisable_and_lists_actions():
@@ -406,6 +428,7 @@ def test_report_is_json_serialisable_and_lists_actions():
         "removed",
         "replaced",
         "kept",
+        "pixel_data",
         "burned_in_annotation",
         "needs_review",
         "review_reason",
@@ -476,26 +499,37 @@ def test_same_seed_repeats_the_replacements_across_instances():
 
 
 def _nested_case_file(syntax: str, undefined_lengths: bool) -> tuple[bytes, Dataset]:
-    """CT_small with identifying data two sequence levels down, written in `syntax`."""
+    """CT_small with identifying data two sequence levels down, written in `syntax`.
+
+    Once in sequences the keep list keeps (functional groups, cleaned item by item), once in
+    a sequence it does not (a reference to another image, removed whole).
+    """
     ds = sample_dataset("CT_small.dcm")
     deeper = Dataset()
     deeper.OperatorsName = "Quinn^Michaela"
-    deeper.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+    deeper.PixelSpacing = [0.5, 0.5]
+    deeper.SecondaryCaptureDeviceID = "Ward 9 capture desk"
     deeper.add_new(0x00291010, "LO", "GEMS")  # private creator ...
     deeper.add_new(0x00291011, "LO", "Hidden Hospital")  # ... and its element
+    group = Dataset()
+    group.PatientName = "Doe^Jane"
+    group.ImageComments = "Pulmonary embolism, left lower lobe"
+    group.add_new(0x00091001, "LO", "Station Nine")  # private without a creator
+    group.PixelMeasuresSequence = Sequence([deeper])
+    ds.SharedFunctionalGroupsSequence = Sequence([group])
     reference = Dataset()
     reference.ReferencedSOPClassUID = ds.SOPClassUID
     reference.ReferencedSOPInstanceUID = ds.SOPInstanceUID
-    reference.PatientName = "Doe^Jane"
+    reference.ReferencedFrameNumber = 1
     reference.InstanceCreationDate = "20040119"
-    reference.ImageComments = "Pulmonary embolism, left lower lobe"
-    reference.add_new(0x00091001, "LO", "Station Nine")  # private without a creator
-    reference.SourceImageSequence = Sequence([deeper])
+    reference.DerivationDescription = "Dissection flap, Smith County Hospital"
     ds.ReferencedImageSequence = Sequence([reference])
     if undefined_lengths:
-        for sequence in (ds.ReferencedImageSequence, reference.SourceImageSequence):
+        for sequence in (ds.SharedFunctionalGroupsSequence, ds.ReferencedImageSequence):
             sequence.is_undefined_length = True
-        for item in (reference, deeper):
+        for sequence in (group.PixelMeasuresSequence,):
+            sequence.is_undefined_length = True
+        for item in (group, deeper, reference):
             item.is_undefined_length_sequence_item = True
     ds.file_meta.TransferSyntaxUID = syntax
     buffer = BytesIO()
@@ -522,42 +556,45 @@ def test_sequences_read_from_a_file_are_de_identified_at_every_level(syntax, und
     report = Deidentifier(date_offset_days=OFFSET_DAYS).deidentify(ds)
     written = dataset_to_bytes(ds)
 
-    for secret in (b"Doe^Jane", b"Quinn", b"Hidden Hospital", b"Station Nine", b"embolism", b"GEMS"):
+    secrets = (b"Doe^Jane", b"Quinn", b"Hidden Hospital", b"Station Nine", b"embolism", b"GEMS", b"Ward 9")
+    for secret in (*secrets, b"Smith County", b"Dissection"):
         assert secret not in written, secret
     back = pydicom.dcmread(BytesIO(written))
     assert back.file_meta.TransferSyntaxUID == syntax
     assert not any(elem.tag.is_private for elem in back.iterall())
-    reference = back.ReferencedImageSequence[0]
-    deeper = reference.SourceImageSequence[0]
-    assert reference.PatientName == "ANONYMOUS"
-    assert "ImageComments" not in reference and "OperatorsName" not in deeper
-    shifted = dt.date(2004, 1, 19) + dt.timedelta(days=OFFSET_DAYS)
-    assert reference.InstanceCreationDate == shifted.strftime("%Y%m%d")
-    assert reference.ReferencedSOPInstanceUID == deeper.ReferencedSOPInstanceUID == back.SOPInstanceUID
+    group = back.SharedFunctionalGroupsSequence[0]
+    deeper = group.PixelMeasuresSequence[0]
+    assert group.PatientName == "ANONYMOUS"  # Table E.1-1 keeps it present, replaced
+    assert "ImageComments" not in group
+    assert "OperatorsName" not in deeper and "SecondaryCaptureDeviceID" not in deeper
+    assert deeper.PixelSpacing == [0.5, 0.5]  # kept two levels down
+    assert "ReferencedImageSequence" not in back  # not on the keep list: removed whole
     assert back.SOPInstanceUID != original.SOPInstanceUID
-    assert reference.ReferencedSOPClassUID == original.SOPClassUID
     assert {
-        "ReferencedImageSequence.PatientName",
-        "ReferencedImageSequence.ImageComments",
-        "ReferencedImageSequence.(0009,1001)",
-        "ReferencedImageSequence.SourceImageSequence.OperatorsName",
-        "ReferencedImageSequence.SourceImageSequence.(0029,1011)",
+        "SharedFunctionalGroupsSequence.PatientName",
+        "SharedFunctionalGroupsSequence.ImageComments",
+        "SharedFunctionalGroupsSequence.(0009,1001)",
+        "SharedFunctionalGroupsSequence.PixelMeasuresSequence.OperatorsName",
+        "SharedFunctionalGroupsSequence.PixelMeasuresSequence.SecondaryCaptureDeviceID",
+        "SharedFunctionalGroupsSequence.PixelMeasuresSequence.(0029,1011)",
+        "ReferencedImageSequence",
     } <= set(report.removed) | set(report.replaced)
+    assert "SharedFunctionalGroupsSequence.PixelMeasuresSequence.PixelSpacing" in report.kept
 
 
 def test_raw_dates_are_shifted_value_by_value_and_an_unparseable_one_is_removed():
     # Read from bytes, these reach the de-identification raw, the path of every upload.
     ds = sample_dataset("CT_small.dcm")
     ds.AcquisitionDateTime = "20040119072731.123456+0100"
-    ds.CalibrationDate = ["20040119", "20040120"]  # DA, multi-valued
+    ds.ContentDate = ["20040119", "20040120"]  # DA, multi-valued
     ds.AcquisitionDate = "last Tuesday"
     ds.FrameOfReferenceUID = ds.StudyInstanceUID  # one original UID in two places
     raw = read_dicom(dataset_to_bytes(ds), name="dates.dcm")
-    assert all(raw.get_item(k).is_raw for k in ("AcquisitionDateTime", "CalibrationDate", "AcquisitionDate"))
+    assert all(raw.get_item(k).is_raw for k in ("AcquisitionDateTime", "ContentDate", "AcquisitionDate"))
 
     report = Deidentifier(date_offset_days=-19).deidentify(raw)
 
-    assert raw.AcquisitionDateTime == "20031231072731.123456+0100"
-    assert list(raw.CalibrationDate) == ["20031231", "20040101"]
+    assert raw.AcquisitionDateTime == "20031231072731.123456"
+    assert list(raw.ContentDate) == ["20031231", "20040101"]
     assert "AcquisitionDate" not in raw and "AcquisitionDate" in report.removed
     assert raw.FrameOfReferenceUID == raw.StudyInstanceUID != ds.StudyInstanceUID
