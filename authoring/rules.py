@@ -7,7 +7,11 @@ holds ``cases.publish_case``; *faculty* hold ``cases.change_case`` without it. T
   author until an editor returns it or the author withdraws it; a published case is corrected by
   editors only;
 - editors edit every case in every state, publish, unpublish and return cases to their authors;
-- the author or an editor submits a draft for review; the author may withdraw it from review.
+- the author or an editor submits a draft for review; the author may withdraw it from review;
+- a case's studies, series and images follow the case: they are added, moved (into or out of the
+  case) and changed by whoever may edit the case (``editable_cases`` is ``may_edit`` as a queryset);
+- an image whose burned-in text flag is not cleared is shown only to editors and the case's author,
+  in every state of the case (``may_see_flagged_image``).
 """
 
 from cases.models import Case
@@ -32,6 +36,22 @@ def may_edit(user, case: Case) -> bool:
     if not user.has_perm("cases.change_case"):
         return False
     return is_editor(user) or (is_author(user, case) and case.status == DRAFT)
+
+
+def editable_cases(user):
+    """``may_edit`` as a queryset: the cases into which `user` may add or move studies, series and images."""
+    if not user.has_perm("cases.change_case"):
+        return Case.objects.none()
+    if is_editor(user):
+        return Case.objects.all()
+    return Case.objects.filter(author=user, status=DRAFT)
+
+
+def may_see_flagged_image(user, case: Case) -> bool:
+    """Those who may review an image that may carry burned-in patient text: editors, and the case's
+    author (who uploaded it, and sees it in the admin and the preview). Never residents or the public,
+    even on a published case (an editor may add images to one)."""
+    return is_editor(user) or (is_author(user, case) and may_author(user))
 
 
 def may_delete(user, case: Case) -> bool:

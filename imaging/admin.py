@@ -1,7 +1,16 @@
-"""Image upload and review in the admin; the ingest itself is ``imaging.services.images_ingest``."""
+"""Image upload and review in the admin; the ingest itself is ``imaging.services.images_ingest``.
+
+Studies, series and images follow their case's authoring rules (``authoring.rules``), checked here in
+one place, ``CaseScopedAdmin``: a row is changed only where its case may be edited, and every foreign
+key to a case-owned row (a series' study, a study's case …) offers only rows of cases the user may
+edit, so nothing is added to or moved into a case its author may no longer change (faculty: their own
+drafts; editors: every case). That covers the add and change forms, "save as new" and the upload on
+the series page, which all go through the same form; images are never added or moved in the admin.
+"""
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -10,7 +19,7 @@ from authoring import rules
 from imaging.inputs import uploaded_files
 from imaging.models import Annotation, Image, Series, Study, Upload
 from imaging.rendering import presets_of
-from imaging.services import SeriesLabelError, check_series_label, images_ingest
+from imaging.services import NothingAccepted, SeriesLabelError, check_series_label, images_ingest
 from imaging.stacks import teaching_view_errors
 from imaging.upload_reports import ACTIONS, upload_summary
 
@@ -34,6 +43,10 @@ class MultipleFileField(forms.FileField):
 
 
 class SeriesForm(forms.ModelForm):
+    # An upload of a new series whose every file was rejected: the form comes back with the reasons
+    # (set per request by SeriesAdmin.get_form; see SeriesAdmin.changeform_view).
+    refused_upload = None
+
     upload = MultipleFileField(
         required=False,
         label="Add images",
@@ -74,7 +87,25 @@ class SeriesForm(forms.ModelForm):
         )
         for field, message in errors.items():
             self.add_error(field, message)
+        study, finding = cleaned.get("study"), cleaned.get("finding")
+        if study is not None and finding is not None and finding.case_id != study.case_id:
+            self.add_error("finding", "This finding belongs to another case: choose one of the study's case.")
         return cleaned
+
+    def clean_upload(self):
+        files = self.cleaned_data["upload"]
+        if self.refused_upload is not None:
+            reasons = [
+                f"Rejected {outcome.name}: {outcome.reason}" for outcome in self.refused_upload.rejected
+            ]
+            raise forms.ValidationError(
+                [
+                    *reasons,
+                    "No file was accepted, so the series was not created and nothing was stored. Choose "
+                    "other files, or save the series without any.",
+                ]
+            )
+        return files
 
     def clean_label(self):
         label = self.cleaned_data["label"]
@@ -85,6 +116,18 @@ class SeriesForm(forms.ModelForm):
             except SeriesLabelError as error:
                 raise forms.ValidationError(str(error)) from error
         return label
+
+
+# Foreign keys to case-owned rows, and the lookup from the related row to its case.
+CASE_OF_RELATED = {"case": "pk", "study": "case", "series": "study__case", "finding": "case"}
+
+
+def gate_message(db_field) -> str:
+    what = "case" if db_field.name == "case" else f"{db_field.related_model._meta.verbose_name} of a case"
+    return (
+        f"Select a valid choice: a {what} you may edit. Faculty add and move studies, series and images "
+        "only within their own draft cases."
+    )
 
 
 class CaseScopedAdmin(admin.ModelAdmin):
@@ -113,14 +156,27 @@ class CaseScopedAdmin(admin.ModelAdmin):
         return allowed and (obj is None or rules.may_edit(request.user, self.case_of(obj)))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # Faculty may attach series only to studies and findings of their own cases.
-        if db_field.name in {"study", "finding"} and not rules.is_editor(request.user):
-            kwargs["queryset"] = db_field.related_model.objects.filter(case__author=request.user)
-        # A study may be added only to a case its author may still edit: their own drafts.
-        if db_field.name == "case" and not rules.is_editor(request.user):
-            own_drafts = {"author": request.user, "status": rules.DRAFT}
-            kwargs["queryset"] = db_field.related_model.objects.filter(**own_drafts)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # Adding or moving a row into a case (a series' study, a study's case …) needs the right to edit
+        # that case; any other choice is refused with a message saying so.
+        path = CASE_OF_RELATED.get(db_field.name)
+        if path is None:
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        editable = rules.editable_cases(request.user)
+        kwargs["queryset"] = db_field.related_model.objects.filter(**{f"{path}__in": editable})
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        field.error_messages["invalid_choice"] = gate_message(db_field)
+        return field
+
+    def get_deleted_objects(self, objs, request):
+        """A study's or series' upload reports go with it: whoever may delete the row needs no permission
+        of their own for those (no role holds ``delete_upload``: the reports are a record)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        upload = str(Upload._meta.verbose_name)
+        return deleted, counts, {name for name in perms_needed if str(name) != upload}, protected
+
+    def editable(self, request, queryset):
+        """The rows of `queryset` whose case the user may edit (an action's selection may name others)."""
+        return queryset.filter(**{f"{self.case_path}__in": rules.editable_cases(request.user)})
 
 
 class ImageInline(admin.TabularInline):
@@ -205,6 +261,21 @@ class SeriesAdmin(CaseScopedAdmin):
         uploads = [upload_report_html(upload) for upload in series.uploads.order_by("created_at")]
         return format_html_join("", "{}", ((html,) for html in uploads)) or "No uploads yet."
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.refused_upload = getattr(request, "refused_upload", None)
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A new series whose every uploaded file is rejected is not kept: its transaction is rolled
+        back, and the form is shown again as it was posted, with each file's reason under the upload."""
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except NothingAccepted as refusal:
+            request.refused_upload = refusal.result
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         files = form.cleaned_data.get("upload") or []
@@ -215,6 +286,8 @@ class SeriesAdmin(CaseScopedAdmin):
             files=uploaded_files(files),
             by=request.user,
         )
+        if not change and not result.accepted:
+            raise NothingAccepted(result)  # rolled back in changeform_view: nothing was stored
         for outcome in result.rejected:
             messages.error(request, f"Rejected {outcome.name}: {outcome.reason}")
         if result.accepted:
@@ -283,8 +356,10 @@ class ImageAdmin(CaseScopedAdmin):
         description="Clear the burned-in text flag (I have looked at the pixels)", permissions=["clear_flag"]
     )
     def clear_flag(self, request, queryset):
-        updated = queryset.filter(needs_review=True, reviewed_at__isnull=True).update(
-            reviewed_by=request.user, reviewed_at=timezone.now()
+        updated = (
+            self.editable(request, queryset)
+            .filter(needs_review=True, reviewed_at__isnull=True)
+            .update(reviewed_by=request.user, reviewed_at=timezone.now())
         )
         self.message_user(request, f"{updated} image flag(s) cleared.", messages.SUCCESS)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+from django.utils import timezone
 
 from cases.models import Case
 from imaging.inputs import InputFile
@@ -24,10 +25,20 @@ class DemoSeries:
     modality: str
     label: str
     files: tuple[str, ...]
+    # Flagged for a burned-in text review on ingest, and its pixels looked at when it was chosen: no
+    # text. The flag is cleared as an editor's look would, or the published seed case would withhold it
+    # (``imaging.views`` serves a flagged image only to editors and the author).
+    pixels_looked_at: bool = False
 
 
 DEMO_SERIES = [
-    DemoSeries("back-and-left-leg-pain-47f", "NM", "Sample image, JPEG extended", ("JPGExtended.dcm",)),
+    DemoSeries(  # a secondary capture, so flagged; a whole-body bone scan with no text in its pixels
+        "back-and-left-leg-pain-47f",
+        "NM",
+        "Sample image, JPEG extended",
+        ("JPGExtended.dcm",),
+        pixels_looked_at=True,
+    ),
     DemoSeries("back-and-left-leg-pain-47f", "MR", "Sample MR slice", ("MR_small.dcm",)),
     DemoSeries("acute-back-pain-29m", "MR", "Sample MR slice with overlay", ("examples_overlay.dcm",)),
     DemoSeries("lumbosacral-mri-and-chest-ct", "CT", "Sample CT slices", ("CT_small.dcm", "693_J2KI.dcm")),
@@ -58,5 +69,7 @@ def demo_images_ensure() -> list[str]:
         result = images_ingest(series=series, files=files)
         if result.rejected:
             raise RuntimeError(f"Demo image rejected: {result.rejected[0].name}: {result.rejected[0].reason}")
+        if demo.pixels_looked_at:
+            series.images.filter(needs_review=True).update(reviewed_at=timezone.now())
         added.append(f"{case.slug}: {demo.label} ({len(result.accepted)} image(s))")
     return added

@@ -58,13 +58,16 @@ __all__ = [
     "RASTER_REVIEW_REASON",
     "FileOutcome",
     "IngestResult",
+    "NothingAccepted",
     "SeriesLabelError",
     "check_series_label",
     "deidentifier_for_case",
+    "files_check",
     "guess_modality",
     "images_ingest",
     "looks_like_dicom",
     "series_create",
+    "series_import",
 ]
 
 #: Uploads with at least this many files are prepared in worker processes too. Starting a worker
@@ -603,20 +606,107 @@ def check_series_label(case, label: str) -> None:
             )
 
 
-@transaction.atomic
 def series_create(
     *, case, label: str, modality: str, time_label: str = "Initial", finding=None, is_sample: bool = False
 ) -> Series:
     """A series in the case's study with that modality and time label (the study is created if new)."""
+    series, _study_created = _series_and_study(
+        case=case, label=label, modality=modality, time_label=time_label, finding=finding, is_sample=is_sample
+    )
+    return series
+
+
+@transaction.atomic
+def _series_and_study(
+    *, case, label: str, modality: str, time_label: str, finding, is_sample: bool
+) -> tuple[Series, bool]:
+    """:func:`series_create`, and whether it created the study too."""
     check_series_label(case, label)
     study = Study.objects.filter(case=case, modality=modality, time_label=time_label).first()
-    if study is None:
+    study_created = study is None
+    if study_created:
         study = Study.objects.create(
             case=case, modality=modality, time_label=time_label, order=next_order(case.studies.all())
         )
-    return Series.objects.create(
+    series = Series.objects.create(
         study=study, label=label, finding=finding, is_sample=is_sample, order=next_order(study.series.all())
     )
+    return series, study_created
+
+
+class NothingAccepted(Exception):
+    """Every file of an import into a new series was rejected: the series is not kept (nor a study made
+    for it), so a failed import leaves nothing behind. ``result`` names each file and its reason."""
+
+    def __init__(self, result: IngestResult) -> None:
+        self.result = result
+        super().__init__(f"every file was rejected ({len(result.rejected)}): nothing was imported")
+
+
+def series_import(
+    *,
+    case,
+    label: str,
+    modality: str,
+    time_label: str = "Initial",
+    finding=None,
+    is_sample: bool = False,
+    files: Iterable[InputFile | RejectedFile],
+    by=None,
+    caption: str = "",
+    on_progress: Callable[[FileOutcome], None] | None = None,
+) -> IngestResult:
+    """`files` ingested into a new series of `case` (:func:`series_create`, then :func:`images_ingest`).
+
+    Raises :class:`NothingAccepted` when every file was rejected: the new series, its upload report,
+    and a study and de-identification key created for it are removed again. If the ingest fails, they
+    are removed too unless images were stored before the failure (those batches stay committed).
+    """
+    made_key = not DeidentificationKey.objects.filter(case=case).exists()
+    series, made_study = _series_and_study(
+        case=case, label=label, modality=modality, time_label=time_label, finding=finding, is_sample=is_sample
+    )
+    try:
+        result = images_ingest(series=series, files=files, by=by, caption=caption, on_progress=on_progress)
+    except BaseException:
+        _remove_if_empty(series, made_study=made_study, made_key=made_key)
+        raise
+    if not result.accepted:
+        _remove_if_empty(series, made_study=made_study, made_key=made_key)
+        raise NothingAccepted(result)
+    return result
+
+
+@transaction.atomic
+def _remove_if_empty(series: Series, *, made_study: bool, made_key: bool) -> None:
+    """Undo :func:`series_import`'s rows when it stored no image: the series (its Upload rows go with
+    it), and the study and the case's key if it made them and nothing else uses them."""
+    if series.images.exists():
+        return
+    study, case = series.study, series.study.case
+    series.delete()
+    if made_study and not study.series.exists():
+        study.delete()
+    if made_key and not Image.objects.filter(series__study__case=case).exists():
+        DeidentificationKey.objects.filter(case=case).delete()
+
+
+def files_check(files: Iterable[InputFile | RejectedFile]) -> list[FileOutcome]:
+    """Each file's verdict as :func:`images_ingest` would give it, storing nothing and writing no row.
+
+    For a caller that cannot make the series yet (its modality is unknown) and must still say which
+    files would be rejected, and why. Each file is prepared in full with a throwaway key, so this costs
+    what an ingest costs; the prepared bytes are dropped.
+    """
+    deidentifier = Deidentifier()  # a fresh random key: nothing it produces is kept
+    outcomes = []
+    for item in expand_named_bytes(files):
+        result = _prepare_here(item, deidentifier)
+        if isinstance(result, RejectedFile):
+            outcomes.append(FileOutcome(item.name, accepted=False, reason=result.reason))
+        else:
+            outcomes.append(FileOutcome(item.name, accepted=True))
+    return outcomes
 
 
 def guess_modality(files: Iterable[InputFile]) -> str:

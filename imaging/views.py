@@ -1,12 +1,14 @@
 """Image bytes go out only through these views, after the same visibility check as the case page.
 
 Media of a draft must not be reachable by anyone who may not see the draft, so stored files are
-never served from MEDIA_URL directly.
+never served from MEDIA_URL directly. An image whose burned-in text flag is not cleared is served
+only to those who may review it (``authoring.rules.may_see_flagged_image``), whatever the case's state.
 """
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 
+from authoring import rules
 from cases.models import Case
 from imaging.models import Image
 from imaging.rendering import UnknownPreset, frame_png, frame_thumbnail_png, thumbnail_png
@@ -14,9 +16,12 @@ from imaging.rendering import UnknownPreset, frame_png, frame_thumbnail_png, thu
 
 def _visible_image(request, pk: int) -> Image:
     visible_cases = Case.objects.visible_to(request.user).values("pk")
-    return get_object_or_404(
-        Image.objects.select_related("series__study"), pk=pk, series__study__case__in=visible_cases
+    image = get_object_or_404(
+        Image.objects.select_related("series__study__case"), pk=pk, series__study__case__in=visible_cases
     )
+    if image.is_flagged and not rules.may_see_flagged_image(request.user, image.series.study.case):
+        raise Http404("No such image.")  # as for an image of a case the user may not see
+    return image
 
 
 def _png_response(content: bytes, image: Image) -> HttpResponse:

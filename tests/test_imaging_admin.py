@@ -122,6 +122,11 @@ def test_faculty_change_only_the_series_and_images_of_their_own_draft_cases(
     assert series.label == "Axial T1"
     client.force_login(faculty)
     assert client.get(f"/admin/imaging/series/{series.pk}/change/").status_code == 200
+    # Their own case is published: its study is no longer offered for a new series …
+    add_form = client.get("/admin/imaging/series/add/").content.decode()
+    assert f'<option value="{series.study_id}"' not in add_form
+    # … until it is a draft again.
+    Case.objects.filter(pk=series.study.case_id).update(status=Case.Status.DRAFT)
     add_form = client.get("/admin/imaging/series/add/").content.decode()
     assert f'<option value="{series.study_id}"' in add_form
 

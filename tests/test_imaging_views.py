@@ -174,6 +174,7 @@ def test_the_demo_samples_are_ct_mr_compressed_and_multi_frame_none_flagged(medi
     call_command("load_demo", stdout=StringIO())
     images = list(Image.objects.select_related("series__study"))
     assert images and all(image.series.is_sample for image in images)  # each with the badge
+    assert not any(image.is_flagged for image in images)  # else withheld from the public (imaging.views)
     for study in {image.series.study for image in images}:
         study.full_clean()  # PostgreSQL refuses what SQLite lets through, a modality not among the choices
     assert {"CT", "MR"} <= {image.modality for image in images}

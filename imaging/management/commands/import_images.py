@@ -7,13 +7,22 @@ from cases.models import Case, Finding
 from imaging.dicom.errors import RejectedFile
 from imaging.inputs import expand_paths
 from imaging.models import Series
-from imaging.services import FileOutcome, SeriesLabelError, guess_modality, images_ingest, series_create
+from imaging.services import (
+    FileOutcome,
+    NothingAccepted,
+    SeriesLabelError,
+    files_check,
+    guess_modality,
+    images_ingest,
+    series_import,
+)
 
 
 class Command(BaseCommand):
     help = (
         "De-identify and import DICOM, PNG or JPEG files (single files, folders or .zip of a series) into a "
-        "case's series. Prints what happened to each file; exits non-zero when any file was rejected."
+        "case's series. Prints what happened to each file; exits non-zero when any file was rejected. "
+        "When every file is rejected, no series or study is created for them."
     )
 
     def add_arguments(self, parser):
@@ -38,8 +47,6 @@ class Command(BaseCommand):
             if finding is None:
                 raise CommandError(f"Case {case_slug!r} has no finding with id {options['finding']}.")
         items = list(expand_paths(paths))
-        inputs = [item for item in items if not isinstance(item, RejectedFile)]
-        series = self._series(case, finding, inputs, options)
         total = len(items)
         done = 0
 
@@ -53,9 +60,37 @@ class Command(BaseCommand):
                 sys.stderr.write(f"\r[{bar:<30}] {done}/{total}")
                 sys.stderr.flush()
 
-        result = images_ingest(series=series, files=items, caption=options["caption"], on_progress=report)
-        if sys.stderr.isatty():
-            sys.stderr.write("\n")
+        label = options["series"] or f"Series {Series.objects.filter(study__case=case).count() + 1}"
+        series = Series.objects.filter(study__case=case, label=label).first()
+        try:
+            if series is not None:
+                result = images_ingest(
+                    series=series, files=items, caption=options["caption"], on_progress=report
+                )
+            else:
+                modality = self._modality(finding, items, options)
+                result = series_import(
+                    case=case,
+                    label=label,
+                    modality=modality,
+                    time_label=options["study_time"],
+                    finding=finding,
+                    is_sample=options["sample"],
+                    files=items,
+                    caption=options["caption"],
+                    on_progress=report,
+                )
+                series = result.upload.series
+        except NothingAccepted as refusal:
+            raise CommandError(
+                f"0 accepted, {len(refusal.result.rejected)} rejected: nothing was imported, and no series "
+                "or study was created."
+            ) from refusal
+        except SeriesLabelError as error:
+            raise CommandError(str(error)) from error
+        finally:
+            if sys.stderr.isatty() and done:
+                sys.stderr.write("\n")  # ends the progress bar's line
         summary = (
             f"{len(result.accepted)} accepted, {len(result.rejected)} rejected into series {series.label!r}."
         )
@@ -63,26 +98,25 @@ class Command(BaseCommand):
             raise CommandError(summary)
         self.stdout.write(self.style.SUCCESS(summary))
 
-    def _series(self, case, finding, inputs, options) -> Series:
-        label = options["series"] or (f"Series {Series.objects.filter(study__case=case).count() + 1}")
-        existing = Series.objects.filter(study__case=case, label=label).first()
-        if existing:
-            return existing
+    def _modality(self, finding, items, options) -> str:
+        inputs = [item for item in items if not isinstance(item, RejectedFile)]
         modality = (
             options["modality"].upper() or (finding.modality if finding else "") or guess_modality(inputs)
         )
-        if not modality:
+        if modality:
+            return modality
+        # Without a modality no series can be made: say first which files would be rejected, and why,
+        # so that a broken file is not mistaken for a missing option.
+        outcomes = files_check(items)
+        rejected = [outcome for outcome in outcomes if not outcome.accepted]
+        for outcome in rejected:
+            self.stdout.write(f"{outcome.name}: REJECTED: {outcome.reason}")
+        if len(rejected) == len(outcomes):
             raise CommandError(
-                "Cannot tell the modality from these files: pass --modality (e.g. CR, CT, MR)."
+                f"0 accepted, {len(rejected)} rejected: nothing was imported, and no series or study was "
+                "created."
             )
-        try:
-            return series_create(
-                case=case,
-                label=label,
-                modality=modality,
-                time_label=options["study_time"],
-                finding=finding,
-                is_sample=options["sample"],
-            )
-        except SeriesLabelError as error:
-            raise CommandError(str(error)) from error
+        raise CommandError(
+            "Cannot tell the modality from these files (PNG and JPEG files carry none): pass --modality "
+            "(e.g. CR, CT, MR). Nothing was imported."
+        )
