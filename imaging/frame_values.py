@@ -76,7 +76,9 @@ def frame_values_view(request, pk: int, index: int) -> HttpResponse:
     if info is None:
         raise Http404("This image has no grayscale values to window (a color image or a PNG/JPEG upload).")
     accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
-    response = HttpResponse(body if accepts_gzip else gzip.decompress(body), content_type="application/octet-stream")
+    response = HttpResponse(
+        body if accepts_gzip else gzip.decompress(body), content_type="application/octet-stream"
+    )
     # As the PNG frames (imaging.views): values never change for an image id.
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"

@@ -590,7 +590,9 @@ class FrameValues:
     invert: bool
 
 
-def frame_values(ds: Dataset, index: int, presets: dict[str, tuple[float, float] | None]) -> FrameValues | None:
+def frame_values(
+    ds: Dataset, index: int, presets: dict[str, tuple[float, float] | None]
+) -> FrameValues | None:
     """The Modality LUT output of one grayscale frame, for a viewer that windows in the browser.
 
     Parameters
@@ -652,7 +654,7 @@ def _compact(values: np.ndarray) -> np.ndarray:
     """`values` (float32) as int16 when that loses nothing, else as they are."""
     if values.size and np.isfinite(values).all():
         low, high = float(values.min()), float(values.max())
-        if -32768 <= low and high <= 32767 and np.array_equal(values, np.rint(values)):
+        if low >= -32768 and high <= 32767 and np.array_equal(values, np.rint(values)):
             return values.astype(np.int16)
     return values
 

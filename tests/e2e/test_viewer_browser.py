@@ -478,7 +478,11 @@ def mixed_upload_case(make_case, diagnosis):
     PILImage.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1)), "L").save(png, "PNG")
     images_ingest(
         series=series,
-        files=[sample_file("CT_small.dcm"), sample_file("MR_small.dcm"), InputFile("scan.png", png.getvalue())],
+        files=[
+            sample_file("CT_small.dcm"),
+            sample_file("MR_small.dcm"),
+            InputFile("scan.png", png.getvalue()),
+        ],
     )
     for order, kind in enumerate(["CT", "MR", ""], start=1):  # the CT first: the series' presets are CT's
         Image.objects.filter(series=series, modality=kind).update(order=order)
