@@ -143,9 +143,10 @@ def test_values_are_hidden_exactly_like_the_frames(client, images, resident, edi
     assert [client.get(url).status_code for url in urls] == [200, 200]
 
 
-def test_a_monochrome1_frame_says_it_is_inverted(client, make_case, diagnosis):
+def test_a_monochrome1_frame_says_it_is_inverted_and_keeps_its_voi_function(client, make_case, diagnosis):
     dataset = pydicom.dcmread(io.BytesIO(sample_file("MR_small.dcm").data))
     dataset.PhotometricInterpretation = "MONOCHROME1"
+    dataset.VOILUTFunction = "SIGMOID"
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     case = make_case(slug="inverted-case", final_diagnosis=diagnosis("Chordoma"))
@@ -153,6 +154,7 @@ def test_a_monochrome1_frame_says_it_is_inverted(client, make_case, diagnosis):
     images_ingest(series=series, files=[InputFile("inverted.dcm", buffer.getvalue())])
     info, _ = fetched(client.get(f"/images/{series.images.get().pk}/values/0.raw"))
     assert info["invert"] is True
+    assert info["windows"]["default"] == [600.0, 1600.0, "SIGMOID"]
 
 
 # -- a preset an image lacks -------------------------------------------------------------------------

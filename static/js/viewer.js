@@ -100,6 +100,7 @@ class StackViewer {
     this.engaged = false;
     // Until the full frame is asked for, the <img> keeps the thumbnail the page came with.
     this.full = false;
+    this.root.classList.toggle("is-single", this.count === 1); // nothing to scroll: no stack mode
     this.reset();
     this.bind();
     new ResizeObserver(() => this.fit()).observe(this.viewport);
@@ -531,7 +532,8 @@ class StackViewer {
       }
     });
     this.viewport.addEventListener("pointerup", (event) => {
-      if (drag && drag.touch && drag.moved < TAP_SLOP && event.timeStamp - drag.time < TAP_TIME) {
+      const tap = drag && drag.touch && drag.moved < TAP_SLOP && event.timeStamp - drag.time < TAP_TIME;
+      if (tap && this.count > 1) {
         this.setStackMode(!this.stackMode);
       }
       drag = null;
@@ -641,7 +643,7 @@ class SeriesStrip {
     const detail = document.createElement("span");
     detail.className = "series-tab-detail";
     const study = viewer.root.closest(".study")?.querySelector("h3")?.textContent ?? "";
-    detail.textContent = `${study} · ${viewer.count} image${viewer.count === 1 ? "" : "s"}`;
+    detail.textContent = `${study} · ${viewer.count} slice${viewer.count === 1 ? "" : "s"}`;
     button.append(thumbnail, label, detail);
     button.addEventListener("click", () => this.choose(viewer));
     this.tabs.set(viewer, button);

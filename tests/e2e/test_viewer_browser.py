@@ -7,6 +7,7 @@ import io
 import re
 
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image as PILImage
 from playwright.sync_api import expect
@@ -15,6 +16,7 @@ from imaging.inputs import InputFile
 from imaging.models import Image
 from imaging.services import images_ingest, series_create
 from tests.test_imaging_views import large_ct_file
+from tests.test_quiz_leaks import tempting_case  # noqa: F401 - a fixture: the case built to tempt leaks
 from tests.viewer_fixtures import build_viewer_case, sample_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,6 +68,11 @@ def box(locator) -> dict:
     return found
 
 
+def into_view(locator, block: str = "center") -> None:
+    """Scroll `locator` to the middle (or top) of the window, for a screenshot that shows it whole."""
+    locator.evaluate("(element, block) => element.scrollIntoView({block})", block)
+
+
 def open_case(page, live_server, slug: str = "viewer-case"):
     page.goto(f"{live_server.url}/cases/{slug}/")
 
@@ -109,6 +116,7 @@ def test_wheel_and_keys_scroll_the_stack(page, viewer_page, screenshot, screen):
         arg=t1.element_handle(),
     )
     assert not np.array_equal(canvas_grey(t1), before)
+    into_view(t1)
     screenshot("wheel")
     t1.locator(".viewport").focus()
     page.keyboard.press("ArrowUp")
@@ -120,6 +128,7 @@ def test_wheel_and_keys_scroll_the_stack(page, viewer_page, screenshot, screen):
     page.keyboard.press("PageDown")
     expect(t1).to_have_attribute("data-slice", "2")
     expect(t1.locator("img.slice")).to_have_attribute("alt", "Axial T1, slice 2 of 10")
+    into_view(t1)
     screenshot("keys")
 
 
@@ -203,6 +212,7 @@ def test_a_preset_switch_repaints_without_fetching_a_png(page, viewer_page, scre
     expect(ct).to_have_attribute("data-preset", "lung")
     expect(ct).to_have_attribute("data-window", "-600/1500")
     assert not np.array_equal(canvas_grey(ct), bone)
+    into_view(ct)
     screenshot("lung")
     ct.locator(".viewport").focus()
     page.keyboard.press("2")  # the second preset: soft tissue
@@ -245,6 +255,7 @@ def test_dragging_with_the_window_tool_or_the_right_button_changes_the_window(
     expect(ct.locator(".window-readout")).to_have_text(f"W {width} · L {center}")
     for button in ct.locator("[data-preset]").all():
         expect(button).to_have_attribute("aria-pressed", "false")
+    into_view(ct)
     screenshot("custom-window")
     ct.get_by_role("button", name="Reset to the teaching view").click()
     expect(ct).to_have_attribute("data-window", "400/1800")
@@ -261,7 +272,19 @@ def ct_presets_case(make_case, diagnosis):
     images_ingest(series=small, files=[sample_file("CT_small.dcm")])
     mr = series_create(case=case, label="MR small", modality="MR")
     images_ingest(series=mr, files=[sample_file("MR_small.dcm")])
-    return {"case": case, "CT 512": ct, "CT small": small, "MR small": mr}
+    inverted = series_create(case=case, label="MR sigmoid", modality="MR")
+    images_ingest(series=inverted, files=[inverted_sigmoid_mr()])
+    return {"case": case, "CT 512": ct, "CT small": small, "MR small": mr, "MR sigmoid": inverted}
+
+
+def inverted_sigmoid_mr() -> InputFile:
+    """MR_small as MONOCHROME1 with a SIGMOID VOI LUT function: the other two branches of the windowing."""
+    dataset = pydicom.dcmread(io.BytesIO(sample_file("MR_small.dcm").data))
+    dataset.PhotometricInterpretation = "MONOCHROME1"
+    dataset.VOILUTFunction = "SIGMOID"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return InputFile("sigmoid.dcm", buffer.getvalue())
 
 
 @pytest.mark.parametrize("screen", SCREENS)
@@ -269,9 +292,9 @@ def test_every_preset_windowed_in_the_page_matches_the_servers_png(
     page, live_server, ct_presets_case, screenshot, screen
 ):
     open_case(page, live_server, "presets-case")
-    ready(page, "CT 512", "CT small", "MR small")
+    ready(page, "CT 512", "CT small", "MR small", "MR sigmoid")
     compared = 0
-    for label in ("CT 512", "CT small", "MR small"):
+    for label in ("CT 512", "CT small", "MR small", "MR sigmoid"):
         found = show_series(page, label)
         painted(found)
         image = ct_presets_case[label].images.get()
@@ -290,8 +313,9 @@ def test_every_preset_windowed_in_the_page_matches_the_servers_png(
             assert difference.mean() < 0.01, (label, preset, difference.mean())
             compared += 1
         if label == "CT 512":
+            into_view(found)
             screenshot("ct-512")
-    assert compared == 5 + 5 + 2
+    assert compared == 5 + 5 + 2 + 2
 
 
 # -- fit ------------------------------------------------------------------------------------------
@@ -327,6 +351,7 @@ def test_every_frame_of_a_series_fills_the_viewer_at_one_size(
         sizes[slice_number] = box(ct.locator("canvas.slice-canvas"))
         natural = ct.locator("canvas.slice-canvas").evaluate("c => c.width")
         sizes[slice_number]["natural"] = natural
+        into_view(ct)
         screenshot(f"ct-slice-{slice_number}")
     assert {sizes["1"]["natural"], sizes["2"]["natural"]} == {128, 512}
     assert round(sizes["1"]["width"]) == round(sizes["2"]["width"])
@@ -341,6 +366,7 @@ def test_every_frame_of_a_series_fills_the_viewer_at_one_size(
     area = box(dose.locator(".viewport"))
     assert min(abs(shown["width"] - area["width"]), abs(shown["height"] - area["height"])) <= 1
     assert dose.locator("canvas.slice-canvas").evaluate("c => c.width") == 10
+    into_view(dose)
     screenshot("dose-grid")
 
 
@@ -370,12 +396,14 @@ def test_the_series_strip_switches_series(page, viewer_page, screenshot, screen)
     expect(page.locator(".stack-viewer:visible")).to_have_count(1)
     expect(viewer(page, "Axial T1")).to_be_visible()
     expect(tabs.first).to_have_attribute("aria-pressed", "true")
+    into_view(page.locator(".series-strip"), "start")
     screenshot("strip")
     ct = show_series(page, "Axial CT")
     expect(viewer(page, "Axial T1")).to_be_hidden()
     expect(page.locator(".stack-viewer:visible")).to_have_count(1)
     expect(page.locator(".series-tab", has_text="Axial CT")).to_have_attribute("aria-pressed", "true")
     painted(ct)
+    into_view(page.locator(".series-strip"), "start")
     screenshot("strip-ct")
     # Each series keeps its place: back to T1, at the slice it was left at.
     show_series(page, "Axial T1")
@@ -403,6 +431,7 @@ def test_side_by_side_series_scroll_together_by_position(page, viewer_page, scre
     assert t2.get_attribute("data-slice") in {"3", "4"}
     painted(t1)
     painted(t2)
+    into_view(page.locator(".series-strip"), "start")
     screenshot("linked")
     t2.locator(".viewport").hover()
     page.mouse.wheel(0, -120)  # T2 moves up one slice, T1 follows to the matching position
@@ -422,6 +451,7 @@ def test_viewer_opens_at_the_teaching_view_and_reset_returns_there(page, viewer_
     expect(ct).to_have_attribute("data-preset", "bone")
     expect(ct).to_have_attribute("data-zoom", "2.00")
     painted(ct)
+    into_view(ct)
     screenshot("teaching-view")
     ct.get_by_role("button", name="Brain").click()
     ct.get_by_role("button", name="Zoom in").click()
@@ -444,6 +474,7 @@ def test_arrows_show_on_their_slice_and_toggle(page, viewer_page, screenshot):
     expect(t1.locator("svg.overlay")).to_be_visible()
     expect(t1.locator("svg.overlay text")).to_have_text("Lesion")
     painted(t1)
+    into_view(t1)
     screenshot("arrows-on")
     t1.get_by_role("button", name="Show or hide arrows and labels").click()
     expect(t1.locator("svg.overlay")).to_be_hidden()
@@ -515,10 +546,12 @@ def test_a_preset_a_frame_lacks_shows_its_default_window(
                 "img => img.complete && img.naturalWidth === 64", arg=slice_image.element_handle()
             )
             assert statuses[f"{live_server.url}/images/{image.pk}/bone/0.png"] == 200
+            into_view(found)
             screenshot("png-in-bone")
         else:  # values: windowed in the page with the MR slice's own default window
             painted(found)
             expect(found).to_have_attribute("data-window", "600/1600")
+            into_view(found)
             screenshot("mr-in-bone")
     assert [url for url, status in statuses.items() if status >= 400 and "favicon" not in url] == []
 
@@ -561,6 +594,7 @@ def test_a_viewer_shows_a_thumbnail_until_it_comes_into_view(page, large_viewer_
     assert f"/images/{pk}/bone/0.png" not in " ".join(large_viewer_page["requests"])
     expect(large).to_have_attribute("data-slice", "1")  # still the teaching slice …
     expect(large).to_have_attribute("data-window", "400/1800")  # … in the teaching window
+    into_view(large)
     screenshot("full-frame")
 
 
@@ -576,3 +610,30 @@ def test_the_thumbnail_comes_first_and_the_box_does_not_move(page, large_viewer_
     assert f"/images/{pk}/values/0.raw" in " ".join(large_viewer_page["requests"])
     assert large.evaluate("root => root.getBoundingClientRect().top - window.innerHeight") > 300
     assert large.locator(".stage").evaluate("s => [s.offsetWidth, s.offsetHeight]") == before
+
+
+# -- quiz secrecy ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_the_quiz_pages_strip_shows_only_the_labels_the_quiz_shows(
+    page, live_server, request, screenshot, screen
+):
+    """The strip is built in the page from what the quiz page already holds: the withheld series labels
+    ("Series 2" for "Schwannoma protocol, axial"), the withheld study labels, no caption."""
+    case = request.getfixturevalue("tempting_case")
+    page.goto(f"{live_server.url}/cases/{case.slug}/quiz/")
+    expect(page.locator(".series-tab")).to_have_count(3)
+    strip = page.locator(".series-strip").inner_text()
+    assert "Sagittal T2" in strip and "Series 2" in strip and "Series 3" in strip
+    for withheld in ("Schwannoma", "sacrectomy", "Chordoma", "Giant cell", "proton"):
+        assert withheld.lower() not in strip.lower(), withheld
+    tab = page.locator(".series-tab", has_text="Series 3")
+    tab.click()
+    shown = page.locator(".stack-viewer:visible")
+    expect(shown).to_have_count(1)
+    expect(shown.locator(".series-label")).to_have_text("Series 3")
+    painted(shown)
+    expect(shown.locator(".viewer-image-caption")).to_have_text("")
+    into_view(page.locator(".series-strip"), "start")
+    screenshot("quiz-strip")
