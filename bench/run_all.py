@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("pages.py", True, []),
     ("load.py", True, []),
     ("faults.py", True, []),
+    ("viewer.py", False, []),
 ]
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from authoring import rules
+from imaging.annotation_forms import AnnotationForm
 from imaging.inputs import uploaded_files
 from imaging.models import Annotation, Image, Series, Study, Upload
 from imaging.rendering import presets_of
@@ -296,6 +297,7 @@ class SeriesAdmin(CaseScopedAdmin):
 
 class AnnotationInline(admin.TabularInline):
     model = Annotation
+    form = AnnotationForm
     extra = 0
     fields = ["frame", "kind", "x", "y", "tail_x", "tail_y", "text", "finding"]
 
@@ -348,7 +350,7 @@ class ImageAdmin(CaseScopedAdmin):
         return format_html(
             '<div class="drawing-board"><img src="{}" alt="First frame, to annotate">'
             "<p>Drag from where the arrow starts to what it points at: a new row below is filled in. "
-            "Arrows are drawn on frame 0; change a row's frame to move it to another frame.</p></div>",
+            "Arrows are drawn on frame 1; change a row's frame to move it to another frame.</p></div>",
             reverse("image_frame", args=[image.pk, "default", 0]),
         )
 

@@ -202,4 +202,4 @@ class Annotation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on {self.image} frame {self.frame}"
+        return f"{self.get_kind_display()} on {self.image} frame {self.frame + 1}"  # as people count

@@ -82,6 +82,8 @@ def series_stack(series: Series, *, with_overlays: bool) -> dict:
         "presets": presets,
         "teaching": {"preset": preset, "slice": start, "zoom": series.teaching_zoom},
         "start": _start(frames[start], preset) if frames else None,
+        # PNG/JPEG uploads have no stored values for the viewer to window: their PNGs serve.
+        "png_only": [image.pk for image in images if image.kind == Image.Kind.RASTER],
         "overlays": _overlays(images) if with_overlays else {},
         "captions": {},
     }

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from authoring import rules
 from cases.models import Case
 from imaging.models import Image
+from imaging.preset_fallback import preset_for
 from imaging.rendering import UnknownPreset, frame_png, frame_thumbnail_png, thumbnail_png
 
 
@@ -35,7 +36,7 @@ def _png_response(content: bytes, image: Image) -> HttpResponse:
 def _frame_response(request, pk: int, preset: str, index: int, render) -> HttpResponse:
     image = _visible_image(request, pk)
     try:
-        return _png_response(render(image, index, preset), image)
+        return _png_response(render(image, index, preset_for(image, preset)), image)
     except (UnknownPreset, IndexError) as error:
         raise Http404("No such frame or preset.") from error
 

@@ -709,7 +709,7 @@ def annotation_form(image: Image, **row) -> dict:
         "annotations-MAX_NUM_FORMS": "1000",
     }
     arrow = {
-        "frame": "0",
+        "frame": "1",  # frames count from 1 in the form; stored from 0
         "kind": "arrow",
         "x": "0.5",
         "y": "0.5",
@@ -734,7 +734,8 @@ def annotation_form(image: Image, **row) -> dict:
         ({"tail_y": "2"}, "Constraint"),
         ({"kind": SCRIPT}, "Select a valid choice"),
         ({"kind": "label", "text": ""}, "Constraint"),
-        ({"frame": "-1"}, "Ensure this value is greater than or equal to 0"),
+        ({"frame": "0"}, "Ensure this value is greater than or equal to 1"),
+        ({"frame": "2"}, "This image has 1 frame(s); choose 1 to 1."),
         ({"frame": "abc"}, "Enter a whole number"),
         ({"text": "t" * 121}, "Ensure this value has at most 120 characters"),
         ({"text": "arrow\x00"}, "Null characters are not allowed"),
@@ -763,3 +764,4 @@ def test_a_good_annotation_is_saved(as_user, world, role):
     response = client.post(f"/admin/imaging/image/{image.pk}/change/", data)
     assert response.status_code == 302
     assert Annotation.objects.filter(image=image).count() == 1
+    assert Annotation.objects.get(image=image).frame == 0  # "frame 1" in the form is the first frame

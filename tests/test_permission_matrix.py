@@ -325,6 +325,16 @@ SITE_ROWS = [
         "/images/{w.draft_other_image.pk}/bone/99.thumb.png",
         "404 404 404 404 404 404",
     ),
+    # The stored values the viewer windows in the page: answered exactly like the frames.
+    R("values published", "/images/{w.pub_image.pk}/values/0.raw", "200 200 200 200 200 200"),
+    R("values own draft", "/images/{w.draft_own_image.pk}/values/0.raw", "404 404 404 200 200 200"),
+    R("values other draft", "/images/{w.draft_other_image.pk}/values/0.raw", "404 404 404 404 200 200"),
+    R("values in review", "/images/{w.review_image.pk}/values/0.raw", "404 404 404 200 200 200"),
+    R(
+        "values other draft bad frame",
+        "/images/{w.draft_other_image.pk}/values/99.raw",
+        "404 404 404 404 404 404",
+    ),
     # Stored files are never served from MEDIA_URL, not even a published case's.
     R("raw media published", "/media/{w.pub_image.file.name}", "404 404 404 404 404 404"),
     R("raw media own draft", "/media/{w.draft_own_image.file.name}", "404 404 404 404 404 404"),

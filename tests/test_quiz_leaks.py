@@ -8,6 +8,7 @@ stack viewer could load are fetched too. No answer string may occur in any of th
 """
 
 import io
+import json
 import re
 import zlib
 from html.parser import HTMLParser
@@ -112,6 +113,24 @@ def viewer_frame_urls(case: Case) -> list[str]:
     return urls
 
 
+def viewer_values_urls(case: Case) -> list[str]:
+    """Every frame's stored values the viewer could window in the page (DICOM images only)."""
+    return [
+        f"/images/{image.pk}/values/{frame}.raw"
+        for image in Image.objects.filter(series__study__case=case, kind=Image.Kind.DICOM)
+        for frame in range(image.frame_count)
+    ]
+
+
+def fetch_values(client: Client, url: str) -> tuple[bytes, bytes]:
+    """The X-Frame header (text a reader of the response sees) and the raw values (numbers only)."""
+    response = client.get(url)
+    assert response.status_code == 200, f"{url} answered {response.status_code}"
+    assert response["Content-Type"] == "application/octet-stream"
+    headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+    return headers.encode(), response.content
+
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Compressed pixels are random-looking bytes: any three- or four-letter run turns up in them by chance
 # ("EMh", "aml" have). Shorter strings are looked for in a PNG's metadata chunks, where text would sit.
@@ -150,7 +169,10 @@ def leaks_in(content: bytes, strings: set[str], *, text: bool = True) -> list[st
         if text:
             hit = any(form.lower().encode() in content.lower() for form in {string, escape(string)})
         else:
-            searched = content if len(string) >= MIN_LENGTH_IN_PIXELS else png_metadata(content)
+            if len(string) >= MIN_LENGTH_IN_PIXELS:
+                searched = content
+            else:  # raw values have no metadata: all of them are pixels
+                searched = png_metadata(content) if content.startswith(PNG_SIGNATURE) else b""
             forms = {string, string.lower(), string.upper(), string.capitalize()}
             hit = any(form.encode() in searched for form in forms)
         if hit:
@@ -201,6 +223,10 @@ def assert_quiz_page_leaks_nothing(client: Client, case: Case, url: str | None =
     for referenced in referenced_urls(html) + viewer_frame_urls(case):
         if referenced not in fetched:
             fetched[referenced] = fetch(client, referenced)
+    for values_url in viewer_values_urls(case):
+        headers, values = fetch_values(client, values_url)
+        fetched[f"{values_url} (headers)"] = (headers, True)
+        fetched[values_url] = (values, False)
     for fetched_url, (content, is_text) in fetched.items():
         leaked = leaks_in(content, strings, text=is_text)
         assert leaked == [], f"{fetched_url} gives away the answer of {case.slug}"
@@ -345,6 +371,22 @@ def test_a_case_built_to_tempt_leaks_gives_nothing_away_before_reveal(client, te
     )  # the neutral label stays, the tempting one is replaced
     # A series label naming the treatment is replaced too (it is not one of the answer strings).
     assert "sacrectomy" not in html.lower() and "Series 3" in html
+
+
+def test_the_values_the_viewer_windows_carry_no_text(client, tempting_case):
+    """The viewer's lossless values: numbers and preset names, nothing of the DICOM header (whose series
+    description and comments name the diagnosis), nor a label or caption."""
+    urls = viewer_values_urls(tempting_case)
+    assert len(urls) == 2  # the two DICOM series; the PNG upload has no values
+    strings = answer_strings(tempting_case) | {"sacral chordoma, notochordal sarcoma", "Sagittal T2"}
+    for url in urls:
+        headers, values = fetch_values(client, url)
+        assert leaks_in(headers, strings) == [] and leaks_in(values, strings, text=False) == []
+        info = json.loads(dict(line.split(": ", 1) for line in headers.decode().splitlines())["X-Frame"])
+        assert set(info) == {"width", "height", "type", "invert", "windows"}
+        assert set(info["windows"]) <= {"default", "full"}
+    # The checker is not blind to raw bytes: the same values with the diagnosis spliced in are caught.
+    assert "Chordoma" in leaks_in(values[:40] + b"Chordoma" + values[40:], strings, text=False)
 
 
 def test_the_leak_checker_does_find_the_answer_once_revealed(client, tempting_case):

@@ -1,5 +1,7 @@
 """Overlay storage, the stack data the viewer gets, and the teaching-view form."""
 
+import re
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -76,3 +78,14 @@ def test_teaching_view_form_rejects_impossible_views(viewer_case, changes, field
     form = SeriesForm(series_fields(viewer_case["t1"], **changes), instance=viewer_case["t1"])
     assert not form.is_valid()
     assert field in form.errors
+
+
+def test_the_arrow_editor_counts_frames_from_1(admin_client, viewer_case):
+    """The arrow on the first frame (stored as 0, as image URLs index it) reads "1" in the admin."""
+    image = viewer_case["annotated"]
+    Annotation.objects.filter(image=image).update(frame=0)
+    html = admin_client.get(f"/admin/imaging/image/{image.pk}/change/").content.decode()
+    assert "Arrows are drawn on frame 1;" in html and "frame 0" not in html
+    assert re.search(r'name="annotations-0-frame" value="1"', html)
+    assert "Counting from 1" in html
+    assert str(Annotation.objects.get(image=image)).endswith("frame 1")

@@ -75,3 +75,8 @@ def series_admin_form(series, images=(), **extra) -> dict:
             f"images-{n}-caption": "",
         }
     return {**data, **extra}
+
+
+def sample_file(name: str) -> InputFile:
+    """One of pydicom's sample files, as an upload."""
+    return InputFile(name, (SAMPLE_DIR / name).read_bytes())

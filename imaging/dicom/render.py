@@ -35,7 +35,9 @@ from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply
 __all__ = [
     "FULL_RANGE",
     "WINDOW_PRESETS",
+    "FrameValues",
     "frame_count",
+    "frame_values",
     "png_bytes",
     "presets_for",
     "render_frame",
@@ -513,16 +515,26 @@ def _window(values: np.ndarray, center: float, width: float, function: str) -> n
 
 def _stretch(values: np.ndarray, mask: np.ndarray | None, percentiles: tuple[float, float]) -> np.ndarray:
     """Window over the given percentiles of the frame (padding and non-finite values left out)."""
+    window = _stretch_window(values, mask, percentiles)
+    if window is None:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return _window(values, window[0], window[1], "LINEAR_EXACT")
+
+
+def _stretch_window(
+    values: np.ndarray, mask: np.ndarray | None, percentiles: tuple[float, float]
+) -> tuple[float, float] | None:
+    """The LINEAR_EXACT (center, width) of :func:`_stretch`, or None when no value counts."""
     sample = values[mask] if mask is not None else values.ravel()
     sample = sample[np.isfinite(sample)]
     if sample.size > _AUTO_SAMPLE_LIMIT:
         sample = sample[:: sample.size // _AUTO_SAMPLE_LIMIT + 1]
     if sample.size == 0:
-        return np.zeros(values.shape, dtype=np.uint8)
+        return None
     low, high = (float(v) for v in np.percentile(sample, percentiles))
     if high <= low:
         high = low + 1.0
-    return _window(values, (low + high) / 2.0, high - low, "LINEAR_EXACT")
+    return (low + high) / 2.0, high - low
 
 
 def _voi_lut(values: np.ndarray, ds: Dataset) -> np.ndarray:
@@ -558,6 +570,93 @@ def _unpadded_mask(arr: np.ndarray, ds: Dataset) -> np.ndarray | None:
         low, high = sorted((padding, limit))
         mask = (arr < low) | (arr > high)
     return mask if not mask.all() else None
+
+
+# -- values for a client that windows them itself --------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameValues:
+    """One grayscale frame as Modality LUT output, and the windows that reproduce its renders.
+
+    `windows` maps each preset name to ``(center, width, function)``, which applied to `values`
+    by :func:`_window`'s arithmetic (in float32) gives the same 8-bit picture as
+    :func:`render_frame` with that preset; ``None`` where no window does (a *VOI LUT
+    Sequence*, or a frame with no finite value). `invert` is MONOCHROME1's inversion.
+    """
+
+    values: np.ndarray
+    windows: dict[str, tuple[float, float, str] | None]
+    invert: bool
+
+
+def frame_values(
+    ds: Dataset, index: int, presets: dict[str, tuple[float, float] | None]
+) -> FrameValues | None:
+    """The Modality LUT output of one grayscale frame, for a viewer that windows in the browser.
+
+    Parameters
+    ----------
+    ds : pydicom.dataset.Dataset
+        A data set whose pixel data can be decoded.
+    index : int
+        The frame, starting at 0.
+    presets : dict
+        Preset name -> window, as :func:`presets_for` gives them.
+
+    Returns
+    -------
+    FrameValues or None
+        Values as int16 where every one is a whole number in int16's range (CT and most MR),
+        else float32; None for color images (RGB, YBR, PALETTE COLOR), which have no window.
+
+    Raises
+    ------
+    IndexError
+        If `index` is not a frame of `ds`.
+
+    References
+    ----------
+    * DICOM Standard, Part 4, Annex N.2.1 (Grayscale Transformations)
+    * DICOM Standard, Part 3, Annex C.11.1 and C.11.2 (Modality LUT and VOI LUT Modules)
+    """
+    frames = frame_count(ds)
+    if not 0 <= index < frames:
+        raise IndexError(f"frame {index} out of range: the image has {frames} frame(s)")
+    photometric = str(ds.get("PhotometricInterpretation", "") or "MONOCHROME2").strip().upper()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        return None
+    arr = pixel_array(ds, index=index)
+    if arr.ndim != 2:
+        return None
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    values = _modality_transform(arr, ds, index)
+    windows = {name: _client_window(values, arr, ds, index, window) for name, window in presets.items()}
+    shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
+    return FrameValues(_compact(values), windows, photometric == "MONOCHROME1" or shape == "INVERSE")
+
+
+def _client_window(
+    values: np.ndarray, stored: np.ndarray, ds: Dataset, index: int, window: tuple[float, float] | None
+) -> tuple[float, float, str] | None:
+    """The window :func:`_grayscale_to_8bit` applies for `window`, as (center, width, function)."""
+    voi = _choose_voi(ds, index, window)
+    if voi.kind == "window":
+        return voi.center, voi.width, voi.function
+    if voi.kind == "stretch":
+        found = _stretch_window(values, _unpadded_mask(stored, ds), voi.percentiles)
+        return None if found is None else (found[0], found[1], "LINEAR_EXACT")
+    return None
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """`values` (float32) as int16 when that loses nothing, else as they are."""
+    if values.size and np.isfinite(values).all():
+        low, high = float(values.min()), float(values.max())
+        if low >= -32768 and high <= 32767 and np.array_equal(values, np.rint(values)):
+            return values.astype(np.int16)
+    return values
 
 
 # -- color ----------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ window.addEventListener("load", () => {
     const row = addRow();
     if (row) {
       setField(row, "kind", "arrow");
-      setField(row, "frame", "0");
+      setField(row, "frame", "1"); // frames count from 1 in the form (imaging/annotation_forms.py)
       setField(row, "tail_x", start[0]);
       setField(row, "tail_y", start[1]);
       setField(row, "x", end[0]);

@@ -1,28 +1,77 @@
-// Stack viewer: scroll a series slice by slice, switch window presets, zoom, pan, play, link
-// two series, show the author's arrows. No dependencies; no inline script (CSP-safe): the data
-// comes from a JSON block (json_script) beside each viewer.
+// Stack viewer: scroll a series slice by slice, window it (presets, or free W/L by dragging), zoom, pan,
+// play, link two series, show the author's arrows; on a case with several series, one viewer with a
+// series strip and a side-by-side view. No dependencies; no inline script or style (CSP-safe): the data
+// comes from a JSON block (json_script) beside each viewer, sizes go through the CSSOM.
 //
-// Network: a page opens with one image per viewer, a small copy of the teaching frame (same slice,
-// same window) as <img loading="lazy">, so the browser fetches it only when the viewer comes near the
-// screen. The full-size teaching frame replaces it when the viewer comes into view (a little before:
-// FULL_FRAME_MARGIN) or when the reader engages, whichever comes first. Neighbouring frames are
-// preloaded only once the reader engages with that viewer (pointer over it, focus, or any control),
-// never for every series on page load.
+// Pictures: a grayscale DICOM frame is fetched once as its stored values (Modality LUT output, lossless:
+// /images/<id>/values/<frame>.raw, see imaging/frame_values.py) and windowed here into a canvas, with the
+// server's own arithmetic, so a preset change or a W/L drag repaints without a round trip. Colour images,
+// PNG/JPEG uploads, a window only the server can apply (a VOI LUT) and any frame whose values cannot be
+// had use the server-rendered PNG of the preset instead.
+//
+// Network: a page opens with one image per viewer, a small copy of the teaching frame (same slice, same
+// window) as <img loading="lazy">. The full picture replaces it when the viewer comes into view (a little
+// before: FULL_FRAME_MARGIN) or when the reader engages, whichever comes first. Neighbouring frames are
+// preloaded only once the reader engages with that viewer (pointer over it, focus, touch, any control).
 
 const PRELOAD_AHEAD = 6;
 const PRELOAD_BEHIND = 3;
+const MAX_CACHED_VALUES = 64; // frames of values kept per viewer (a 512 x 512 CT slice is 0.5 MB)
 const ZOOM_STEP = 1.25;
 const ZOOM_MIN = 0.5;
 const ZOOM_MAX = 8;
 const CINE_FPS = 8;
 const PIXELS_PER_SLICE = 8; // vertical drag distance that moves one slice
+const TAP_SLOP = 10; // a touch that moves less than this many pixels, ...
+const TAP_TIME = 500; // ... for less than this many milliseconds, is a tap
 const SVG = "http://www.w3.org/2000/svg";
 const FULL_FRAME_MARGIN = "200px"; // how far outside the screen a viewer starts loading its full frame
 
 const linked = new Set();
+const f32 = Math.fround;
 
 function clamp(value, low, high) {
   return Math.min(high, Math.max(low, value));
+}
+
+// One value through a VOI window to a grey level 0-255: imaging/dicom/render.py's _window step by step,
+// each step rounded to float32 as NumPy does there, so a preset gives exactly the server's picture.
+function greyLevel(x, center, width, fn) {
+  let v;
+  if (fn === "SIGMOID") {
+    v = f32(f32(x) - f32(center));
+    v = f32(v * f32(-4 / width));
+    v = f32(1 / f32(f32(Math.exp(v)) + 1));
+  } else if (fn === "LINEAR_EXACT") {
+    v = f32(f32(f32(x) - f32(center)) * f32(1 / width));
+    v = f32(v + 0.5);
+  } else if (width <= 1) {
+    return f32(x) <= f32(center - 0.5) ? 0 : 255;
+  } else {
+    v = f32(f32(f32(x) - f32(center - 0.5)) * f32(1 / (width - 1)));
+    v = f32(v + 0.5);
+  }
+  if (!(v > 0)) v = 0; // also NaN
+  if (v > 1) v = 1;
+  return Math.trunc(f32(f32(v * 255) + 0.5));
+}
+
+// An opaque grey RGBA pixel as one little-endian 32-bit word (ImageData's byte order R, G, B, A).
+function greyPixel(level) {
+  return (0xff000000 | (level << 16) | (level << 8) | level) >>> 0;
+}
+
+// The frame's values as fetched, with their range (for W/L drag speed and the table below).
+function valuesEntry(info, buffer) {
+  const values = info.type === "int16" ? new Int16Array(buffer) : new Float32Array(buffer);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i += 1) {
+    const v = values[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { info, values, min, max, state: "ready" };
 }
 
 class StackViewer {
@@ -33,19 +82,28 @@ class StackViewer {
     this.viewport = root.querySelector(".viewport");
     this.stage = root.querySelector(".stage");
     this.img = root.querySelector("img.slice");
+    this.canvas = root.querySelector("canvas.slice-canvas");
+    this.context = this.canvas.getContext("2d", { alpha: false });
     this.overlay = root.querySelector("svg.overlay");
     this.counter = root.querySelector(".slice-counter");
+    this.readout = root.querySelector(".window-readout");
     this.captionLine = root.querySelector(".viewer-image-caption");
-    this.cache = new Map();
+    this.cache = new Map(); // PNGs preloaded
+    this.values = new Map(); // "<image>/<frame>" -> values entry
+    this.pngOnly = new Set(this.stack.png_only || []); // images that have no values to window here
+    this.table = null; // the last window's lookup table for int16 values
+    this.pixels = null; // ImageData of the canvas's size
     this.showOverlays = true;
-    this.panMode = false;
+    this.tool = null; // "pan" or "wl": what a plain drag does instead of scrolling
+    this.stackMode = false; // touch: swipes scroll the stack (after a tap), not the page
     this.timer = null;
     this.engaged = false;
     // Until the full frame is asked for, the <img> keeps the thumbnail the page came with.
-    this.full = this.stack.start.thumbnail === this.stack.start.src;
-    if (!this.full) this.reserveSize();
+    this.full = false;
+    this.root.classList.toggle("is-single", this.count === 1); // nothing to scroll: no stack mode
     this.reset();
     this.bind();
+    new ResizeObserver(() => this.fit()).observe(this.viewport);
   }
 
   // The reader is about to use this viewer: from now on, frames around the current one preload.
@@ -56,29 +114,18 @@ class StackViewer {
     this.preload();
   }
 
-  // The thumbnail has the full frame's width and height attributes, but the stylesheet sizes the image
-  // by its natural size (width: auto); give it the box the full frame will have, so nothing moves when
-  // that replaces it. CSSOM, not a style attribute (CSP). Released once the full frame has loaded.
-  reserveSize() {
-    const start = this.stack.start;
-    const maxHeight = Number.parseFloat(getComputedStyle(this.img).maxHeight);
-    const scale = Number.isFinite(maxHeight) ? Math.min(1, maxHeight / start.height) : 1;
-    this.img.style.width = `${start.width * scale}px`;
-  }
-
-  // Swap the thumbnail for the full-size frame now shown (once; later frames go through show()).
-  // The browser keeps painting the thumbnail until the full frame has loaded.
   showFullFrame() {
     if (this.full) return;
     this.full = true;
-    const release = () => { this.img.style.width = ""; };
-    this.img.addEventListener("load", release, { once: true });
-    this.img.addEventListener("error", release, { once: true });
-    this.img.src = this.url(this.index);
+    this.render();
   }
 
   get count() {
     return this.stack.frames.length;
+  }
+
+  get frame() {
+    return this.stack.frames[this.index];
   }
 
   url(index, preset = this.preset) {
@@ -86,9 +133,14 @@ class StackViewer {
     return `${this.imageRoot}${frame.image}/${preset}/${frame.frame}.png`;
   }
 
+  valuesUrl(frame) {
+    return `${this.imageRoot}${frame.image}/values/${frame.frame}.raw`;
+  }
+
   reset() {
     const teaching = this.stack.teaching;
     this.preset = teaching.preset;
+    this.custom = null;
     this.zoom = teaching.zoom;
     this.panX = 0;
     this.panY = 0;
@@ -99,24 +151,22 @@ class StackViewer {
 
   show(index, { fromLink = false } = {}) {
     this.index = clamp(Math.round(index), 0, this.count - 1);
-    const frame = this.stack.frames[this.index];
-    const src = this.url(this.index);
-    // Any frame but the one the thumbnail shows means the full frames are wanted now.
-    if (!this.full && src !== this.stack.start.src) this.showFullFrame();
-    if (this.full && this.img.getAttribute("src") !== src) {
-      this.img.src = src;
-    }
-    this.img.width = frame.width;
-    this.img.height = frame.height;
-    this.img.alt = `${this.stack.label}, slice ${this.index + 1} of ${this.count}`;
+    this.img.width = this.frame.width;
+    this.img.height = this.frame.height;
+    const label = `${this.stack.label}, slice ${this.index + 1} of ${this.count}`;
+    this.img.alt = label;
+    this.canvas.setAttribute("aria-label", label);
     this.counter.textContent = `${this.index + 1} / ${this.count}`;
     this.root.dataset.slice = String(this.index + 1);
+    // Any frame but the teaching one means the full frames are wanted now.
+    if (this.index !== this.stack.teaching.slice) this.full = true;
+    this.render();
     this.drawOverlays();
     this.showCaption();
     this.preload();
     if (!fromLink && this.isLinked()) {
       for (const other of linked) {
-        if (other !== this) other.followLinked(this);
+        if (other !== this && !other.root.hidden) other.followLinked(this);
       }
     }
   }
@@ -125,11 +175,135 @@ class StackViewer {
     this.show(this.index + delta);
   }
 
+  // Every frame of the series fills the viewport the same way, whatever its own pixel size: the stage
+  // gets the largest box of the frame's shape that fits (CSSOM sizes, allowed by the CSP).
+  fit() {
+    const width = this.viewport.clientWidth;
+    const height = this.viewport.clientHeight;
+    if (!width || !height) return; // hidden
+    const frame = this.frame;
+    const scale = Math.min(width / frame.width, height / frame.height);
+    this.stage.style.width = `${frame.width * scale}px`;
+    this.stage.style.height = `${frame.height * scale}px`;
+  }
+
+  hasValues(frame) {
+    return !this.pngOnly.has(frame.image);
+  }
+
+  // The values of a frame: fetched once, then kept (the oldest dropped past MAX_CACHED_VALUES).
+  loadValues(frame) {
+    const key = `${frame.image}/${frame.frame}`;
+    const known = this.values.get(key);
+    if (known) return known;
+    const entry = { state: "loading" };
+    entry.promise = fetch(this.valuesUrl(frame), { credentials: "same-origin" })
+      .then(async (response) => {
+        if (!response.ok) throw new Error(`values answered ${response.status}`);
+        const info = JSON.parse(response.headers.get("X-Frame"));
+        Object.assign(entry, valuesEntry(info, await response.arrayBuffer()));
+      })
+      .catch(() => {
+        entry.state = "failed";
+        this.pngOnly.add(frame.image); // e.g. a colour image: its PNGs serve from now on
+      });
+    this.values.set(key, entry);
+    for (const old of this.values.keys()) {
+      if (this.values.size <= MAX_CACHED_VALUES) break;
+      if (old !== key) this.values.delete(old);
+    }
+    return entry;
+  }
+
+  // Show the current frame in the current window: windowed here from its values when they are loaded,
+  // else (after they load) the same; the server's PNG for anything that has no values to window.
+  render() {
+    this.fit();
+    if (!this.full) return; // the thumbnail stays
+    const frame = this.frame;
+    if (this.hasValues(frame)) {
+      const entry = this.loadValues(frame);
+      if (entry.state === "ready" && this.paint(entry)) return;
+      if (entry.state === "loading") {
+        entry.promise.then(() => {
+          if (this.frame === frame) this.render();
+        });
+        return; // the picture shown so far stays until the values are here
+      }
+    }
+    this.showPng();
+  }
+
+  showPng() {
+    const src = this.url(this.index);
+    if (this.img.getAttribute("src") !== src) this.img.src = src;
+    this.stage.classList.remove("uses-canvas");
+    this.readout.textContent = "";
+    delete this.root.dataset.window;
+  }
+
+  // The window for a frame: the reader's own, else the preset's as the server resolved it for this image
+  // (its default where the image lacks the preset, as the PNG views do); null where only a PNG can show it.
+  windowFor(entry) {
+    if (this.custom) return [this.custom.center, this.custom.width, "LINEAR"];
+    const windows = entry.info.windows;
+    return this.preset in windows ? windows[this.preset] : windows.default ?? null;
+  }
+
+  paint(entry) {
+    const win = this.windowFor(entry);
+    if (!win) return false;
+    const [center, width, fn] = win;
+    const { info, values } = entry;
+    if (this.canvas.width !== info.width || this.canvas.height !== info.height) {
+      this.canvas.width = info.width;
+      this.canvas.height = info.height;
+      this.pixels = null;
+    }
+    if (!this.pixels) this.pixels = this.context.createImageData(info.width, info.height);
+    const out = new Uint32Array(this.pixels.data.buffer);
+    const invert = info.invert;
+    if (info.type === "int16") {
+      // Each stored value once, through a table over the frame's range, then one lookup per pixel.
+      const table = this.tableFor(center, width, fn, invert, entry.min, entry.max);
+      const offset = -table.low;
+      for (let i = 0; i < values.length; i += 1) out[i] = table.pixels[values[i] + offset];
+    } else {
+      for (let i = 0; i < values.length; i += 1) {
+        const level = greyLevel(values[i], center, width, fn);
+        out[i] = greyPixel(invert ? 255 - level : level);
+      }
+    }
+    this.context.putImageData(this.pixels, 0, 0);
+    this.stage.classList.add("uses-canvas");
+    this.readout.textContent = `W ${Math.round(width)} · L ${Math.round(center)}`;
+    this.root.dataset.window = `${Math.round(center)}/${Math.round(width)}`;
+    return true;
+  }
+
+  tableFor(center, width, fn, invert, low, high) {
+    const key = `${center}|${width}|${fn}|${invert}`;
+    const table = this.table;
+    if (table && table.key === key && table.low <= low && table.high >= high) return table;
+    const pixels = new Uint32Array(high - low + 1);
+    for (let v = low; v <= high; v += 1) {
+      const level = greyLevel(v, center, width, fn);
+      pixels[v - low] = greyPixel(invert ? 255 - level : level);
+    }
+    this.table = { key, low, high, pixels };
+    return this.table;
+  }
+
   preload() {
     if (!this.engaged) return;
     for (let offset = -PRELOAD_BEHIND; offset <= PRELOAD_AHEAD; offset += 1) {
       const index = this.index + offset;
       if (index < 0 || index >= this.count) continue;
+      const frame = this.stack.frames[index];
+      if (this.hasValues(frame)) {
+        this.loadValues(frame);
+        continue;
+      }
       const src = this.url(index);
       if (!this.cache.has(src)) {
         const image = new Image();
@@ -142,16 +316,35 @@ class StackViewer {
 
   setPreset(preset) {
     if (!this.stack.presets.includes(preset)) return;
+    this.full = true;
     this.preset = preset;
+    this.custom = null;
     this.updatePresetButtons();
-    this.show(this.index);
+    this.render();
   }
 
   updatePresetButtons() {
     for (const button of this.root.querySelectorAll("[data-preset]")) {
-      button.setAttribute("aria-pressed", String(button.dataset.preset === this.preset));
+      button.setAttribute("aria-pressed", String(!this.custom && button.dataset.preset === this.preset));
     }
-    this.root.dataset.preset = this.preset;
+    this.root.dataset.preset = this.custom ? "custom" : this.preset;
+  }
+
+  // Free windowing, as on a reading workstation: dragging right widens the window, dragging down raises
+  // its centre (a darker picture), at a speed that crosses the frame's value range in about one viewport.
+  startWindowing() {
+    const frame = this.frame;
+    const entry = this.hasValues(frame) ? this.values.get(`${frame.image}/${frame.frame}`) : null;
+    if (!entry || entry.state !== "ready") return null;
+    const win = this.windowFor(entry) ?? [(entry.min + entry.max) / 2, entry.max - entry.min + 1];
+    const speed = Math.max((entry.max - entry.min) / Math.max(this.viewport.clientHeight, 1), 0.01);
+    return { center: win[0], width: win[1], speed };
+  }
+
+  setWindow(center, width) {
+    this.custom = { center, width: Math.max(width, 1) };
+    this.updatePresetButtons();
+    this.render();
   }
 
   setZoom(zoom) {
@@ -171,7 +364,7 @@ class StackViewer {
     const notes = (this.stack.overlays || {})[String(this.index)] || [];
     overlay.classList.toggle("hidden", !this.showOverlays || notes.length === 0);
     if (!notes.length) return;
-    const frame = this.stack.frames[this.index];
+    const frame = this.frame;
     const w = frame.width;
     const h = frame.height;
     overlay.setAttribute("viewBox", `0 0 ${w} ${h}`);
@@ -217,8 +410,7 @@ class StackViewer {
 
   showCaption() {
     if (!this.captionLine) return;
-    const frame = this.stack.frames[this.index];
-    const imageIndex = [...new Set(this.stack.frames.map((f) => f.image))].indexOf(frame.image);
+    const imageIndex = [...new Set(this.stack.frames.map((f) => f.image))].indexOf(this.frame.image);
     this.captionLine.textContent = (this.stack.captions || {})[String(imageIndex)] || "";
   }
 
@@ -237,6 +429,25 @@ class StackViewer {
     }
     button.setAttribute("aria-pressed", String(Boolean(this.timer)));
     button.textContent = this.timer ? "Pause" : "Play";
+  }
+
+  // "pan" or "wl" makes a plain drag pan or window; choosing the same tool again turns it off.
+  setTool(tool) {
+    this.tool = this.tool === tool ? null : tool;
+    for (const button of this.root.querySelectorAll("[data-tool]")) {
+      button.setAttribute("aria-pressed", String(button.dataset.tool === this.tool));
+    }
+    this.root.classList.toggle("has-tool", Boolean(this.tool));
+  }
+
+  // Touch: the page scrolls under a vertical swipe until a tap puts the viewer in stack mode, where
+  // swipes scroll the slices; another tap, or a touch outside the viewer, gives the swipe back to the page.
+  setStackMode(on) {
+    this.stackMode = on;
+    this.root.classList.toggle("is-stack-mode", on);
+    this.root.querySelector(".touch-hint").textContent = on
+      ? "Stack mode: swipe to scroll slices, tap to leave"
+      : "Tap the image to scroll its slices";
   }
 
   isLinked() {
@@ -277,47 +488,72 @@ class StackViewer {
       this.root.addEventListener(type, () => this.engage(), { passive: true });
     }
     this.viewport.addEventListener("wheel", (event) => {
-      event.preventDefault();
-      if (event.ctrlKey) this.setZoom(this.zoom * (event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP));
-      else this.step(event.deltaY > 0 ? 1 : -1);
+      if (event.ctrlKey) {
+        event.preventDefault();
+        this.setZoom(this.zoom * (event.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP));
+      } else if (this.count > 1) {
+        event.preventDefault();
+        this.step(event.deltaY > 0 ? 1 : -1);
+      } // a single image has nothing to scroll: the wheel scrolls the page
     }, { passive: false });
 
     this.viewport.addEventListener("keydown", (event) => this.onKey(event));
+    this.viewport.addEventListener("contextmenu", (event) => event.preventDefault()); // right drag: W/L
 
     let drag = null;
     this.viewport.addEventListener("pointerdown", (event) => {
-      drag = { x: event.clientX, y: event.clientY, index: this.index, panX: this.panX, panY: this.panY };
-      this.viewport.setPointerCapture(event.pointerId);
+      this.engage();
+      const touch = event.pointerType === "touch";
+      let mode = "stack";
+      if (event.button === 2 || this.tool === "wl") mode = "wl";
+      else if (this.tool === "pan" || event.shiftKey) mode = "pan";
+      else if (touch && !this.stackMode) mode = "page"; // the browser scrolls the page (touch-action)
+      drag = {
+        mode, touch, x: event.clientX, y: event.clientY, time: event.timeStamp, moved: 0,
+        index: this.index, panX: this.panX, panY: this.panY,
+        window: mode === "wl" ? this.startWindowing() : null,
+      };
+      if (mode !== "page") this.viewport.setPointerCapture(event.pointerId);
     });
     this.viewport.addEventListener("pointermove", (event) => {
       if (!drag) return;
       const dx = event.clientX - drag.x;
       const dy = event.clientY - drag.y;
-      if (this.panMode || event.shiftKey) {
+      drag.moved = Math.max(drag.moved, Math.hypot(dx, dy));
+      if (drag.mode === "pan") {
         this.panX = drag.panX + dx;
         this.panY = drag.panY + dy;
         this.applyTransform();
-      } else {
+      } else if (drag.mode === "wl" && drag.window) {
+        const { center, width, speed } = drag.window;
+        this.setWindow(center + dy * speed, width + dx * speed);
+      } else if (drag.mode === "stack") {
         this.show(drag.index + Math.trunc(dy / PIXELS_PER_SLICE));
       }
     });
-    const endDrag = () => { drag = null; };
-    this.viewport.addEventListener("pointerup", endDrag);
-    this.viewport.addEventListener("pointercancel", endDrag);
+    this.viewport.addEventListener("pointerup", (event) => {
+      const tap = drag && drag.touch && drag.moved < TAP_SLOP && event.timeStamp - drag.time < TAP_TIME;
+      if (tap && this.count > 1) {
+        this.setStackMode(!this.stackMode);
+      }
+      drag = null;
+    });
+    this.viewport.addEventListener("pointercancel", () => { drag = null; }); // the page took the swipe
+    document.addEventListener("pointerdown", (event) => {
+      if (this.stackMode && !this.root.contains(event.target)) this.setStackMode(false);
+    });
 
     this.root.querySelector(".toolbar").addEventListener("click", (event) => {
       const button = event.target.closest("button");
       if (!button) return;
+      this.engage();
       if (button.dataset.preset) return this.setPreset(button.dataset.preset);
+      if (button.dataset.tool) return this.setTool(button.dataset.tool);
       const actions = {
         previous: () => this.step(-1),
         next: () => this.step(1),
         "zoom-in": () => this.setZoom(this.zoom * ZOOM_STEP),
         "zoom-out": () => this.setZoom(this.zoom / ZOOM_STEP),
-        pan: () => {
-          this.panMode = !this.panMode;
-          button.setAttribute("aria-pressed", String(this.panMode));
-        },
         reset: () => this.reset(),
         play: () => this.togglePlay(button),
         link: () => this.toggleLink(button),
@@ -343,6 +579,7 @@ class StackViewer {
       "-": () => this.setZoom(this.zoom / ZOOM_STEP),
       r: () => this.reset(),
       f: () => this.fullscreen(),
+      w: () => this.setTool("wl"),
     };
     const presetNumber = Number.parseInt(event.key, 10);
     if (presetNumber >= 1 && presetNumber <= this.stack.presets.length) {
@@ -352,6 +589,113 @@ class StackViewer {
       event.preventDefault();
       keys[event.key]();
     }
+  }
+}
+
+// A case with several series: one viewer at a time, chosen from a strip of thumbnails (as a study's tabs),
+// or two side by side. Built here, not in the page: without JavaScript every series keeps its own viewer.
+class SeriesStrip {
+  constructor(panel, viewers) {
+    this.viewers = viewers;
+    this.shown = [viewers[0]];
+    this.target = 0; // which of the two panes a choice from the strip fills
+    this.strip = document.createElement("div");
+    this.strip.className = "series-strip";
+    this.strip.setAttribute("role", "toolbar");
+    this.strip.setAttribute("aria-label", "Series");
+    this.tabs = new Map();
+    for (const viewer of viewers) this.strip.append(this.tab(viewer));
+    this.splitButton = document.createElement("button");
+    this.splitButton.type = "button";
+    this.splitButton.className = "split-toggle";
+    this.splitButton.textContent = "Side by side";
+    this.splitButton.setAttribute("aria-pressed", "false");
+    this.splitButton.addEventListener("click", () => this.toggleSplit());
+    this.strip.append(this.splitButton);
+    this.panes = document.createElement("div");
+    this.panes.className = "viewer-panes";
+    const first = viewers[0].root.closest(".study") || viewers[0].root;
+    first.before(this.strip, this.panes);
+    for (const viewer of viewers) {
+      const study = viewer.root.closest(".study");
+      this.panes.append(viewer.root);
+      if (study && !study.querySelector(".stack-viewer")) study.hidden = true;
+      for (const type of ["pointerdown", "focusin", "wheel"]) {
+        viewer.root.addEventListener(type, () => this.aim(viewer), { passive: true });
+      }
+    }
+    panel.classList.add("has-strip");
+    this.update();
+  }
+
+  tab(viewer) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "series-tab";
+    const thumbnail = document.createElement("img");
+    thumbnail.src = viewer.stack.start.thumbnail;
+    thumbnail.alt = "";
+    thumbnail.loading = "lazy";
+    thumbnail.decoding = "async";
+    const label = document.createElement("span");
+    label.className = "series-tab-label";
+    label.textContent = viewer.stack.label;
+    const detail = document.createElement("span");
+    detail.className = "series-tab-detail";
+    const study = viewer.root.closest(".study")?.querySelector("h3")?.textContent ?? "";
+    detail.textContent = `${study} · ${viewer.count} slice${viewer.count === 1 ? "" : "s"}`;
+    button.append(thumbnail, label, detail);
+    button.addEventListener("click", () => this.choose(viewer));
+    this.tabs.set(viewer, button);
+    return button;
+  }
+
+  get split() {
+    return this.shown.length === 2;
+  }
+
+  choose(viewer) {
+    if (!this.split) {
+      this.shown = [viewer];
+    } else if (this.shown[1 - this.target] === viewer) {
+      this.shown.reverse(); // already in the other pane: the two change places
+    } else {
+      this.shown[this.target] = viewer;
+    }
+    this.update();
+    viewer.engage();
+  }
+
+  aim(viewer) {
+    const pane = this.shown.indexOf(viewer);
+    if (pane < 0 || pane === this.target) return;
+    this.target = pane;
+    this.update();
+  }
+
+  toggleSplit() {
+    if (this.split) {
+      this.shown = [this.shown[this.target]];
+      this.target = 0;
+    } else {
+      const next = this.viewers[(this.viewers.indexOf(this.shown[0]) + 1) % this.viewers.length];
+      this.shown = [this.shown[0], next];
+      this.target = 1;
+    }
+    this.update();
+  }
+
+  update() {
+    for (const viewer of this.viewers) {
+      const pane = this.shown.indexOf(viewer);
+      viewer.root.hidden = pane < 0;
+      viewer.root.classList.toggle("pane-second", pane === 1);
+      viewer.root.classList.toggle("is-target", this.split && pane === this.target);
+      this.tabs.get(viewer).setAttribute("aria-pressed", String(pane >= 0));
+      if (pane >= 0) viewer.fit();
+    }
+    this.panes.classList.toggle("is-split", this.split);
+    this.splitButton.setAttribute("aria-pressed", String(this.split));
   }
 }
 
@@ -366,11 +710,17 @@ const nearScreen = "IntersectionObserver" in window
   }, { rootMargin: FULL_FRAME_MARGIN })
   : null;
 
-for (const root of document.querySelectorAll(".stack-viewer[data-stack-id]")) {
-  if (document.getElementById(root.dataset.stackId)) {
+for (const panel of document.querySelectorAll(".image-panel")) {
+  const viewers = [];
+  for (const root of panel.querySelectorAll(".stack-viewer[data-stack-id]")) {
+    if (!document.getElementById(root.dataset.stackId)) continue;
     root.viewer = new StackViewer(root);
     root.classList.add("is-ready");
-    if (nearScreen) nearScreen.observe(root);
-    else root.viewer.showFullFrame();
+    viewers.push(root.viewer);
+  }
+  if (viewers.length > 1) new SeriesStrip(panel, viewers);
+  for (const viewer of viewers) {
+    if (nearScreen) nearScreen.observe(viewer.root);
+    else viewer.showFullFrame();
   }
 }
