@@ -205,6 +205,7 @@ AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_CALLABLE = "config.login_throttling.attempted_username"
 # Every failed log-in is kept (admin: Axes, Access failures), not only the running count per client.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # A successful log-in does not clear the failures (axes' AXES_RESET_ON_SUCCESS stays off): it would let

@@ -94,6 +94,16 @@ def test_a_success_does_not_clear_the_failures_of_the_address(client, resident, 
     assert log_in(client, "res", "wrong").status_code == 429
 
 
+def test_an_overlong_username_is_a_failure_like_any_other(client, resident):
+    """Django's forms pass it on whole; axes' username column holds 255 characters (on PostgreSQL a
+    longer value was a server error)."""
+    long_name = "x" * 10_000
+    responses = fail(client, long_name, live_settings.AXES_FAILURE_LIMIT)
+    assert [response.status_code for response in responses] == [200] * (len(responses) - 1) + [429]
+    assert AccessAttempt.objects.get().username == long_name[:255]
+    assert log_in(client, "res", PASSWORD).status_code == 429  # the address is locked
+
+
 def test_the_admin_lists_the_lock_out(client, resident, admin_user):
     fail(client, "res", live_settings.AXES_FAILURE_LIMIT, address=ELSEWHERE)
     client.force_login(admin_user)
