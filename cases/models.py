@@ -470,12 +470,12 @@ class CaseSearchDocument(models.Model):
 
 
 class SearchTerm(models.Model):
-    """A word of the published archive (PostgreSQL only): the vocabulary for typo correction.
+    """A word of the published archive (PostgreSQL only): candidates for typo correction.
 
-    Filled from published cases and from diagnosis names, never from drafts, so a "did you mean"
-    cannot reveal a word that only an unpublished case contains. ``stem`` (the English stem, set by
-    PostgreSQL) tells a known plural from a typo. Words are only added; a stale one costs nothing
-    but an unhelpful suggestion.
+    Filled from published cases (their diagnoses' names included), never from drafts. Words are only
+    added, so a row can be stale (a surname an editor deleted, a case since unpublished): the
+    suggestion query (``cases.search._diagnoses_and_corrections``) offers a word only if, when it
+    runs, a published case's search document holds it, so a stale row is never offered.
     """
 
     word = models.CharField(max_length=60, primary_key=True)

@@ -8,14 +8,16 @@ so a page's cached entries and the queryset they were computed from always name 
 
 ``user.has_perm`` asks the database twice (the user's own permissions, then their groups'); here
 both come in one query. Superusers and inactive users are answered without a query, exactly as
-``has_perm`` answers them (``User.has_perm``, ``ModelBackend``). With any authentication backend
-other than Django's ``ModelBackend`` alone, ``has_perm`` is asked instead, since another backend may
-grant permissions this query cannot see.
+``has_perm`` answers them (``User.has_perm``, ``ModelBackend``). When any authentication backend
+other than Django's ``ModelBackend`` can grant permissions (has a ``has_perm``), ``has_perm`` is asked
+instead, since that backend may grant permissions this query cannot see. A backend without
+``has_perm`` is skipped by Django's own permission check too (django-axes' only refuses log-ins).
 """
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db.models import Q
+from django.utils.module_loading import import_string
 
 APP_LABEL = "cases"
 VIEW_DRAFT = "view_draft_case"
@@ -46,8 +48,13 @@ def remember_case_visibility_permissions(user, codenames) -> None:
         setattr(user, _MEMO, frozenset(codenames) & frozenset(VISIBILITY_CODENAMES))
 
 
+def _only_the_model_backend_grants_permissions() -> bool:
+    granting = [path for path in settings.AUTHENTICATION_BACKENDS if hasattr(import_string(path), "has_perm")]
+    return granting == [MODEL_BACKEND]
+
+
 def _look_up(user) -> frozenset[str]:
-    if list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
+    if not _only_the_model_backend_grants_permissions():
         return frozenset(code for code in VISIBILITY_CODENAMES if user.has_perm(f"{APP_LABEL}.{code}"))
     return frozenset(
         Permission.objects.filter(Q(user=user) | Q(group__user=user))

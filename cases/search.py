@@ -260,11 +260,9 @@ def search_after_diagnosis_saved(*, diagnosis: Diagnosis) -> None:
     case_ids = Case.objects.filter(
         Q(final_diagnosis=diagnosis) | Q(differential_items__diagnosis=diagnosis)
     ).values_list("pk", flat=True)
+    # Its names enter the vocabulary with the documents of its published cases, and only then: a
+    # diagnosis that no published case names is not public.
     search_documents_refresh(case_ids=case_ids)
-    # Diagnosis names are public (the A to Z pages list them), so they may always be suggested.
-    search_vocabulary_add(
-        words={word for name in _diagnosis_names(diagnosis) for word in normalise_words(name)}
-    )
 
 
 def search_after_region_saved(*, region: Region) -> None:
@@ -353,25 +351,48 @@ def _load_vocabulary(words: list[str], using: str) -> _Vocabulary:
 
 
 def _diagnoses_and_corrections(words: list[str], using: str) -> tuple[list, dict[str, str]]:
+    """Every diagnosis's names, and a correction for each query word that no published case has.
+
+    The vocabulary table (``SearchTerm``) only proposes: a word is offered as a correction only if,
+    when the query runs, it is a word of a published case's search document (which holds the names
+    of its final diagnosis and differential items too). So a word removed from a case, a case
+    unpublished, or a word that only a draft or an unused diagnosis ever had, is never offered,
+    however stale the table is. A query word counts as known (no correction) on the same terms:
+    a published case would match it.
+    """
     # One round trip for both: the query count of the case list stays fixed (one more than without q).
     diagnoses, terms = Diagnosis._meta.db_table, SearchTerm._meta.db_table
+    documents, cases = CaseSearchDocument._meta.db_table, Case._meta.db_table
+    published_documents = f"""
+        SELECT 1 FROM {documents} d JOIN {cases} c ON c.id = d.case_id WHERE c.status = %(published)s
+    """
+    # The vector (GIN-indexed) narrows the documents to those with a word of the same stem; the text
+    # then holds the word itself ("hemangioma", not only "hemangiomas"). Its groups are normalised
+    # words joined by single spaces.
+    document_text = " || ' ' || ".join(
+        ["' '", *(f"d.{name}" for name, _weight, _score in WEIGHT_GROUPS), "' '"]
+    )
     sql = f"""
         SELECT name, synonyms::text, NULL, NULL, NULL FROM {diagnoses}
         UNION ALL
         SELECT NULL, NULL, q.word, best.word, best.similarity
-        FROM unnest(%s::text[]) AS q(word)
+        FROM unnest(%(words)s::text[]) AS q(word)
         CROSS JOIN LATERAL (
             SELECT t.word, similarity(t.word, q.word) AS similarity FROM {terms} t
-            WHERE t.word %% q.word ORDER BY similarity DESC, t.word LIMIT 1
+            WHERE t.word %% q.word AND EXISTS (
+                {published_documents}
+                AND d.vector @@ plainto_tsquery('{SEARCH_CONFIG}', t.word)
+                AND strpos({document_text}, ' ' || t.word || ' ') > 0
+            )
+            ORDER BY similarity DESC, t.word LIMIT 1
         ) AS best
         WHERE NOT EXISTS (
-            SELECT 1 FROM {terms} t
-            WHERE t.word = q.word OR t.stem = (ts_lexize('english_stem', q.word))[1]
+            {published_documents} AND d.vector @@ plainto_tsquery('{SEARCH_CONFIG}', q.word)
         )
     """
     rows, corrections = [], {}
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [words])
+        cursor.execute(sql, {"words": words, "published": Case.Status.PUBLISHED})
         for name, synonyms, word, correction, similarity in cursor.fetchall():
             if name is not None:
                 rows.append((name, json.loads(synonyms) if synonyms else []))

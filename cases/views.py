@@ -245,7 +245,20 @@ class RegionDetailView(VisibleCasesMixin, TemplateView):
         return context
 
 
-class DiagnosisListView(VisibleCasesMixin, TemplateView):
+class DiagnosesOfVisibleCasesMixin(VisibleCasesMixin):
+    """A diagnosis is public only through a case: one the user may see must name it, as its final
+    diagnosis or an item of its differential. One created for a draft stays out of the A to Z, and its
+    page answers 404, for everyone who may not see that draft."""
+
+    def diagnoses(self):
+        visible = self.visible_cases().values("pk")
+        named = Exists(Case.objects.filter(pk__in=visible, final_diagnosis=OuterRef("pk"))) | Exists(
+            DifferentialItem.objects.filter(case__in=visible, diagnosis=OuterRef("pk"))
+        )
+        return Diagnosis.objects.filter(named)
+
+
+class DiagnosisListView(DiagnosesOfVisibleCasesMixin, TemplateView):
     template_name = "cases/diagnosis_list.html"
 
     def get_context_data(self, **kwargs):
@@ -253,7 +266,7 @@ class DiagnosisListView(VisibleCasesMixin, TemplateView):
         diagnoses = self.cached(
             "diagnosis-list",
             lambda: list(
-                Diagnosis.objects.annotate(
+                self.diagnoses().annotate(
                     case_count=Count(
                         "final_cases", filter=Q(final_cases__in=self.visible_cases().values("pk"))
                     )
@@ -267,15 +280,14 @@ class DiagnosisListView(VisibleCasesMixin, TemplateView):
         return context
 
 
-class DiagnosisDetailView(VisibleCasesMixin, TemplateView):
+class DiagnosisDetailView(DiagnosesOfVisibleCasesMixin, TemplateView):
     template_name = "cases/diagnosis_detail.html"
 
     def get_context_data(self, slug: str, **kwargs):
         context = super().get_context_data(**kwargs)
-        # Diagnoses are public (only their cases are filtered): one cached entry for everyone.
-        diagnosis = cached(
-            cache_key("diagnosis", "all", {"slug": slug}),
-            lambda: Diagnosis.objects.filter(slug=slug).first() or CASE_MISSING,
+        # Cached for what this user may see: whether the diagnosis is public depends on it.
+        diagnosis = self.cached(
+            "diagnosis", lambda: self.diagnoses().filter(slug=slug).first() or CASE_MISSING, {"slug": slug}
         )
         if diagnosis == CASE_MISSING:
             raise Http404("No such diagnosis.")

@@ -5,6 +5,7 @@ production: the settings then refuse to start without a real ``SECRET_KEY``.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "csp",
     "taggit",
     "reversion",
+    "axes",
     "cases",
     "imaging",
     "quiz",
@@ -61,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused log-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -128,6 +132,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes first: it refuses a log-in while the account or the address is locked out, before
+# the password is even checked (so a right password does not get through a lock-out either).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -187,6 +198,50 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# Log-in throttling (django-axes; docs/security.md): after AXES_FAILURE_LIMIT failed log-ins for one
+# username, or from one address, further log-ins for that username and from that address are refused
+# for LOGIN_LOCKOUT_MINUTES after the last attempt, and the person sees the lock-out page.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_CALLABLE = "config.login_throttling.attempted_username"
+# Every failed log-in is kept (admin: Axes, Access failures), not only the running count per client.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# A successful log-in does not clear the failures (axes' AXES_RESET_ON_SUCCESS stays off): it would let
+# the owner of one account wipe their address's count between guesses at other accounts.
+
+
+def trusted_proxy_settings(count: int) -> tuple[tuple[str, ...], int | None]:
+    """django-axes' client-address settings (``AXES_IPWARE_META_PRECEDENCE_ORDER``,
+    ``AXES_IPWARE_PROXY_COUNT``) for ``count`` trusted reverse proxies in front of the app.
+
+    No proxy: the socket's address (REMOTE_ADDR), and X-Forwarded-For is ignored, since anyone can send
+    one. Behind proxies that each append the address they received the request from to
+    X-Forwarded-For (nginx's ``$proxy_add_x_forwarded_for``), the client is the ``count``-th address from
+    the right: what the outermost trusted proxy saw; anything further left was written by the client.
+    django-ipware counts only the proxies listed in the header, which excludes the one whose address is
+    REMOTE_ADDR: hence ``count - 1``.
+    """
+    if count < 0:
+        raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, not {count}.")
+    if count == 0:
+        return ("REMOTE_ADDR",), None
+    return ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"), count - 1
+
+
+# How many reverse proxies (nginx, a load balancer) stand between the clients and the app; 0 when the
+# app is reached directly. Decides which address log-in throttling counts (trusted_proxy_settings).
+try:
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be a whole number: {error}") from error
+AXES_IPWARE_META_PRECEDENCE_ORDER, AXES_IPWARE_PROXY_COUNT = trusted_proxy_settings(TRUSTED_PROXY_COUNT)
+# A client may send an X-Forwarded-For of its own, which the proxy extends: a longer chain than the
+# proxy count is normal, and its right end is still the proxies' (strict mode would fall back to the
+# proxy's own address, and lock everyone out together).
+IPWARE_STRICT = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

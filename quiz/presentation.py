@@ -21,17 +21,14 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from cases.answer_words import names_a_treatment
 from cases.caching import cache_key, cached
 from cases.models import Case
 from cases.templatetags.case_extras import age_sex
-from quiz.matching import AnswerKey, normalise_name
+from quiz.technique_vocabulary import is_technique_label
 
 QUIZ_PAGE_MISSING = "missing"
-# Part of the key: a change of what the entry holds (or of the template) makes old entries unread.
-# 2: study time labels withheld ("Study N"); 3: every study labelled "Initial" keeps it;
-# 4: series labels naming a treatment withheld; 5: where age and sex come from.
-QUIZ_PAGE_FORMAT = 5
+# Part of the key: raised whenever what an entry holds changes, so that older entries are never read.
+QUIZ_PAGE_FORMAT = 6
 BODY_TEMPLATE = "quiz/includes/case_quiz_body.html"
 
 WITHHELD_LABEL = "Series {number}"
@@ -56,13 +53,14 @@ class QuizCase:
 
 
 def quiz_case(case: Case) -> QuizCase:
-    """The quiz presentation of a case loaded ``for_detail()``; labels naming an answer are withheld,
-    and so is every study's time label (``withhold_time_labels``).
+    """The quiz presentation of a case loaded ``for_detail()``; a series label that is not all
+    technique is withheld (``withhold_series_labels``), and so is every study's time label
+    (``withhold_time_labels``).
 
     Changes the case's prefetched studies and series in memory: pass a case loaded for this page
     alone (every caller reads its own from the database; the case page caches a case of its own).
     """
-    withhold_answer_labels(case)
+    withhold_series_labels(case)
     withhold_time_labels(case)
     return QuizCase(
         slug=case.slug,
@@ -127,26 +125,19 @@ def quiz_page_cached(slug: str, load: Callable[[str], Case | None]) -> QuizPage 
     return None if found == QUIZ_PAGE_MISSING else found
 
 
-def answer_forms(case: Case) -> list[str]:
-    """Normalised names of the final diagnosis and of every differential item, synonyms included."""
-    key = AnswerKey.of(case)
-    names = [*([key.final] if key.final else []), *key.differential]
-    return [form for diagnosis in names for form in diagnosis.forms]
-
-
-def withhold_answer_labels(case: Case) -> None:
-    """Series labels are checked when written (``imaging.services.check_series_label``), but an
-    admin edit or a differential item added later can still make one name an answer; and a label
-    may name a treatment ("Post-embolisation angiogram"), which is fine on the case page. The quiz
-    then shows a neutral label in its place. Only the in-memory (prefetched) series change.
+def withhold_series_labels(case: Case) -> None:
+    """Before the reveal a series label is shown only if every word of it is imaging technique
+    (``quiz.technique_vocabulary``): "Sagittal T2" stays, while "Vertebral haemangioma, sagittal T1",
+    "After coiling" or "IOH" become "Series N" (the series' place in the case, from 1). Labels are
+    also checked when written (``imaging.services.check_series_label``), but only against the final
+    diagnosis; a surname, an abbreviation or a treatment gets through that. Only the in-memory
+    (prefetched) series change; the revealed page reads the case again and shows the real labels.
     """
-    forms = answer_forms(case)
     number = 0
     for study in case.studies.all():
         for series in study.series.all():
             number += 1
-            label = f" {normalise_name(series.label)} "
-            if any(f" {form} " in label for form in forms) or names_a_treatment(series.label):
+            if not is_technique_label(series.label):
                 series.label = WITHHELD_LABEL.format(number=number)
 
 

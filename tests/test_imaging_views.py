@@ -171,7 +171,7 @@ def test_the_demo_samples_are_ct_mr_compressed_and_multi_frame_none_flagged(medi
 
     from imaging.rendering import frame_png
 
-    call_command("load_demo", stdout=StringIO())
+    call_command("load_demo", allow_without_debug=True, stdout=StringIO())  # pytest-django turns DEBUG off
     images = list(Image.objects.select_related("series__study"))
     assert images and all(image.series.is_sample for image in images)  # each with the badge
     assert not any(image.is_flagged for image in images)  # else withheld from the public (imaging.views)

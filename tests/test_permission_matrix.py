@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import reversion
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings as django_settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -158,6 +159,13 @@ def build_world() -> SimpleNamespace:
         user=users["res2"], case=w.pub, due_on=timezone.localdate(), reviewed_at=timezone.now()
     )
     w.case_ct = ContentType.objects.get_for_model(Case).pk
+    # Log-in throttling's records (django-axes): a lock-out, a successful log-in, a failure.
+    client = {"user_agent": "matrix", "ip_address": "192.0.2.1", "http_accept": "*/*", "path_info": "/"}
+    w.accessattempt = AccessAttempt.objects.create(
+        username="res2", get_data="", post_data="", failures_since_start=5, **client
+    )
+    w.accesslog = AccessLog.objects.create(username="res2", **client)
+    w.accessfailurelog = AccessFailureLog.objects.create(username="res2", locked_out=True, **client)
     return w
 
 
@@ -359,6 +367,7 @@ ADMIN_ROWS = [
     R("admin app quiz", "/admin/quiz/", "L L 404 404 404 200"),
     R("admin app auth", "/admin/auth/", "L L 404 404 404 200"),
     R("admin app taggit", "/admin/taggit/", "L L 404 404 404 200"),
+    R("admin app axes", "/admin/axes/", "L L 404 404 404 200"),
     R(
         "view on site published",
         "/admin/r/{w.case_ct}/{w.pub.pk}/",
@@ -517,6 +526,14 @@ ADMIN_MODELS = {
     "taggit.Tag": only_superusers("tag"),
     "quiz.QuizAttempt": only_superusers("attempt"),
     "quiz.ReviewCard": only_superusers("reviewcard"),
+    # Log-in throttling (django-axes): its records are read-only, so nobody adds one by hand; lifting a
+    # lock-out is deleting its access attempt.
+    **{
+        f"axes.{model}": model_pages(
+            SUPERUSER_ONLY, "L L 403 403 403 403", {model.lower(): (SUPERUSER_ONLY,) * 3}
+        )
+        for model in ["AccessAttempt", "AccessLog", "AccessFailureLog"]
+    },
     "cases.Case": model_pages(
         "L L 403 200 200 200",
         "L L 403 200 200 200",

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import zlib
+from html import unescape
 from html.parser import HTMLParser
 
 import pydicom
@@ -203,13 +204,17 @@ def site_wide_text(client: Client) -> bytes:
 KNOWN_SITE_WIDE: set[str] = set()
 
 
-def assert_quiz_page_leaks_nothing(client: Client, case: Case, url: str | None = None) -> int:
+def assert_quiz_page_leaks_nothing(
+    client: Client, case: Case, url: str | None = None, also: frozenset[str] = frozenset()
+) -> int:
+    """Fetch the quiz page and everything it references; no answer string (nor any of ``also``) may
+    be in any of it. Returns how many URLs were fetched."""
     url = url or f"/cases/{case.slug}/quiz/"
     response = client.get(url, follow=True)
     assert response.status_code == 200
     html = response.content.decode()
     assert "Quiz case" in html and 'name="guess"' in html, "not the unrevealed quiz page"
-    strings = answer_strings(case)
+    strings = answer_strings(case) | also
     chrome = site_wide_text(client)
     final_names = (
         {case.final_diagnosis.name, *case.final_diagnosis.synonyms} if case.final_diagnosis else set()
@@ -430,3 +435,66 @@ def test_quiz_pages_carry_no_inline_script_or_style(client, request, cases):
             assert "style=" not in html and "<style" not in html
             scripts = re.findall(r"<script[^>]*>", html)
             assert all('src="/static/' in tag or 'type="application/json"' in tag for tag in scripts)
+
+
+# Series labels that must not reach the unrevealed page, each with what it gives away. None contains the
+# final diagnosis's name as written (the label check at upload refuses that), so only the allow-list
+# stops them.
+WITHHELD_SERIES_LABELS = {
+    "Vertebral haemangioma, sagittal T1": "Vertebral haemangioma",  # the answer in other words
+    "After coiling": "coiling",  # a treatment, which names the lesion
+    "IOH": "IOH",  # the diagnosis's abbreviation, not listed as a synonym
+    "Okonkwo sagittal T2": "Okonkwo",  # a surname (the patient's, or the referrer's)
+    "St Bartholomew's Hospital CT": "Bartholomew",  # where the patient was seen
+    "GCTB protocol, axial": "GCTB",  # a differential item's abbreviation
+    "Pre-vertebroplasty axial CT": "vertebroplasty",  # a procedure
+}
+# Technique only: shown before the reveal as written.
+TECHNIQUE_SERIES_LABELS = {"Sagittal T2", "Axial CT bone window", "Post-contrast T1 fat-sat"}
+SERIES_LABEL = re.compile(r'<span class="series-label">([^<]*)</span>')
+
+
+@pytest.fixture
+def labelled_case(make_case, diagnosis):
+    case = make_case(
+        slug="labelled-series",
+        title="Collapsed vertebra with a corduroy pattern",
+        age=58,
+        sex="F",
+        clinical_history="Back pain after lifting.",
+        final_diagnosis=diagnosis("Intraosseous haemangioma", synonyms=["vertebral hemangioma"]),
+        differential=[diagnosis("Giant cell tumour of bone", synonyms=["GCTB"])],
+    )
+    for label in [*WITHHELD_SERIES_LABELS, *sorted(TECHNIQUE_SERIES_LABELS)]:
+        series = series_create(case=case, label=label, modality="CT" if "CT" in label else "MR")
+        result = images_ingest(series=series, files=[InputFile("image.png", png_bytes())])
+        assert not result.rejected
+    return case
+
+
+def series_labels_shown(html: str) -> list[str]:
+    return [unescape(label) for label in SERIES_LABEL.findall(html)]
+
+
+def test_only_technique_series_labels_are_shown_before_the_reveal(client, labelled_case):
+    labels_in_order = [
+        series.label
+        for study in Case.objects.for_detail().get(pk=labelled_case.pk).studies.all()
+        for series in study.series.all()
+    ]
+    expected = [
+        label if label in TECHNIQUE_SERIES_LABELS else f"Series {number}"
+        for number, label in enumerate(labels_in_order, start=1)
+    ]
+    assert len(expected) == len(WITHHELD_SERIES_LABELS) + len(TECHNIQUE_SERIES_LABELS)
+    url = f"/cases/{labelled_case.slug}/quiz/"
+    assert series_labels_shown(client.get(url).content.decode()) == expected
+    assert series_labels_shown(client.get(url).content.decode()) == expected  # from the cache
+    # Nothing of a withheld label anywhere the page leads to: its text, its images, the viewer's frames.
+    given_away = frozenset({*WITHHELD_SERIES_LABELS, *WITHHELD_SERIES_LABELS.values()})
+    assert assert_quiz_page_leaks_nothing(client, labelled_case, also=given_away) > len(expected)
+
+
+def test_the_revealed_page_shows_every_series_label_as_written(client, labelled_case):
+    html = client.post(f"/cases/{labelled_case.slug}/quiz/", {"guess": "haemangioma"}).content.decode()
+    assert set(series_labels_shown(html)) == {*WITHHELD_SERIES_LABELS, *TECHNIQUE_SERIES_LABELS}

@@ -169,28 +169,3 @@ def test_every_study_labelled_initial_keeps_it_and_the_others_show_their_place(c
 )
 def test_neutral_time_labels(number, label, shown):
     assert neutral_time_label(number, label) == shown
-
-
-@pytest.mark.parametrize(
-    ("label", "treatment"),
-    [
-        ("Post-embolisation angiogram", True),
-        ("Post-embolization angiogram", True),
-        ("Post-op sagittal T2", True),
-        ("After chemo, axial", True),
-        ("Postoperative CT", True),
-        ("Radiotherapy planning CT", True),
-        ("CT-guided biopsy", True),
-        ("Laminectomy follow-up", True),
-        ("Vertebroplasty", True),
-        ("Sagittal T2", False),
-        ("Axial T1 post gadolinium", False),
-        ("Post contrast T1", False),
-        ("Coronal STIR", False),
-        ("Whole-spine MRI", False),
-    ],
-)
-def test_series_labels_that_name_a_treatment(label, treatment):
-    from cases.answer_words import names_a_treatment
-
-    assert names_a_treatment(label) is treatment

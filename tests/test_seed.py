@@ -1,17 +1,22 @@
 """The three seed cases: complete where the source supports it, honest where it does not."""
 
+import os
 import re
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.forms.models import model_to_dict
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
 from cases.seed import read_seed
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
 
 SACRAL, THALASSAEMIA, AML = (
     "back-and-left-leg-pain-47f",
@@ -33,7 +38,13 @@ def snapshot():
     return rows
 
 
-def test_load_demo_loads_three_published_seed_cases_and_role_accounts():
+@pytest.fixture
+def development(settings):
+    """load_demo is for a development machine, where DEBUG is on (pytest-django turns it off)."""
+    settings.DEBUG = True
+
+
+def test_load_demo_loads_three_published_seed_cases_and_role_accounts(development):
     call_command("load_demo", stdout=StringIO())
     assert set(Case.objects.published().values_list("slug", flat=True)) == {SACRAL, THALASSAEMIA, AML}
     users = {user.username: {g.name for g in user.groups.all()} for user in get_user_model().objects.all()}
@@ -43,11 +54,53 @@ def test_load_demo_loads_three_published_seed_cases_and_role_accounts():
     assert get_user_model().objects.get(username="admin").is_superuser
 
 
-def test_load_demo_twice_changes_nothing():
+def test_load_demo_twice_changes_nothing(development):
     call_command("load_demo", stdout=StringIO())
     first = snapshot()
     call_command("load_demo", stdout=StringIO())
     assert snapshot() == first
+
+
+def test_load_demo_refuses_with_debug_off_and_creates_nothing(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError) as refused:
+        call_command("load_demo", stdout=StringIO())
+    message = str(refused.value)
+    assert "DEBUG is off" in message and "passwords are published" in message
+    assert "--allow-without-debug" in message
+    assert not get_user_model().objects.exists()
+    assert not Case.objects.exists()
+
+
+def test_load_demo_runs_with_debug_off_when_told_to(settings):
+    settings.DEBUG = False
+    out = StringIO()
+    call_command("load_demo", allow_without_debug=True, stdout=out)
+    assert get_user_model().objects.filter(username="admin", is_superuser=True).exists()
+    assert "admin / demo-admin-pass" in out.getvalue()
+
+
+def test_load_demo_refuses_from_the_command_line_with_debug_off(tmp_path):
+    """As on a server: the settings read DEBUG=0 from the environment (and then need a secret key)."""
+    env = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY"}}
+    env.update(
+        DEBUG="0",
+        SECRET_KEY="s" * 50,
+        ALLOWED_HOSTS="cases.example.org",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'server.sqlite3'}",
+        MEDIA_ROOT=str(tmp_path / "media"),
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "load_demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "load_demo refused: DEBUG is off" in result.stderr
+    assert not (tmp_path / "media").exists()
 
 
 def test_every_section_the_source_supports_is_filled(seeded):

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -15,8 +16,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", default=str(SEED_FILE), help="Seed file (default: fixtures/seed.json).")
+        parser.add_argument(
+            "--allow-without-debug",
+            action="store_true",
+            help="Run even with DEBUG off, knowing that it creates accounts whose passwords are published.",
+        )
 
     def handle(self, *args, **options):
+        # The demo accounts' passwords are in the code and the README: on a server anyone could log in
+        # as the admin. DEBUG off is how a deployment says it is one (config/settings.py).
+        if not settings.DEBUG and not options["allow_without_debug"]:
+            raise CommandError(
+                "load_demo refused: DEBUG is off, so this looks like a real deployment, and load_demo "
+                "creates log-ins (admin, editor, faculty, resident) whose passwords are published. Run it "
+                "on a development machine (DEBUG=1, the default), or pass --allow-without-debug if you "
+                "really mean to, and change or remove those accounts before anyone else can reach the site."
+            )
         try:
             data = read_seed(Path(options["seed"]))
         except (OSError, ValueError) as error:
