@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from django.db.models import Q
+
 from cases.models import Case, Diagnosis
 from cases.spelling import normalise
 from quiz.models import Mark
@@ -132,8 +134,14 @@ class AnswerKey:
         differential = tuple(DiagnosisNames.of(item.diagnosis) for item in items)
         indistinguishable = frozenset(item.diagnosis.name for item in items if item.indistinguishable)
         own_ids = {case.final_diagnosis_id, *(item.diagnosis_id for item in items)}
-        others = Diagnosis.objects.exclude(pk__in=[pk for pk in own_ids if pk]).values_list(
-            "name", "synonyms", "accepted_answers"
+        # Only diagnoses that published cases name: the mark must not hint that a draft's diagnosis exists.
+        published = Case.Status.PUBLISHED
+        named_in_public = Q(final_cases__status=published) | Q(differential_items__case__status=published)
+        others = (
+            Diagnosis.objects.filter(named_in_public)
+            .exclude(pk__in=[pk for pk in own_ids if pk])
+            .distinct()
+            .values_list("name", "synonyms", "accepted_answers")
         )
         other_forms = frozenset(
             normalise_name(written)

@@ -4,6 +4,7 @@ the differential (another item of the case's differential) or wrong — for the 
 built to test one rule each."""
 
 import pytest
+from django.utils import timezone
 
 from cases.models import Case, Diagnosis
 from quiz.matching import (
@@ -213,11 +214,15 @@ def test_the_residents_differential_is_compared_with_the_cases(seed_keys):
 
 
 @pytest.mark.django_db
-def test_another_diagnosis_the_archive_knows_is_not_taken_for_a_typo(seeded, diagnosis):
+def test_another_diagnosis_the_archive_knows_is_not_taken_for_a_typo(seeded, diagnosis, make_case):
     case = Case.objects.for_detail().get(slug=SACRAL)
     # One letter from "osteoclastoma", a synonym of giant cell tumour in this case's differential.
     assert grade_guess(AnswerKey.of(case), "osteoblastoma").mark == Mark.DIFFERENTIAL
-    diagnosis("Osteoblastoma")
+    osteoblastoma = diagnosis("Osteoblastoma")
+    draft = make_case(status=Case.Status.DRAFT, final_diagnosis=osteoblastoma)
+    # A draft's diagnosis is not public: the mark must not change because it exists.
+    assert grade_guess(AnswerKey.of(case), "osteoblastoma").mark == Mark.DIFFERENTIAL
+    Case.objects.filter(pk=draft.pk).update(status=Case.Status.PUBLISHED, published_at=timezone.now())
     assert grade_guess(AnswerKey.of(case), "osteoblastoma").mark == Mark.WRONG
     assert grade_guess(AnswerKey.of(case), "osteoclastomma").mark == Mark.DIFFERENTIAL
 
