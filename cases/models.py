@@ -9,13 +9,13 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
-from django.db.models.query import ModelIterable
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.urls import reverse
 from django.utils import timezone
 from taggit.managers import TaggableManager
 from taggit.models import Tag, TaggedItemBase
 
+from cases import extensions
 from cases.modalities import MODALITY_CHOICES, modality_codes_matching
 from cases.permissions import VIEW_DRAFT, VIEW_REVIEW, case_visibility_permissions
 
@@ -140,10 +140,8 @@ class CaseQuerySet(models.QuerySet):
     def for_detail(self):
         """A case with every row its page (and its quiz page) shows, in a fixed number of queries:
         the case with its final diagnosis and author, then one query each for regions (with their
-        parents), tags, findings, differential items (with their diagnoses) and references, and one
-        for the whole image tree (``ImageTreeIterable``): studies, series, images and arrows."""
-        from imaging.models import Study
-
+        parents), tags, findings, differential items (with their diagnoses) and references, and what
+        apps above ``cases`` add (``cases.extensions``: imaging adds the image tree)."""
         return self.select_related("final_diagnosis", "author").prefetch_related(
             models.Prefetch("regions", queryset=Region.objects.select_related("parent")),
             "tags",
@@ -152,99 +150,8 @@ class CaseQuerySet(models.QuerySet):
                 "differential_items", queryset=DifferentialItem.objects.select_related("diagnosis")
             ),
             "references",
-            models.Prefetch("studies", queryset=ImageTreeQuerySet(model=Study)),
+            *(make() for make in extensions.detail_prefetches),
         )
-
-
-class ImageTreeIterable(ModelIterable):
-    """Studies, each with its series, their images and the images' arrows, read in ONE query.
-
-    ``prefetch_related("studies__series__images__annotations")`` costs four queries. Here the
-    studies are joined to their series, images and annotations with LEFT OUTER JOINs (so a study
-    without series and a series without images are kept), rows in teaching order, and the rows are
-    split back into model instances whose related managers are filled as ``prefetch_related`` fills
-    them: ``study.series.all``, ``series.images.all``, ``image.annotations.all`` run no query, and
-    ``series.study``, ``image.series`` and ``annotation.image`` are set. Studies come in teaching order
-    (``order``, then id) whatever the queryset's own ordering; its filters are kept.
-
-    An image row repeats once per arrow of the image (most have none). The images' de-identification
-    report, which no page shows and which can be large, is left deferred (read on access).
-    """
-
-    # Per level: the relation path from the study and the fields that order the level.
-    LEVELS = (
-        ("", ("order", "pk")),
-        ("series__", ("order", "pk")),
-        ("series__images__", ("order", "pk")),
-        ("series__images__annotations__", ("frame", "pk")),
-    )
-    DEFERRED_FIELDS = {"imaging.Image": {"deid_report"}}
-
-    def __iter__(self):
-        from imaging.models import Annotation, Image, Series, Study
-
-        queryset = self.queryset
-        db = queryset.db
-        models_ = (Study, Series, Image, Annotation)
-        levels = []  # (model, attnames, first column, number of columns)
-        paths = []
-        for model, (prefix, _ordering) in zip(models_, self.LEVELS, strict=True):
-            deferred = self.DEFERRED_FIELDS.get(model._meta.label, set())
-            names = [field.attname for field in model._meta.concrete_fields if field.name not in deferred]
-            levels.append((model, names, len(paths), len(names)))
-            paths += [prefix + name for name in names]
-        ordering = ["case_id"] + [prefix + name for prefix, fields in self.LEVELS for name in fields]
-        rows = queryset.order_by(*ordering).values_list(*paths)
-
-        known = {}  # (model, pk) -> instance
-        children = {}  # id(parent) -> [child, …]
-        roots = []
-        parent_links = (None, "study", "series", "image")
-        for row in rows:
-            parent = None
-            for (model, names, start, width), link in zip(levels, parent_links, strict=True):
-                values = row[start : start + width]
-                pk = values[names.index(model._meta.pk.attname)]
-                if pk is None:  # a LEFT JOIN found no row at this level (nor below)
-                    break
-                instance = known.get((model, pk))
-                if instance is None:
-                    instance = known[(model, pk)] = model.from_db(db, names, values)
-                    children[id(instance)] = []
-                    if parent is None:
-                        roots.append(instance)
-                    else:
-                        model._meta.get_field(link).set_cached_value(instance, parent)
-                        children[id(parent)].append(instance)
-                parent = instance
-        accessors = {Study: "series", Series: "images", Image: "annotations"}
-        for instance in known.values():
-            accessor = accessors.get(type(instance))
-            if accessor is not None:
-                _fill_prefetch_cache(instance, accessor, children[id(instance)])
-        for field, related in queryset._known_related_objects.items():
-            for study in roots:
-                if not field.is_cached(study) and getattr(study, field.attname) in related:
-                    setattr(study, field.name, related[getattr(study, field.attname)])
-        yield from roots
-
-
-def _fill_prefetch_cache(instance, accessor: str, rows: list) -> None:
-    """What ``prefetch_related`` leaves behind: ``instance.<accessor>.all()`` answers ``rows``."""
-    if not hasattr(instance, "_prefetched_objects_cache"):
-        instance._prefetched_objects_cache = {}
-    rows_queryset = getattr(instance, accessor).get_queryset()  # lazy: no query
-    rows_queryset._result_cache = rows
-    rows_queryset._prefetch_done = True
-    instance._prefetched_objects_cache[accessor] = rows_queryset
-
-
-class ImageTreeQuerySet(models.QuerySet):
-    """A queryset of studies that reads them with their whole image tree (``ImageTreeIterable``)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._iterable_class = ImageTreeIterable
 
 
 class Case(models.Model):

@@ -12,11 +12,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from authoring import rules
 from imaging.annotation_forms import AnnotationForm
+from imaging.flags import image_flags_clear
 from imaging.inputs import uploaded_files
 from imaging.models import Annotation, Image, Series, Study, Upload
 from imaging.rendering import presets_of
@@ -358,11 +358,7 @@ class ImageAdmin(CaseScopedAdmin):
         description="Clear the burned-in text flag (I have looked at the pixels)", permissions=["clear_flag"]
     )
     def clear_flag(self, request, queryset):
-        updated = (
-            self.editable(request, queryset)
-            .filter(needs_review=True, reviewed_at__isnull=True)
-            .update(reviewed_by=request.user, reviewed_at=timezone.now())
-        )
+        updated = image_flags_clear(images=self.editable(request, queryset), by=request.user)
         self.message_user(request, f"{updated} image flag(s) cleared.", messages.SUCCESS)
 
     def has_clear_flag_permission(self, request):

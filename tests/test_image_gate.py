@@ -22,6 +22,7 @@ Outcomes, one token per role:
 """
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -476,8 +477,14 @@ def test_an_editors_upload_to_a_published_case_waits_for_an_editors_look(as_role
     assert as_role("anon").get(thumb).status_code == 404
     assert as_role("resident").get(thumb).status_code == 404
     assert editor.get(thumb).status_code == 200
+    # The published page does not list it either, for anyone: its viewer would show a broken image.
+    case_page = f"/cases/{series.study.case.slug}/"
+    listed = re.compile(rf'"image": ?{added.pk}\b')  # the viewer's data names each frame's image
+    assert not listed.search(as_role("anon").get(case_page).content.decode())
+    assert not listed.search(editor.get(case_page).content.decode())
     editor.post("/admin/imaging/image/", {"action": "clear_flag", "_selected_action": [str(added.pk)]})
     assert as_role("anon").get(thumb).status_code == 200
+    assert listed.search(as_role("anon").get(case_page).content.decode())
 
 
 # -- The rule itself ------------------------------------------------------------------------------------
