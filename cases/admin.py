@@ -14,6 +14,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.validators import MaxValueValidator
@@ -345,12 +346,27 @@ class BundleImportForm(forms.Form):
         initial="error",
         widget=forms.RadioSelect,
     )
+    author = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label="Me",
+        label="Author of the imported cases",
+        help_text="The cases arrive as this author's drafts, never published; an editor publishes them after "
+        "the usual checks.",
+    )
 
     def __init__(self, *args, user, limit: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.limit = limit
         self.fields["bundle"].widget.attrs["accept"] = ".zip,application/zip"
+        # Those who write cases (authoring.rules.may_author): faculty and editors.
+        self.fields["author"].queryset = (
+            get_user_model()
+            .objects.with_perm("cases.change_case", is_active=True)
+            .distinct()
+            .order_by("username")
+        )
 
     def clean_bundle(self):
         bundle = self.cleaned_data["bundle"]
@@ -383,6 +399,16 @@ def import_report_message(report: ImportReport) -> str:
         parts.append(f"Replaced: {', '.join(report.replaced)}.")
     if report.skipped:
         parts.append(f"Skipped (exist already): {', '.join(report.skipped)}.")
+    if report.imported:
+        parts.append(
+            f"They are drafts of {report.author or 'nobody'}, to be published after the usual checks; "
+            f"{report.images_flagged} image(s) wait for a burned-in text review."
+        )
+    if report.diagnoses_created:
+        parts.append(f"New diagnoses from the bundle: {', '.join(report.diagnoses_created)}.")
+    if report.diagnoses_updated:
+        updated = ", ".join(report.diagnoses_updated)
+        parts.append(f"Diagnoses given synonyms or accepted answers by the bundle: {updated}.")
     return " ".join(parts)
 
 
@@ -724,6 +750,7 @@ class CaseAdmin(VersionAdmin):
                     upload,
                     on_conflict=form.cleaned_data["on_conflict"],
                     by=request.user,
+                    author=form.cleaned_data["author"],
                     max_total_bytes=2 * limit,
                 )
             except BundleError as error:

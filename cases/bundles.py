@@ -5,24 +5,29 @@ Layout of a bundle (format ``teaching-archive-bundle``, version 1)::
     manifest.json            format, version, created, case slugs, and the SHA-256 of every other file
     cases/<slug>.json        one case: every field, findings, differential (with the diagnosis entries),
                              references, regions (with their parents), tags, studies, series, images,
-                             overlays, attribution, licence, status, revision summary
-    images/<sha256>.<ext>    the stored, already de-identified image files, byte for byte
+                             arrows, attribution, licence; and, for the reader only, the exporting
+                             archive's status, dates, author and revision summary
+    images/<sha256>.<ext>    the stored, de-identified image files, byte for byte
 
 The manifest is the last entry of the zip (it lists the checksums of the entries before it); readers
-find entries by name, so their order is no part of the format.
+find entries by name, so their order is no part of the format. Fields added since the first bundles
+(accepted answers, editors' notes, where age and sex come from, "indistinguishable") are optional:
+an older bundle imports with their defaults.
 
 One writer (``export_bundle``, to a path or a file object; ``export_bundle_tempfile`` for a download)
 and one reader (``import_bundle``) serve the ``export_cases``/``import_cases`` commands and the case
-admin alike.
+admin alike. Bundles exchange cases; they are no backup (a backup is ``pg_dump`` plus the media storage).
 
-Import checks the whole bundle before it writes anything: format and version, well-formed JSON,
-safe entry names, the number of entries and what they expand to, every file present with the
-checksum the manifest gives, each case file holding the case the manifest names, and every image
-file being what this archive stores (a DICOM file marked PatientIdentityRemoved YES by the
-de-identification, or a PNG). The database writes happen in one transaction; a record that does not
-fit the models is reported as a ``BundleError``; image files saved to storage before a failure are
-deleted again, so a rejected or failed import leaves the database and storage as they were. The files
-of replaced cases are deleted only once the transaction commits.
+Import checks the whole bundle before it writes anything: format and version, well-formed JSON of a
+bounded size, safe entry names, the number of entries and what they expand to, every file present
+with the checksum the manifest gives, each case file holding the case the manifest names, and every
+image file being of the kind this archive stores (a DICOM file that says it was de-identified, or a
+PNG). Then, in one transaction, every record is checked as the admin checks it and written
+(``cases.bundle_records``: cases arrive as drafts), and every image file goes through the ingest, as
+an upload does (``cases.bundle_images``: de-identified and re-encoded again, flags never cleared).
+A bundle that fails anywhere raises ``BundleError`` naming what is wrong; image files stored before
+the failure are deleted again, so a rejected or failed import leaves the database and storage as
+they were. The files of replaced cases are deleted only once the transaction commits.
 """
 
 import hashlib
@@ -31,23 +36,24 @@ import json
 import re
 import tempfile
 import zipfile
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO
 
 import pydicom
 import reversion
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from reversion.models import Version
 
-from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
-from imaging.models import Annotation, Image, Series, Study
+from cases.bundle_images import IMAGE_FIELDS, case_images_create
+from cases.bundle_records import CASE_FIELDS, DiagnosisChanges, RecordError, case_records_create
+from cases.models import Case, Diagnosis, Region
+from imaging.inputs import is_zip
+from imaging.models import Image
 from imaging.raster import PNG_MAGIC
 
 FORMAT = "teaching-archive-bundle"
@@ -55,40 +61,17 @@ VERSION = 1
 MAX_ENTRY_BYTES = 512 * 1024 * 1024
 MAX_TOTAL_BYTES = 4 * 1024 * 1024 * 1024
 MAX_ENTRIES = 100_000
+# The JSON entries are read whole and parsed in memory: bounded well above what real ones need (a
+# manifest line is about 110 bytes, so 100,000 entries take about 11 MB; a case record a few hundred KB).
+MAX_MANIFEST_BYTES = 32 * 1024 * 1024
+MAX_CASE_RECORD_BYTES = 8 * 1024 * 1024
 SPOOL_BYTES = 8 * 1024 * 1024
 CONFLICT_POLICIES = ("error", "skip", "rename", "replace")
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")  # what a Case's SlugField accepts
-
-CASE_FIELDS = [
-    "title",
-    "age",
-    "sex",
-    "clinical_history",
-    "diagnosis_certainty",
-    "diagnosis_proof",
-    "treatment_outcome",
-    "discussion",
-    "teaching_points",
-    "attribution",
-    "licence",
-    "status",
-]
-IMAGE_FIELDS = [
-    "kind",
-    "sha256",
-    "size_bytes",
-    "modality",
-    "rows",
-    "columns",
-    "frame_count",
-    "sort_key",
-    "slice_position",
-    "order",
-    "caption",
-    "deid_report",
-    "needs_review",
-    "review_reason",
-]
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# Errors zipfile raises while reading a damaged or unusual entry (bad CRC, truncated data, an
+# unsupported compression method, encryption).
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError)
 
 
 class BundleError(Exception):
@@ -115,6 +98,7 @@ def _diagnosis_entry(diagnosis: Diagnosis | None) -> dict | None:
         "slug": diagnosis.slug,
         "name": diagnosis.name,
         "synonyms": diagnosis.synonyms,
+        "accepted_answers": diagnosis.accepted_answers,
         "summary": diagnosis.summary,
         "summary_source": diagnosis.summary_source,
         "editorial_summary": diagnosis.editorial_summary,
@@ -200,12 +184,19 @@ def case_to_dict(case: Case) -> tuple[dict, dict[str, bytes]]:
     data = {
         "slug": case.slug,
         **{name: getattr(case, name) for name in CASE_FIELDS},
+        "status": case.status,  # for the reader: an import makes every case a draft
         "final_diagnosis": _diagnosis_entry(case.final_diagnosis),
         "published_at": case.published_at.isoformat() if case.published_at else None,
         "created_at": case.created_at.isoformat(),
         "author": case.author.get_username() if case.author else "",
         "findings": [
-            {"modality": f.modality, "study": f.study, "text": f.text, "order": f.order}
+            {
+                "modality": f.modality,
+                "study": f.study,
+                "text": f.text,
+                "editors_note": f.editors_note,
+                "order": f.order,
+            }
             for f in case.findings.all()
         ],
         "differential": [
@@ -213,6 +204,8 @@ def case_to_dict(case: Case) -> tuple[dict, dict[str, bytes]]:
                 "diagnosis": _diagnosis_entry(d.diagnosis),
                 "rationale": d.rationale,
                 "added_by_editors": d.added_by_editors,
+                "editors_note": d.editors_note,
+                "indistinguishable": d.indistinguishable,
                 "order": d.order,
             }
             for d in case.differential_items.select_related("diagnosis")
@@ -297,6 +290,48 @@ def _safe_name(name: str) -> None:
         raise BundleError(f"hostile path in bundle: {name!r}")
 
 
+def _read(archive: zipfile.ZipFile, name: str) -> bytes:
+    try:
+        return archive.read(name)
+    except ZIP_READ_ERRORS as error:
+        raise BundleError(f"{name}: cannot be read from the zip ({error})") from error
+
+
+def _json(name: str, content: bytes):
+    try:
+        return json.loads(content)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise BundleError(f"{name}: malformed JSON ({reason})") from error
+
+
+def _manifest(archive: zipfile.ZipFile, sizes: dict[str, int]) -> dict:
+    if "manifest.json" not in sizes:
+        raise BundleError("manifest.json is missing: this is not a case bundle")
+    if sizes["manifest.json"] > MAX_MANIFEST_BYTES:
+        raise BundleError(f"manifest.json is larger than the limit of {MAX_MANIFEST_BYTES} bytes")
+    manifest = _json("manifest.json", _read(archive, "manifest.json"))
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError("manifest.json does not describe a teaching-archive bundle")
+    if manifest.get("version") != VERSION:
+        raise BundleError(
+            f"unknown bundle format version {manifest.get('version')!r}; this archive reads {VERSION}"
+        )
+    checksums, slugs = manifest.get("files"), manifest.get("cases")
+    if not isinstance(checksums, dict) or not isinstance(slugs, list):
+        raise BundleError("manifest.json lacks its file list or case list")
+    for path, checksum in checksums.items():
+        _safe_name(path)
+        if not isinstance(checksum, str) or not SHA256.fullmatch(checksum):
+            raise BundleError(f"manifest.json: the checksum of {path!r} is not a SHA-256 in hex")
+    for slug in slugs:
+        if not isinstance(slug, str) or not SLUG.fullmatch(slug):
+            raise BundleError(f"manifest.json: {slug!r} is not a case slug")
+    if len(set(slugs)) != len(slugs):
+        raise BundleError("manifest.json lists a case twice")
+    return manifest
+
+
 def read_bundle(source, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> CheckedBundle:
     """Open and verify a bundle completely, writing nothing.
 
@@ -318,59 +353,49 @@ def read_bundle(source, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> CheckedBun
         expanded = sum(info.file_size for info in infos)
         if expanded > max_total_bytes:
             raise BundleError(f"bundle expands to {expanded} bytes, more than the limit of {max_total_bytes}")
-        names = {info.filename for info in infos}
-        if "manifest.json" not in names:
-            raise BundleError("manifest.json is missing: this is not a case bundle")
-        manifest = _load_json(archive, "manifest.json")
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise BundleError("manifest.json does not describe a teaching-archive bundle")
-        if manifest.get("version") != VERSION:
-            raise BundleError(
-                f"unknown bundle format version {manifest.get('version')!r}; this archive reads {VERSION}"
-            )
-        checksums = manifest.get("files")
-        if not isinstance(checksums, dict) or not isinstance(manifest.get("cases"), list):
-            raise BundleError("manifest.json lacks its file list or case list")
+        sizes = {info.filename: info.file_size for info in infos}
+        manifest = _manifest(archive, sizes)
+        for slug in manifest["cases"]:
+            path = f"cases/{slug}.json"
+            if path not in manifest["files"]:
+                raise BundleError(f"{path}: case listed in the manifest but not in its file list")
+            if sizes.get(path, 0) > MAX_CASE_RECORD_BYTES:
+                raise BundleError(f"{path}: larger than the limit of {MAX_CASE_RECORD_BYTES} bytes")
         files = {}
-        for path, expected in checksums.items():
-            _safe_name(path)
-            if path not in names:
+        for path, expected in manifest["files"].items():
+            if path not in sizes:
                 raise BundleError(f"{path}: listed in the manifest but missing from the bundle")
-            content = archive.read(path)
+            content = _read(archive, path)
             if hashlib.sha256(content).hexdigest() != expected:
                 raise BundleError(f"{path}: checksum does not match the manifest (damaged or altered)")
             files[path] = content
-        cases = []
-        for slug in manifest["cases"]:
-            if not isinstance(slug, str) or not SLUG.fullmatch(slug):
-                raise BundleError(f"manifest.json: {slug!r} is not a case slug")
-            path = f"cases/{slug}.json"
-            if path not in files:
-                raise BundleError(f"{path}: case listed in the manifest but not in its file list")
-            case = _parse_case(path, files[path])
-            if case["slug"] != slug:
-                raise BundleError(f"{path}: holds the case {case['slug']!r}, not {slug!r}")
-            cases.append(case)
-        if len({case["slug"] for case in cases}) != len(cases):
-            raise BundleError("manifest.json lists a case twice")
-        for case in cases:
-            try:
-                images = list(_images_of(case))
-            except (KeyError, TypeError) as error:
-                raise BundleError(f"case {case['slug']}: malformed studies, series or images") from error
-            for image in images:
-                if not isinstance(image, dict) or image.get("file") not in files:
-                    file = image.get("file") if isinstance(image, dict) else image
-                    raise BundleError(f"case {case['slug']}: image file {file!r} is not in the bundle")
-                _check_image(case["slug"], image, files[image["file"]])
-        return CheckedBundle(manifest, cases, files)
+    cases = []
+    for slug in manifest["cases"]:
+        path = f"cases/{slug}.json"
+        case = _parse_case(path, files[path])
+        if case["slug"] != slug:
+            raise BundleError(f"{path}: holds the case {case['slug']!r}, not {slug!r}")
+        cases.append(case)
+    for case in cases:
+        try:
+            images = list(_images_of(case))
+        except (KeyError, TypeError) as error:
+            raise BundleError(f"case {case['slug']}: malformed studies, series or images") from error
+        for image in images:
+            file = image.get("file") if isinstance(image, dict) else image
+            if not isinstance(file, str) or file not in files or not file.startswith("images/"):
+                raise BundleError(f"case {case['slug']}: image file {file!r} is not in the bundle")
+            _check_image(case["slug"], image, files[file])
+    return CheckedBundle(manifest, cases, files)
 
 
 def _check_image(slug: str, image: dict, content: bytes) -> None:
-    """An image file is what this archive stores, and only that: a DICOM file its de-identification
-    marked (PatientIdentityRemoved YES) or a re-encoded PNG. A bundle cannot bring in what the ingest
-    would have stripped."""
+    """An image file is of a kind this archive stores: a DICOM file that says it was de-identified
+    (the format holds nothing else), or a PNG. Neither claim is trusted: the import de-identifies and
+    re-encodes every file again (``cases.bundle_images``); this only refuses a bundle that is not one."""
     where = f"case {slug}: {image['file']}"
+    if is_zip(image["file"], content):
+        raise BundleError(f"{where}: a zip archive, not an image file")  # the ingest would unpack it
     if image.get("kind") == Image.Kind.DICOM:
         try:
             dataset = pydicom.dcmread(io.BytesIO(content), stop_before_pixels=True)
@@ -385,22 +410,11 @@ def _check_image(slug: str, image: dict, content: bytes) -> None:
         raise BundleError(f"{where}: unknown image kind {image.get('kind')!r}")
 
 
-def _load_json(archive: zipfile.ZipFile, name: str):
-    try:
-        return json.loads(archive.read(name))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BundleError(f"{name}: malformed JSON ({error})") from error
-
-
 def _parse_case(path: str, content: bytes) -> dict:
-    try:
-        data = json.loads(content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BundleError(f"{path}: malformed JSON ({error})") from error
+    data = _json(path, content)
     required = {
         "slug",
         "title",
-        "status",
         "findings",
         "differential",
         "references",
@@ -422,19 +436,29 @@ def _images_of(case: dict):
 
 # -- import --------------------------------------------------------------------------------------
 
-# A record that passed the checks but does not fit the models (a missing key, a wrong type, a value the
-# database refuses) is reported as a bundle error, not a crash.
-RECORD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, ValidationError, IntegrityError, DataError)
+# A record that passed the checks but that the database still refuses (a race with another writer,
+# a value beyond what a column holds) is reported as a bundle error, not a crash.
+DATABASE_ERRORS = (IntegrityError, DataError)
 
 
 @dataclass
 class ImportReport:
-    """What an import did, by slug (``renamed`` maps a bundle's slug to the one it was given)."""
+    """What an import did, by slug (``renamed`` maps a bundle's slug to the one it was given).
+
+    Every imported case is a draft of ``author`` (a username; "" for none). ``images_flagged``
+    counts the imported images that wait for an editor's burned-in text review;
+    ``diagnoses_created`` and ``diagnoses_updated`` name the diagnoses the bundle added, and those
+    that learned synonyms or accepted answers from it.
+    """
 
     imported: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)
     replaced: list[str] = field(default_factory=list)
+    author: str = ""
+    images_flagged: int = 0
+    diagnoses_created: list[str] = field(default_factory=list)
+    diagnoses_updated: list[str] = field(default_factory=list)
 
 
 def _free_slug(slug: str) -> str:
@@ -444,104 +468,23 @@ def _free_slug(slug: str) -> str:
     return f"{slug}-{n}"
 
 
-def _diagnosis(entry: dict) -> Diagnosis:
-    diagnosis, created = Diagnosis.objects.get_or_create(
-        slug=entry["slug"],
-        defaults={
-            name: entry.get(name, "" if name != "synonyms" else [])
-            for name in ("name", "synonyms", "summary", "summary_source", "editorial_summary")
-        },
-    )
-    if not created:
-        # Keep the local entry; only learn synonyms it did not know.
-        known = {s.lower() for s in diagnosis.synonyms}
-        extra = [s for s in entry.get("synonyms", []) if s.lower() not in known]
-        if extra:
-            diagnosis.synonyms = [*diagnosis.synonyms, *extra]
-            diagnosis.save(update_fields=["synonyms"])
-    return diagnosis
-
-
-def _region(entry: dict) -> Region:
-    parent = None
-    for node in entry["path"]:
-        parent, _ = Region.objects.get_or_create(
-            slug=node["slug"],
-            defaults={"name": node["name"], "order": node.get("order", 0), "parent": parent},
-        )
-    return parent
-
-
-def _create_case(data: dict, slug: str, files: dict[str, bytes], saved_files: list) -> Case:
-    author = get_user_model().objects.filter(username=data.get("author") or None).first()
-    case = Case.objects.create(
-        slug=slug,
-        **{name: data.get(name) if name == "age" else data.get(name, "") for name in CASE_FIELDS},
-        final_diagnosis=_diagnosis(data["final_diagnosis"]) if data.get("final_diagnosis") else None,
-        published_at=parse_datetime(data["published_at"]) if data.get("published_at") else None,
-        created_at=parse_datetime(data["created_at"]) if data.get("created_at") else timezone.now(),
-        author=author,
-    )
-    findings = {f["order"]: Finding.objects.create(case=case, **f) for f in data["findings"]}
-    for item in data["differential"]:
-        DifferentialItem.objects.create(
-            case=case,
-            diagnosis=_diagnosis(item["diagnosis"]),
-            rationale=item.get("rationale", ""),
-            added_by_editors=item.get("added_by_editors", False),
-            order=item["order"],
-        )
-    for reference in data["references"]:
-        Reference.objects.create(case=case, **reference)
-    case.regions.set([_region(entry) for entry in data["regions"]])
-    case.tags.set(data["tags"])
-    for study_data in data["studies"]:
-        study = Study.objects.create(
-            case=case,
-            modality=study_data["modality"],
-            time_label=study_data["time_label"],
-            order=study_data["order"],
-        )
-        for series_data in study_data["series"]:
-            series = Series.objects.create(
-                study=study,
-                label=series_data["label"],
-                order=series_data["order"],
-                is_sample=series_data["is_sample"],
-                finding=findings.get(series_data.get("finding_order")),
-                teaching_preset=series_data.get("teaching_preset", ""),
-                teaching_slice=series_data.get("teaching_slice"),
-                teaching_zoom=series_data.get("teaching_zoom", 1.0),
-            )
-            for image_data in series_data["images"]:
-                image = Image(
-                    series=series, **{name: image_data[name] for name in IMAGE_FIELDS if name in image_data}
-                )
-                if image_data.get("reviewed"):
-                    image.reviewed_at = timezone.now()
-                content = files[image_data["file"]]
-                image.file.save("bundle", ContentFile(content), save=False)
-                saved_files.append(image.file.name)
-                image.sha256 = hashlib.sha256(content).hexdigest()
-                image.size_bytes = len(content)
-                image.save()
-                for note in image_data.get("annotations", []):
-                    Annotation.objects.create(
-                        image=image, finding=findings.get(note.pop("finding_order", None)), **note
-                    )
-    return case
-
-
 def import_bundle(
-    source, *, on_conflict: str = "error", by=None, max_total_bytes: int = MAX_TOTAL_BYTES
+    source,
+    *,
+    on_conflict: str = "error",
+    by=None,
+    author=None,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
 ) -> ImportReport:
     """Import every case of a bundle, all or nothing; used by ``import_cases`` and the admin's import page.
 
-    ``on_conflict`` says what happens to a case whose slug exists already: ``error`` (nothing is
-    imported), ``skip``, ``rename`` (the next free ``<slug>-N``) or ``replace`` (the existing case,
-    with its images, quiz attempts and workflow record, is deleted). Every imported case gets a first
-    revision in its history, by ``by`` when given. A bundle that cannot be imported raises
-    ``BundleError`` with the reason, and the database and storage stay as they were.
+    Every case arrives as a draft of `author` (by default `by`, the importer), its images
+    de-identified and re-encoded by the ingest with flags never cleared; an editor publishes it after
+    the usual checks. ``on_conflict`` says what happens to a case whose slug exists already: ``error``
+    (nothing is imported), ``skip``, ``rename`` (the next free ``<slug>-N``) or ``replace`` (the
+    existing case, with its images, quiz attempts and workflow record, is deleted). Every imported
+    case gets a first revision in its history, by `by` when given. A bundle that cannot be imported
+    raises ``BundleError`` with the reason, and the database and storage stay as they were.
     """
     if on_conflict not in CONFLICT_POLICIES:
         raise BundleError(f"--on-conflict must be one of {', '.join(CONFLICT_POLICIES)}")
@@ -549,13 +492,17 @@ def import_bundle(
     clashes = [c["slug"] for c in bundle.cases if Case.objects.filter(slug=c["slug"]).exists()]
     if clashes and on_conflict == "error":
         raise SlugClash(clashes)
-    report = ImportReport()
-    saved_files: list[str] = []
+    author = author if author is not None else by
+    report = ImportReport(author=author.get_username() if author is not None else "")
+    changes = DiagnosisChanges()
+    stored: list[str] = []  # image files the ingest stored: deleted again if the import fails
     try:
         with transaction.atomic(), reversion.create_revision(atomic=False):
             if by is not None:
                 reversion.set_user(by)
             reversion.set_comment(f"Imported from a case bundle made {bundle.manifest.get('created', '')}")
+            # Every case's text first, then the images: a bad record is found before any file is ingested.
+            written = []
             for data in bundle.cases:
                 slug = data["slug"]
                 if slug in clashes:
@@ -568,15 +515,39 @@ def import_bundle(
                         # Its images' files and renders go once this commits (imaging.cleanup).
                         Case.objects.filter(slug=slug).delete()
                         report.replaced.append(slug)
-                try:
-                    _create_case(data, slug, bundle.files, saved_files)
-                except RECORD_ERRORS as error:
-                    raise BundleError(
-                        f"case {data['slug']}: the record cannot be stored ({type(error).__name__}: {error})"
-                    ) from error
+                with _named_errors(data["slug"]):
+                    written.append(
+                        (data, case_records_create(data, slug=slug, author=author, changes=changes))
+                    )
                 report.imported.append(slug)
+            for data, records in written:
+                with _named_errors(data["slug"]):
+                    report.images_flagged += case_images_create(
+                        data,
+                        case=records.case,
+                        findings=records.findings,
+                        files=bundle.files,
+                        by=by,
+                        stored=stored,
+                    )
     except BaseException:
-        for name in saved_files:
+        for name in stored:
             default_storage.delete(name)
         raise
+    report.diagnoses_created = changes.created
+    report.diagnoses_updated = [slug for slug in changes.updated if slug not in changes.created]
     return report
+
+
+@contextmanager
+def _named_errors(slug: str):
+    """Record errors, and rows the database refuses all the same, raised as ``BundleError``."""
+    try:
+        with transaction.atomic():  # a savepoint: after a refused row, the stored files can still be listed
+            yield
+    except RecordError as error:
+        raise BundleError(str(error)) from error
+    except DATABASE_ERRORS as error:
+        raise BundleError(
+            f"case {slug}: the record cannot be stored ({type(error).__name__}: {error})"
+        ) from error

@@ -9,8 +9,9 @@ import zipfile
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils.html import escape
 from taggit.models import Tag
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
@@ -84,8 +85,10 @@ def upload(content: bytes, name: str = "bundle.zip") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/zip")
 
 
-def import_post(client: Client, content: bytes | None, on_conflict: str | None = "error", **kwargs):
-    data = {}
+def import_post(
+    client: Client, content: bytes | None, on_conflict: str | None = "error", author=None, **kwargs
+):
+    data = {} if author is None else {"author": author}
     if content is not None:
         data["bundle"] = upload(content)
     if on_conflict is not None:
@@ -238,10 +241,21 @@ def test_editor_imports_a_bundle_round_trip(archive, editor, media_root):
     [message] = page_messages(response)
     assert message.startswith("Imported 3 case(s): ")
     assert all(slug in message for slug in archive)
+    flagged = Image.objects.filter(needs_review=True).count()
+    assert (
+        f"They are drafts of {editor.username}, to be published after the usual checks; {flagged} image(s) "
+        "wait for a burned-in text review. New diagnoses from the bundle: "
+    ) in message  # the archive was emptied: every diagnosis is new
     assert sorted(Case.objects.values_list("slug", flat=True)) == sorted(archive)
-    assert {i.sha256 for i in Image.objects.all()} == images_before
+    # The images came through the ingest again, re-keyed for this archive: as many, none the same file.
+    assert (
+        Image.objects.count() == len(images_before)
+        and not {i.sha256 for i in Image.objects.all()} & images_before
+    )
     assert len(stored_images(media_root)) == Image.objects.count()
-    assert Case.objects.get(slug=AML).status == archive[AML].status
+    # Published where they came from; drafts of the importer here.
+    assert archive[AML].status == Case.Status.PUBLISHED
+    assert set(Case.objects.values_list("status", "author")) == {(Case.Status.DRAFT, editor.pk)}
     # The import is in each case's history, by the editor who made it.
     from authoring.history import case_versions
 
@@ -273,7 +287,7 @@ def broken_record(entries):
         ("not de-identified", "not de-identified (PatientIdentityRemoved is not YES)"),
         ("html as png", "not a PNG file"),
         ("not a zip", "not a readable zip file"),
-        ("bad record", "the record cannot be stored"),
+        ("bad record", f"case {EMH}, finding 1: unknown field(s) 'colour'"),
     ],
 )
 def test_a_bad_bundle_shows_the_reason_and_changes_nothing(archive, editor, media_root, kind, reason):
@@ -295,7 +309,7 @@ def test_a_bad_bundle_shows_the_reason_and_changes_nothing(archive, editor, medi
     assert "Nothing was imported." in page
     [error] = response.context["form"].non_field_errors()
     assert error.startswith("Bundle rejected: ") and reason in error
-    assert reason in page
+    assert escape(reason) in page
     assert snapshot(media_root) == before
     assert list(Case.objects.values_list("slug", flat=True)) == ["stays"]
 
@@ -338,9 +352,8 @@ def test_conflict_policies(archive, editor, media_root, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         response = import_post(client, content, "replace")
     assert response.status_code == 302
-    assert page_messages(response) == [
-        f"Imported 2 case(s): {HAEMANGIOMA}, {EMH}. Replaced: {HAEMANGIOMA}, {EMH}."
-    ]
+    [message] = page_messages(response)
+    assert message.startswith(f"Imported 2 case(s): {HAEMANGIOMA}, {EMH}. Replaced: {HAEMANGIOMA}, {EMH}. ")
     new_ids = set(Case.objects.filter(slug__in=[HAEMANGIOMA, EMH]).values_list("pk", flat=True))
     assert len(new_ids) == 2 and not new_ids & old_ids
     after = snapshot(media_root)
@@ -415,3 +428,76 @@ def test_a_large_export_is_streamed_from_a_file_on_disk(archive, editor, monkeyp
     with zipfile.ZipFile(io.BytesIO(body)) as bundle:
         assert bundle.testzip() is None
         assert sorted(json.loads(bundle.read("manifest.json"))["cases"]) == sorted(archive)
+
+
+# -- import page: what a bundle cannot decide -------------------------------------------------------
+
+
+def javascript_reference(entries):
+    """The first case gets a second reference whose link runs script."""
+    manifest = json.loads(entries["manifest.json"])
+    path = f"cases/{manifest['cases'][0]}.json"
+    case = json.loads(entries[path])
+    case["references"] = [
+        {"citation": "A real source.", "url": "https://example.org/", "doi": "", "pmid": "", "order": 1},
+        {
+            "citation": "Click me.",
+            "url": "javascript:alert(document.cookie)",
+            "doi": "",
+            "pmid": "",
+            "order": 2,
+        },
+    ]
+    entries[path] = json.dumps(case).encode()
+    manifest["files"][path] = hashlib.sha256(entries[path]).hexdigest()
+    entries["manifest.json"] = json.dumps(manifest).encode()
+
+
+def test_a_javascript_link_is_refused_by_name_on_the_page(archive, editor, media_root):
+    client = as_user(editor)
+    content = rewrite(exported_bytes(client, archive[HAEMANGIOMA]), javascript_reference)
+    empty_the_archive()
+    before = snapshot(media_root)
+    response = import_post(client, content)
+    assert response.status_code == 200
+    [error] = response.context["form"].non_field_errors()
+    assert error == f"Bundle rejected: case {HAEMANGIOMA}, reference 2: URL scheme must be http or https"
+    assert "javascript:" not in response.content.decode()  # the page names the record, not the link
+    assert snapshot(media_root) == before
+
+
+def test_the_editor_chooses_whose_drafts_the_cases_become(archive, editor, faculty, resident, media_root):
+    client = as_user(editor)
+    content = exported_bytes(client, archive[HAEMANGIOMA])
+    empty_the_archive()
+    page = client.get(IMPORT)
+    choices = {str(user) for user in page.context["form"].fields["author"].queryset}
+    assert {editor.username, faculty.username} <= choices and resident.username not in choices
+
+    before = snapshot(media_root)
+    refused = import_post(client, content, author=resident.pk)  # residents write no cases
+    assert "author" in refused.context["form"].errors
+    assert snapshot(media_root) == before
+
+    response = import_post(client, content, author=faculty.pk)
+    assert response.status_code == 302
+    assert f"They are drafts of {faculty.username}" in page_messages(response)[0]
+    case = Case.objects.get(slug=HAEMANGIOMA)
+    assert (case.author, case.status, case.published_at) == (faculty, Case.Status.DRAFT, None)
+
+
+def test_import_cases_takes_an_author_and_refuses_one_who_writes_no_cases(
+    archive, faculty, resident, tmp_path
+):
+    path = tmp_path / "one.zip"
+    call_command("export_cases", str(path), "--case", HAEMANGIOMA, stdout=io.StringIO())
+    empty_the_archive()
+    with pytest.raises(CommandError, match="'res' may not author cases"):
+        call_command("import_cases", str(path), "--author", resident.username)
+    with pytest.raises(CommandError, match="No user 'nobody'"):
+        call_command("import_cases", str(path), "--author", "nobody")
+    assert not Case.objects.exists()
+    out = io.StringIO()
+    call_command("import_cases", str(path), "--author", faculty.username, stdout=out)
+    assert f"The imported cases are drafts of {faculty.username}" in out.getvalue()
+    assert Case.objects.get().author == faculty
