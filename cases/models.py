@@ -6,6 +6,7 @@ source" instead of being padded with an invented value.
 """
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
@@ -334,7 +335,8 @@ class DifferentialItem(CaseSectionRow):
 class Reference(CaseSectionRow):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="references")
     citation = models.TextField()
-    url = models.URLField(blank=True)
+    # Web links only: an allow-list of schemes (Django's default also admits ftp and ftps).
+    url = models.URLField(blank=True, validators=[URLValidator(schemes=["http", "https"])])
     doi = models.CharField(max_length=200, blank=True)
     pmid = models.CharField(max_length=20, blank=True)
     order = models.PositiveSmallIntegerField(default=0)

@@ -204,7 +204,8 @@ def test_a_harmless_markdown_link_and_emphasis_survive(client):
     assert 'href="https://example.org/p"' in page and 'rel="noopener noreferrer nofollow"' in page
 
 
-def test_the_editor_refuses_a_javascript_reference_url(client, faculty):
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://files.example/paper.pdf", "data:text/html,x"])
+def test_the_editor_refuses_a_reference_url_that_is_not_http_or_https(client, faculty, url):
     case = complete_case(author=faculty)
     diagnosis_named("Metastasis")
     client.force_login(faculty)
@@ -213,7 +214,7 @@ def test_the_editor_refuses_a_javascript_reference_url(client, faculty):
         {
             "references-TOTAL_FORMS": "1",
             "references-0-citation": "A paper.",
-            "references-0-url": "javascript:alert(1)",
+            "references-0-url": url,
             "references-0-order": "1",
             "references-0-case": str(case.pk),
         }

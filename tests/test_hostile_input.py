@@ -6,7 +6,7 @@ Already covered elsewhere, and not repeated here:
 
 - script, event handlers, ``javascript:``/``data:`` URLs, style, SVG and MathML in every markdown and
   plain field: ``test_authoring_pages.py`` (``test_no_markdown_field_can_inject_script_handlers_unsafe_``
-  ``urls_or_style``, ``test_the_editor_refuses_a_javascript_reference_url``);
+  ``urls_or_style``, ``test_the_editor_refuses_a_reference_url_that_is_not_http_or_https``);
 - a failed case save keeps what was typed, each error beside its field (age 300, bad slug, empty finding):
   ``test_authoring_admin.py`` (``test_a_failed_save_keeps_what_was_typed_and_shows_each_error_by_its_``
   ``field``, ``test_two_rows_with_the_same_order_are_an_error_not_a_crash``,

@@ -207,6 +207,13 @@ SITE_ROWS = [
     R("diagnosis", "/diagnoses/{w.diagnosis.slug}/", "200 200 200 200 200 200", shows="visible"),
     R("tag", "/tags/matrix-tag/", "200 200 200 200 200 200", shows="visible"),
     R("health", "/healthz", "200 200 200 200 200 200"),
+    R(
+        "hide diagnoses",
+        "/preferences/hide-diagnoses/",
+        "→/cases/ →/cases/ →/cases/ →/cases/ →/cases/ →/cases/",
+        method="post",
+        data={"hide": "1", "next": "/cases/"},
+    ),
     R("login page", "/accounts/login/", "200 200 200 200 200 200"),
     R("logout", "/accounts/logout/", "→/ →/ →/ →/ →/ →/", method="post"),
     # Case pages.
