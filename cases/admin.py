@@ -363,7 +363,9 @@ class BundleImportForm(forms.Form):
         # Those who write cases (authoring.rules.may_author): faculty and editors.
         self.fields["author"].queryset = (
             get_user_model()
-            .objects.with_perm("cases.change_case", is_active=True)
+            .objects.with_perm(
+                "cases.change_case", is_active=True, backend="django.contrib.auth.backends.ModelBackend"
+            )
             .distinct()
             .order_by("username")
         )

@@ -6,8 +6,8 @@ source" instead of being padded with an invented value.
 """
 
 from django.conf import settings
-from django.core.validators import URLValidator
 from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete

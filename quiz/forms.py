@@ -68,12 +68,10 @@ class QuizStartForm(forms.Form):
         self.fields["diagnosis"].choices = _choices("Any diagnosis", facets.diagnoses)
         self.fields["tag"].choices = _choices("Any tag", facets.tags)
 
+    FILTERS = ("region", "modality", "diagnosis", "tag")
+
     def filters(self) -> dict:
-        return {
-            name: self.cleaned_data[name]
-            for name in ("region", "modality", "diagnosis", "tag")
-            if self.cleaned_data.get(name)
-        }
+        return {name: self.cleaned_data[name] for name in self.FILTERS if self.cleaned_data.get(name)}
 
 
 INDENT = "\u2003"  # an em space per level of the region tree

@@ -199,8 +199,11 @@ class QuizStartView(View):
     def post(self, request):
         form = QuizStartForm(request.POST, facets=quiz_start_facets())
         if not form.is_valid():
-            # A link or a form from before an edit may name a choice no published case has now.
-            return render(request, self.template_name, {"form": form, "no_match": True})
+            if set(form.errors) <= set(QuizStartForm.FILTERS):
+                # A link or a form from before an edit may name a choice no published case has now.
+                fresh = QuizStartForm(facets=quiz_start_facets())
+                return render(request, self.template_name, {"form": fresh, "no_match": True})
+            return render(request, self.template_name, {"form": form}, status=400)
         cases = filter_cases(quizzable_cases(), form.filters(), load_region_tree())
         if form.cleaned_data["unseen"]:
             cases = cases.exclude(pk__in=attempts_for(request).seen_case_ids())
