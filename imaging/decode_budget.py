@@ -24,7 +24,7 @@ DEFAULT_MEMORY_LIMIT = 1 << 30
 #: Bytes per decoded value (one sample of one pixel) that decoding a DICOM frame and rendering it
 #: take at their peak, whatever the codec: the decoder's own buffers (OpenJPEG works in 32-bit
 #: integers per sample), its output, pydicom's array, the float32 steps of windowing, the 8-bit
-#: image and its PNG. Measured peaks were 9-14 bytes per value (docs/decoding-bounds.md).
+#: image and its PNG. Measured peaks were 6-14 bytes per value (docs/decoding-bounds.md).
 BYTES_PER_FRAME_VALUE = 20
 
 #: Bytes per pixel that decoding a PNG or JPEG upload and re-encoding it take at their peak:

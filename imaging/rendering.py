@@ -6,10 +6,10 @@ restarts and is shared by every worker.
 
 A stored file is read within the same bounds as an upload (``settings.DECODE_MEMORY_LIMIT``, the
 codestream checks: :func:`~imaging.dicom.reading.read_for_rendering`), since it may have been stored
-before they existed. A frame that cannot be rendered is remembered as such by a small marker file
-beside its renders (:func:`failure_path`, holding the reason), so that it is answered at once with
-:class:`FrameUnavailable` on every later request, by every worker and after restarts, never decoded
-again; it goes with the image's renders (:func:`renders_delete`).
+before they existed. A frame that cannot be rendered in a window is remembered as such by a small
+marker file beside its renders (:func:`failure_path`, holding the reason), so that it is answered at
+once with :class:`FrameUnavailable` on every later request, by every worker and after restarts, never
+decoded again; it goes with the image's renders (:func:`renders_delete`).
 """
 
 import logging
@@ -67,12 +67,14 @@ def render_path(image_id: int, name: str) -> str:
     return f"{_render_folder(image_id)}/{image_id}-{name}"
 
 
-def failure_path(image_id: int, frame: int) -> str:
-    """The marker that frame `frame` of image `image_id` cannot be rendered, whatever the window.
+def failure_path(image_id: int, preset: str, frame: int) -> str:
+    """The marker that frame `frame` of image `image_id` cannot be rendered in window `preset`.
 
-    Named like a render, so :func:`renders_delete` removes it with them.
+    Per window, as renders are: a file that fails to decode fails in every window (each finds out
+    once), but one whose own VOI LUT is malformed fails only in the window that uses it. Named like
+    a render, so :func:`renders_delete` removes it with them.
     """
-    return render_path(image_id, f"{frame}.unrenderable.txt")
+    return render_path(image_id, f"{preset}-{frame}.unrenderable.txt")
 
 
 def _render_folder(image_id: int) -> str:
@@ -106,7 +108,7 @@ def _cached(path: str, make) -> bytes:
 
 def _render(image: Image, frame: int, preset: str) -> PILImage.Image:
     """Frame `frame` in `preset`, or :class:`FrameUnavailable` (remembered: see the module's notes)."""
-    marker = failure_path(image.pk, frame)
+    marker = failure_path(image.pk, preset, frame)
     if default_storage.exists(marker):
         with default_storage.open(marker, "rb") as stored:
             raise FrameUnavailable(stored.read().decode("utf-8", "replace"))

@@ -66,11 +66,15 @@ def test_a_frame_over_the_bounds_is_an_error_image_twice_and_is_read_once(client
     for url in (f"/images/{image.pk}/default/0.png", f"/images/{image.pk}/default/0.png"):
         assert_error_image(client.get(url))
     assert len(reads) == 1
-    # Every window of that frame, its small copy, and the image's thumbnail: known, not read again.
-    for url in ("bone/0.png", "soft_tissue/0.thumb.png", "thumb.png"):
+    # The frame's small copy and the image's thumbnail (the middle frame, default window): known.
+    for url in ("default/0.thumb.png", "thumb.png"):
         assert_error_image(client.get(f"/images/{image.pk}/{url}"))
     assert len(reads) == 1
-    with default_storage.open(failure_path(image.pk, 0)) as marker:
+    # Another window finds out once for itself, then knows too.
+    for _ in range(2):
+        assert_error_image(client.get(f"/images/{image.pk}/bone/0.png"))
+    assert len(reads) == 2
+    with default_storage.open(failure_path(image.pk, "default", 0)) as marker:
         assert "the JPEG codestream declares 20000 x 20000 pixels" in marker.read().decode()
 
 
@@ -90,7 +94,7 @@ def test_any_error_of_a_decoder_is_an_error_image_not_a_500(client, stored, monk
 
     monkeypatch.setattr(rendering, "render_frame", out_of_memory)
     assert_error_image(client.get(f"/images/{image.pk}/default/0.png"))
-    with default_storage.open(failure_path(image.pk, 0)) as marker:
+    with default_storage.open(failure_path(image.pk, "default", 0)) as marker:
         assert marker.read().decode() == "MemoryError: the codec could not allocate its buffers"
 
 
@@ -101,7 +105,7 @@ def test_the_failure_goes_with_the_renders_and_a_mended_file_renders_again(clien
     default_storage.save(image.file.name, ContentFile(sample_bytes("CT_small.dcm")))
     assert_error_image(client.get(f"/images/{image.pk}/default/0.png"))  # remembered
     renders_delete({image.pk})
-    assert not default_storage.exists(failure_path(image.pk, 0))
+    assert not default_storage.exists(failure_path(image.pk, "default", 0))
     assert client.get(f"/images/{image.pk}/default/0.png").status_code == 200
 
 
@@ -110,7 +114,7 @@ def test_a_stored_picture_cut_short_is_an_error_image(client, stored):
     image = stored(picture[:-12], name="key.png", original=picture)
     assert image.kind == Image.Kind.RASTER
     assert_error_image(client.get(f"/images/{image.pk}/default/0.png"))
-    with default_storage.open(failure_path(image.pk, 0)) as marker:
+    with default_storage.open(failure_path(image.pk, "default", 0)) as marker:
         assert marker.read().decode() == "the PNG image is truncated (it ends before its IEND chunk)"
 
 
@@ -119,5 +123,5 @@ def test_a_stored_frame_over_a_lowered_memory_limit_is_an_error_image(client, st
     settings.DECODE_MEMORY_LIMIT = 100_000
     response = client.get(f"/images/{image.pk}/default/0.png")
     assert_error_image(response)
-    with default_storage.open(failure_path(image.pk, 0)) as marker:
+    with default_storage.open(failure_path(image.pk, "default", 0)) as marker:
         assert "over the decoding limit of 0 MiB (DECODE_MEMORY_LIMIT)" in marker.read().decode()

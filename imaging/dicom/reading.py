@@ -86,6 +86,8 @@ _CODESTREAM_READERS = {
     RLELossless: ("RLE", None),
 }
 
+#: The default largest Rows x Columns x Number of Frames x Samples per Pixel (see :func:`read_dicom`).
+MAX_PIXELS = 200_000_000
 _TRANSFER_SYNTAX_UID = 0x00020010
 # A deflated data set is inflated in pieces of this much input, at most this much output at a time.
 _INFLATE_INPUT = 64 * 1024
@@ -93,7 +95,7 @@ _INFLATE_OUTPUT = 64 * 1024
 
 
 def read_dicom(
-    data: bytes, *, name: str, max_pixels: int = 200_000_000, memory_limit: int = DEFAULT_MEMORY_LIMIT
+    data: bytes, *, name: str, max_pixels: int = MAX_PIXELS, memory_limit: int = DEFAULT_MEMORY_LIMIT
 ) -> Dataset:
     """Parse one uploaded DICOM file and check that its image can be shown.
 
@@ -156,7 +158,7 @@ def read_for_rendering(
     """
     # Every element was checked when the file was accepted (a third of the time of reading it);
     # one that fails to convert now fails the render, which is remembered like any other failure.
-    ds, dimensions, held = _open(data, name, 200_000_000, memory_limit, check_elements=False)
+    ds, dimensions, held = _open(data, name, MAX_PIXELS, memory_limit, check_elements=False)
     if not 0 <= frame < dimensions[2]:
         raise RejectedFile(name, f"frame {frame + 1} is not in the file: it has {dimensions[2]} frame(s)")
     _check_frames(ds, name, dimensions, held=held, memory_limit=memory_limit, only=frame)
