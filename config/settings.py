@@ -163,6 +163,13 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 _ingest_workers = os.environ.get("INGEST_WORKERS", "auto").strip().lower()
 INGEST_WORKERS = None if _ingest_workers == "auto" else int(_ingest_workers)
 
+# The most memory, in bytes, that reading or rendering one image may take (default 1 GiB). Checked
+# on what each file's headers declare before anything is inflated or decoded (imaging.decode_budget):
+# a file over it is refused at upload, a stored frame over it is answered with an error image.
+DECODE_MEMORY_LIMIT = int(os.environ.get("DECODE_MEMORY_LIMIT", str(1 << 30)))
+if DECODE_MEMORY_LIMIT <= 0:
+    raise ImproperlyConfigured("DECODE_MEMORY_LIMIT must be a positive number of bytes.")
+
 if not DEBUG:
     # Compressed, content-hashed static files served by whitenoise (needs `collectstatic`).
     STORAGES = {

@@ -28,7 +28,19 @@ class InputFile:
     data: bytes
 
 
+#: How many leading bytes :func:`is_zip` needs: a DICOM file's 128-byte preamble and its 'DICM'.
+SNIFF_BYTES = 132
+
+
 def is_zip(name: str, data: bytes) -> bool:
+    """Whether `data` (at least its first :data:`SNIFF_BYTES`) is a zip archive.
+
+    A DICOM file is one whatever its preamble holds: PS3.10 7.1 leaves the 128 bytes to the
+    application, and some put a zip's local header there (a file both a zip and DICOM). So the
+    'DICM' prefix at offset 128 is looked for first.
+    """
+    if data[128:132] == b"DICM":
+        return False
     return data[:4] == b"PK\x03\x04" or (name.lower().endswith(".zip") and data[:2] == b"PK")
 
 
@@ -101,7 +113,7 @@ def expand_named_bytes(items: Iterable[InputFile | RejectedFile]) -> Iterator[In
     for item in items:
         if isinstance(item, RejectedFile):
             yield item
-        elif len(item.data) > MAX_FILE_BYTES and not is_zip(item.name, item.data[:4]):
+        elif len(item.data) > MAX_FILE_BYTES and not is_zip(item.name, item.data[:SNIFF_BYTES]):
             yield _oversized(item.name, len(item.data))
         elif is_zip(item.name, item.data):
             yield from expand_zip(item.name, item.data)
@@ -113,7 +125,7 @@ def uploaded_files(uploads: Iterable) -> Iterator[InputFile | RejectedFile]:
     """Django uploads, each read only when the ingest asks for it (so one at a time, not all at
     once); a file over the size limit is refused by its declared size, without being read."""
     for upload in uploads:
-        head = upload.read(4)
+        head = upload.read(SNIFF_BYTES)
         upload.seek(0)
         if upload.size > MAX_FILE_BYTES and not is_zip(upload.name, head):
             yield _oversized(upload.name, upload.size)

@@ -23,6 +23,7 @@ import traceback
 from dataclasses import dataclass
 from multiprocessing.reduction import recv_handle
 
+from imaging.decode_budget import DEFAULT_MEMORY_LIMIT
 from imaging.dicom.deidentify import Deidentifier, UncleanablePixelData
 from imaging.dicom.errors import RejectedFile
 from imaging.dicom.reading import read_dicom, slice_position, sort_key
@@ -76,8 +77,13 @@ def looks_like_dicom(name: str, data: bytes) -> bool:
     return data[128:132] == b"DICM" or name.lower().endswith((".dcm", ".dicom", ".ima"))
 
 
-def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
+def prepare(
+    name: str, data: bytes, deidentifier: Deidentifier, *, memory_limit: int = DEFAULT_MEMORY_LIMIT
+) -> Prepared:
     """Validated, de-identified bytes, the index fields, and the de-identification report.
+
+    `memory_limit` bounds what reading the file may take (``settings.DECODE_MEMORY_LIMIT``: see
+    :mod:`imaging.decode_budget`).
 
     The field ``sha256`` is None, left to whoever stores the bytes (in process, the ingest hashes
     them on its writing thread, beside the preparation of the next file; a worker, as it spools).
@@ -86,15 +92,15 @@ def prepare(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
     SHA-256 of `data` (hashed only then: an accepted file is known by the hash of what is stored).
     """
     try:
-        return _prepared(name, data, deidentifier)
+        return _prepared(name, data, deidentifier, memory_limit)
     except RejectedFile as rejection:
         rejection.sha256 = hashlib.sha256(data).hexdigest()
         raise
 
 
-def _prepared(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
+def _prepared(name: str, data: bytes, deidentifier: Deidentifier, memory_limit: int) -> Prepared:
     if looks_like_dicom(name, data):
-        dataset = read_dicom(data, name=name)
+        dataset = read_dicom(data, name=name, memory_limit=memory_limit)
         try:
             report = deidentifier.deidentify(dataset)
         except UncleanablePixelData as error:
@@ -114,7 +120,7 @@ def _prepared(name: str, data: bytes, deidentifier: Deidentifier) -> Prepared:
             "review_reason": report.review_reason,
         }
         return content, fields, report.as_dict()
-    picture = read_raster(data, name=name)
+    picture = read_raster(data, name=name, memory_limit=memory_limit)
     content = (reencode_png(picture),)
     fields = {
         "kind": KIND_RASTER,
@@ -159,7 +165,14 @@ class Task:
 Reply = tuple[str, object]
 
 
-def serve(conn, seed: str, date_offset_days: int, spool: str, slot_count: int) -> None:
+def serve(
+    conn,
+    seed: str,
+    date_offset_days: int,
+    spool: str,
+    slot_count: int,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+) -> None:
     """A worker process: prepare each :class:`Task` received on `conn`, in order, until None comes.
 
     First `slot_count` descriptors come on `conn`: the worker's slots (files with no name).
@@ -178,7 +191,7 @@ def serve(conn, seed: str, date_offset_days: int, spool: str, slot_count: int) -
     try:
         slots += [recv_handle(conn) for _ in range(slot_count)]
         while (task := conn.recv()) is not None:
-            conn.send(_reply(task, deidentifier, slots, spool))
+            conn.send(_reply(task, deidentifier, slots, spool, memory_limit))
         conn.send(("stopped", time.process_time()))  # its CPU time, for the benchmark's figures
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the main process went away
         pass
@@ -187,12 +200,12 @@ def serve(conn, seed: str, date_offset_days: int, spool: str, slot_count: int) -
             os.close(descriptor)
 
 
-def _reply(task: Task, deidentifier: Deidentifier, slots: list[int], spool: str) -> Reply:
+def _reply(task: Task, deidentifier: Deidentifier, slots: list[int], spool: str, memory_limit: int) -> Reply:
     try:
         data = os.pread(slots[task.slot], task.size, 0)
         if len(data) != task.size:
             raise OSError(f"slot {task.slot} holds {len(data)} bytes, not {task.size}")
-        return "prepared", prepare_spooled(task.name, data, deidentifier, spool)
+        return "prepared", prepare_spooled(task.name, data, deidentifier, spool, memory_limit=memory_limit)
     except RejectedFile as rejection:
         return "rejected", rejection
     except Exception as error:  # raised again in the main process, with this traceback
@@ -213,10 +226,15 @@ def _picklable(error: Exception) -> Exception:
 
 
 def prepare_spooled(
-    name: str, data: bytes, deidentifier: Deidentifier, spool: str
+    name: str,
+    data: bytes,
+    deidentifier: Deidentifier,
+    spool: str,
+    *,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
 ) -> tuple[Spooled, dict, dict]:
     """:func:`prepare`, with the prepared bytes written to a new file in `spool` and hashed."""
-    content, fields, report = prepare(name, data, deidentifier)
+    content, fields, report = prepare(name, data, deidentifier, memory_limit=memory_limit)
     descriptor, path = tempfile.mkstemp(dir=spool, suffix=".part")
     with os.fdopen(descriptor, "wb") as spooled:
         spooled.writelines(content)

@@ -1,11 +1,11 @@
 """Accept PNG and JPEG uploads (photos of films, key images, diagrams) safely.
 
 :func:`read_raster` checks that the bytes really are a PNG or JPEG, refuses images whose
-declared size is too large before decoding them, decodes them fully (so truncated or
-corrupt files are caught on upload), applies the EXIF orientation and normalises the mode
-to ``"L"`` or ``"RGB"``. :func:`reencode_png` writes a fresh PNG without any of the
-original's metadata (text chunks, EXIF, ICC profile, comments), which may carry names,
-dates or locations.
+declared size is too large (or would need more than the decoding memory limit) and files cut
+short before their end marker, before decoding them; decodes them fully (so corrupt files are
+caught on upload), applies the EXIF orientation and normalises the mode to ``"L"`` or ``"RGB"``.
+:func:`reencode_png` writes a fresh PNG without any of the original's metadata (text chunks,
+EXIF, ICC profile, comments), which may carry names, dates or locations.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from io import BytesIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from imaging.codestreams import BadCodestream, jpeg_codestream, png_codestream
+from imaging.decode_budget import DEFAULT_MEMORY_LIMIT, check_budget, raster_cost
 from imaging.dicom.errors import RejectedFile
 
 __all__ = ["JPEG_MAGIC", "PNG_MAGIC", "read_raster", "reencode_png"]
@@ -28,7 +30,12 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError)
 
 
-def read_raster(data: bytes, *, name: str, max_pixels: int = 50_000_000) -> Image.Image:
+_CODESTREAM_READERS = {"PNG": png_codestream, "JPEG": jpeg_codestream}
+
+
+def read_raster(
+    data: bytes, *, name: str, max_pixels: int = 50_000_000, memory_limit: int = DEFAULT_MEMORY_LIMIT
+) -> Image.Image:
     """Decode an uploaded PNG or JPEG into an ``"L"`` or ``"RGB"`` image.
 
     Parameters
@@ -40,6 +47,9 @@ def read_raster(data: bytes, *, name: str, max_pixels: int = 50_000_000) -> Imag
     max_pixels : int, optional
         The largest accepted width x height (default 50 million), checked on the header
         before the image is decoded.
+    memory_limit : int, optional
+        The most memory, in bytes, that decoding and re-encoding the image may take
+        (``settings.DECODE_MEMORY_LIMIT``; default 1 GiB), checked on the header too.
 
     Returns
     -------
@@ -52,13 +62,25 @@ def read_raster(data: bytes, *, name: str, max_pixels: int = 50_000_000) -> Imag
     RejectedFile
         If the file is empty, is not a PNG or JPEG by its content (whatever its name; an
         HTML or SVG page named ``.png`` is refused), declares more than `max_pixels`
-        pixels (decompression bomb), or is truncated or corrupt.
+        pixels or more than `memory_limit` can decode (decompression bomb), ends before its
+        end marker (JPEG EOI, PNG IEND: decoders fill the rest with grey), or is corrupt.
     """
     if not data:
         raise RejectedFile(name, "the file is empty")
     expected = _sniff(data)
     if expected is None:
         raise RejectedFile(name, _not_an_image_reason(data))
+    try:
+        declared = _CODESTREAM_READERS[expected](data)
+    except BadCodestream as exc:
+        raise RejectedFile(name, str(exc)) from None
+    _check_size(name, declared.columns, declared.rows, max_pixels)
+    check_budget(
+        name,
+        len(data) + raster_cost(declared.rows * declared.columns, declared.components, declared.precision),
+        memory_limit,
+        f"decoding this {declared.columns} x {declared.rows} {expected} image",
+    )
 
     with warnings.catch_warnings():
         # Pillow warns above Image.MAX_IMAGE_PIXELS and raises above twice that; treat
@@ -73,15 +95,8 @@ def read_raster(data: bytes, *, name: str, max_pixels: int = 50_000_000) -> Imag
         except _DECODE_ERRORS as exc:
             raise RejectedFile(name, f"the {expected} image is corrupt ({exc})") from exc
 
-        width, height = image.size
-        if width <= 0 or height <= 0:
-            raise RejectedFile(name, "the image has no size")
-        if width * height > max_pixels:
-            raise RejectedFile(
-                name,
-                f"the image is too large: {width} x {height} = {width * height:,} pixels, "
-                f"over the limit of {max_pixels:,}",
-            )
+        if image.size != (declared.columns, declared.rows):  # Pillow read another header
+            raise RejectedFile(name, f"the {expected} image is corrupt (its size is declared twice)")
 
         try:
             image.verify()  # structure and checksums; leaves the image unusable
@@ -121,6 +136,15 @@ def reencode_png(image: Image.Image) -> bytes:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _check_size(name: str, width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise RejectedFile(
+            name,
+            f"the image is too large: {width} x {height} = {width * height:,} pixels, "
+            f"over the limit of {max_pixels:,}",
+        )
 
 
 def _sniff(data: bytes) -> str | None:

@@ -190,7 +190,7 @@ def _prepare_here(item: InputFile | RejectedFile, deidentifier: Deidentifier) ->
         return item
     try:
         # Hashed where the bytes are stored: on the writing thread, beside the next file.
-        return prepare(item.name, item.data, deidentifier)
+        return prepare(item.name, item.data, deidentifier, memory_limit=settings.DECODE_MEMORY_LIMIT)
     except RejectedFile as rejection:
         return rejection
 
@@ -224,6 +224,7 @@ def _prepared_in_pool(
         date_offset_days=key.date_offset_days,
         spool=spool,
         context=_pool_context(),
+        memory_limit=settings.DECODE_MEMORY_LIMIT,
     )
     try:
         with pool:

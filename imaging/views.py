@@ -12,7 +12,14 @@ from authoring import rules
 from cases.models import Case
 from imaging.models import Image
 from imaging.preset_fallback import preset_for
-from imaging.rendering import UnknownPreset, frame_png, frame_thumbnail_png, thumbnail_png
+from imaging.rendering import (
+    FrameUnavailable,
+    UnknownPreset,
+    frame_png,
+    frame_thumbnail_png,
+    thumbnail_png,
+    unavailable_png,
+)
 
 
 def _visible_image(request, pk: int) -> Image:
@@ -33,12 +40,25 @@ def _png_response(content: bytes, image: Image) -> HttpResponse:
     return response
 
 
+def _unavailable_response(error: FrameUnavailable) -> HttpResponse:
+    """422 with an image saying why: the viewer's <img> shows it, a client sees the error status.
+
+    Not cached by the browser: the server remembers the failure, and answers it at no cost.
+    """
+    response = HttpResponse(unavailable_png(error.reason), content_type="image/png", status=422)
+    response["Cache-Control"] = "private, no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def _frame_response(request, pk: int, preset: str, index: int, render) -> HttpResponse:
     image = _visible_image(request, pk)
     try:
         return _png_response(render(image, index, preset_for(image, preset)), image)
     except (UnknownPreset, IndexError) as error:
         raise Http404("No such frame or preset.") from error
+    except FrameUnavailable as error:
+        return _unavailable_response(error)
 
 
 def frame(request, pk: int, preset: str, index: int):
@@ -52,4 +72,7 @@ def frame_thumbnail(request, pk: int, preset: str, index: int):
 
 def thumbnail(request, pk: int):
     image = _visible_image(request, pk)
-    return _png_response(thumbnail_png(image), image)
+    try:
+        return _png_response(thumbnail_png(image), image)
+    except FrameUnavailable as error:
+        return _unavailable_response(error)

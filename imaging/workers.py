@@ -29,6 +29,7 @@ from collections import deque
 from dataclasses import dataclass
 from multiprocessing.reduction import send_handle
 
+from imaging.decode_budget import DEFAULT_MEMORY_LIMIT
 from imaging.dicom.errors import RejectedFile
 from imaging.preparation import Reply, Task, serve
 
@@ -68,7 +69,15 @@ class Workers:
     """
 
     def __init__(
-        self, count: int, slots: int, *, seed: str, date_offset_days: int, spool: str, context
+        self,
+        count: int,
+        slots: int,
+        *,
+        seed: str,
+        date_offset_days: int,
+        spool: str,
+        context,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
     ) -> None:
         self.count = count
         self.processes: list = []
@@ -85,7 +94,7 @@ class Workers:
                 self.connections.append(here)  # closed by close(), whatever happens next
                 process = context.Process(
                     target=serve,
-                    args=(there, seed, date_offset_days, spool, slots),
+                    args=(there, seed, date_offset_days, spool, slots, memory_limit),
                     name=f"ingest-worker-{index}",
                     daemon=True,  # never outlives this process
                 )

@@ -817,7 +817,7 @@ class TrackedUpload:
 
 
 def test_uploads_are_read_one_at_a_time_and_one_over_the_limit_not_at_all(series, media_root):
-    from imaging.inputs import MAX_FILE_BYTES, uploaded_files
+    from imaging.inputs import MAX_FILE_BYTES, SNIFF_BYTES, uploaded_files
 
     small = TrackedUpload("a.dcm", sample("MR_small.dcm"))
     huge = TrackedUpload("huge.dcm", b"DICM", declared_size=MAX_FILE_BYTES + 1)
@@ -826,7 +826,7 @@ def test_uploads_are_read_one_at_a_time_and_one_over_the_limit_not_at_all(series
     first = next(items)
     assert first.data == sample("MR_small.dcm") and later.reads == []  # not read ahead
     result = images_ingest(series=series, files=items)
-    assert huge.reads == [4]  # only its first bytes, to tell a zip
+    assert huge.reads == [SNIFF_BYTES]  # only its first bytes, to tell a zip from DICOM
     assert [(o.name, o.accepted) for o in result.outcomes] == [("huge.dcm", False), ("b.dcm", True)]
     assert "over the" in result.outcomes[0].reason and len(stored_files(media_root)) == 1
 

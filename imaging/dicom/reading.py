@@ -7,6 +7,13 @@ checks (is it DICOM, is there an image, is the transfer syntax decodable here, i
 image a plausible size) all run on the header, before any pixel data is decoded, so a
 decompression bomb is refused without being expanded.
 
+Decoding is bounded (docs/decoding-bounds.md): a deflated data set is inflated once, counting
+and dropping the bytes, up to a ceiling, before pydicom inflates it; every compressed frame's
+own header (JPEG SOF, JPEG-LS SOF55, JPEG 2000 SIZ) must declare the image the DICOM header
+declares, and its codestream must reach its end marker; and what reading and rendering a frame
+would take must fit in the memory limit. :func:`read_for_rendering` applies the same bounds to
+a stored file, for the one frame to be rendered.
+
 :func:`sort_key` orders the slices of a series.
 """
 
@@ -15,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+import zlib
 from io import BytesIO
 
 import pydicom
@@ -22,16 +30,30 @@ from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import convert_raw_data_element
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import generate_frames, get_frame
 from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.filereader import read_dataset, read_preamble
 from pydicom.hooks import hooks
 from pydicom.pixels import get_decoder, iter_pixels
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000TransferSyntaxes,
+    JPEGLSTransferSyntaxes,
+    JPEGTransferSyntaxes,
+    RLELossless,
+)
 from pydicom.valuerep import AMBIGUOUS_VR
 from pydicom.values import converters
 
+from imaging.codestreams import BadCodestream, Codestream, j2k_codestream, jpeg_codestream
+from imaging.decode_budget import DEFAULT_MEMORY_LIMIT, check_budget, dicom_held_bytes, frame_cost
 from imaging.dicom.errors import RejectedFile
 
-__all__ = ["PIXEL_DATA_KEYWORDS", "header_value", "read_dicom", "sort_key"]
+__all__ = ["PIXEL_DATA_KEYWORDS", "header_value", "read_dicom", "read_for_rendering", "sort_key"]
 
 #: The elements that can hold an image (PS3.3 C.7.6.3, C.7.6.3.1.11).
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -54,8 +76,27 @@ _ENCODING_TO_SYNTAX = {
     (False, False): ExplicitVRBigEndian,
 }
 
+#: How the header of each compressed transfer syntax's frames is read: an allow-list. RLE frames
+#: declare no size of their own (the decoder fills Rows x Columns); any other compressed syntax
+#: a decoder may come to handle is refused until its codestream can be read here.
+_CODESTREAM_READERS = {
+    **{UID(uid): ("JPEG", jpeg_codestream) for uid in JPEGTransferSyntaxes},
+    **{UID(uid): ("JPEG-LS", jpeg_codestream) for uid in JPEGLSTransferSyntaxes},
+    **{UID(uid): ("JPEG 2000", j2k_codestream) for uid in JPEG2000TransferSyntaxes},
+    RLELossless: ("RLE", None),
+}
 
-def read_dicom(data: bytes, *, name: str, max_pixels: int = 200_000_000) -> Dataset:
+#: The default largest Rows x Columns x Number of Frames x Samples per Pixel (see :func:`read_dicom`).
+MAX_PIXELS = 200_000_000
+_TRANSFER_SYNTAX_UID = 0x00020010
+# A deflated data set is inflated in pieces of this much input, at most this much output at a time.
+_INFLATE_INPUT = 64 * 1024
+_INFLATE_OUTPUT = 64 * 1024
+
+
+def read_dicom(
+    data: bytes, *, name: str, max_pixels: int = MAX_PIXELS, memory_limit: int = DEFAULT_MEMORY_LIMIT
+) -> Dataset:
     """Parse one uploaded DICOM file and check that its image can be shown.
 
     Parameters
@@ -67,6 +108,10 @@ def read_dicom(data: bytes, *, name: str, max_pixels: int = 200_000_000) -> Data
     max_pixels : int, optional
         The largest accepted *Rows* x *Columns* x *Number of Frames* x *Samples per
         Pixel*. Checked on the header before anything is decoded (default 200 million).
+    memory_limit : int, optional
+        The most memory, in bytes, that reading the file and decoding and rendering any one of
+        its frames may take (``settings.DECODE_MEMORY_LIMIT``; default 1 GiB), checked before
+        anything is inflated or decoded.
 
     Returns
     -------
@@ -79,7 +124,9 @@ def read_dicom(data: bytes, *, name: str, max_pixels: int = 200_000_000) -> Data
     RejectedFile
         If the file is empty, is not DICOM, is truncated or corrupt, holds no image,
         uses a transfer syntax that no installed decoder handles, declares an image
-        larger than `max_pixels`, or if its pixel data fails to decode.
+        larger than `max_pixels`, holds a compressed frame whose own header disagrees with
+        the DICOM header or that is cut short, would need more than `memory_limit` to read
+        or render, or if its pixel data fails to decode.
 
     Notes
     -----
@@ -88,10 +135,45 @@ def read_dicom(data: bytes, *, name: str, max_pixels: int = 200_000_000) -> Data
     through the parser. Every frame is decoded once, one at a time, to prove that the
     pixel data is sound; the decoded frames are not kept.
     """
+    ds, dimensions, held = _open(data, name, max_pixels, memory_limit)
+    _check_frames(ds, name, dimensions, held=held, memory_limit=memory_limit)
+    _check_decodes(ds, name, dimensions)
+    return ds
+
+
+def read_for_rendering(
+    data: bytes, *, name: str, frame: int, memory_limit: int = DEFAULT_MEMORY_LIMIT
+) -> Dataset:
+    """Parse a stored DICOM file to render its frame `frame`, within the bounds of :func:`read_dicom`.
+
+    Nothing is decoded: the file was decoded in full when it was accepted, but it may have been
+    stored before these bounds existed, or under a larger limit. So the deflate ceiling, the
+    header checks and, for the frame to be rendered, its codestream's header and the memory
+    its decoding and rendering take, are checked again.
+
+    Raises
+    ------
+    RejectedFile
+        As :func:`read_dicom` does, for any of those bounds, or if `frame` is not in the file.
+    """
+    # Every element was checked when the file was accepted (a third of the time of reading it);
+    # one that fails to convert now fails the render, which is remembered like any other failure.
+    ds, dimensions, held = _open(data, name, MAX_PIXELS, memory_limit, check_elements=False)
+    if not 0 <= frame < dimensions[2]:
+        raise RejectedFile(name, f"frame {frame + 1} is not in the file: it has {dimensions[2]} frame(s)")
+    _check_frames(ds, name, dimensions, held=held, memory_limit=memory_limit, only=frame)
+    return ds
+
+
+def _open(
+    data: bytes, name: str, max_pixels: int, memory_limit: int, *, check_elements: bool = True
+) -> tuple[Dataset, tuple, int]:
+    """The parsed data set, its checked dimensions, and the memory it holds once parsed."""
     if not data:
         raise RejectedFile(name, "the file is empty")
 
-    ds = _parse(data, name)
+    inflated = _check_inflated_size(data, name, memory_limit)
+    ds = _parse(data, name, check_elements=check_elements)
     _ensure_transfer_syntax(ds)
 
     if not any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS):
@@ -103,8 +185,7 @@ def read_dicom(data: bytes, *, name: str, max_pixels: int = 200_000_000) -> Data
 
     dimensions = _check_size(ds, name, max_pixels)
     _check_decoder(ds, name)
-    _check_decodes(ds, name, dimensions)
-    return ds
+    return ds, dimensions, dicom_held_bytes(len(data), inflated)
 
 
 def header_value(ds: Dataset, keyword: str, default: object = None) -> object:
@@ -196,7 +277,7 @@ def _number_text(ds: Dataset, keyword: str) -> object:
 # -- parsing -----------------------------------------------------------------------------
 
 
-def _parse(data: bytes, name: str) -> Dataset:
+def _parse(data: bytes, name: str, *, check_elements: bool = True) -> Dataset:
     try:
         ds = pydicom.dcmread(BytesIO(data), force=False)
     except InvalidDicomError:
@@ -211,7 +292,7 @@ def _parse(data: bytes, name: str) -> Dataset:
         raise RejectedFile(name, f"the file is truncated or corrupt ({_short(exc)})") from exc
 
     try:
-        count = _check_elements(ds)
+        count = _check_elements(ds) if check_elements else len(ds)
     except Exception as exc:
         raise RejectedFile(name, f"the DICOM header is corrupt ({_short(exc)})") from exc
     if count == 0:
@@ -341,6 +422,182 @@ def _check_native_length(ds: Dataset, name: str, dimensions: tuple[int, int, int
             f"the pixel data is shorter than the header declares ({length} of {expected} bytes): "
             "the file is truncated",
         )
+
+
+# -- bounds ------------------------------------------------------------------------------
+
+
+def _check_inflated_size(data: bytes, name: str, memory_limit: int) -> int | None:
+    """For a file in Deflated Explicit VR Little Endian, the size of its inflated data set.
+
+    pydicom inflates the whole data set in one call, however large it comes out; so it is
+    inflated here first in pieces that are counted and dropped, up to the most that fits in
+    `memory_limit` beside the file itself. None for a file in any other transfer syntax.
+    """
+    start = _deflated_data_set_start(data)
+    if start is None:
+        return None
+    ceiling = max(memory_limit - dicom_held_bytes(len(data), 0), 0) // 2
+    size = _inflated_size(memoryview(data)[start:], ceiling)
+    inflated = f"more than {ceiling:,}" if size > ceiling else f"{size:,}"
+    check_budget(
+        name,
+        dicom_held_bytes(len(data), size),
+        memory_limit,
+        f"reading the deflated data set (it inflates to {inflated} bytes)",
+    )
+    return size
+
+
+def _deflated_data_set_start(data: bytes) -> int | None:
+    """Where the data set of a deflated file starts (after the file meta), else None.
+
+    The file meta is read as pydicom reads it (explicit VR first, then implicit VR), through its
+    public reader; a file whose meta cannot be read is left to :func:`_parse` to refuse.
+    """
+    if data[128:132] != b"DICM":
+        return None
+    for implicit in (False, True):
+        stream = BytesIO(data)
+        try:
+            read_preamble(stream, False)
+            meta = read_dataset(
+                stream, is_implicit_VR=implicit, is_little_endian=True, stop_when=_after_file_meta
+            )
+        except Exception:
+            continue
+        # The raw value, compared as pydicom's UI conversion would see it: converting the element
+        # would cost about as much as reading the whole file meta (it runs for every upload).
+        element = meta.get_item(_TRANSFER_SYNTAX_UID)
+        if element is not None and isinstance(element.value, bytes) and element.value.strip(b"\0 "):
+            syntax = element.value.strip(b"\0 ").decode("ascii", "replace")
+            return stream.tell() if syntax == DeflatedExplicitVRLittleEndian else None
+    return None
+
+
+def _after_file_meta(tag, vr, length) -> bool:
+    return tag >> 16 != 0x0002
+
+
+def _inflated_size(compressed: memoryview, ceiling: int) -> int:
+    """How many bytes `compressed` (raw deflate) inflates to, counting no further than past `ceiling`.
+
+    Memory stays at one piece of output; a corrupt stream is counted as far as it goes and left
+    to pydicom, which refuses it when it inflates it.
+    """
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    size = 0
+    try:
+        for offset in range(0, len(compressed), _INFLATE_INPUT):
+            pending: bytes | memoryview = compressed[offset : offset + _INFLATE_INPUT]
+            # Past the end of the stream zlib keeps what follows it (padding) as the tail: stop at eof.
+            while pending and size <= ceiling and not inflater.eof:
+                size += len(inflater.decompress(pending, _INFLATE_OUTPUT))
+                pending = inflater.unconsumed_tail
+            if size > ceiling or inflater.eof:
+                return size
+        # All the input is in; what zlib still holds is at most a few matches long.
+        return size + len(inflater.flush())
+    except zlib.error:
+        return size
+
+
+def _check_frames(
+    ds: Dataset,
+    name: str,
+    dimensions: tuple[int, int, int, int],
+    *,
+    held: int,
+    memory_limit: int,
+    only: int | None = None,
+) -> None:
+    """Every frame (or frame `only`) fits the memory limit, and a compressed one its DICOM header.
+
+    A compressed frame's codestream must declare Rows x Columns pixels, Samples per Pixel
+    components and no more bits than are allocated, and must not be cut short; the number of
+    frames in the pixel data must be the Number of Frames. The frames are split as pydicom's
+    decoders split them (:func:`pydicom.encaps.generate_frames` / ``get_frame``).
+    """
+    rows, columns, frames, samples = dimensions
+    values = rows * columns * samples
+    what = f"reading the file and rendering a frame of {rows} x {columns} pixels x {samples} sample(s)"
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    if not syntax.is_compressed:
+        check_budget(name, held + frame_cost(values), memory_limit, what)
+        return
+    if syntax not in _CODESTREAM_READERS:
+        raise RejectedFile(
+            name, f"the frames of transfer syntax {describe_syntax(syntax)} cannot be checked here"
+        )
+    element = ds.get_item("PixelData")
+    if element is None or not element.value:
+        raise RejectedFile(name, "the compressed pixel data is missing")
+    encapsulated = element.value
+    offsets = _extended_offsets(ds)
+    try:
+        if only is not None:
+            encoded = [
+                (only, get_frame(encapsulated, only, number_of_frames=frames, extended_offsets=offsets))
+            ]
+        else:
+            encoded = enumerate(
+                generate_frames(encapsulated, number_of_frames=frames, extended_offsets=offsets)
+            )
+        count = 0
+        for index, frame in encoded:
+            count += 1
+            _check_codestream(ds, name, syntax, index, frame, dimensions)
+            check_budget(name, held + frame_cost(values, len(frame)), memory_limit, what)
+    except RejectedFile:
+        raise
+    except Exception as exc:  # pydicom's parsing of the encapsulation, on malformed items
+        raise RejectedFile(name, f"the compressed pixel data is corrupt ({_short(exc)})") from exc
+    if only is None and count != frames:
+        raise RejectedFile(
+            name, f"the compressed pixel data holds {count} frame(s) where the header declares {frames}"
+        )
+
+
+def _check_codestream(
+    ds: Dataset, name: str, syntax: UID, index: int, frame: bytes, dimensions: tuple[int, int, int, int]
+) -> None:
+    codec, reader = _CODESTREAM_READERS[syntax]
+    if reader is None:
+        return
+    rows, columns, _, samples = dimensions
+    label = f"frame {index + 1}: the {codec} codestream"
+    try:
+        stream: Codestream = reader(frame, codec)
+    except BadCodestream as exc:
+        raise RejectedFile(name, f"frame {index + 1}: {exc}") from None
+    if (stream.rows, stream.columns) != (rows, columns):
+        raise RejectedFile(
+            name,
+            f"{label} declares {stream.rows} x {stream.columns} pixels where the DICOM header "
+            f"declares {rows} x {columns} (Rows x Columns)",
+        )
+    if stream.components != samples:
+        raise RejectedFile(
+            name,
+            f"{label} declares {stream.components} component(s) where the DICOM header declares "
+            f"{samples} (Samples per Pixel)",
+        )
+    bits = int(header_value(ds, "BitsAllocated", 0) or 0)
+    if stream.precision > bits:
+        raise RejectedFile(
+            name,
+            f"{label} declares {stream.precision}-bit samples where the DICOM header allocates "
+            f"{bits} bits (Bits Allocated)",
+        )
+
+
+def _extended_offsets(ds: Dataset) -> tuple[bytes, bytes] | None:
+    """The Extended Offset Table and its lengths, as pydicom's decoders take them (raw bytes)."""
+    table = ds.get_item(0x7FE00001)
+    lengths = ds.get_item(0x7FE00002)
+    if table is None or lengths is None or not table.value or not lengths.value:
+        return None
+    return table.value, lengths.value
 
 
 # -- helpers -----------------------------------------------------------------------------
