@@ -49,9 +49,11 @@ def editable_cases(user):
 
 def may_see_flagged_image(user, case: Case) -> bool:
     """Those who may review an image that may carry burned-in patient text: editors, and the case's
-    author (who uploaded it, and sees it in the admin and the preview). Never residents or the public,
-    even on a published case (an editor may add images to one)."""
-    return is_editor(user) or (is_author(user, case) and may_author(user))
+    author while the case is not published (they uploaded it, and see it in the admin and the preview).
+    On a published case only editors, who clear the flag; never residents or the public."""
+    if is_editor(user):
+        return True
+    return case.status != PUBLISHED and is_author(user, case) and may_author(user)
 
 
 def may_delete(user, case: Case) -> bool:

@@ -434,10 +434,10 @@ def test_the_matrix_refuses_every_faculty_way_into_a_case_that_is_not_their_own_
 
 # -- Images flagged for burned-in text -------------------------------------------------------------------
 
-# Served only to those who may review them: editors, and the case's author (fac for the own cases).
-FLAGGED = {
-    t: "404 404 404 200 200 200" if t.startswith("own") else "404 404 404 404 200 200" for t in TARGETS
-}
+# Served only to those who may review them: editors, and the case's author (fac for the own cases) while
+# the case is not published; on a published case an uncleared flag keeps it from everyone but editors.
+AUTHOR_SEES, EDITORS_ONLY = "404 404 404 200 200 200", "404 404 404 404 200 200"
+FLAGGED = {t: AUTHOR_SEES if t in ("own_draft", "own_review") else EDITORS_ONLY for t in TARGETS}
 IMAGE_URLS = ["/images/{pk}/thumb.png", "/images/{pk}/default/0.png", "/images/{pk}/default/0.thumb.png"]
 VIEW_CELLS = [
     (f"flagged {t}", lambda w, t=t: w.flagged[t], FLAGGED[t], url) for t in TARGETS for url in IMAGE_URLS
