@@ -379,7 +379,7 @@ class CaseSearchDocument(models.Model):
 
 
 class SearchTerm(models.Model):
-    """A word of the published archive (PostgreSQL only): candidates for typo correction.
+    """A word of the published archive: candidates for typo correction.
 
     Filled from published cases (their diagnoses' names included), never from drafts. Words are only
     added, so a row can be stale (a surname an editor deleted, a case since unpublished): the

@@ -7,7 +7,8 @@ regions), C history, differential, teaching points, D discussion. On PostgreSQL 
 ``tsvector`` built from the groups is GIN-indexed and ranked with ``ts_rank``; unknown query words
 are corrected against a vocabulary of the published archive with trigram similarity (pg_trgm),
 which also gives the "did you mean". On SQLite the groups are matched word-prefix by word-prefix
-and a CASE/WHEN score ranks them in the same order; there is no typo correction there.
+and a CASE/WHEN score ranks them in the same order; typos are corrected with rapidfuzz against the
+same vocabulary (``cases/fuzzy_corrections.py``), under the same rule.
 
 Synonyms and abbreviations are expanded on the query side: a query word or phrase that names a
 diagnosis (its name or any of ``Diagnosis.synonyms``) or a built-in abbreviation matches any of that
@@ -30,6 +31,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from cases.caching import archive_changed
+from cases.fuzzy_corrections import fuzzy_corrections
 from cases.modalities import MODALITY_LABELS
 from cases.models import Case, CaseSearchDocument, Diagnosis, DifferentialItem, Finding, Region, SearchTerm
 from cases.spelling import WORD, normalise, normalise_word, normalise_words
@@ -224,11 +226,11 @@ def search_documents_refresh(*, case_ids: Iterable[int]) -> int:
             CaseSearchDocument.objects.filter(case_id__in=list(texts)).update(
                 vector=search_vector_expression()
             )
-            published_words = set()
-            for case, text in texts.values():
-                if case.status == Case.Status.PUBLISHED:
-                    published_words |= text.vocabulary()
-            search_vocabulary_add(words=published_words)
+        published_words = set()
+        for case, text in texts.values():
+            if case.status == Case.Status.PUBLISHED:
+                published_words |= text.vocabulary()
+        search_vocabulary_add(words=published_words)
         written += len(texts)
     # Bulk loads call this one function after writing rows that no signal saw: retire cached pages too.
     archive_changed()
@@ -241,9 +243,12 @@ def case_search_refresh(*, case: Case) -> None:
 
 
 def search_vocabulary_add(*, words: Iterable[str]) -> None:
-    """Add words to the typo-correction vocabulary (PostgreSQL only; elsewhere there is no correction)."""
+    """Add words to the typo-correction vocabulary."""
     words = sorted({word for word in words if is_vocabulary_word(word)})
-    if not words or not _is_postgresql():
+    if not words:
+        return
+    if not _is_postgresql():
+        SearchTerm.objects.bulk_create([SearchTerm(word=word) for word in words], ignore_conflicts=True)
         return
     table = SearchTerm._meta.db_table
     with connections["default"].cursor() as cursor:
@@ -338,13 +343,15 @@ def _concepts(name_lists: Iterable[list[str]]) -> dict[Phrase, set[Phrase]]:
 
 
 def _load_vocabulary(words: list[str], using: str) -> _Vocabulary:
-    """Diagnosis names and synonyms, and (PostgreSQL) corrections for unknown words: one query."""
+    """Diagnosis names and synonyms, and corrections for unknown words: one query on PostgreSQL
+    (pg_trgm), up to three elsewhere (``cases.fuzzy_corrections``)."""
     correctable = sorted({word for word in words if is_vocabulary_word(word)})
     corrections: dict[str, str] = {}
     if _is_postgresql(using):
         rows, corrections = _diagnoses_and_corrections(correctable, using)
     else:
         rows = list(Diagnosis.objects.using(using).values_list("name", "synonyms"))
+        corrections = fuzzy_corrections(correctable, using=using)
     builtin = ([abbreviation, expansion] for abbreviation, expansion in ABBREVIATIONS.items())
     diagnoses = ([name, *synonyms] for name, synonyms in rows)
     return _Vocabulary(_concepts([*builtin, *diagnoses]), corrections)
@@ -402,7 +409,7 @@ def _diagnoses_and_corrections(words: list[str], using: str) -> tuple[list, dict
 
 
 def case_search_parse(*, text: str, using: str = "default") -> CaseSearch:
-    """Turn the words a user typed into term groups: spelling folded, typos corrected (PostgreSQL),
+    """Turn the words a user typed into term groups: spelling folded, typos corrected,
     diagnosis names, synonyms and abbreviations expanded. An empty query costs no query at all."""
     words = normalise_words(text)[: MAX_QUERY_WORDS * 2]
     if not any(word not in STOP_WORDS for word in words):
