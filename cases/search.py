@@ -248,7 +248,11 @@ def search_vocabulary_add(*, words: Iterable[str]) -> None:
     if not words:
         return
     if not _is_postgresql():
-        SearchTerm.objects.bulk_create([SearchTerm(word=word) for word in words], ignore_conflicts=True)
+        # Most words of a saved case are known already: look them up rather than insert them all again.
+        known = set(SearchTerm.objects.filter(word__in=words).values_list("word", flat=True))
+        SearchTerm.objects.bulk_create(
+            [SearchTerm(word=word) for word in words if word not in known], ignore_conflicts=True
+        )
         return
     table = SearchTerm._meta.db_table
     with connections["default"].cursor() as cursor:
