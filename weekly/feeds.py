@@ -20,7 +20,6 @@ from django.utils.feedgenerator import Atom1Feed
 
 from cases.markdown import render_markdown
 from cases.models import Case, Finding
-from cases.regions import load_region_tree
 from weekly.presentation import neutral_heading
 from weekly.schedule import shown_slots
 
@@ -73,7 +72,7 @@ def case_quiz_link(case: Case) -> str:
 
 class NewCasesFeed(EntryFeed):
     title = f"New cases · {ARCHIVE_NAME}"
-    subtitle = "Cases as they are published, named by patient, region and modality; each links to its quiz."
+    subtitle = "Cases as they are published, named by age, sex and modality; each links to its quiz."
 
     def link(self):
         return reverse("case_list")
@@ -84,15 +83,13 @@ class NewCasesFeed(EntryFeed):
             .order_by("-published_at", "-pk")
             .only("slug", "age", "sex", "clinical_history", "created_at", "published_at")
             .prefetch_related(
-                "regions",
                 Prefetch("findings", queryset=Finding.objects.only("case_id", "modality", "order")),
             )[:FEED_LENGTH]
         )
-        tree = load_region_tree()
         return [
             Entry(
                 id=f"tag:{authority},{case.created_at:%Y-%m-%d}:case/{case.pk}",
-                title=f"New case: {neutral_heading(case, tree)}",
+                title=f"New case: {neutral_heading(case)}",
                 summary=render_markdown(case.clinical_history),
                 link=case_quiz_link(case),
                 published=case.published_at,
@@ -110,7 +107,6 @@ class CaseOfTheWeekFeed(EntryFeed):
         return reverse("case_of_the_week")
 
     def items(self, authority: str) -> list[Entry]:
-        tree = load_region_tree()
         entries = []
         for slot in shown_slots()[:FEED_LENGTH]:
             begins = timezone.make_aware(datetime.datetime.combine(slot.week_start, datetime.time()))
@@ -118,7 +114,7 @@ class CaseOfTheWeekFeed(EntryFeed):
                 Entry(
                     id=f"tag:{authority},{slot.week_start:%Y-%m-%d}:case-of-the-week",
                     title=f"Case of the week from {date_format(slot.week_start, 'j F Y')}: "
-                    f"{neutral_heading(slot.case, tree)}",
+                    f"{neutral_heading(slot.case)}",
                     summary=render_markdown(slot.case.clinical_history),
                     link=case_quiz_link(slot.case),
                     published=begins,

@@ -21,12 +21,11 @@ def this_week(today: datetime.date | None = None) -> datetime.date:
 
 def shown_slots(today: datetime.date | None = None) -> QuerySet[WeeklyCase]:
     """Weeks that have begun whose case is published, newest first, each with what a neutral heading
-    (``weekly.presentation``) and a feed entry read: the case, its regions and findings' modalities."""
+    (``weekly.presentation``) and a feed entry read: the case and its findings' modalities."""
     return (
         WeeklyCase.objects.filter(week_start__lte=this_week(today), case__status=Case.Status.PUBLISHED)
         .select_related("case")
         .prefetch_related(
-            "case__regions",
             Prefetch("case__findings", queryset=Finding.objects.only("case_id", "modality", "order")),
         )
         .order_by("-week_start")

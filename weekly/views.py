@@ -12,7 +12,6 @@ import uuid
 from django.shortcuts import render
 from django.views import View
 
-from cases.regions import load_region_tree
 from quiz.forms import AnswerForm
 from quiz.presentation import quiz_page
 from weekly.presentation import neutral_heading
@@ -25,10 +24,8 @@ class CaseOfTheWeekView(View):
     def get(self, request):
         week_start = this_week()
         case = current_case()
-        tree = load_region_tree()
         archive = [
-            {"slot": slot, "heading": neutral_heading(slot.case, tree)}
-            for slot in archive_slots()[:ARCHIVE_LENGTH]
+            {"slot": slot, "heading": neutral_heading(slot.case)} for slot in archive_slots()[:ARCHIVE_LENGTH]
         ]
         context = {"week_start": week_start, "archive": archive}
         if case is None:
