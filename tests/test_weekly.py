@@ -154,6 +154,9 @@ def test_a_scheduled_case_since_unpublished_is_never_shown(client, make_case, hi
         body = client.get(feed).content.decode()
         assert history_case.slug not in body and earlier.slug not in body
     assert WeeklyCase.objects.count() == 3  # skipped when read, not deleted: republishing shows it again
+    client.force_login(editor)
+    schedule = client.get(ADMIN_LIST).content.decode()
+    assert schedule.count('alt="False"') == 2 and schedule.count('alt="True"') == 1  # shown or not
 
 
 def test_the_page_reads_a_fixed_number_of_queries_however_long_the_archive(

@@ -3,6 +3,7 @@ permission checks keep everyone else out."""
 
 from django.contrib import admin
 
+from cases.models import Case
 from weekly.models import WeeklyCase
 
 
@@ -12,9 +13,6 @@ class WeeklyCaseAdmin(admin.ModelAdmin):
     list_select_related = ["case"]
     fields = ["week_start", "case"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("case")
-
     @admin.display(boolean=True, description="Shown (case published)")
     def case_published(self, slot: WeeklyCase) -> bool:
-        return slot.case.status == slot.case.Status.PUBLISHED
+        return slot.case.status == Case.Status.PUBLISHED

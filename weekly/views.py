@@ -10,6 +10,7 @@ is: a title, a diagnosis or a differential of an earlier case could name this we
 import uuid
 
 from django.shortcuts import render
+from django.utils import timezone
 from django.views import View
 
 from quiz.forms import AnswerForm
@@ -22,12 +23,13 @@ ARCHIVE_LENGTH = 52
 
 class CaseOfTheWeekView(View):
     def get(self, request):
-        week_start = this_week()
-        case = current_case()
+        today = timezone.localdate()  # once, so that the week and its archive agree around midnight
+        case = current_case(today)
         archive = [
-            {"slot": slot, "heading": neutral_heading(slot.case)} for slot in archive_slots()[:ARCHIVE_LENGTH]
+            {"slot": slot, "heading": neutral_heading(slot.case)}
+            for slot in archive_slots(today)[:ARCHIVE_LENGTH]
         ]
-        context = {"week_start": week_start, "archive": archive}
+        context = {"week_start": this_week(today), "archive": archive}
         if case is None:
             return render(request, "weekly/no_case_this_week.html", context)
         context.update(
