@@ -26,5 +26,6 @@ urlpatterns = [
     path("", include("imaging.urls")),
     path("", include("quiz.urls")),
     path("", include("authoring.urls")),
+    path("", include("weekly.urls")),
     path("", include("cases.urls")),
 ]

@@ -54,6 +54,8 @@ from imaging.rendering import render_path
 from quiz.models import Mark, QuizAttempt, ReviewCard
 from tests.conftest import make_user
 from tests.test_authoring_support import FAST_HASHERS, complete_case
+from weekly.models import week_start_of
+from weekly.services import weekly_case_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +161,7 @@ def build_world() -> SimpleNamespace:
         user=users["res2"], case=w.pub, due_on=timezone.localdate(), reviewed_at=timezone.now()
     )
     w.case_ct = ContentType.objects.get_for_model(Case).pk
+    w.weeklycase = weekly_case_schedule(case=w.pub, week_start=week_start_of(timezone.localdate()))
     # Log-in throttling's records (django-axes): a lock-out, a successful log-in, a failure.
     client = {"user_agent": "matrix", "ip_address": "192.0.2.1", "http_accept": "*/*", "path_info": "/"}
     w.accessattempt = AccessAttempt.objects.create(
@@ -308,6 +311,10 @@ SITE_ROWS = [
         "post",
     ),
     R("quiz progress", "/quiz/progress/", "L 200 200 200 200 200"),
+    # Case of the week and the feeds: public, for everyone (the week's case is the published one).
+    R("case of the week", "/case-of-the-week/", "200 200 200 200 200 200"),
+    R("new cases feed", "/feeds/cases.atom", "200 200 200 200 200 200"),
+    R("case of the week feed", "/feeds/case-of-the-week.atom", "200 200 200 200 200 200"),
     # Image bytes, through the permission-checked views only.
     R("frame published", "/images/{w.pub_image.pk}/default/0.png", "200 200 200 200 200 200"),
     R("thumb published", "/images/{w.pub_image.pk}/thumb.png", "200 200 200 200 200 200"),
@@ -375,6 +382,7 @@ ADMIN_ROWS = [
     R("admin app auth", "/admin/auth/", "L L 404 404 404 200"),
     R("admin app taggit", "/admin/taggit/", "L L 404 404 404 200"),
     R("admin app axes", "/admin/axes/", "L L 404 404 404 200"),
+    R("admin app weekly", "/admin/weekly/", "L L 404 404 200 200"),
     R(
         "view on site published",
         "/admin/r/{w.case_ct}/{w.pub.pk}/",
@@ -533,6 +541,12 @@ ADMIN_MODELS = {
     "taggit.Tag": only_superusers("tag"),
     "quiz.QuizAttempt": only_superusers("attempt"),
     "quiz.ReviewCard": only_superusers("reviewcard"),
+    # The case of the week's schedule: editors only.
+    "weekly.WeeklyCase": model_pages(
+        "L L 403 403 200 200",
+        "L L 403 403 200 200",
+        {"weeklycase": ("L L 403 403 200 200",) * 3},
+    ),
     # Log-in throttling (django-axes): its records are read-only, so nobody adds one by hand; lifting a
     # lock-out is deleting its access attempt.
     **{
