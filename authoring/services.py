@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from authoring import rules
+from authoring.completeness import completeness_of
 from authoring.models import CaseSectionNotStated, CaseTransition
-from cases.completeness import completeness_of
 from cases.models import Case
 from imaging.models import Image
 

@@ -10,10 +10,9 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from reversion.models import Version
 
+from authoring.completeness import CaseFacts, completeness, completeness_of, names_the_answer
 from authoring.models import CaseSectionNotStated, CaseTransition
-from cases.completeness import CaseFacts, completeness, completeness_of, names_the_answer
-from cases.models import Case
-from cases.services import (
+from authoring.services import (
     PublishBlocked,
     TransitionNotAllowed,
     case_history_not_stated_set,
@@ -22,6 +21,7 @@ from cases.services import (
     case_submit_for_review,
     publish_blockers,
 )
+from cases.models import Case
 from imaging.inputs import InputFile
 from imaging.models import Image, Series
 from imaging.services import images_ingest
