@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, Max, Prefetch
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404
@@ -32,10 +32,12 @@ from authoring.history import case_versions, version_diff
 from authoring.models import CaseSectionNotStated
 from authoring.services import (
     PublishBlocked,
+    SavedMeanwhile,
     TransitionNotAllowed,
     case_history_not_stated_set,
     case_publish,
     case_return_to_draft,
+    case_save,
     case_submit_for_review,
     publish_blockers,
 )
@@ -59,6 +61,8 @@ class CaseForm(WellFormedIdsMixin, forms.ModelForm):
         "the source”, and the history no longer blocks publication.",
     )
     may_mark_not_stated = False  # set per request by CaseAdmin.get_form
+    # Set by CaseAdmin.get_form when a save was refused because the case was saved meanwhile.
+    saved_meanwhile: SavedMeanwhile | None = None
 
     class Meta:
         model = Case
@@ -102,34 +106,20 @@ class CaseForm(WellFormedIdsMixin, forms.ModelForm):
             self.add_error(
                 "history_not_stated", "The clinical history is filled in: clear it, or untick this box."
             )
-        if self.instance.pk:
-            self._check_not_saved_meanwhile()
+        if self.saved_meanwhile is not None:
+            self._refuse_save_over(self.saved_meanwhile)
         return cleaned
 
-    def _check_not_saved_meanwhile(self):
-        """Lock the row (until the admin's transaction ends) and compare it with what was loaded."""
-        current = (
-            Case.objects.select_for_update()
-            .filter(pk=self.instance.pk)
-            .values_list("updated_at", flat=True)
-            .first()
-        )
-        loaded = parse_datetime(self.cleaned_data.get("loaded_updated_at") or "")
-        if current is None or loaded == current:
-            return
-        latest = case_versions(self.instance).first()
-        saved_since = (
-            latest and latest.revision.user and (loaded is None or latest.revision.date_created > loaded)
-        )
-        who = f" by {latest.revision.user}" if saved_since else ""
+    def _refuse_save_over(self, conflict: SavedMeanwhile):
+        who = f" by {conflict.saved_by}" if conflict.saved_by else ""
         # The next save is a deliberate one: it may replace the other version.
         self.data = self.data.copy()
-        self.data[self.add_prefix("loaded_updated_at")] = current.isoformat()
+        self.data[self.add_prefix("loaded_updated_at")] = conflict.saved_at.isoformat()
         self.add_error(
             None,
-            f"This case was saved{who} at {localize(localtime(current))}, after you opened it. Nothing of "
-            "yours has been saved, and what you typed is kept below. Compare with their version (Versions "
-            "and compare, in a new tab), then save again to replace it with yours.",
+            f"This case was saved{who} at {localize(localtime(conflict.saved_at))}, after you opened it. "
+            "Nothing of yours has been saved, and what you typed is kept below. Compare with their version "
+            "(Versions and compare, in a new tab), then save again to replace it with yours.",
         )
 
 
@@ -335,12 +325,17 @@ class CaseAdmin(VersionAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.may_mark_not_stated = rules.may_mark_not_stated(request.user)
+        form.saved_meanwhile = getattr(request, "case_saved_meanwhile", None)
         return form
 
     # Saving.
 
     def save_model(self, request, obj, form, change):
-        if not change and obj.author_id is None:
+        if change:
+            loaded = parse_datetime(form.cleaned_data.get("loaded_updated_at") or "")
+            case_save(case=obj, loaded_updated_at=loaded, by=request.user)
+            return
+        if obj.author_id is None:
             obj.author = request.user
         super().save_model(request, obj, form, change)
 
@@ -404,6 +399,17 @@ class CaseAdmin(VersionAdmin):
         return format_html_join("", "{}", ((block,) for block in blocks))
 
     # The change form's workflow panel and tools.
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A case saved by someone else since this form was loaded is not overwritten: the save is rolled
+        back (``case_save`` raises before any row is written), and the form comes back as it was posted,
+        saying so."""
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except SavedMeanwhile as conflict:
+            request.case_saved_meanwhile = conflict
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         case = self.get_object(request, unquote(object_id))
