@@ -3,6 +3,7 @@
 Who may do what is decided in ``authoring.rules``; the workflow moves only through
 ``authoring.services``. The status is read-only here: the buttons above the form lead to one small page
 per step, with a note. The bundle export action and import page are added by ``bundles/admin.py``.
+Diagnoses and regions, which the editor's autocompletes offer and its pop-ups create, are here too.
 """
 
 from collections.abc import Callable
@@ -41,9 +42,9 @@ from authoring.services import (
     case_submit_for_review,
     publish_blockers,
 )
-from cases.admin_forms import CaseRowForm, WellFormedIdsMixin
+from cases.admin_forms import CaseRowForm, DiagnosisForm, WellFormedIdsMixin
 from cases.modalities import MODALITY_CHOICES
-from cases.models import Case, DifferentialItem, Finding, Reference
+from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
 from imaging.models import Annotation, Image, Series, Study, Upload
 
 CASE_OWNED_MODELS = (Study, Series, Image, Upload, Annotation)
@@ -560,3 +561,18 @@ class CaseAdmin(VersionAdmin):
         # Only editors are offered django-reversion's "Recover deleted cases".
         extra_context = {**(extra_context or {}), "has_change_permission": rules.is_editor(request.user)}
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(Diagnosis)
+class DiagnosisAdmin(admin.ModelAdmin):
+    form = DiagnosisForm
+    list_display = ["name", "slug"]
+    search_fields = ["name", "synonyms"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "parent", "order"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
