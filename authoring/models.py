@@ -14,7 +14,7 @@ from cases.models import Case
 
 
 class CaseTransition(models.Model):
-    """One step of the draft → in review → published workflow, written only by ``cases.services``."""
+    """One step of the draft → in review → published workflow, written only by ``authoring.services``."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="transitions")
     from_status = models.CharField(max_length=10, choices=Case.Status.choices)

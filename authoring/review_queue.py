@@ -5,8 +5,8 @@ from datetime import datetime
 
 from django.db.models import Max, Q
 
+from authoring.completeness import Completeness, completeness, facts_of, with_completeness_counts
 from authoring.rules import is_editor
-from cases.completeness import Completeness, completeness, facts_of, with_completeness_counts
 from cases.models import Case
 
 

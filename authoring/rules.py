@@ -1,59 +1,41 @@
-"""Who may do what to a case while authoring it: one place for the admin, the services and the preview.
+"""Who may take a case through the workflow: one place for the admin, the services and the preview.
 
-Roles are permissions, never ``is_staff`` (see ``cases/migrations/0002_roles.py``). An *editor*
-holds ``cases.publish_case``; *faculty* hold ``cases.change_case`` without it. The decisions:
+Built on the read rules of ``cases.rules`` (who is an editor, who may edit which case, who may see a
+flagged image), which are re-exported here so that the case editor asks one module:
 
-- faculty edit their own cases while they are drafts; once submitted a case is frozen for its
-  author until an editor returns it or the author withdraws it; a published case is corrected by
-  editors only;
-- editors edit every case in every state, publish, unpublish and return cases to their authors;
-- the author or an editor submits a draft for review; the author may withdraw it from review;
-- a case's studies, series and images follow the case: they are added, moved (into or out of the
-  case) and changed by whoever may edit the case (``editable_cases`` is ``may_edit`` as a queryset);
-- an image whose burned-in text flag is not cleared is shown only to editors and the case's author,
-  in every state of the case (``may_see_flagged_image``).
+- once submitted a case is frozen for its author until an editor returns it or the author withdraws
+  it; a published case is corrected by editors only;
+- editors publish, unpublish and return cases to their authors;
+- the author or an editor submits a draft for review; the author may withdraw it from review.
 """
 
 from cases.models import Case
+from cases.rules import (
+    DRAFT,
+    IN_REVIEW,
+    PUBLISHED,
+    editable_cases,
+    is_author,
+    is_editor,
+    may_author,
+    may_edit,
+    may_see_flagged_image,
+)
 
-DRAFT, IN_REVIEW, PUBLISHED = Case.Status.DRAFT, Case.Status.IN_REVIEW, Case.Status.PUBLISHED
-
-
-def is_editor(user) -> bool:
-    return user.is_active and user.has_perm("cases.publish_case")
-
-
-def is_author(user, case: Case) -> bool:
-    return user.is_authenticated and case.author_id is not None and case.author_id == user.pk
-
-
-def may_author(user) -> bool:
-    """Faculty and editors: those who write cases in the admin."""
-    return user.is_active and user.has_perm("cases.change_case")
-
-
-def may_edit(user, case: Case) -> bool:
-    if not user.has_perm("cases.change_case"):
-        return False
-    return is_editor(user) or (is_author(user, case) and case.status == DRAFT)
-
-
-def editable_cases(user):
-    """``may_edit`` as a queryset: the cases into which `user` may add or move studies, series and images."""
-    if not user.has_perm("cases.change_case"):
-        return Case.objects.none()
-    if is_editor(user):
-        return Case.objects.all()
-    return Case.objects.filter(author=user, status=DRAFT)
-
-
-def may_see_flagged_image(user, case: Case) -> bool:
-    """Those who may review an image that may carry burned-in patient text: editors, and the case's
-    author while the case is not published (they uploaded it, and see it in the admin and the preview).
-    On a published case only editors, who clear the flag; never residents or the public."""
-    if is_editor(user):
-        return True
-    return case.status != PUBLISHED and is_author(user, case) and may_author(user)
+__all__ = [
+    "editable_cases",
+    "is_author",
+    "is_editor",
+    "may_author",
+    "may_delete",
+    "may_edit",
+    "may_mark_not_stated",
+    "may_preview",
+    "may_publish",
+    "may_return_to_draft",
+    "may_see_flagged_image",
+    "may_submit",
+]
 
 
 def may_delete(user, case: Case) -> bool:

@@ -6,6 +6,7 @@ class CasesConfig(AppConfig):
     verbose_name = "Teaching cases"
 
     def ready(self) -> None:
-        from cases import signals
+        from cases import search_upkeep, signals
 
         signals.connect()
+        search_upkeep.connect()

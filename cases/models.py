@@ -10,11 +10,10 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.urls import reverse
 from django.utils import timezone
 from taggit.managers import TaggableManager
-from taggit.models import Tag, TaggedItemBase
+from taggit.models import TaggedItemBase
 
 from cases import extensions
 from cases.modalities import MODALITY_CHOICES, modality_codes_matching
@@ -40,10 +39,6 @@ class Region(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _search().search_after_region_saved(region=self)
 
     def get_absolute_url(self) -> str:
         return reverse("region_detail", args=[self.slug])
@@ -73,11 +68,6 @@ class Diagnosis(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        # Its name and synonyms are in the search text of every case that names it.
-        _search().search_after_diagnosis_saved(diagnosis=self)
 
     def get_absolute_url(self) -> str:
         return reverse("diagnosis_detail", args=[self.slug])
@@ -240,10 +230,6 @@ class Case(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _search().case_search_refresh(case=self)
-
     def get_absolute_url(self) -> str:
         return reverse("case_detail", args=[self.slug])
 
@@ -268,20 +254,11 @@ class Case(models.Model):
 
 
 class CaseSectionRow(models.Model):
-    """A row of a case's section (finding, differential item, reference): saving or deleting one keeps
-    the case's search document current."""
+    """A row of a case's section (finding, differential item, reference): its text is in the case's
+    search document (kept current by ``cases/search_upkeep.py``)."""
 
     class Meta:
         abstract = True
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _search().search_documents_refresh(case_ids=[self.case_id])
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        _search().search_documents_refresh(case_ids=[self.case_id])
-        return result
 
 
 class Finding(CaseSectionRow):
@@ -395,45 +372,3 @@ class SearchTerm(models.Model):
 
     def __str__(self) -> str:
         return self.word
-
-
-def _search():
-    """``cases.search``, imported when first needed: it imports these models itself."""
-    from cases import search
-
-    return search
-
-
-def _refresh_search_after_tags_or_regions_change(sender, instance, action, reverse, pk_set, **kwargs):
-    """Tags and regions change through ``case.tags.set()`` / ``case.regions.set()``, which call no
-    ``save()`` of ours, so an ``m2m_changed`` receiver is the only place to hear of it. It only
-    passes the news on; the work is done by explicit service code in ``cases/search.py``.
-    """
-    _search().search_after_m2m_change(instance=instance, action=action, reverse=reverse, pk_set=pk_set)
-
-
-m2m_changed.connect(_refresh_search_after_tags_or_regions_change, sender=TaggedCase)
-m2m_changed.connect(_refresh_search_after_tags_or_regions_change, sender=Case.regions.through)
-
-
-def _refresh_search_after_tag_saved(sender, instance, created, raw=False, **kwargs):
-    """A renamed tag (in the admin, say) leaves its old name in its cases' search documents."""
-    if not created and not raw:
-        from cases.tags import search_after_tag_saved
-
-        search_after_tag_saved(tag=instance)
-
-
-def _remember_cases_of_deleted_tag(sender, instance, **kwargs):
-    from cases.tags import tagged_case_ids
-
-    instance._search_cases_before_delete = tagged_case_ids(instance)
-
-
-def _refresh_search_after_tag_deleted(sender, instance, **kwargs):
-    _search().search_documents_refresh(case_ids=instance.__dict__.pop("_search_cases_before_delete", []))
-
-
-post_save.connect(_refresh_search_after_tag_saved, sender=Tag, dispatch_uid="search-tag-saved")
-pre_delete.connect(_remember_cases_of_deleted_tag, sender=Tag, dispatch_uid="search-tag-pre-delete")
-post_delete.connect(_refresh_search_after_tag_deleted, sender=Tag, dispatch_uid="search-tag-deleted")

@@ -238,7 +238,7 @@ def search_documents_refresh(*, case_ids: Iterable[int]) -> int:
 
 
 def case_search_refresh(*, case: Case) -> None:
-    """Bring one case's search document up to date (called from ``Case.save()`` and friends)."""
+    """Bring one case's search document up to date (on every save of the case: ``cases/search_upkeep.py``)."""
     search_documents_refresh(case_ids=[case.pk])
 
 

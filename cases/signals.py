@@ -1,8 +1,9 @@
 """Receivers that retire the cached page parts (``cases/caching.py``) whenever the archive changes.
 
-Every model whose rows can move a facet count, a home-page aggregate or what a page shows is
-listed: cases and their rows, tags and taggings, regions and region links, diagnoses, studies,
-series, images (through the Upload each ingest records) and arrows; and, retiring only the cached
+Every model of ``cases`` whose rows can move a facet count, a home-page aggregate or what a page
+shows is listed: cases and their rows, tags and taggings, regions and region links, diagnoses; apps
+above ``cases`` connect their own models with ``archive_changed_on_save_and_delete`` (``imaging``:
+studies, series, images and arrows, in its ``apps.py``); and, retiring only the cached
 permissions, what decides who sees drafts: groups, permissions and their links to users. Writes
 that bypass signals (``bulk_create``, ``QuerySet.update()``) must call
 ``cases.caching.archive_changed()`` themselves.
@@ -15,7 +16,6 @@ from taggit.models import Tag
 
 from cases.caching import archive_changed, permissions_changed
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region, TaggedCase
-from imaging.models import Annotation, Image, Series, Study, Upload
 
 WATCHED_MODELS = (
     Case,
@@ -27,14 +27,6 @@ WATCHED_MODELS = (
     Tag,
     TaggedCase,
     Case.regions.through,
-    Study,
-    Series,
-    Image,
-    # Ingest writes images in bulk (no signal per row), then records the run as an Upload: its save
-    # is the signal that a series has new images.
-    Upload,
-    # Arrows and labels are in the case page's viewer data.
-    Annotation,
 )
 M2M_THROUGH = (TaggedCase, Case.regions.through)
 # Who may see drafts and cases in review: cached per user (``visibility_class``).
@@ -56,11 +48,16 @@ def _permission_links_changed(sender, action, using=None, **kwargs):
         permissions_changed(using=using or "default")
 
 
-def connect() -> None:
-    for model in WATCHED_MODELS:
+def archive_changed_on_save_and_delete(*models) -> None:
+    """Retire the cached page parts whenever a row of these models is saved or deleted."""
+    for model in models:
         label = model._meta.label
         post_save.connect(archive_changed, sender=model, dispatch_uid=f"archive-changed-save-{label}")
         post_delete.connect(archive_changed, sender=model, dispatch_uid=f"archive-changed-delete-{label}")
+
+
+def connect() -> None:
+    archive_changed_on_save_and_delete(*WATCHED_MODELS)
     for through in M2M_THROUGH:
         m2m_changed.connect(
             _links_changed, sender=through, dispatch_uid=f"archive-changed-m2m-{through._meta.label}"

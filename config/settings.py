@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "imaging",
     "quiz",
     "authoring",
+    "bundles",
     "weekly",
 ]
 

@@ -1,6 +1,6 @@
 """Image upload and review in the admin; the ingest itself is ``imaging.services.images_ingest``.
 
-Studies, series and images follow their case's authoring rules (``authoring.rules``), checked here in
+Studies, series and images follow their case's authoring rules (``cases.rules``), checked here in
 one place, ``CaseScopedAdmin``: a row is changed only where its case may be edited, and every foreign
 key to a case-owned row (a series' study, a study's case …) offers only rows of cases the user may
 edit, so nothing is added to or moved into a case its author may no longer change (faculty: their own
@@ -14,7 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from authoring import rules
+from cases import rules
 from imaging.annotation_forms import AnnotationForm
 from imaging.flags import image_flags_clear
 from imaging.inputs import uploaded_files
@@ -133,7 +133,7 @@ def gate_message(db_field) -> str:
 
 class CaseScopedAdmin(admin.ModelAdmin):
     """Imaging rows follow their case's authoring rules: faculty change only what belongs to their own
-    draft cases; editors change everything (``authoring.rules``)."""
+    draft cases; editors change everything (``cases.rules``)."""
 
     case_path = ""  # lookup from this model to its case
 

@@ -2,13 +2,13 @@
 
 Media of a draft must not be reachable by anyone who may not see the draft, so stored files are
 never served from MEDIA_URL directly. An image whose burned-in text flag is not cleared is served
-only to those who may review it (``authoring.rules.may_see_flagged_image``), whatever the case's state.
+only to those who may review it (``cases.rules.may_see_flagged_image``), whatever the case's state.
 """
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from authoring import rules
+from cases import rules
 from cases.models import Case
 from imaging.models import Image
 from imaging.preset_fallback import preset_for

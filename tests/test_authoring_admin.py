@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from authoring.models import CaseSectionNotStated, CaseTransition
+from authoring.services import case_submit_for_review
 from cases.models import Case, Diagnosis, Finding
-from cases.services import case_submit_for_review
 from imaging.models import Image, Series, Study
 from tests.test_authoring_support import (
     FAST_HASHERS,

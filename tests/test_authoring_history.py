@@ -4,8 +4,8 @@ import pytest
 from reversion.models import Version
 
 from authoring.history import version_diff
+from authoring.services import case_publish, case_submit_for_review
 from cases.models import Case, DifferentialItem, Finding
-from cases.services import case_publish, case_submit_for_review
 from imaging.models import Image
 from tests.test_authoring_support import FAST_HASHERS, complete_case, diagnosis_named, form_data
 

@@ -10,18 +10,20 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from reversion.models import Version
 
+from authoring.completeness import CaseFacts, completeness, completeness_of, names_the_answer
 from authoring.models import CaseSectionNotStated, CaseTransition
-from cases.completeness import CaseFacts, completeness, completeness_of, names_the_answer
-from cases.models import Case
-from cases.services import (
+from authoring.services import (
     PublishBlocked,
+    SavedMeanwhile,
     TransitionNotAllowed,
     case_history_not_stated_set,
     case_publish,
     case_return_to_draft,
+    case_save,
     case_submit_for_review,
     publish_blockers,
 )
+from cases.models import Case
 from imaging.inputs import InputFile
 from imaging.models import Image, Series
 from imaging.services import images_ingest
@@ -60,6 +62,25 @@ def test_author_submits_editor_publishes_and_every_step_is_recorded(faculty, edi
     ]
     comments = [version.revision.comment for version in Version.objects.get_for_object(case)]
     assert comments == ["Published: Good case.", "Submitted for review: Ready, I think."]
+
+
+def test_an_edit_is_saved_only_over_the_version_it_was_loaded_from(faculty, editor):
+    case = complete_case(author=faculty)
+    loaded = Case.objects.get(pk=case.pk)
+    case_submit_for_review(case=case, by=faculty)  # a step in between is a newer save too
+    case_return_to_draft(case=case, by=editor)
+    loaded.discussion = "The author's stale edit."
+    with pytest.raises(SavedMeanwhile) as refused:
+        case_save(case=loaded, loaded_updated_at=loaded.updated_at, by=faculty)
+    current = Case.objects.get(pk=case.pk)
+    assert refused.value.saved_at == current.updated_at and current.discussion != loaded.discussion
+
+    current.discussion = "The author's edit, knowing."
+    case_save(case=current, loaded_updated_at=current.updated_at, by=faculty)
+    assert Case.objects.get(pk=case.pk).discussion == "The author's edit, knowing."
+    with pytest.raises(PermissionDenied):
+        stranger = Case.objects.get(pk=case.pk)
+        case_save(case=stranger, loaded_updated_at=stranger.updated_at, by=AnonymousUser())
 
 
 def test_unpublishing_returns_to_draft_and_republishing_keeps_the_first_date(faculty, editor):

@@ -408,7 +408,7 @@ def test_uploads_over_the_limit_are_refused(archive, editor, media_root, setting
         def __init__(self, *args):
             raise AssertionError("the body was read")
 
-    monkeypatch.setattr("cases.admin.BundleSizeLimit", Unreachable)
+    monkeypatch.setattr("bundles.admin.BundleSizeLimit", Unreachable)
     response = import_post(client, content + b"\0" * (2 * 1024 * 1024))
     assert response.status_code == 413
     assert snapshot(media_root) == before
@@ -420,7 +420,7 @@ def test_uploads_over_the_limit_are_refused(archive, editor, media_root, setting
 
 
 def test_a_large_export_is_streamed_from_a_file_on_disk(archive, editor, monkeypatch):
-    monkeypatch.setattr("cases.bundles.SPOOL_BYTES", 1024)  # any bundle rolls over to disk
+    monkeypatch.setattr("bundles.services.SPOOL_BYTES", 1024)  # any bundle rolls over to disk
     response = export_action(as_user(editor), *archive.values())
     assert response.streaming
     body = b"".join(response.streaming_content)

@@ -22,10 +22,10 @@ from PIL import PngImagePlugin
 from pydicom.uid import generate_uid
 from taggit.models import Tag
 
-from cases.bundle_images import FLAGGED_BY_BUNDLE
-from cases.bundles import MAX_MANIFEST_BYTES, BundleError, case_to_dict, export_bundle, import_bundle
+from authoring.services import publish_blockers
+from bundles.images import FLAGGED_BY_BUNDLE
+from bundles.services import MAX_MANIFEST_BYTES, BundleError, case_to_dict, export_bundle, import_bundle
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
-from cases.services import publish_blockers
 from imaging.inputs import InputFile
 from imaging.models import Annotation, DeidentificationKey, Image, Series, Study, Upload
 from imaging.services import images_ingest, series_create

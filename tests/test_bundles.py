@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from taggit.models import Tag
 
-from cases.bundles import BundleError, case_to_dict, export_bundle, import_bundle
+from bundles.services import BundleError, case_to_dict, export_bundle, import_bundle
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
 from imaging.demo import demo_images_ensure
 from imaging.models import Annotation, Image, Series, Upload
@@ -275,7 +275,7 @@ def test_a_failure_during_import_rolls_back_rows_and_files(archive, media_root, 
         raise RuntimeError("disk full")
 
     # The arrows are written after their images were ingested and stored.
-    monkeypatch.setattr("cases.bundle_images._annotation_create", broken)
+    monkeypatch.setattr("bundles.images._annotation_create", broken)
     with pytest.raises(RuntimeError):
         import_bundle(io.BytesIO(bundle))
     assert Case.objects.count() == 0 and Image.objects.count() == 0
@@ -391,7 +391,7 @@ def test_a_failed_export_leaves_no_partial_bundle(archive, tmp_path, monkeypatch
     def broken(case):
         raise OSError("storage unavailable")
 
-    monkeypatch.setattr("cases.bundles.case_to_dict", broken)
+    monkeypatch.setattr("bundles.services.case_to_dict", broken)
     with pytest.raises(OSError, match="storage unavailable"):
         call_command("export_cases", str(out), stdout=io.StringIO())
     assert not out.exists()

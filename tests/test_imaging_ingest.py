@@ -18,8 +18,8 @@ from django.db.models.query import QuerySet
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from authoring.services import PublishBlocked, case_publish
 from cases.models import Case
-from cases.services import PublishBlocked, case_publish
 from imaging import file_writes, preparation, services, workers
 from imaging.demo import SAMPLE_DIR
 from imaging.dicom.errors import RejectedFile

@@ -7,9 +7,9 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from authoring.services import case_publish, case_return_to_draft, case_submit_for_review
 from cases.caching import archive_changed, archive_version, cache_key, visibility_class
 from cases.models import Case, Diagnosis, Finding
-from cases.services import case_publish, case_return_to_draft, case_submit_for_review
 from tests.test_authoring_support import FAST_HASHERS, complete_case
 
 pytestmark = pytest.mark.django_db

@@ -47,7 +47,7 @@ from django.utils import timezone
 from reversion.models import Version
 from taggit.models import Tag
 
-from cases.bundles import export_bundle_tempfile
+from bundles.services import export_bundle_tempfile
 from cases.models import Case, Region
 from imaging.models import Image, Series, Upload
 from imaging.rendering import render_path

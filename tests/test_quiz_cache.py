@@ -15,9 +15,9 @@ from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from authoring.services import case_return_to_draft
 from cases.caching import archive_changed
 from cases.models import Case
-from cases.services import case_return_to_draft
 from imaging.demo import demo_images_ensure
 from imaging.inputs import InputFile
 from imaging.services import images_ingest, series_create

@@ -421,6 +421,18 @@ def test_editing_a_finding_updates_the_index(client, make_case):
     assert found(client, "enchondroma") == []
 
 
+def test_rows_deleted_in_bulk_leave_the_index_and_a_case_deletes_with_its_rows(client, make_case):
+    case = make_case(slug="bulk", findings=())
+    add_finding(case, "A giant cell tumour.")
+    assert found(client, "giant cell") == ["bulk"]
+    Finding.objects.filter(case=case).delete()  # no Model.delete(): the receiver hears it all the same
+    assert found(client, "giant cell") == []
+    add_finding(case, "An aneurysmal bone cyst.")
+    case.delete()  # its rows go first; the document goes with the case and is not written again
+    assert not CaseSearchDocument.objects.filter(case_id=case.pk).exists()
+    assert found(client, "aneurysmal") == []
+
+
 def test_adding_a_tag_updates_the_index(client, make_case):
     case = make_case(slug="tagged")
     assert found(client, "fibrous dysplasia") == []

@@ -1,9 +1,13 @@
 """Writes to cases: keyword-only, typed, atomic.
 
-The workflow — draft → in review → published, and back to draft — moves only through the functions
-below. Each locks the case row, checks its state and who asks (``authoring.rules``), records the step
-as an ``authoring.CaseTransition`` and as a revision of the case's history (django-reversion).
+An edited case is saved through ``case_save``, which refuses to overwrite a save made after the editor
+loaded the case. The workflow — draft → in review → published, and back to draft — moves only through
+the functions below. Each locks the case row, checks its state and who asks (``authoring.rules``),
+records the step as an ``authoring.CaseTransition`` and as a revision of the case's history
+(django-reversion).
 """
+
+from datetime import datetime
 
 import reversion
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,8 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from authoring import rules
+from authoring.completeness import completeness_of
+from authoring.history import case_versions
 from authoring.models import CaseSectionNotStated, CaseTransition
-from cases.completeness import completeness_of
 from cases.models import Case
 from imaging.models import Image
 
@@ -26,6 +31,15 @@ class PublishBlocked(Exception):
 
 class TransitionNotAllowed(Exception):
     """The case is not in a state this step starts from (e.g. publishing a draft)."""
+
+
+class SavedMeanwhile(Exception):
+    """The case was saved (or moved through the workflow) after the form that would save it was loaded."""
+
+    def __init__(self, *, saved_at: datetime, saved_by: AbstractBaseUser | None):
+        self.saved_at = saved_at
+        self.saved_by = saved_by  # None when the history does not say who saved it since
+        super().__init__(f"The case was saved at {saved_at.isoformat()}, after it was loaded.")
 
 
 def publish_blockers(case: Case) -> list[str]:
@@ -45,6 +59,28 @@ def _locked(case: Case, by: AbstractBaseUser) -> Case:
     if not rules.may_author(by):
         raise PermissionDenied("Only faculty and editors take a case through the workflow.")
     return Case.objects.select_for_update().get(pk=case.pk)
+
+
+@transaction.atomic
+def case_save(*, case: Case, loaded_updated_at: datetime | None, by: AbstractBaseUser) -> Case:
+    """Save an edited case unless its row changed after `loaded_updated_at` (raises ``SavedMeanwhile``).
+
+    The row stays locked until the caller's transaction ends, so the rows the caller saves with the case
+    (the admin's inlines) cannot interleave with another author's save of the same case.
+    """
+    current = Case.objects.select_for_update().filter(pk=case.pk).values_list("updated_at", flat=True).first()
+    if current is not None and current != loaded_updated_at:
+        latest = case_versions(case).first()
+        saved_since = (
+            latest is not None
+            and latest.revision.user is not None
+            and (loaded_updated_at is None or latest.revision.date_created > loaded_updated_at)
+        )
+        raise SavedMeanwhile(saved_at=current, saved_by=latest.revision.user if saved_since else None)
+    if not rules.may_edit(by, case):
+        raise PermissionDenied("You may not change this case.")
+    case.save()
+    return case
 
 
 def _require_status(case: Case, allowed: set[str], step: str) -> None:

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from authoring import rules
-from cases.bundles import CONFLICT_POLICIES, BundleError, ImportReport, SlugClash, import_bundle
+from bundles.services import CONFLICT_POLICIES, BundleError, ImportReport, SlugClash, import_bundle
 
 
 class Command(BaseCommand):

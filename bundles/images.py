@@ -12,7 +12,7 @@ whatever review the exporting archive recorded.
 
 Studies, series and arrows are checked as the admin checks them (``full_clean()``, the series label
 rule, the teaching view's slice and zoom, the window presets the images offer) before they are saved;
-an error names the record (:class:`~cases.bundle_records.RecordError`). The names of the files the
+an error names the record (:class:`~bundles.records.RecordError`). The names of the files the
 ingest stored are appended to the caller's list, so that a failed import can delete them again.
 """
 
@@ -20,7 +20,7 @@ from contextlib import suppress
 
 from django.db import DatabaseError
 
-from cases.bundle_records import RecordError, checked, record, record_list, values_of
+from bundles.records import RecordError, checked, record, record_list, values_of
 from cases.models import Case, Finding
 from imaging.inputs import InputFile
 from imaging.models import Annotation, Image, Series, Study
@@ -73,7 +73,7 @@ def case_images_create(
     data: dict, *, case: Case, findings: dict[int, Finding], files: dict[str, bytes], by, stored: list[str]
 ) -> int:
     """The studies, series, images and arrows of the case record `data` (checked already by
-    :func:`cases.bundle_records.case_records_create`); returns how many images arrive flagged.
+    :func:`bundles.records.case_records_create`); returns how many images arrive flagged.
 
     `files` are the bundle's files by path; the names of the files stored are added to `stored`.
     """

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.bundles import export_bundle
+from bundles.services import export_bundle
 from cases.models import Case
 
 

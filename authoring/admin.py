@@ -1,27 +1,23 @@
 """The case editor: one admin page per case, with its sections, workflow, history and completeness.
 
-Who may do what is decided in ``authoring.rules``; the workflow moves only through ``cases.services``.
-The status is read-only here: the buttons above the form lead to one small page per step, with a note.
-Case bundles (``cases.bundles``): the list's action "Export selected cases as a bundle" (the cases the
-user may see) and, for editors, the import page ``admin:cases_case_import``.
+Who may do what is decided in ``authoring.rules``; the workflow moves only through
+``authoring.services``. The status is read-only here: the buttons above the form lead to one small page
+per step, with a note. The bundle export action and import page are added by ``bundles/admin.py``.
+Diagnoses and regions, which the editor's autocompletes offer and its pop-ups create, are here too.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.validators import MaxValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, Max, Prefetch
 from django.forms.models import BaseInlineFormSet
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,26 +25,26 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from reversion.admin import VersionAdmin
 
 from authoring import rules
+from authoring.completeness import completeness, completeness_of, facts_of, with_completeness_counts
 from authoring.history import case_versions, version_diff
 from authoring.models import CaseSectionNotStated
-from cases.admin_forms import CaseRowForm, DiagnosisForm, WellFormedIdsMixin
-from cases.bundles import BundleError, ImportReport, SlugClash, export_bundle_tempfile, import_bundle
-from cases.completeness import completeness, completeness_of, facts_of, with_completeness_counts
-from cases.modalities import MODALITY_CHOICES
-from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
-from cases.services import (
+from authoring.services import (
     PublishBlocked,
+    SavedMeanwhile,
     TransitionNotAllowed,
     case_history_not_stated_set,
     case_publish,
     case_return_to_draft,
+    case_save,
     case_submit_for_review,
     publish_blockers,
 )
+from cases.admin_forms import CaseRowForm, DiagnosisForm, WellFormedIdsMixin
+from cases.modalities import MODALITY_CHOICES
+from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
 from imaging.models import Annotation, Image, Series, Study, Upload
 
 CASE_OWNED_MODELS = (Study, Series, Image, Upload, Annotation)
@@ -66,6 +62,8 @@ class CaseForm(WellFormedIdsMixin, forms.ModelForm):
         "the source”, and the history no longer blocks publication.",
     )
     may_mark_not_stated = False  # set per request by CaseAdmin.get_form
+    # Set by CaseAdmin.get_form when a save was refused because the case was saved meanwhile.
+    saved_meanwhile: SavedMeanwhile | None = None
 
     class Meta:
         model = Case
@@ -109,34 +107,20 @@ class CaseForm(WellFormedIdsMixin, forms.ModelForm):
             self.add_error(
                 "history_not_stated", "The clinical history is filled in: clear it, or untick this box."
             )
-        if self.instance.pk:
-            self._check_not_saved_meanwhile()
+        if self.saved_meanwhile is not None:
+            self._refuse_save_over(self.saved_meanwhile)
         return cleaned
 
-    def _check_not_saved_meanwhile(self):
-        """Lock the row (until the admin's transaction ends) and compare it with what was loaded."""
-        current = (
-            Case.objects.select_for_update()
-            .filter(pk=self.instance.pk)
-            .values_list("updated_at", flat=True)
-            .first()
-        )
-        loaded = parse_datetime(self.cleaned_data.get("loaded_updated_at") or "")
-        if current is None or loaded == current:
-            return
-        latest = case_versions(self.instance).first()
-        saved_since = (
-            latest and latest.revision.user and (loaded is None or latest.revision.date_created > loaded)
-        )
-        who = f" by {latest.revision.user}" if saved_since else ""
+    def _refuse_save_over(self, conflict: SavedMeanwhile):
+        who = f" by {conflict.saved_by}" if conflict.saved_by else ""
         # The next save is a deliberate one: it may replace the other version.
         self.data = self.data.copy()
-        self.data[self.add_prefix("loaded_updated_at")] = current.isoformat()
+        self.data[self.add_prefix("loaded_updated_at")] = conflict.saved_at.isoformat()
         self.add_error(
             None,
-            f"This case was saved{who} at {localize(localtime(current))}, after you opened it. Nothing of "
-            "yours has been saved, and what you typed is kept below. Compare with their version (Versions "
-            "and compare, in a new tab), then save again to replace it with yours.",
+            f"This case was saved{who} at {localize(localtime(conflict.saved_at))}, after you opened it. "
+            "Nothing of yours has been saved, and what you typed is kept below. Compare with their version "
+            "(Versions and compare, in a new tab), then save again to replace it with yours.",
         )
 
 
@@ -290,130 +274,6 @@ class TransitionForm(forms.Form):
     )
 
 
-# Case bundles (``cases.bundles``): export from the list, import on a page of its own.
-
-BUNDLE_UPLOAD_MAX_BYTES = 512 * 1024 * 1024  # settings.BUNDLE_UPLOAD_MAX_BYTES overrides it
-FORM_OVERHEAD_BYTES = 1024 * 1024  # room for the multipart framing and the other fields
-IMPORT_CONFLICT_CHOICES = [
-    ("error", "Stop: import nothing, and name the cases that exist already"),
-    ("skip", "Skip those cases: keep the existing ones, import the others"),
-    ("rename", "Import them under a new slug (<slug>-2, <slug>-3 …)"),
-    (
-        "replace",
-        "Replace the existing cases: they are deleted, with their images, quiz attempts and workflow record",
-    ),
-]
-
-
-def bundle_upload_limit() -> int:
-    return getattr(settings, "BUNDLE_UPLOAD_MAX_BYTES", BUNDLE_UPLOAD_MAX_BYTES)
-
-
-def may_import_bundles(user) -> bool:
-    """Editors (and superusers): an import creates cases in any state and may replace existing ones."""
-    return rules.is_editor(user) and user.has_perm("cases.add_case")
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size} bytes"
-
-
-class BundleSizeLimit(FileUploadHandler):
-    """Stops reading an uploaded file once it passes the limit, before it is kept anywhere."""
-
-    def __init__(self, request, limit: int):
-        super().__init__(request)
-        self.limit = limit
-
-    def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > self.limit:
-            self.request.bundle_too_large = True
-            raise StopUpload(connection_reset=False)
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None
-
-
-class BundleImportForm(forms.Form):
-    bundle = forms.FileField(
-        label="Bundle (.zip)",
-        help_text="A case bundle made by “Export selected cases as a bundle” or by manage.py export_cases.",
-    )
-    on_conflict = forms.ChoiceField(
-        label="When a case in the bundle has a slug that exists here",
-        choices=IMPORT_CONFLICT_CHOICES,
-        initial="error",
-        widget=forms.RadioSelect,
-    )
-    author = forms.ModelChoiceField(
-        queryset=get_user_model().objects.none(),
-        required=False,
-        empty_label="Me",
-        label="Author of the imported cases",
-        help_text="The cases arrive as this author's drafts, never published; an editor publishes them after "
-        "the usual checks.",
-    )
-
-    def __init__(self, *args, user, limit: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.limit = limit
-        self.fields["bundle"].widget.attrs["accept"] = ".zip,application/zip"
-        # Those who write cases (authoring.rules.may_author): faculty and editors.
-        self.fields["author"].queryset = (
-            get_user_model()
-            .objects.with_perm(
-                "cases.change_case", is_active=True, backend="django.contrib.auth.backends.ModelBackend"
-            )
-            .distinct()
-            .order_by("username")
-        )
-
-    def clean_bundle(self):
-        bundle = self.cleaned_data["bundle"]
-        if bundle.size > self.limit:
-            raise forms.ValidationError(
-                f"The file is {_megabytes(bundle.size)}, more than the {_megabytes(self.limit)} this page "
-                "accepts; import it with manage.py import_cases instead."
-            )
-        return bundle
-
-    def clean_on_conflict(self):
-        policy = self.cleaned_data["on_conflict"]
-        if policy == "replace" and not self.user.has_perm("cases.delete_case"):
-            raise forms.ValidationError("Replacing cases deletes them, which you may not do.")
-        return policy
-
-
-def import_report_message(report: ImportReport) -> str:
-    parts = [
-        f"Imported {len(report.imported)} case(s)"
-        + (f": {', '.join(report.imported)}." if report.imported else ".")
-    ]
-    if report.renamed:
-        parts.append(
-            "Renamed (the slug existed): "
-            + ", ".join(f"{old} → {new}" for old, new in report.renamed.items())
-            + "."
-        )
-    if report.replaced:
-        parts.append(f"Replaced: {', '.join(report.replaced)}.")
-    if report.skipped:
-        parts.append(f"Skipped (exist already): {', '.join(report.skipped)}.")
-    if report.imported:
-        parts.append(
-            f"They are drafts of {report.author or 'nobody'}, to be published after the usual checks; "
-            f"{report.images_flagged} image(s) wait for a burned-in text review."
-        )
-    if report.diagnoses_created:
-        parts.append(f"New diagnoses from the bundle: {', '.join(report.diagnoses_created)}.")
-    if report.diagnoses_updated:
-        updated = ", ".join(report.diagnoses_updated)
-        parts.append(f"Diagnoses given synonyms or accepted answers by the bundle: {updated}.")
-    return " ".join(parts)
-
-
 @admin.register(Case)
 class CaseAdmin(VersionAdmin):
     form = CaseForm
@@ -424,7 +284,6 @@ class CaseAdmin(VersionAdmin):
     prepopulated_fields = {"slug": ["title"]}
     inlines = [FindingInline, DifferentialItemInline, ReferenceInline, StudyInline]
     readonly_fields = ["status", "completeness_summary", "series_links"]
-    actions = ["export_bundle"]
     change_list_template = "admin/cases/case/change_list.html"
     fieldsets = [
         (None, {"fields": ["title", "slug", ("age", "sex"), "age_sex_source", "loaded_updated_at"]}),
@@ -467,12 +326,17 @@ class CaseAdmin(VersionAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.may_mark_not_stated = rules.may_mark_not_stated(request.user)
+        form.saved_meanwhile = getattr(request, "case_saved_meanwhile", None)
         return form
 
     # Saving.
 
     def save_model(self, request, obj, form, change):
-        if not change and obj.author_id is None:
+        if change:
+            loaded = parse_datetime(form.cleaned_data.get("loaded_updated_at") or "")
+            case_save(case=obj, loaded_updated_at=loaded, by=request.user)
+            return
+        if obj.author_id is None:
             obj.author = request.user
         super().save_model(request, obj, form, change)
 
@@ -537,6 +401,17 @@ class CaseAdmin(VersionAdmin):
 
     # The change form's workflow panel and tools.
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A case saved by someone else since this form was loaded is not overwritten: the save is rolled
+        back (``case_save`` raises before any row is written), and the form comes back as it was posted,
+        saying so."""
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except SavedMeanwhile as conflict:
+            request.case_saved_meanwhile = conflict
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         case = self.get_object(request, unquote(object_id))
         if case is not None:
@@ -567,9 +442,6 @@ class CaseAdmin(VersionAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path(
-                "import/", self._importers_only(view(csrf_exempt(self.import_view))), name="cases_case_import"
-            ),
             path(
                 "<path:object_id>/workflow/<slug:step>/",
                 view(self.transition_view),
@@ -686,105 +558,9 @@ class CaseAdmin(VersionAdmin):
         return super().recover_view(request, version_id, extra_context)
 
     def changelist_view(self, request, extra_context=None):
-        # Only editors are offered django-reversion's "Recover deleted cases", and the bundle import.
-        extra_context = {
-            **(extra_context or {}),
-            "has_change_permission": rules.is_editor(request.user),
-            "bundle_import_url": reverse("admin:cases_case_import")
-            if may_import_bundles(request.user)
-            else "",
-        }
+        # Only editors are offered django-reversion's "Recover deleted cases".
+        extra_context = {**(extra_context or {}), "has_change_permission": rules.is_editor(request.user)}
         return super().changelist_view(request, extra_context)
-
-    # Case bundles.
-
-    @admin.action(description="Export selected cases as a bundle", permissions=["view"])
-    def export_bundle(self, request, queryset):
-        """The selected cases as a bundle download. ``queryset`` comes from ``get_queryset``, so it holds
-        only cases this user may see, whatever primary keys the request names."""
-        cases = Case.objects.filter(pk__in=queryset.order_by().values("pk")).order_by("pk")
-        if not cases.exists():
-            self.message_user(request, "None of the selected cases can be exported.", messages.WARNING)
-            return None
-        bundle, _manifest = export_bundle_tempfile(cases)
-        name = f"cases-{localtime():%Y%m%d-%H%M%S}.zip"
-        return FileResponse(bundle, as_attachment=True, filename=name, content_type="application/zip")
-
-    def _importers_only(self, view):
-        """A logged-in user who may not import gets 403 (not the admin's log-in page); the anonymous
-        are sent on to ``view``, which asks them to log in."""
-
-        @wraps(view)
-        def guarded(request, *args, **kwargs):
-            if request.user.is_authenticated and not may_import_bundles(request.user):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return guarded
-
-    def import_view(self, request):
-        """Exempt from the CSRF middleware only so that the upload's size can be checked before the body
-        is read; the form itself is CSRF-checked (``_import_form_view``)."""
-        if not may_import_bundles(request.user):
-            raise PermissionDenied
-        limit = bundle_upload_limit()
-        if request.method == "POST":
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > limit + FORM_OVERHEAD_BYTES:
-                # Refused without reading the body: nothing is parsed, stored or changed.
-                form = BundleImportForm(user=request.user, limit=limit)
-                return self._import_page(request, form, too_large=length, status=413)
-            request.upload_handlers.insert(0, BundleSizeLimit(request, limit))
-        return csrf_protect(self._import_form_view)(request)
-
-    def _import_form_view(self, request):
-        limit = bundle_upload_limit()
-        form = BundleImportForm(request.POST or None, request.FILES or None, user=request.user, limit=limit)
-        if request.method == "POST" and getattr(request, "bundle_too_large", False):
-            return self._import_page(request, form, too_large=limit + 1, status=413)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["bundle"]
-            try:
-                report = import_bundle(
-                    upload,
-                    on_conflict=form.cleaned_data["on_conflict"],
-                    by=request.user,
-                    author=form.cleaned_data["author"],
-                    max_total_bytes=2 * limit,
-                )
-            except BundleError as error:
-                if isinstance(error, SlugClash):
-                    form.add_error(
-                        "on_conflict",
-                        f"These cases exist already: {', '.join(error.slugs)}. Choose whether to skip, "
-                        "rename or replace them, and upload the bundle again.",
-                    )
-                else:
-                    form.add_error(None, f"Bundle rejected: {error}")
-            else:
-                level = messages.SUCCESS if report.imported else messages.WARNING
-                self.message_user(request, import_report_message(report), level)
-                return redirect("admin:cases_case_changelist")
-        return self._import_page(request, form)
-
-    def _import_page(self, request, form, *, too_large: int = 0, status: int = 200):
-        limit = bundle_upload_limit()
-        return TemplateResponse(
-            request,
-            "admin/cases/case/import.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": "Import a case bundle",
-                "form": form,
-                "limit": _megabytes(limit),
-                "too_large": _megabytes(too_large) if too_large else "",
-            },
-            status=status,
-        )
 
 
 @admin.register(Diagnosis)

@@ -23,8 +23,8 @@ bounded size, safe entry names, the number of entries and what they expand to, e
 with the checksum the manifest gives, each case file holding the case the manifest names, and every
 image file being of the kind this archive stores (a DICOM file that says it was de-identified, or a
 PNG). Then, in one transaction, every record is checked as the admin checks it and written
-(``cases.bundle_records``: cases arrive as drafts), and every image file goes through the ingest, as
-an upload does (``cases.bundle_images``: de-identified and re-encoded again, flags never cleared).
+(``bundles.records``: cases arrive as drafts), and every image file goes through the ingest, as
+an upload does (``bundles.images``: de-identified and re-encoded again, flags never cleared).
 A bundle that fails anywhere raises ``BundleError`` naming what is wrong; image files stored before
 the failure are deleted again, so a rejected or failed import leaves the database and storage as
 they were. The files of replaced cases are deleted only once the transaction commits.
@@ -49,8 +49,8 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from reversion.models import Version
 
-from cases.bundle_images import IMAGE_FIELDS, case_images_create
-from cases.bundle_records import CASE_FIELDS, DiagnosisChanges, RecordError, case_records_create
+from bundles.images import IMAGE_FIELDS, case_images_create
+from bundles.records import CASE_FIELDS, DiagnosisChanges, RecordError, case_records_create
 from cases.models import Case, Diagnosis, Region
 from imaging.inputs import is_zip
 from imaging.models import Image
@@ -392,7 +392,7 @@ def read_bundle(source, *, max_total_bytes: int = MAX_TOTAL_BYTES) -> CheckedBun
 def _check_image(slug: str, image: dict, content: bytes) -> None:
     """An image file is of a kind this archive stores: a DICOM file that says it was de-identified
     (the format holds nothing else), or a PNG. Neither claim is trusted: the import de-identifies and
-    re-encodes every file again (``cases.bundle_images``); this only refuses a bundle that is not one."""
+    re-encodes every file again (``bundles.images``); this only refuses a bundle that is not one."""
     where = f"case {slug}: {image['file']}"
     if is_zip(image["file"], content):
         raise BundleError(f"{where}: a zip archive, not an image file")  # the ingest would unpack it
