@@ -13,8 +13,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from authoring.services import case_return_to_draft
 from cases.models import Case
-from cases.services import case_return_to_draft
 from tests.conftest import make_user
 from weekly.models import WeeklyCase, week_start_of
 from weekly.schedule import this_week
