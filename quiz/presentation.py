@@ -7,14 +7,8 @@ the template asks for.
 
 from dataclasses import dataclass
 
-from django.template.loader import render_to_string
-from django.utils.safestring import SafeString, mark_safe
-
 from cases.models import Case
-from cases.templatetags.case_extras import age_sex
 from quiz.technique_vocabulary import is_technique_label
-
-BODY_TEMPLATE = "quiz/includes/case_quiz_body.html"
 
 WITHHELD_LABEL = "Series {number}"
 # A study's relative time ("After embolisation, 3 months") can name the treatment, and so the diagnosis.
@@ -56,37 +50,6 @@ def quiz_case(case: Case) -> QuizCase:
         source_recorded=case.source_recorded,
         clinical_history=case.clinical_history,
         studies=case.studies,
-    )
-
-
-@dataclass(frozen=True)
-class QuizPage:
-    """The unrevealed quiz page's case part, rendered from a ``QuizCase`` alone."""
-
-    pk: int
-    slug: str
-    meta: str  # "47-year-old, female": plain text, escaped where it is shown
-    meta_source: str  # where age and sex come from, when not the case text; plain text
-    body: str  # the history and images, rendered HTML
-
-    @property
-    def body_html(self) -> SafeString:
-        return mark_safe(self.body)
-
-
-def quiz_page(case: Case) -> QuizPage:
-    """The case part of the unrevealed quiz page of a case loaded ``for_detail()``.
-
-    Rendered without the request, so no per-request value (CSRF token, CSP nonce, user) can enter
-    it, from a ``QuizCase``, so no part of the answer can either.
-    """
-    shown = quiz_case(case)
-    return QuizPage(
-        pk=case.pk,
-        slug=case.slug,
-        meta=age_sex(shown),
-        meta_source=shown.age_sex_source,
-        body=render_to_string(BODY_TEMPLATE, {"quiz_case": shown}),
     )
 
 

@@ -28,7 +28,7 @@ from quiz.attempts import attempts_for, parse_token
 from quiz.forms import AnswerForm, OverrideForm, QuizStartForm
 from quiz.matching import AnswerKey, compare_differential, explain_mark, grade_guess
 from quiz.models import Mark, QuizAttempt, ReviewCard
-from quiz.presentation import QuizPage, quiz_page
+from quiz.presentation import quiz_case
 from quiz.progress import modality_names, progress_for, top_level_region_names
 from quiz.session_state import (
     Source,
@@ -74,14 +74,14 @@ class CaseQuizView(View):
         if attempt is not None and attempt.case_id == case.pk:
             return self.revealed(request, case, attempt)
         form = AnswerForm(initial={"session": quiz_session.id if quiz_session else None, "key": uuid.uuid4()})
-        # quiz_page() withholds labels in the loaded case: only once the revealed page is ruled out.
-        return self.unrevealed(request, quiz_page(case), form, quiz_session)
+        # quiz_case() withholds labels in the loaded case: only once the revealed page is ruled out.
+        return self.unrevealed(request, case, form, quiz_session)
 
     def post(self, request, slug: str):
         case = quizzable_case(slug)
         form = AnswerForm(request.POST)
         if not form.is_valid():
-            return self.unrevealed(request, quiz_page(case), form, None, status=400)
+            return self.unrevealed(request, case, form, None, status=400)
         attempts = attempts_for(request)
         quiz_session = session_including(request, form.cleaned_data["session"], case.pk)
         if quiz_session and quiz_session.token_for(case.pk):
@@ -109,12 +109,12 @@ class CaseQuizView(View):
             quiz_session_record(request.session, quiz_session, case_id=case.pk, token=attempt.token)
         return self.revealed(request, case, attempt, key=key)
 
-    def unrevealed(self, request, page: QuizPage, form: AnswerForm, quiz_session, status: int = 200):
+    def unrevealed(self, request, case: Case, form: AnswerForm, quiz_session, status: int = 200):
         context = {
-            "quiz_page": page,
+            "quiz_case": quiz_case(case),  # never the Case: the template cannot print the answer
             "form": form,
             "quiz_session": quiz_session,
-            "position": quiz_session.position_of(page.pk) if quiz_session else None,
+            "position": quiz_session.position_of(case.pk) if quiz_session else None,
         }
         return render(request, "quiz/case_quiz.html", context, status=status)
 
@@ -150,7 +150,7 @@ class QuizPreviewView(LoginRequiredMixin, View):
         if not may_author(request.user):
             raise Http404("No such case.")
         case = get_object_or_404(Case.objects.visible_to(request.user).for_detail(), slug=slug)
-        context = {"quiz_page": quiz_page(case), "form": AnswerForm(), "quiz_session": None, "preview": True}
+        context = {"quiz_case": quiz_case(case), "form": AnswerForm(), "quiz_session": None, "preview": True}
         return render(request, "quiz/case_quiz.html", context)
 
 
