@@ -33,10 +33,10 @@ template rendering; no network), anonymous, ``DEBUG`` off. Two untimed warm-up r
 ``--repeat`` timed rounds, each requesting every page and every floor once in a fixed order, so
 pages and floors see the same conditions. Reported per page: p50 and p95 in ms, p50 / floor p50,
 and SQL queries of one request with a cold cache (``cache.clear()`` first) and with a warm one.
-The pages keep aggregates and rendered content in Django's cache until the archive changes, so the
-warm figures are what readers get between edits; the *cold* column is the first request after an
-edit: ``cases.caching.archive_changed()`` (what every save of the archive calls) before each of
-``--repeat``/4 (at least 5) more requests per page, p50.
+The pages keep facet counts and the home page's aggregates in Django's cache until the archive
+changes, so the warm figures are what readers get between edits; the *cold* column is the first
+request after an edit: ``cases.caching.archive_changed()`` (what every save of the archive calls)
+before each of ``--repeat``/4 (at least 5) more requests per page, p50.
 
 *Page weight.* The case page's HTML plus every stylesheet and script it references (read from the
 static files), raw and gzip-compressed; images are excluded, and counted separately: how many

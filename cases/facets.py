@@ -2,10 +2,9 @@
 
 Three queries whatever the archive's size: one aggregate counts the total, every region (with
 its sub-regions) and every modality at once; one groups by final diagnosis; one by tag. They are
-the larger part of the list and home pages (about 0.3 s at 10,000 cases on PostgreSQL), so the
-views keep them in Django's cache (``VisibleCasesMixin.cached``) under the archive version, the
-user's visibility class and the normalised filters (``cases/caching.py``): none on a hit, and any
-edit of the archive retires them at once.
+the larger part of the list and home pages, so the views keep them in Django's cache
+(``VisibleCasesMixin.cached``) under the archive version, the user's visibility class and the
+normalised filters (``cases/caching.py``): none on a hit, and any edit of the archive retires them.
 """
 
 from dataclasses import dataclass

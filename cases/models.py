@@ -100,8 +100,8 @@ class CaseQuerySet(models.QuerySet):
 
         A draft: its author and holders of ``view_draft_case`` (editors). In review: its author
         and holders of ``view_review_case`` (faculty, editors). Published: everyone.
-        Both permissions come from ``cases.permissions.case_visibility_permissions`` (one query per
-        request, or the answer the page's cache key was made with), never from ``has_perm``.
+        Both permissions come from ``cases.permissions.case_visibility_permissions``, which the
+        cached facet counts' key reads too.
         """
         visible = Q(status=Case.Status.PUBLISHED)
         if not user.is_authenticated:

@@ -1,20 +1,16 @@
 """Receivers that retire the cached page parts (``cases/caching.py``) whenever the archive changes.
 
-Every model of ``cases`` whose rows can move a facet count, a home-page aggregate or what a page
-shows is listed: cases and their rows, tags and taggings, regions and region links, diagnoses; apps
-above ``cases`` connect their own models with ``archive_changed_on_save_and_delete`` (``imaging``:
-studies, series, images and arrows, in its ``apps.py``); and, retiring only the cached
-permissions, what decides who sees drafts: groups, permissions and their links to users. Writes
-that bypass signals (``bulk_create``, ``QuerySet.update()``) must call
-``cases.caching.archive_changed()`` themselves.
+Every model of ``cases`` whose rows can move a facet count or a home-page aggregate is listed: cases
+and their rows, tags and taggings, regions and region links, diagnoses; apps above ``cases`` connect
+their own models with ``archive_changed_on_save_and_delete`` (``imaging``: studies, series, images
+and arrows, in its ``apps.py``). Writes that bypass signals (``bulk_create``,
+``QuerySet.update()``) must call ``cases.caching.archive_changed()`` themselves.
 """
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from taggit.models import Tag
 
-from cases.caching import archive_changed, permissions_changed
+from cases.caching import archive_changed
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region, TaggedCase
 
 WATCHED_MODELS = (
@@ -29,23 +25,11 @@ WATCHED_MODELS = (
     Case.regions.through,
 )
 M2M_THROUGH = (TaggedCase, Case.regions.through)
-# Who may see drafts and cases in review: cached per user (``visibility_class``).
-PERMISSION_MODELS = (Group, Permission)
-
-
-def _permission_links():
-    user_model = get_user_model()
-    return (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through)
 
 
 def _links_changed(sender, action, using=None, **kwargs):
     if action in ("post_add", "post_remove", "post_clear"):
         archive_changed(using=using or "default")
-
-
-def _permission_links_changed(sender, action, using=None, **kwargs):
-    if action in ("post_add", "post_remove", "post_clear"):
-        permissions_changed(using=using or "default")
 
 
 def archive_changed_on_save_and_delete(*models) -> None:
@@ -61,12 +45,4 @@ def connect() -> None:
     for through in M2M_THROUGH:
         m2m_changed.connect(
             _links_changed, sender=through, dispatch_uid=f"archive-changed-m2m-{through._meta.label}"
-        )
-    for model in PERMISSION_MODELS:
-        label = model._meta.label
-        post_save.connect(permissions_changed, sender=model, dispatch_uid=f"permissions-save-{label}")
-        post_delete.connect(permissions_changed, sender=model, dispatch_uid=f"permissions-delete-{label}")
-    for through in _permission_links():
-        m2m_changed.connect(
-            _permission_links_changed, sender=through, dispatch_uid=f"permissions-m2m-{through._meta.label}"
         )

@@ -3,33 +3,12 @@
 The unrevealed template is handed a ``QuizCase``, never the ``Case``, so it cannot print the title,
 the diagnosis or a tag by mistake — a field it is not given cannot leak, whatever a later edit of
 the template asks for.
-
-Cached (``quiz_page_cached``): the unrevealed page's case part — age and sex, the history and the
-images, rendered from a ``QuizCase`` without the request — under the archive version
-(``cases.caching``) and the slug, together with the case's id, or ``QUIZ_PAGE_MISSING`` when no
-published case has the slug. Any edit of the archive (a case unpublished, its history edited, an
-image added) replaces the version, so the next request reads the database again. Nothing per
-request or per user is in the entry (the CSRF token, the quiz session's position and the answer
-form are rendered around it on every request), and nothing revealed: only ``quiz_page`` writes it,
-and it renders the ``QuizCase``. Everyone gets the same entry, since only published cases can be
-quizzed, whoever asks.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.template.loader import render_to_string
-from django.utils.safestring import SafeString, mark_safe
-
-from cases.caching import cache_key, cached
 from cases.models import Case
-from cases.templatetags.case_extras import age_sex
 from quiz.technique_vocabulary import is_technique_label
-
-QUIZ_PAGE_MISSING = "missing"
-# Part of the key: raised whenever what an entry holds changes, so that older entries are never read.
-QUIZ_PAGE_FORMAT = 6
-BODY_TEMPLATE = "quiz/includes/case_quiz_body.html"
 
 WITHHELD_LABEL = "Series {number}"
 # A study's relative time ("After embolisation, 3 months") can name the treatment, and so the diagnosis.
@@ -58,7 +37,7 @@ def quiz_case(case: Case) -> QuizCase:
     (``withhold_time_labels``).
 
     Changes the case's prefetched studies and series in memory: pass a case loaded for this page
-    alone (every caller reads its own from the database; the case page caches a case of its own).
+    alone (every caller reads its own from the database).
     """
     withhold_series_labels(case)
     withhold_time_labels(case)
@@ -72,57 +51,6 @@ def quiz_case(case: Case) -> QuizCase:
         clinical_history=case.clinical_history,
         studies=case.studies,
     )
-
-
-@dataclass(frozen=True)
-class QuizPage:
-    """The unrevealed quiz page's case part, rendered: what may be cached and shared by everyone."""
-
-    pk: int
-    slug: str
-    meta: str  # "47-year-old, female": plain text, escaped where it is shown
-    meta_source: str  # where age and sex come from, when not the case text; plain text
-    body: str  # the history and images, rendered HTML
-
-    @property
-    def body_html(self) -> SafeString:
-        return mark_safe(self.body)
-
-
-def quiz_page(case: Case) -> QuizPage:
-    """The case part of the unrevealed quiz page of a case loaded ``for_detail()``.
-
-    Rendered without the request, so no per-request value (CSRF token, CSP nonce, user) can enter
-    it, from a ``QuizCase``, so no part of the answer can either.
-    """
-    shown = quiz_case(case)
-    return QuizPage(
-        pk=case.pk,
-        slug=case.slug,
-        meta=age_sex(shown),
-        meta_source=shown.age_sex_source,
-        body=render_to_string(BODY_TEMPLATE, {"quiz_case": shown}),
-    )
-
-
-def quiz_page_key(slug: str) -> str:
-    """``archive:<version>:quiz-page:published:<hash of the slug and format>``."""
-    return cache_key("quiz-page", "published", {"slug": slug, "format": QUIZ_PAGE_FORMAT})
-
-
-def quiz_page_cached(slug: str, load: Callable[[str], Case | None]) -> QuizPage | None:
-    """The quiz page's case part for ``slug``, or None when no published case has it.
-
-    ``load(slug)`` (the published case ``for_detail()``, or None) is called only on a miss: a warm
-    request reads no case row at all.
-    """
-
-    def compute():
-        case = load(slug)
-        return QUIZ_PAGE_MISSING if case is None else quiz_page(case)
-
-    found = cached(quiz_page_key(slug), compute)
-    return None if found == QUIZ_PAGE_MISSING else found
 
 
 def withhold_series_labels(case: Case) -> None:

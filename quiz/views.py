@@ -1,10 +1,8 @@
 """Thin views of quiz mode. Only published cases can be quizzed, whoever asks: a draft answers 404
 at the quiz URLs even to its editors, so nobody can reveal a draft through the quiz.
 
-The unrevealed quiz page (GET) takes the case's id and rendered history and images from the cache
-(``quiz.presentation.quiz_page_cached``, under the archive version): on a warm hit it reads no
-case row. The answer form with its CSRF token, the quiz session's position and every revealed page
-are made per request, never cached; a reveal always reads the case from the database.
+The case picker's counts are facet counts, cached like the list page's (``cases/caching.py``); every
+quiz page is read from the database on each request.
 """
 
 import random
@@ -30,7 +28,7 @@ from quiz.attempts import attempts_for, parse_token
 from quiz.forms import AnswerForm, OverrideForm, QuizStartForm
 from quiz.matching import AnswerKey, compare_differential, explain_mark, grade_guess
 from quiz.models import Mark, QuizAttempt, ReviewCard
-from quiz.presentation import QuizPage, quiz_page, quiz_page_cached
+from quiz.presentation import quiz_case
 from quiz.progress import modality_names, progress_for, top_level_region_names
 from quiz.session_state import (
     Source,
@@ -63,35 +61,27 @@ def quizzable_case(slug: str) -> Case:
     return get_object_or_404(quizzable_cases().for_detail(), slug=slug)
 
 
-def quizzable_case_or_none(slug: str) -> Case | None:
-    return quizzable_cases().for_detail().filter(slug=slug).first()
-
-
 class CaseQuizView(View):
     """``/cases/<slug>/quiz/``: the case without its answer (GET); the reveal, with the answer (POST)."""
 
     def get(self, request, slug: str):
-        # Whether a published case has this slug, its id and its unrevealed content: from the cache
-        # (the archive version retires the entry at any edit); the database is read only on a miss.
-        page = quiz_page_cached(slug, quizzable_case_or_none)
-        if page is None:
-            raise Http404("No such case.")
+        case = quizzable_case(slug)
         attempts = attempts_for(request)
-        quiz_session = session_including(request, request.GET.get("session"), page.pk)
+        quiz_session = session_including(request, request.GET.get("session"), case.pk)
         # Only the resident's own attempt at this very case reopens the revealed page.
-        token = request.GET.get("attempt") or (quiz_session and quiz_session.token_for(page.pk))
+        token = request.GET.get("attempt") or (quiz_session and quiz_session.token_for(case.pk))
         attempt = attempts.get(token) if token else None
-        if attempt is not None and attempt.case_id == page.pk:
-            # The answer is never cached: the case is read again, with every row the answer shows.
-            return self.revealed(request, quizzable_case(slug), attempt)
+        if attempt is not None and attempt.case_id == case.pk:
+            return self.revealed(request, case, attempt)
         form = AnswerForm(initial={"session": quiz_session.id if quiz_session else None, "key": uuid.uuid4()})
-        return self.unrevealed(request, page, form, quiz_session)
+        # quiz_case() withholds labels in the loaded case: only once the revealed page is ruled out.
+        return self.unrevealed(request, case, form, quiz_session)
 
     def post(self, request, slug: str):
         case = quizzable_case(slug)
         form = AnswerForm(request.POST)
         if not form.is_valid():
-            return self.unrevealed(request, quiz_page(case), form, None, status=400)
+            return self.unrevealed(request, case, form, None, status=400)
         attempts = attempts_for(request)
         quiz_session = session_including(request, form.cleaned_data["session"], case.pk)
         if quiz_session and quiz_session.token_for(case.pk):
@@ -119,12 +109,12 @@ class CaseQuizView(View):
             quiz_session_record(request.session, quiz_session, case_id=case.pk, token=attempt.token)
         return self.revealed(request, case, attempt, key=key)
 
-    def unrevealed(self, request, page: QuizPage, form: AnswerForm, quiz_session, status: int = 200):
+    def unrevealed(self, request, case: Case, form: AnswerForm, quiz_session, status: int = 200):
         context = {
-            "quiz_page": page,
+            "quiz_case": quiz_case(case),  # never the Case: the template cannot print the answer
             "form": form,
             "quiz_session": quiz_session,
-            "position": quiz_session.position_of(page.pk) if quiz_session else None,
+            "position": quiz_session.position_of(case.pk) if quiz_session else None,
         }
         return render(request, "quiz/case_quiz.html", context, status=status)
 
@@ -160,8 +150,7 @@ class QuizPreviewView(LoginRequiredMixin, View):
         if not may_author(request.user):
             raise Http404("No such case.")
         case = get_object_or_404(Case.objects.visible_to(request.user).for_detail(), slug=slug)
-        # Not cached: the preview shows unpublished cases, and to few people.
-        context = {"quiz_page": quiz_page(case), "form": AnswerForm(), "quiz_session": None, "preview": True}
+        context = {"quiz_case": quiz_case(case), "form": AnswerForm(), "quiz_session": None, "preview": True}
         return render(request, "quiz/case_quiz.html", context)
 
 

@@ -85,11 +85,11 @@ def test_the_home_page_lists_only_final_diagnoses_of_published_cases(client, arc
 
 def test_publishing_and_unpublishing_show_and_hide_the_diagnosis_at_once(client, archive):
     url = f"/diagnoses/{archive['draft'].slug}/"
-    assert page(client, url)[0] == 404  # cached as missing for the public …
+    assert page(client, url)[0] == 404
     draft = Case.objects.get(slug="the-draft")
     draft.status, draft.published_at = PUBLISHED, timezone.now()
     draft.save()
-    assert page(client, url)[0] == 200  # … until the archive changes
+    assert page(client, url)[0] == 200
     assert "draft" in shown_on_the_a_to_z(client, archive)
     draft.status, draft.published_at = DRAFT, None
     draft.save()

@@ -745,7 +745,7 @@ CACHED_ROWS = [
 
 @pytest.mark.parametrize("row", CACHED_ROWS, ids=[row.name for row in CACHED_ROWS])
 def test_no_page_is_served_from_a_cache_warmed_by_another_role(world, media_root, row):
-    """Pages keep parts (or all) of themselves in a cache: the widest roles ask first, then each narrower
+    """Pages keep facet counts and aggregates in a cache: the widest roles ask first, then each narrower
     one, all in one test, and each still gets exactly its own outcome and nothing it may not see."""
     url = url_of(row, world)
     for role in reversed(ROLES):

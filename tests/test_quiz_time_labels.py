@@ -1,19 +1,18 @@
 """Study time labels before the quiz reveal (``quiz.presentation.withhold_time_labels``).
 
 "After embolisation, 3 months" names the treatment, and so the diagnosis: the unrevealed quiz page
-(cold and cached, and the staff preview) shows "Initial" for a study labelled so and "Study N" for
+(and the staff preview) shows "Initial" for a study labelled so and "Study N" for
 every other study; the revealed page and the case page show the real labels.
 """
 
 import re
 
 import pytest
-from django.core.cache import cache
 
 from imaging.inputs import InputFile
 from imaging.models import Study
 from imaging.services import images_ingest, series_create
-from quiz.presentation import QuizPage, neutral_time_label, quiz_page_key
+from quiz.presentation import neutral_time_label
 from tests.test_quiz_leaks import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -76,27 +75,15 @@ def test_the_quiz_page_never_names_the_treatment_and_keeps_the_order(client, tre
     assert 'aria-label="MRI, Initial"' in html and 'aria-label="MRI, Study 2"' in html
 
 
-def test_the_cached_quiz_page_withholds_too(client, treated_case):
-    cold = get_html(client, quiz_url())
-    entry = cache.get(quiz_page_key(SLUG))
-    assert isinstance(entry, QuizPage), "the quiz page was not cached"
-    assert "Study 2" in entry.body and "embolisation" not in entry.body.lower()
-    warm = get_html(client, quiz_url())
-    assert_withheld(warm)
-    assert STUDY_TIME.findall(warm) == STUDY_TIME.findall(cold) == ["Initial", "Study 2"]
-
-
 def test_the_case_page_and_the_revealed_page_show_the_real_labels(client, treated_case):
-    # The quiz page first (cold, then warm), so that a label changed in memory or in the cache for
-    # the quiz would show here.
-    assert_withheld(get_html(client, quiz_url()))
+    # The quiz page first, so that a label changed in memory for the quiz would show here.
     assert_withheld(get_html(client, quiz_url()))
     case_page = get_html(client, f"/cases/{SLUG}/")
     assert STUDY_TIME.findall(case_page) == ["Initial", TREATED]
     assert f"MRI · {TREATED}" in case_page
     revealed = reveal(client)
     assert STUDY_TIME.findall(revealed) == ["Initial", TREATED]
-    # And the cached case page does not lend its labels to the quiz page, nor take the quiz's.
+    # And the case page does not lend its labels to the quiz page, nor take the quiz's.
     assert_withheld(get_html(client, quiz_url()))
     assert STUDY_TIME.findall(get_html(client, f"/cases/{SLUG}/")) == ["Initial", TREATED]
 
