@@ -1,6 +1,6 @@
 """``/case-of-the-week/``: this week's case as the quiz shows it, and the weeks before it.
 
-The case part is the quiz's own (``quiz.presentation.quiz_page``: age, sex, history and images, with
+The case part is the quiz's own (``quiz.presentation.quiz_case``: age, sex, history and images, with
 labels withheld) and the answer form posts to the case's quiz page, which marks it and reveals the
 answer there, so this page holds nothing the quiz page would not. The archive below names each earlier
 case by a neutral heading only (``weekly.presentation``) and links to its case page, where the answer
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views import View
 
 from quiz.forms import AnswerForm
-from quiz.presentation import quiz_page
+from quiz.presentation import quiz_case
 from weekly.presentation import neutral_heading
 from weekly.schedule import archive_slots, current_case, this_week
 
@@ -33,7 +33,7 @@ class CaseOfTheWeekView(View):
         if case is None:
             return render(request, "weekly/no_case_this_week.html", context)
         context.update(
-            quiz_page=quiz_page(case),
+            quiz_case=quiz_case(case),  # never the Case: the template cannot print the answer
             form=AnswerForm(initial={"key": uuid.uuid4()}),
             quiz_session=None,
         )
