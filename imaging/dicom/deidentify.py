@@ -101,13 +101,13 @@ def dataset_to_bytes(ds: Dataset) -> bytes:
 
     ``enforce_file_format`` makes pydicom write the file meta and keep its SOP Class and Instance
     UIDs in line with the (de-identified) data set. Elements no rule changed stay raw and are
-    written back as they were read, except those read in another encoding than the data set's
-    (a file whose meta declares explicit VR over an implicit VR data set): pydicom would copy
-    those unchanged into a file they do not fit, so they are converted first.
+    written back as they were read, except in a file whose meta declares another encoding than
+    its data set was read in (explicit VR declared over an implicit VR data set, say): pydicom
+    would copy those elements unchanged into a file they do not fit, so they are converted first.
     """
-    encoding = tuple(ds.original_encoding)
-    for elem in list(ds.elements()):
-        if elem.is_raw and (elem.is_implicit_VR, elem.is_little_endian) != encoding:
+    raw = next((elem for elem in ds.elements() if elem.is_raw), None)  # all read in one encoding
+    if raw is not None and (raw.is_implicit_VR, raw.is_little_endian) != tuple(ds.original_encoding):
+        for elem in list(ds.elements()):
             ds[elem.tag]  # converts it in place, to be encoded again
     buffer = BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
