@@ -593,6 +593,7 @@ def machine_facts(orthanc_version: str) -> list[tuple[str, str]]:
     import pydicom
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
     return [
         ("CPUs", f"{os.cpu_count()} ({usable} usable), {cpu_model()}"),
         ("OS", platform.platform()),
@@ -601,6 +602,7 @@ def machine_facts(orthanc_version: str) -> list[tuple[str, str]]:
         ("numpy / Pillow", f"{numpy.__version__} / {PIL.__version__}"),
         ("Django / SQLite", f"{django.get_version()} / {sqlite3.sqlite_version}"),
         ("Orthanc", orthanc_version),
+        ("Load average", f"{load} (1, 5, 15 min, at the end: other work on the machine)"),
     ]
 
 
