@@ -159,12 +159,6 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
-# Worker processes an image upload of 8 files or more may use to prepare its files, beside the
-# serving process (imaging.services._pool_workers): "auto", the default, one per idle core besides
-# the serving process's own; a number caps that; 0 prepares every file in the serving process.
-_ingest_workers = os.environ.get("INGEST_WORKERS", "auto").strip().lower()
-INGEST_WORKERS = None if _ingest_workers == "auto" else int(_ingest_workers)
-
 # The most memory, in bytes, that reading or rendering one image may take (default 1 GiB). Checked
 # on what each file's headers declare before anything is inflated or decoded (imaging.decode_budget):
 # a file over it is refused at upload, a stored frame over it is answered with an error image.

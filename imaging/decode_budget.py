@@ -1,10 +1,10 @@
 """How much memory reading or rendering one image may take, and how much a given image would take.
 
 The limit is ``settings.DECODE_MEMORY_LIMIT`` (the environment's ``DECODE_MEMORY_LIMIT``, in
-bytes; 1 GiB by default), handed down to the readers as an argument: they and the ingest's
-worker processes run without Django. It is enforced by arithmetic on what the headers declare,
-before anything is decoded, not by a process per file: the estimates below are upper bounds,
-measured on the codecs installed here (docs/decoding-bounds.md has the figures).
+bytes; 1 GiB by default), handed down to the readers as an argument: they run without Django.
+It is enforced by arithmetic on what the headers declare, before anything is decoded, not by a
+process per file: the estimates below are upper bounds, measured on the codecs installed here
+(docs/decoding-bounds.md has the figures).
 """
 
 from __future__ import annotations

@@ -82,7 +82,6 @@ from imaging.dicom.annex_e import basic_profile_category
 from imaging.dicom.keep_list import DEFINED_TERMS, KEEP
 from imaging.dicom.pixel_cleaning import UncleanablePixelData, clean_pixel_data
 from imaging.dicom.reading import PIXEL_DATA_KEYWORDS, header_value
-from imaging.dicom.writing import dataset_to_bytes
 
 __all__ = [
     "ACTIONS",
@@ -95,6 +94,25 @@ __all__ = [
     "dataset_to_bytes",
     "planned_action",
 ]
+
+
+def dataset_to_bytes(ds: Dataset) -> bytes:
+    """`ds` as a DICOM Part 10 file (preamble, ``DICM``, file meta, data set), in its transfer syntax.
+
+    ``enforce_file_format`` makes pydicom write the file meta and keep its SOP Class and Instance
+    UIDs in line with the (de-identified) data set. Elements no rule changed stay raw and are
+    written back as they were read, except in a file whose meta declares another encoding than
+    its data set was read in (explicit VR declared over an implicit VR data set, say): pydicom
+    would copy those elements unchanged into a file they do not fit, so they are converted first.
+    """
+    raw = next((elem for elem in ds.elements() if elem.is_raw), None)  # all read in one encoding
+    if raw is not None and (raw.is_implicit_VR, raw.is_little_endian) != tuple(ds.original_encoding):
+        for elem in list(ds.elements()):
+            ds[elem.tag]  # converts it in place, to be encoded again
+    buffer = BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue()
+
 
 #: The actions, by code: those of the keep list (:mod:`imaging.dicom.keep_list`) and those of
 #: PS3.15 Table E.1-1 taken for everything else.
