@@ -167,6 +167,13 @@ class CaseRowInline:
 
     formset = OrderedInlineFormSet
     form = CaseRowForm
+    # No case has this many findings, differential items or references; a forged form count beyond
+    # it is refused before a form is built (Django's own ceiling is 1,000 more than max_num).
+    max_num = 100
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs.setdefault("absolute_max", self.max_num)
+        return super().get_formset(request, obj, **kwargs)
 
     def _case_allows(self, request, obj) -> bool:
         return obj is None or rules.may_edit(request.user, obj)
