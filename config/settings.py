@@ -52,6 +52,10 @@ INSTALLED_APPS = [
     "authoring",
     "bundles",
     "weekly",
+    # After imaging: of two apps with a command of one name, Django runs the one listed first, and
+    # imaging's `db_worker` wraps django-tasks-db's with the sweep of dead uploads.
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -99,9 +103,10 @@ DATABASES = {
     )
 }
 
-# One process: local memory. Several workers or hosts: set REDIS_URL so that they share one cache
-# (Django's own Redis backend); cached values are keyed by the archive's version, so an edit shows
-# at once whichever worker answers.
+# A background worker (``manage.py db_worker``) runs beside the web processes, so the cache is shared
+# between processes: Redis when REDIS_URL is set (Django's own backend), else Django's database cache
+# (its table is made by ``migrate``: imaging.apps). Local memory (CACHE_BACKEND=locmem) only suits a
+# single process with no worker: the tests, which run every task at once in the test's own process.
 # Cached fragments hold hashed static file names: a release sets its own prefix so that a shared cache never
 # serves the previous release's fragments.
 CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "")
@@ -116,7 +121,7 @@ if os.environ.get("REDIS_URL"):
     # Sessions read from the shared cache, written through to the database (one query less per page).
     # Not with local memory: another worker could read a stale copy of a session.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-else:
+elif os.environ.get("CACHE_BACKEND", "database") == "locmem":
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -124,6 +129,24 @@ else:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "archive_cache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
+# Slow work runs as tasks (docs/background-work.md): django-tasks, the backport of Django 6's
+# django.tasks, with its ORM backend; `manage.py db_worker` runs them, any number of workers on any
+# number of hosts sharing the database.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How often a worker running an upload beats its heartbeat, and how long without one makes the upload
+# dead to the sweep (run by every worker at start and every UPLOAD_SWEEP_SECONDS).
+UPLOAD_HEARTBEAT_SECONDS = float(os.environ.get("UPLOAD_HEARTBEAT_SECONDS", "10"))
+UPLOAD_STALE_SECONDS = float(os.environ.get("UPLOAD_STALE_SECONDS", "60"))
+UPLOAD_SWEEP_SECONDS = float(os.environ.get("UPLOAD_SWEEP_SECONDS", "60"))
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers go on while an upload writes, and NORMAL sync is safe under WAL (a power cut
@@ -166,12 +189,24 @@ DECODE_MEMORY_LIMIT = int(os.environ.get("DECODE_MEMORY_LIMIT", str(1 << 30)))
 if DECODE_MEMORY_LIMIT <= 0:
     raise ImproperlyConfigured("DECODE_MEMORY_LIMIT must be a positive number of bytes.")
 
-if not DEBUG:
-    # Compressed, content-hashed static files served by whitenoise (needs `collectstatic`).
-    STORAGES = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-    }
+# Originals of an upload wait for the worker in a storage of their own, never in media storage: a
+# private folder outside MEDIA_ROOT, never served (QUARANTINE_ROOT), or a private bucket (point the
+# "quarantine" alias at an object-storage backend). QUARANTINE_STORAGE names the alias used.
+QUARANTINE_ROOT = Path(os.environ.get("QUARANTINE_ROOT", BASE_DIR / "quarantine"))
+QUARANTINE_STORAGE = os.environ.get("QUARANTINE_STORAGE", "quarantine")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Without DEBUG: compressed, content-hashed static files served by whitenoise (needs `collectstatic`).
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+    "quarantine": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": QUARANTINE_ROOT, "file_permissions_mode": 0o600},
+    },
+}
 
 # The pages carry no inline script and no inline style, so the policy allows neither. Django's own
 # admin still sets a few style attributes; config.middleware relaxes style attributes for it alone.

@@ -10,17 +10,19 @@ the series page, which all go through the same form; images are never added or m
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
-from django.urls import reverse
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from cases import rules
+from imaging import upload_progress
 from imaging.annotation_forms import AnnotationForm
 from imaging.flags import image_flags_clear
-from imaging.inputs import uploaded_files
+from imaging.ingest_tasks import upload_enqueue
 from imaging.models import Annotation, Image, Series, Study, Upload
 from imaging.rendering import presets_of
-from imaging.services import NothingAccepted, SeriesLabelError, check_series_label, images_ingest
+from imaging.services import SeriesLabelError, check_series_label
 from imaging.stacks import teaching_view_errors
 from imaging.upload_reports import ACTIONS, upload_summary
 
@@ -44,15 +46,11 @@ class MultipleFileField(forms.FileField):
 
 
 class SeriesForm(forms.ModelForm):
-    # An upload of a new series whose every file was rejected: the form comes back with the reasons
-    # (set per request by SeriesAdmin.get_form; see SeriesAdmin.changeform_view).
-    refused_upload = None
-
     upload = MultipleFileField(
         required=False,
         label="Add images",
-        help_text="DICOM, PNG or JPEG files, or a .zip of a series. Every file is de-identified before it is "
-        "stored; the report is shown below.",
+        help_text="DICOM, PNG or JPEG files, or a .zip of a series. A worker de-identifies every file before "
+        "it is stored; the upload's page shows its progress, and the report is shown below.",
     )
 
     class Meta:
@@ -93,21 +91,6 @@ class SeriesForm(forms.ModelForm):
             self.add_error("finding", "This finding belongs to another case: choose one of the study's case.")
         return cleaned
 
-    def clean_upload(self):
-        files = self.cleaned_data["upload"]
-        if self.refused_upload is not None:
-            reasons = [
-                f"Rejected {outcome.name}: {outcome.reason}" for outcome in self.refused_upload.rejected
-            ]
-            raise forms.ValidationError(
-                [
-                    *reasons,
-                    "No file was accepted, so the series was not created and nothing was stored. Choose "
-                    "other files, or save the series without any.",
-                ]
-            )
-        return files
-
     def clean_label(self):
         label = self.cleaned_data["label"]
         study = self.cleaned_data.get("study") or getattr(self.instance, "study", None)
@@ -118,6 +101,9 @@ class SeriesForm(forms.ModelForm):
                 raise forms.ValidationError(str(error)) from error
         return label
 
+
+#: How many of an upload's file names the answer to it lists.
+QUEUED_NAMES_SHOWN = 20
 
 # Foreign keys to case-owned rows, and the lookup from the related row to its case.
 CASE_OF_RELATED = {"case": "pk", "study": "case", "series": "study__case", "finding": "case"}
@@ -216,7 +202,18 @@ def upload_report_html(upload: Upload):
     """One upload's report: its verdicts, then what de-identification did, summed over its files."""
     summary = upload_summary(upload.report)
     created = upload.created_at.strftime("%Y-%m-%d %H:%M")
-    lines = [format_html("{}: {} accepted, {} rejected", created, summary.accepted, len(summary.rejected))]
+    lines = [format_html("{}: {} accepted, {} rejected", created, upload.accepted, upload.rejected)]
+    if upload.status != Upload.Status.DONE:  # queued, running or failed: its page says more
+        lines.append(
+            format_html(
+                '<a href="{}">{}</a>: {} of {} file(s) handled. {}',
+                reverse("admin:imaging_upload_progress", args=[upload.pk]),
+                upload.get_status_display(),
+                upload.done,
+                upload.total,
+                upload.status_note,
+            )
+        )
     lines += [format_html("Rejected {}: {}", name, reason) for name, reason in summary.rejected]
     if summary.dicom_files:
         for action in ACTIONS:
@@ -262,37 +259,35 @@ class SeriesAdmin(CaseScopedAdmin):
         uploads = [upload_report_html(upload) for upload in series.uploads.order_by("created_at")]
         return format_html_join("", "{}", ((html,) for html in uploads)) or "No uploads yet."
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.refused_upload = getattr(request, "refused_upload", None)
-        return form
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        """A new series whose every uploaded file is rejected is not kept: its transaction is rolled
-        back, and the form is shown again as it was posted, with each file's reason under the upload."""
-        try:
-            with transaction.atomic():
-                return super().changeform_view(request, object_id, form_url, extra_context)
-        except NothingAccepted as refusal:
-            request.refused_upload = refusal.result
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
     def save_related(self, request, form, formsets, change):
+        """Uploaded files go to quarantine and a worker ingests them; the answer is the upload's page."""
         super().save_related(request, form, formsets, change)
         files = form.cleaned_data.get("upload") or []
-        if not files:
-            return
-        result = images_ingest(
-            series=form.instance,
-            files=uploaded_files(files),
-            by=request.user,
+        if files:
+            request.queued_upload = upload_enqueue(series=form.instance, files=files, by=request.user)
+            request.queued_names = [file.name for file in files]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._to_upload_page(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        return self._to_upload_page(request) or super().response_change(request, obj)
+
+    def _to_upload_page(self, request):
+        upload = getattr(request, "queued_upload", None)
+        if upload is None:
+            return None
+        # The names are said once, in this answer, and never stored (they can name the patient); the
+        # report names each file by its place in the upload.
+        names = request.queued_names
+        shown = ", ".join(f"{place} {name}" for place, name in enumerate(names[:QUEUED_NAMES_SHOWN], start=1))
+        more = f" and {len(names) - QUEUED_NAMES_SHOWN} more" if len(names) > QUEUED_NAMES_SHOWN else ""
+        messages.info(
+            request,
+            f"{upload.total} file(s) queued ({shown}{more}); each is de-identified before it is stored. The "
+            "report names a file by its place in the upload (each entry of a zip counts as a file).",
         )
-        if not change and not result.accepted:
-            raise NothingAccepted(result)  # rolled back in changeform_view: nothing was stored
-        for outcome in result.rejected:
-            messages.error(request, f"Rejected {outcome.name}: {outcome.reason}")
-        if result.accepted:
-            messages.success(request, f"{len(result.accepted)} image(s) de-identified and stored.")
+        return HttpResponseRedirect(reverse("admin:imaging_upload_progress", args=[upload.pk]))
 
 
 class AnnotationInline(admin.TabularInline):
@@ -378,8 +373,38 @@ class StudyAdmin(CaseScopedAdmin):
 @admin.register(Upload)
 class UploadAdmin(CaseScopedAdmin):
     case_path = "series__study__case"  # faculty read the reports of their own cases' uploads only
-    list_display = ["__str__", "uploaded_by", "created_at"]
-    readonly_fields = ["series", "uploaded_by", "accepted", "rejected", "report"]
+    list_display = ["__str__", "status", "uploaded_by", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = [
+        "series",
+        "uploaded_by",
+        "status",
+        "status_note",
+        "total",
+        "done",
+        "accepted",
+        "rejected",
+        "report",
+    ]
+    exclude = ["quarantined", "runs", "started_at", "heartbeat_at", "images_after"]
 
     def has_add_permission(self, request):
         return False
+
+    def get_urls(self):
+        page = self.admin_site.admin_view(upload_progress.progress_page)
+        figures = self.admin_site.admin_view(upload_progress.progress_json)
+        this = {"model_admin": self}
+        return [
+            path("<int:pk>/progress/", page, this, name="imaging_upload_progress"),
+            path("<int:pk>/progress.json", figures, this, name="imaging_upload_progress_json"),
+            *super().get_urls(),
+        ]
+
+    def progress_upload(self, request, pk: int) -> Upload:
+        """The upload, if `request`'s user may edit its case (as for its series); else 404."""
+        upload = get_object_or_404(self.get_queryset(request).select_related("series__study__case"), pk=pk)
+        case = self.case_of(upload)
+        if not (self.has_view_permission(request, upload) and rules.may_edit(request.user, case)):
+            raise Http404("No such upload.")
+        return upload

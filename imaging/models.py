@@ -73,9 +73,13 @@ class Series(models.Model):
         return self.label
 
 
+#: The storage folder of the de-identified files.
+IMAGES_FOLDER = "images"
+
+
 def stored_image_name(instance: "Image", filename: str) -> str:
     extension = ".dcm" if instance.kind == Image.Kind.DICOM else ".png"
-    return f"images/{uuid.uuid4().hex}{extension}"
+    return f"{IMAGES_FOLDER}/{uuid.uuid4().hex}{extension}"
 
 
 class Image(models.Model):
@@ -127,24 +131,54 @@ class Image(models.Model):
 
 
 class Upload(models.Model):
-    """One ingest run (admin upload or command) and its de-identification report, shown to faculty."""
+    """One ingest run (admin upload or command) and its de-identification report, shown to faculty.
+
+    An ingest called directly records a finished run. One that goes through the task queue
+    (``imaging.ingest_tasks``) is recorded first, "queued", with its originals in quarantine; the worker
+    counts its progress here and beats its heartbeat, so that a sweep can tell a dead worker's upload
+    from a slow one.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
 
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="uploads")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.DONE)
+    #: Why a queued upload failed or was run again: said on its progress page.
+    status_note = models.CharField(max_length=300, blank=True)
+    total = models.PositiveIntegerField(default=0, help_text="Files handed over (a zip counts once).")
+    done = models.PositiveIntegerField(default=0, help_text="Of those, files de-identified or refused.")
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     report = models.JSONField(
         default=list, help_text="Per file: outcome, reason and tags removed/replaced/kept."
     )
+    #: The originals waiting in quarantine storage, in upload order; each leaves as it is handled.
+    quarantined = models.JSONField(default=list, blank=True)
+    runs = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    #: The series' highest image id when the run started: images above it that no finished upload
+    #: names are this run's, removed if it dies.
+    images_after = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"], name="upload_status_idx")]
 
     def __str__(self) -> str:
         return f"Upload to {self.series} ({self.accepted} accepted, {self.rejected} rejected)"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
 
 
 class DeidentificationKey(models.Model):

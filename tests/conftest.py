@@ -12,6 +12,21 @@ from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
 from cases.seed import read_seed, seed_load
 
 
+def pytest_configure(config):
+    """Tests run in one process: every task at once, in the test's own process (the immediate backend),
+    and a local-memory cache. The tests of the queue itself start real workers on a database of their
+    own (tests/test_upload_queue_worker.py)."""
+    from django.test.utils import override_settings
+
+    # override_settings, not assignment: the task backends and caches made at start-up are dropped.
+    override_settings(
+        TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "archive-tests"}
+        },
+    ).enable()
+
+
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL-only tests are deselected (not skipped) when the suite runs on SQLite."""
     if connection.vendor == "postgresql":
@@ -116,8 +131,13 @@ def empty_cache():
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
-    """Every test stores files in its own folder, so leftovers (orphans) can be counted."""
+    """Every test stores files in its own folder, so leftovers (orphans) can be counted; originals wait
+    in a quarantine folder of its own too."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "quarantine": {**settings.STORAGES["quarantine"], "OPTIONS": {"location": tmp_path / "quarantine"}},
+    }
     return settings.MEDIA_ROOT
 
 

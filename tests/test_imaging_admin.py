@@ -15,7 +15,7 @@ from imaging.inputs import InputFile
 from imaging.models import Image
 from imaging.services import images_ingest, series_create
 from imaging.upload_reports import upload_summary
-from tests.viewer_fixtures import series_admin_form
+from tests.viewer_fixtures import post_upload, series_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -41,16 +41,18 @@ def dicom_png_and_junk() -> list[SimpleUploadedFile]:
     ]
 
 
-def test_admin_upload_of_several_files_ingests_and_reports(client, editor, series):
+def test_admin_upload_of_several_files_ingests_and_reports(
+    client, editor, series, django_capture_on_commit_callbacks
+):
     client.force_login(editor)
     files = dicom_png_and_junk()
-    response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files), follow=True
-    )
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "Rejected c.dcm: not a DICOM file" in page
-    assert "2 image(s) de-identified and stored" in page
+    url = f"/admin/imaging/series/{series.pk}/change/"
+    _, page = post_upload(client, url, series_admin_form(series, upload=files), django_capture_on_commit_callbacks)
+    assert page.status_code == 200
+    page = page.content.decode()
+    assert "3 file(s) queued (1 a.dcm, 2 b.png, 3 c.dcm)" in page  # the names, said once
+    assert "Rejected file 3 (sha256 " in page and ": not a DICOM file" in page
+    assert "3 of 3 file(s) done: 2 accepted, 1 rejected." in page
     assert sorted(Image.objects.values_list("kind", flat=True)) == ["dicom", "raster"]
     assert series.uploads.get().rejected == 1
 
@@ -138,18 +140,21 @@ def test_another_facultys_study_is_not_offered_when_adding_a_series(client, seri
 
 
 @pytest.mark.parametrize("role", ["editor", "faculty"])
-def test_the_series_page_shows_each_uploads_de_identification_report(client, request, series, role):
+def test_the_series_page_shows_each_uploads_de_identification_report(
+    client, request, series, role, django_capture_on_commit_callbacks
+):
     if role == "faculty":  # the case's author, who uploads to it while it is a draft
         Case.objects.filter(pk=series.study.case_id).update(status=Case.Status.DRAFT)
     client.force_login(request.getfixturevalue(role))
     files = dicom_png_and_junk()
-    client.post(f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files))
+    url = f"/admin/imaging/series/{series.pk}/change/"
+    post_upload(client, url, series_admin_form(series, upload=files), django_capture_on_commit_callbacks)
     page = client.get(f"/admin/imaging/series/{series.pk}/change/").content.decode()
     report = page[page.index('<div class="upload-report">') :]
     report = report[: report.index("</div>")]
     assert ": 2 accepted, 1 rejected" in report
     # The stored report names the file by place and hash (of the bytes as uploaded, for a rejected
-    # file), never by the name it was uploaded under (which the answer to the upload showed).
+    # file), never by the name it was uploaded under (which the answer to the upload said).
     junk_hash = hashlib.sha256(b"definitely not dicom").hexdigest()[:8]
     assert f"Rejected file 3 (sha256 {junk_hash}…): not a DICOM file" in report
     assert "c.dcm" not in report and "a.dcm" not in report

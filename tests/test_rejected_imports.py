@@ -1,7 +1,9 @@
-"""An import whose every file is rejected leaves nothing behind (no study, series, upload report or file),
-through the admin's series form and through ``import_images``; and the command names a bad file and
+"""An import whose every file is rejected leaves nothing behind (no study, series, upload report or file)
+through ``import_images`` and the service, and stores nothing through the admin's series form (whose
+series is saved before the worker reads a file); and the command names a bad file and
 its reason even when it cannot tell the modality."""
 
+import hashlib
 import io
 
 import pytest
@@ -14,12 +16,13 @@ from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.models import DeidentificationKey, Image, Series, Study, Upload
 from imaging.services import NothingAccepted, files_check, series_create, series_import
-from tests.viewer_fixtures import series_fields
+from tests.viewer_fixtures import post_upload, series_fields
 
 pytestmark = pytest.mark.django_db
 
 NOT_DICOM = b"definitely not dicom"
 NOT_DICOM_REASON = "not a DICOM file"
+NOT_DICOM_HASH = hashlib.sha256(NOT_DICOM).hexdigest()[:8]
 
 
 def png() -> bytes:
@@ -75,25 +78,36 @@ def new_series_form(study, *files, label="Sagittal T2") -> dict:
 
 
 @pytest.mark.parametrize("role", ["editor", "faculty"])  # faculty: the author, into their own draft
-def test_a_new_series_whose_every_file_is_rejected_is_not_created(client, request, study, media_root, role):
+def test_a_new_series_whose_every_file_is_rejected_stays_empty_and_its_upload_page_says_so(
+    client, request, study, media_root, role, django_capture_on_commit_callbacks
+):
+    """The admin answers before the worker has read a file, so the series is saved first; an upload that
+    stores nothing leaves it empty, and its page says so (the series can then be deleted)."""
     client.force_login(request.getfixturevalue(role))
     before = rows()
     files = [SimpleUploadedFile("c.dcm", NOT_DICOM), SimpleUploadedFile("d.txt", b"plain words")]
-    response = client.post("/admin/imaging/series/add/", new_series_form(study, *files))
-    assert response.status_code == 200  # the form again, as typed, with the reasons
-    page = response.content.decode()
-    assert f"Rejected c.dcm: {NOT_DICOM_REASON}" in page
-    assert "Rejected d.txt: not a PNG or JPEG image" in page
-    assert "No file was accepted, so the series was not created and nothing was stored" in page
-    assert 'value="Sagittal T2"' in page
-    assert rows() == before
+    response, page = post_upload(
+        client, "/admin/imaging/series/add/", new_series_form(study, *files), django_capture_on_commit_callbacks
+    )
+    assert response.status_code == 302
+    page = page.content.decode()
+    assert f"Rejected file 1 (sha256 {NOT_DICOM_HASH}…): {NOT_DICOM_REASON}" in page
+    assert "Rejected file 2 (sha256 " in page and ": not a PNG or JPEG image" in page
+    assert "No file was accepted: nothing was stored." in page
+    made = {"series": before["series"] + 1, "uploads": before["uploads"] + 1, "keys": before["keys"] + 1}
+    assert rows() == before | made  # and the case's de-identification key, made by the worker
+    assert Series.objects.get(label="Sagittal T2").images.count() == 0
     assert stored_files(media_root) == []
 
 
-def test_a_new_series_with_one_accepted_file_is_created_with_it(client, editor, study):
+def test_a_new_series_with_one_accepted_file_is_created_with_it(
+    client, editor, study, django_capture_on_commit_callbacks
+):
     client.force_login(editor)
     files = [SimpleUploadedFile("c.dcm", NOT_DICOM), SimpleUploadedFile("b.png", png())]
-    response = client.post("/admin/imaging/series/add/", new_series_form(study, *files))
+    response, _ = post_upload(
+        client, "/admin/imaging/series/add/", new_series_form(study, *files), django_capture_on_commit_callbacks
+    )
     assert response.status_code == 302
     series = Series.objects.get(label="Sagittal T2")
     assert series.images.count() == 1
@@ -101,7 +115,7 @@ def test_a_new_series_with_one_accepted_file_is_created_with_it(client, editor, 
 
 
 def test_an_existing_series_keeps_the_report_of_an_upload_whose_every_file_was_rejected(
-    client, editor, study
+    client, editor, study, django_capture_on_commit_callbacks
 ):
     """The series was not made for the upload, so it stays; the rejection is on its record."""
     series = Series.objects.create(study=study, label="Axial T1", order=1)
@@ -113,8 +127,9 @@ def test_an_existing_series_keeps_the_report_of_an_upload_whose_every_file_was_r
         "images-MAX_NUM_FORMS": "1000",
         "upload": [SimpleUploadedFile("c.dcm", NOT_DICOM)],
     }
-    response = client.post(f"/admin/imaging/series/{series.pk}/change/", data, follow=True)
-    assert f"Rejected c.dcm: {NOT_DICOM_REASON}" in response.content.decode()
+    url = f"/admin/imaging/series/{series.pk}/change/"
+    _, page = post_upload(client, url, data, django_capture_on_commit_callbacks)
+    assert f"Rejected file 1 (sha256 {NOT_DICOM_HASH}…): {NOT_DICOM_REASON}" in page.content.decode()
     assert Series.objects.filter(pk=series.pk).exists()
     assert (series.uploads.get().accepted, series.uploads.get().rejected) == (0, 1)
 

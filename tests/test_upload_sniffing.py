@@ -10,7 +10,7 @@ from imaging import inputs
 from imaging.models import Image
 from imaging.services import series_create
 from tests.imaging_core.samples import sample_bytes
-from tests.viewer_fixtures import series_admin_form
+from tests.viewer_fixtures import post_upload, series_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -47,16 +47,14 @@ def zipped(entries: dict[str, bytes]) -> bytes:
     ids=["named-dcm", "unnamed", "inside-a-zip"],
 )
 def test_a_dicom_file_with_a_zip_signature_in_its_preamble_is_accepted(
-    client, editor, series, uploaded, expected
+    client, editor, series, uploaded, expected, django_capture_on_commit_callbacks
 ):
     client.force_login(editor)
-    response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/",
-        series_admin_form(series, upload=[uploaded]),
-        follow=True,
-    )
-    assert response.status_code == 200
-    assert "1 image(s) de-identified and stored" in response.content.decode()
+    url = f"/admin/imaging/series/{series.pk}/change/"
+    data = series_admin_form(series, upload=[uploaded])
+    _, page = post_upload(client, url, data, django_capture_on_commit_callbacks)
+    assert page.status_code == 200
+    assert "1 of 1 file(s) done: 1 accepted, 0 rejected." in page.content.decode()
     outcome = series.uploads.get().report[0]
     assert outcome["accepted"] and outcome["file"].startswith("file 1 (sha256 ")  # no file name kept
     assert expected not in str(series.uploads.get().report)

@@ -80,3 +80,13 @@ def series_admin_form(series, images=(), **extra) -> dict:
 def sample_file(name: str) -> InputFile:
     """One of pydicom's sample files, as an upload."""
     return InputFile(name, (SAMPLE_DIR / name).read_bytes())
+
+
+def post_upload(client, url: str, data: dict, capture_on_commit):
+    """Post an admin form with an upload, run the queued ingest as a worker would (the tests' immediate
+    backend runs each task at once, once the request's transaction commits), and return the answer
+    to the post and the upload's page as it then stands."""
+    with capture_on_commit(execute=True):
+        response = client.post(url, data)
+    page = client.get(response["Location"]) if response.status_code == 302 else None
+    return response, page
