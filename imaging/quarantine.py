@@ -19,8 +19,9 @@ from django.conf import settings
 from django.core.files.storage import Storage, storages
 from django.utils import timezone
 
+from imaging import inputs
 from imaging.dicom.errors import RejectedFile
-from imaging.inputs import MAX_FILE_BYTES, SNIFF_BYTES, InputFile, is_zip
+from imaging.inputs import SNIFF_BYTES, InputFile, is_zip
 from imaging.models import Upload
 
 __all__ = [
@@ -72,8 +73,9 @@ def quarantined_inputs(names: Iterable[str]) -> Iterator[InputFile | RejectedFil
         with storage.open(name, "rb") as original:
             head = original.read(SNIFF_BYTES)
             size = storage.size(name)
-            if size > MAX_FILE_BYTES and not is_zip(label, head):
-                yield RejectedFile(label, f"file of {size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+            limit = inputs.MAX_FILE_BYTES
+            if size > limit and not is_zip(label, head):
+                yield RejectedFile(label, f"file of {size} bytes is over the {limit}-byte limit")
                 continue
             data = head + original.read()
         yield InputFile(label, data)

@@ -21,9 +21,7 @@ def pytest_configure(config):
     # override_settings, not assignment: the task backends and caches made at start-up are dropped.
     override_settings(
         TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
-        CACHES={
-            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "archive-tests"}
-        },
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}},
     ).enable()
 
 
@@ -131,14 +129,20 @@ def empty_cache():
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
-    """Every test stores files in its own folder, so leftovers (orphans) can be counted; originals wait
-    in a quarantine folder of its own too."""
+    """Every test stores files in its own folder, so leftovers (orphans) can be counted."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def quarantine_root(settings, tmp_path):
+    """Originals of every test's uploads wait in a quarantine folder of the test's own."""
+    location = tmp_path / "quarantine"
     settings.STORAGES = {
         **settings.STORAGES,
-        "quarantine": {**settings.STORAGES["quarantine"], "OPTIONS": {"location": tmp_path / "quarantine"}},
+        "quarantine": {**settings.STORAGES["quarantine"], "OPTIONS": {"location": location}},
     }
-    return settings.MEDIA_ROOT
+    return location
 
 
 @pytest.fixture(autouse=True)

@@ -50,7 +50,7 @@ from imaging.models import Annotation, Image, Series, Study, Upload
 from quiz.models import QuizAttempt, ReviewCard
 from tests.conftest import make_user
 from tests.test_authoring_support import FAST_HASHERS, complete_case, form_data, new_case_data
-from tests.viewer_fixtures import series_admin_form
+from tests.viewer_fixtures import post_upload, series_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -638,37 +638,36 @@ HOSTILE_UPLOADS = {
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_UPLOADS))
-def test_a_hostile_file_through_the_admin_upload_is_rejected_by_name(as_user, world, media_root, name):
+def test_a_hostile_file_through_the_admin_upload_is_rejected_with_its_reason(
+    as_user, world, media_root, name, django_capture_on_commit_callbacks
+):
     client = as_user("faculty")
     series = world["series"]
     # The upload report (an Upload row) and the admin's log entry record the attempt; nothing else changes.
     before = snapshot(media_root, ignore=["imaging.Upload", "admin.LogEntry"])
     upload = SimpleUploadedFile(name, HOSTILE_UPLOADS[name])
-    response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/",
-        series_admin_form(series, [series.images.get()], upload=[upload]),
-        follow=True,
-    )
-    body = assert_clear(response, 200)
-    assert re.search(rf"Rejected {re.escape(name)}\S*: \S", body), body[body.find("Rejected") - 200 :][:600]
-    assert "de-identified and stored" not in body
+    url = f"/admin/imaging/series/{series.pk}/change/"
+    data = series_admin_form(series, [series.images.get()], upload=[upload])
+    _, page = post_upload(client, url, data, django_capture_on_commit_callbacks)
+    body = assert_clear(page, 200, f"1 file(s) queued (1 {name})")  # its name, said once; then its place
+    rejected = re.search(r"Rejected file 1\S*( \(sha256 \w+…\))?: \S", body)
+    assert rejected, body[body.find("Rejected") - 200 :][:600]
+    assert "0 accepted, 1 rejected" in body
     assert_same(before, snapshot(media_root, ignore=["imaging.Upload", "admin.LogEntry"]))
 
 
 def test_a_file_over_the_size_limit_through_the_admin_upload_is_rejected(
-    as_user, world, media_root, monkeypatch
+    as_user, world, media_root, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr("imaging.inputs.MAX_FILE_BYTES", 1000)  # the real limit is 512 MB
     client = as_user("faculty")
     series = world["series"]
     before = snapshot(media_root, ignore=["imaging.Upload", "admin.LogEntry"])
     upload = SimpleUploadedFile("big.dcm", b"\0" * 2000)
-    response = client.post(
-        f"/admin/imaging/series/{series.pk}/change/",
-        series_admin_form(series, [series.images.get()], upload=[upload]),
-        follow=True,
-    )
-    assert_clear(response, 200, "Rejected big.dcm: file of 2000 bytes is over the 1000-byte limit")
+    url = f"/admin/imaging/series/{series.pk}/change/"
+    data = series_admin_form(series, [series.images.get()], upload=[upload])
+    _, page = post_upload(client, url, data, django_capture_on_commit_callbacks)
+    assert_clear(page, 200, "Rejected file 1: file of 2000 bytes is over the 1000-byte limit")
     assert_same(before, snapshot(media_root, ignore=["imaging.Upload", "admin.LogEntry"]))
 
 

@@ -46,8 +46,8 @@ def test_admin_upload_of_several_files_ingests_and_reports(
 ):
     client.force_login(editor)
     files = dicom_png_and_junk()
-    url = f"/admin/imaging/series/{series.pk}/change/"
-    _, page = post_upload(client, url, series_admin_form(series, upload=files), django_capture_on_commit_callbacks)
+    url, data = f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files)
+    _, page = post_upload(client, url, data, django_capture_on_commit_callbacks)
     assert page.status_code == 200
     page = page.content.decode()
     assert "3 file(s) queued (1 a.dcm, 2 b.png, 3 c.dcm)" in page  # the names, said once

@@ -86,9 +86,8 @@ def test_a_new_series_whose_every_file_is_rejected_stays_empty_and_its_upload_pa
     client.force_login(request.getfixturevalue(role))
     before = rows()
     files = [SimpleUploadedFile("c.dcm", NOT_DICOM), SimpleUploadedFile("d.txt", b"plain words")]
-    response, page = post_upload(
-        client, "/admin/imaging/series/add/", new_series_form(study, *files), django_capture_on_commit_callbacks
-    )
+    url, data = "/admin/imaging/series/add/", new_series_form(study, *files)
+    response, page = post_upload(client, url, data, django_capture_on_commit_callbacks)
     assert response.status_code == 302
     page = page.content.decode()
     assert f"Rejected file 1 (sha256 {NOT_DICOM_HASH}…): {NOT_DICOM_REASON}" in page
@@ -105,9 +104,8 @@ def test_a_new_series_with_one_accepted_file_is_created_with_it(
 ):
     client.force_login(editor)
     files = [SimpleUploadedFile("c.dcm", NOT_DICOM), SimpleUploadedFile("b.png", png())]
-    response, _ = post_upload(
-        client, "/admin/imaging/series/add/", new_series_form(study, *files), django_capture_on_commit_callbacks
-    )
+    data = new_series_form(study, *files)
+    response, _ = post_upload(client, "/admin/imaging/series/add/", data, django_capture_on_commit_callbacks)
     assert response.status_code == 302
     series = Series.objects.get(label="Sagittal T2")
     assert series.images.count() == 1
