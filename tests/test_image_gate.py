@@ -44,6 +44,7 @@ from imaging.models import Annotation, DeidentificationKey, Image, Series, Study
 from imaging.services import images_ingest, series_create
 from tests.conftest import make_user
 from tests.test_authoring_support import FAST_HASHERS, complete_case, form_data
+from tests.viewer_fixtures import run_queued_uploads
 
 pytestmark = pytest.mark.django_db
 
@@ -404,10 +405,12 @@ def assert_refused(response, token: str, way: Way) -> None:
 @pytest.mark.parametrize(
     ("way", "target", "role"), CELLS, ids=[f"{way.name}-{target}-{role}" for way, target, role in CELLS]
 )
-def test_way_in(as_role, world, media_root, way, target, role):
+def test_way_in(as_role, world, media_root, way, target, role, django_capture_on_commit_callbacks):
     url, data = way.post(world, target)
     before = state(media_root)
-    response = as_role(role).post(url, data)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = as_role(role).post(url, data)
+    run_queued_uploads(callbacks)
     token = way.expected(role, target)
     if token in REFUSALS:
         assert_refused(response, token, way)
@@ -464,13 +467,16 @@ def test_image_views(as_role, world, media_root, name, image, outcomes, url, rol
         assert response["Content-Type"] == "image/png"
 
 
-def test_an_editors_upload_to_a_published_case_waits_for_an_editors_look(as_role, world, media_root):
+def test_an_editors_upload_to_a_published_case_waits_for_an_editors_look(
+    as_role, world, media_root, django_capture_on_commit_callbacks
+):
     """Editors may still add to a published case; a flagged file of theirs is withheld like any other."""
     series = world.series["other_pub"]
     editor = as_role("editor")
-    response = editor.post(
-        change("series", series), series_form(world.study["other_pub"], series.label, series.order) | upload()
-    )
+    data = series_form(world.study["other_pub"], series.label, series.order) | upload()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = editor.post(change("series", series), data)
+    run_queued_uploads(callbacks)
     assert response.status_code == 302
     added = series.images.get(kind=Image.Kind.RASTER)
     thumb = f"/images/{added.pk}/thumb.png"

@@ -90,3 +90,14 @@ def post_upload(client, url: str, data: dict, capture_on_commit):
         response = client.post(url, data)
     page = client.get(response["Location"]) if response.status_code == 302 else None
     return response, page
+
+
+def run_queued_uploads(callbacks) -> None:
+    """Run, of a request's captured on-commit callbacks, only the enqueueing of its upload's ingest (which
+    the tests' immediate backend runs at once): not the deletion of files, which tests sharing one
+    media folder across rolled-back transactions must not see."""
+    from imaging.ingest_tasks import upload_ingest
+
+    for callback in callbacks:
+        if getattr(callback, "func", None) == upload_ingest.enqueue:
+            callback()
