@@ -1,11 +1,16 @@
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
+from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from cases.models import Case, Finding
 from imaging.dicom.errors import RejectedFile
-from imaging.inputs import expand_paths
+from imaging.ingest_tasks import upload_enqueue
+from imaging.inputs import IGNORED_NAMES, expand_paths
 from imaging.models import Series
 from imaging.services import (
     FileOutcome,
@@ -14,8 +19,26 @@ from imaging.services import (
     files_check,
     guess_modality,
     images_ingest,
+    series_create,
     series_import,
 )
+
+
+def _files_under(paths: list[Path]) -> Iterator[Path]:
+    """The files `paths` name, folders walked as ``expand_paths`` walks them (zips stay whole: the worker
+    opens them)."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not p.name.startswith(".") and p.name not in IGNORED_NAMES
+            )
+        elif path.is_file():
+            if path.name not in IGNORED_NAMES:
+                yield path
+        else:
+            raise CommandError(f"No such file: {path}. Nothing was queued.")
 
 
 class Command(BaseCommand):
@@ -36,6 +59,14 @@ class Command(BaseCommand):
             "--sample", action="store_true", help="Images not from this patient (badge shown)."
         )
         parser.add_argument("--caption", default="")
+        parser.add_argument(
+            "--background",
+            action="store_true",
+            help="Queue the import for a worker (`manage.py db_worker`) instead of running it here: the "
+            "files are copied to quarantine storage, and the upload's id and the page showing its "
+            "progress are printed. The worker must see the same quarantine storage (same host, or a "
+            "shared bucket).",
+        )
 
     def handle(self, *args, case_slug, paths, **options):
         case = Case.objects.filter(slug=case_slug).first()
@@ -46,6 +77,9 @@ class Command(BaseCommand):
             finding = Finding.objects.filter(pk=options["finding"], case=case).first()
             if finding is None:
                 raise CommandError(f"Case {case_slug!r} has no finding with id {options['finding']}.")
+        if options["background"]:
+            self._queue(case, finding, paths, options)
+            return
         items = list(expand_paths(paths))
         total = len(items)
         done = 0
@@ -97,6 +131,45 @@ class Command(BaseCommand):
         if result.rejected:
             raise CommandError(summary)
         self.stdout.write(self.style.SUCCESS(summary))
+
+    def _queue(self, case, finding, paths: list[Path], options) -> None:
+        """Queue the files for a worker (``--background``): the series is found or made here, and an
+        import that stores nothing leaves it empty, as an admin upload does."""
+        files = list(_files_under(paths))
+        label = options["series"] or f"Series {Series.objects.filter(study__case=case).count() + 1}"
+        series = Series.objects.filter(study__case=case, label=label).first()
+        try:
+            if series is None:
+                modality = (
+                    options["modality"].upper()
+                    or (finding.modality if finding else "")
+                    or guess_modality(
+                        item for item in expand_paths(paths) if not isinstance(item, RejectedFile)
+                    )
+                )
+                if not modality:
+                    raise CommandError(
+                        "Cannot tell the modality from these files (PNG and JPEG files carry none): pass "
+                        "--modality (e.g. CR, CT, MR). Nothing was queued."
+                    )
+                series = series_create(
+                    case=case,
+                    label=label,
+                    modality=modality,
+                    time_label=options["study_time"],
+                    finding=finding,
+                    is_sample=options["sample"],
+                )
+        except SeriesLabelError as error:
+            raise CommandError(str(error)) from error
+        with ExitStack() as stack:
+            opened = [stack.enter_context(File(path.open("rb"), name=path.name)) for path in files]
+            upload = upload_enqueue(series=series, files=opened, caption=options["caption"])
+        self.stdout.write(
+            f"Queued upload {upload.pk}: {upload.total} file(s) into series {series.label!r}. A worker "
+            f"(python manage.py db_worker) imports them; progress: "
+            f"{reverse('admin:imaging_upload_progress', args=[upload.pk])}"
+        )
 
     def _modality(self, finding, items, options) -> str:
         inputs = [item for item in items if not isinstance(item, RejectedFile)]
