@@ -32,6 +32,7 @@ from imaging.preset_fallback import preset_for
 from imaging.quarantine import (
     input_name,
     quarantine_delete,
+    quarantine_release,
     quarantine_save,
     quarantine_storage,
     quarantined_inputs,
@@ -184,17 +185,7 @@ def _finish(upload: Upload, result: IngestResult) -> None:
         recorded.delete()
         if result.accepted:
             transaction.on_commit(partial(series_renders.enqueue, upload.pk))
-    quarantine_delete(upload_names(upload.pk))
-
-
-def upload_names(upload_id: int) -> list[str]:
-    """What is left in quarantine of upload `upload_id`."""
-    storage = quarantine_storage()
-    try:
-        _, files = storage.listdir(f"uploads/{upload_id}")
-    except FileNotFoundError:
-        return []
-    return [f"uploads/{upload_id}/{name}" for name in files]
+    quarantine_release(upload.pk)
 
 
 def _settle(upload: Upload, status: str, note: str) -> None:
@@ -202,7 +193,7 @@ def _settle(upload: Upload, status: str, note: str) -> None:
     if status == Upload.Status.QUEUED:
         changes |= {"done": 0, "accepted": 0, "rejected": 0, "report": []}
     else:
-        quarantine_delete(upload_names(upload.pk))
+        quarantine_release(upload.pk)
         changes["quarantined"] = []
     # A save: receivers watching uploads (retiring cached pages) see the removal of partial images.
     for field, value in changes.items():

@@ -26,6 +26,7 @@ from imaging.models import Upload
 
 __all__ = [
     "quarantine_delete",
+    "quarantine_release",
     "quarantine_save",
     "quarantine_storage",
     "quarantine_sweep",
@@ -85,6 +86,18 @@ def quarantine_delete(names: Iterable[str]) -> None:
     storage = quarantine_storage()
     for name in names:
         storage.delete(name)  # no error when it is gone already
+
+
+def quarantine_release(upload_id: int) -> None:
+    """Delete whatever of upload `upload_id` is left in quarantine, and its folder."""
+    storage = quarantine_storage()
+    folder = f"uploads/{upload_id}"
+    try:
+        _, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    quarantine_delete(f"{folder}/{name}" for name in files)
+    _remove_empty_folder(storage, folder)
 
 
 def quarantine_sweep() -> int:
