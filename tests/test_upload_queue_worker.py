@@ -1,5 +1,6 @@
 """The queue with real worker processes: ``manage.py db_worker`` on a SQLite file of the test's own (WAL,
-immediate transactions), fed by ``import_images --background``. A worker killed mid-upload (SIGKILL: no
+immediate transactions), and in the PostgreSQL pass on a PostgreSQL database of its own, fed by
+``import_images --background``. A worker killed mid-upload (SIGKILL: no
 clean-up of its own) loses nothing: the next worker's sweep fails the upload and removes what it stored.
 
 Every process is started here and stopped here, by its pid.
@@ -23,12 +24,39 @@ ROOT = Path(__file__).resolve().parent.parent
 PATIENCE = 120
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """A database of the test's own: a SQLite file, or (in the PostgreSQL pass) a database made beside
+    the test database and dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    import psycopg2
+    from django.db import connection
+
+    given = connection.settings_dict
+    name = f"{given['NAME']}_worker"[:60]
+    server = {"host": given["HOST"] or "127.0.0.1", "port": given["PORT"] or 5432, "user": given["USER"]}
+    admin = psycopg2.connect(dbname="postgres", password=given["PASSWORD"], **server)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        password = f":{given['PASSWORD']}" if given["PASSWORD"] else ""
+        yield f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, database_url):
     """A database, media and quarantine of the test's own, migrated, with one case and series."""
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DATABASE_URL": database_url,
         "MEDIA_ROOT": str(tmp_path / "media"),
         "QUARANTINE_ROOT": str(tmp_path / "quarantine"),
         "INGEST_WORKERS": "0",  # no processes of the ingest's own beside the worker
@@ -48,7 +76,7 @@ def site(tmp_path):
         "series_create(case=Case.objects.create(slug='worker-case', title='Worker case'), label='Axial', "
         "modality='MR')",
     )
-    return {"env": env, "tmp": tmp_path, "db": tmp_path / "db.sqlite3"}
+    return {"env": env, "tmp": tmp_path, "url": database_url}
 
 
 def manage(env: dict, *args: str) -> str:
@@ -96,16 +124,31 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def query(site, sql: str, *params) -> list[dict]:
+    """Rows of `sql`, read beside the processes (SQLite in WAL lets a reader in while they write)."""
+    if site["url"].startswith("sqlite"):
+        with sqlite3.connect(site["url"].removeprefix("sqlite:///"), timeout=30) as database:
+            database.row_factory = sqlite3.Row
+            return [dict(row) for row in database.execute(sql.replace("%s", "?"), params)]
+    import psycopg2
+    import psycopg2.extras
+
+    with (
+        psycopg2.connect(site["url"]) as database,
+        database.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor,
+    ):
+        cursor.execute(sql, params)
+        rows = [dict(row) for row in cursor.fetchall()]
+    database.close()
+    return rows
+
+
 def upload_row(site, upload_id: int) -> dict:
-    with sqlite3.connect(site["db"], timeout=30) as database:
-        database.row_factory = sqlite3.Row
-        row = database.execute("SELECT * FROM imaging_upload WHERE id = ?", [upload_id]).fetchone()
-    return dict(row)
+    return query(site, "SELECT * FROM imaging_upload WHERE id = %s", upload_id)[0]
 
 
 def image_count(site) -> int:
-    with sqlite3.connect(site["db"], timeout=30) as database:
-        return database.execute("SELECT count(*) FROM imaging_image").fetchone()[0]
+    return query(site, "SELECT count(*) AS n FROM imaging_image")[0]["n"]
 
 
 def wait_for(condition, what: str):
