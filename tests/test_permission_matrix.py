@@ -44,6 +44,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import Resolver404, URLResolver, clear_url_caches, get_resolver, resolve, reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from reversion.models import Version
 from taggit.models import Tag
 
@@ -159,6 +160,14 @@ def build_world() -> SimpleNamespace:
     w.attempt = QuizAttempt.objects.create(user=users["res2"], case=w.pub, guess="x", mark=Mark.WRONG)
     w.reviewcard = ReviewCard.objects.create(
         user=users["res2"], case=w.pub, due_on=timezone.localdate(), reviewed_at=timezone.now()
+    )
+    # A queued task as the database backend records it (the tests run tasks at once, recording none).
+    w.dbtaskresult = DBTaskResult.objects.create(
+        task_path="imaging.ingest_tasks.series_renders",
+        args_kwargs={"args": [w.pub_upload.pk], "kwargs": {}},
+        queue_name="default",
+        backend_name="default",
+        priority=0,
     )
     w.case_ct = ContentType.objects.get_for_model(Case).pk
     w.weeklycase = weekly_case_schedule(case=w.pub, week_start=week_start_of(timezone.localdate()))
@@ -519,6 +528,17 @@ ADMIN_ROWS = [
         unchanged="no case imported",
         changes="editor admin",
     ),
+    # An upload's progress page and its figures: for those who may edit the upload's case, as its series.
+    *[
+        R(f"upload {key} {page}", f"/admin/imaging/upload/{{w.{key}_upload.pk}}/{page}", outcomes)
+        for key, outcomes in [
+            ("draft_own", "L L 404 200 200 200"),
+            ("draft_other", "L L 404 404 200 200"),
+            ("review", "L L 404 404 200 200"),
+            ("pub", "L L 404 404 200 200"),
+        ]
+        for page in ["progress/", "progress.json"]
+    ],
 ]
 
 
@@ -596,6 +616,12 @@ ADMIN_MODELS = {
         )
         for model in ["Study", "Series", "Image"]
     },
+    # The task framework's records (django-tasks-db): read-only, and for superusers only.
+    "django_tasks_database.DBTaskResult": model_pages(
+        SUPERUSER_ONLY,
+        "L L 403 403 403 403",
+        {"dbtaskresult": (SUPERUSER_ONLY, "L L 403 403 403 403", SUPERUSER_ONLY)},
+    ),
     "imaging.Upload": model_pages(
         "L L 403 200 200 200",
         "L L 403 403 403 403",
