@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `migrate` also makes the shared cache's table; bin/serve-demo runs a task worker beside the server and
+# stops it with the server.
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
-	@echo "Serving the archive on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@echo "Serving the archive on http://$(HOST):$(PORT)/ with a task worker (Ctrl-C stops both)"
+	$(BIN)/python bin/serve-demo $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium; Playwright cannot download its own browser here.
 browser:
