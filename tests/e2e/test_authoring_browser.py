@@ -111,7 +111,10 @@ def test_a_case_goes_from_nothing_to_published_and_a_resident_reads_it(page, liv
     page.fill("#id_label", "Sagittal T2")
     page.set_input_files("#id_upload", str(SAMPLE_DIR / "MR_small.dcm"))
     page.locator("input[name=_save]").click()
-    expect(page.locator(".messagelist")).to_contain_text("1 image(s) de-identified and stored")
+    # The upload's page: the tests' task backend has run the ingest by the time it is shown.
+    expect(page.locator(".messagelist")).to_contain_text("1 file(s) queued (1 MR_small.dcm)")
+    expect(page.locator(".upload-counts")).to_have_text("1 of 1 file(s) done: 1 accepted, 0 rejected.")
+    screenshot("faculty-upload-done")
     page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
     expect(page.locator(".publish-ready")).to_have_text("Nothing is missing for publication.")
     expect(page.locator(".field-series_links")).to_contain_text("Sagittal T2 — 1 image(s)")
