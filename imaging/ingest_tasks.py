@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import partial
 
 from django.core.files.storage import default_storage
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 #: A worker that dies on an upload twice (a file that exhausts its memory, say) fails it: no third run.
 MAX_RUNS = 2
+#: A queued upload no worker has taken for this long is enqueued again (see _lost_enqueues_repeat).
+QUEUED_GRACE = timedelta(hours=1)
 #: Progress is written at most this often (and at once for a refused file), not once per file.
 PROGRESS_SECONDS = 0.5
 # Stored names per query, well under SQLite's parameter limit.
@@ -64,12 +67,19 @@ ERROR_NOTE = "The upload stopped with an error ({error}); the images it had stor
 def upload_enqueue(*, series: Series, files: Iterable, by=None, caption: str = "") -> Upload:
     """Quarantine `files` (Django files: uploads, or local files opened as ``File``) for `series` and
     queue their ingest; the upload, "queued", whose page shows its progress."""
-    upload = Upload.objects.create(series=series, uploaded_by=by, status=Upload.Status.QUEUED)
+    upload = Upload.objects.create(
+        series=series,
+        uploaded_by=by,
+        status=Upload.Status.QUEUED,
+        caption=caption,
+        heartbeat_at=timezone.now(),
+    )
     upload.quarantined = quarantine_save(upload_id=upload.pk, files=files)
     upload.total = len(upload.quarantined)
     upload.save(update_fields=["quarantined", "total"])
-    # After the commit: a worker must find the row (and the originals) the task names.
-    transaction.on_commit(partial(upload_ingest.enqueue, upload.pk, caption))
+    # After the commit: a worker must find the row (and the originals) the task names. An enqueue that
+    # fails is logged, not raised (the upload is committed); the sweep enqueues it again.
+    transaction.on_commit(partial(upload_ingest.enqueue, upload.pk), robust=True)
     return upload
 
 
@@ -134,7 +144,7 @@ class _Progress:
         if not now and self.written_at is not None and clock - self.written_at < PROGRESS_SECONDS:
             return
         self.written_at = clock
-        Upload.objects.filter(pk=self.upload.pk).update(
+        _this_run(self.upload).update(
             done=self.handled,
             accepted=self.accepted,
             rejected=len(self.refusals),
@@ -144,19 +154,19 @@ class _Progress:
 
 
 @task()
-def upload_ingest(upload_id: int, caption: str = "") -> dict:
+def upload_ingest(upload_id: int) -> dict:
     """Ingest a queued upload from quarantine (the task :func:`upload_enqueue` queues)."""
     upload = _claimed(upload_id)
     if upload is None:
         return {"upload": upload_id, "skipped": "not queued"}
     progress = _Progress(upload)
-    with heartbeat(Upload, upload.pk):
+    with heartbeat(_this_run(upload)):
         try:
             result = images_ingest(
                 series=upload.series,
                 files=quarantined_inputs(upload.quarantined),
                 by=upload.uploaded_by,
-                caption=caption,
+                caption=upload.caption,
                 on_progress=progress,
             )
         except Exception as error:
@@ -168,10 +178,24 @@ def upload_ingest(upload_id: int, caption: str = "") -> dict:
     return {"upload": upload_id, "accepted": len(result.accepted), "rejected": len(result.rejected)}
 
 
+def _this_run(upload: Upload):
+    """The upload's row while this run still holds it (a sweep that took it for dead has not settled it)."""
+    return Upload.objects.filter(pk=upload.pk, status=Upload.Status.RUNNING, runs=upload.runs)
+
+
 def _finish(upload: Upload, result: IngestResult) -> None:
     """Take the report the ingest recorded into the queued upload's row (the one its page shows)."""
     recorded = result.upload
     with transaction.atomic():
+        if not _this_run(upload).select_for_update().exists():
+            # A sweep settled it while this worker was stalled (no heartbeat): what it stored goes.
+            logger.warning(
+                "upload %s was settled by a sweep during its run; its images are removed", upload.pk
+            )
+            stored = [entry["image_id"] for entry in recorded.report if entry.get("image_id")]
+            Image.objects.filter(pk__in=stored).delete()
+            recorded.delete()
+            return
         upload.status = Upload.Status.DONE
         upload.done = upload.total
         upload.accepted, upload.rejected, upload.report = (
@@ -184,7 +208,7 @@ def _finish(upload: Upload, result: IngestResult) -> None:
         upload.save()  # a save, not an update: the receivers that follow new images see it
         recorded.delete()
         if result.accepted:
-            transaction.on_commit(partial(series_renders.enqueue, upload.pk))
+            transaction.on_commit(partial(series_renders.enqueue, upload.pk), robust=True)
     quarantine_release(upload.pk)
 
 
@@ -252,6 +276,7 @@ def uploads_sweep() -> list[tuple[int, str]]:
     taken for the dead run's. A sweeper claims a dead upload by refreshing its heartbeat, so that other
     sweepers leave it; if this one dies too, the upload goes stale again and the next sweep takes it.
     """
+    _lost_enqueues_repeat()
     cutoff = stale_before()
     running = Upload.objects.filter(status=Upload.Status.RUNNING)
     if running.filter(heartbeat_at__gte=cutoff).exists():
@@ -264,6 +289,19 @@ def uploads_sweep() -> list[tuple[int, str]]:
         if claimed:
             settled.append((upload.pk, _dead_upload_settle(upload)))
     return settled
+
+
+def _lost_enqueues_repeat() -> None:
+    """Enqueue again the uploads queued for longer than :data:`QUEUED_GRACE` (an enqueue lost when its web
+    process died after the commit, or that failed): a task for an upload already taken does nothing, so a
+    repeat is harmless, and the refreshed heartbeat keeps it to one per grace period."""
+    now = timezone.now()
+    for upload in Upload.objects.filter(status=Upload.Status.QUEUED, heartbeat_at__lt=now - QUEUED_GRACE):
+        claimed = Upload.objects.filter(
+            pk=upload.pk, status=Upload.Status.QUEUED, heartbeat_at=upload.heartbeat_at
+        ).update(heartbeat_at=now)
+        if claimed:
+            upload_ingest.enqueue(upload.pk)
 
 
 def _dead_upload_settle(upload: Upload) -> str:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError, connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 __all__ = ["cache_table_create", "heartbeat", "stale_before"]
@@ -33,9 +34,10 @@ def stale_before() -> datetime:
 
 
 @contextmanager
-def heartbeat(model, pk: int, *, every: float | None = None) -> Iterator[None]:
-    """While the block runs, set ``heartbeat_at`` of row `pk` of `model` to now every `every` seconds
-    (default ``settings.UPLOAD_HEARTBEAT_SECONDS``), from a thread with its own database connection."""
+def heartbeat(rows: QuerySet, *, every: float | None = None) -> Iterator[None]:
+    """While the block runs, set ``heartbeat_at`` of `rows` (the job's row, filtered on its status so that a
+    job settled meanwhile is not revived) to now every `every` seconds (default
+    ``settings.UPLOAD_HEARTBEAT_SECONDS``), from a thread with its own database connection."""
     every = settings.UPLOAD_HEARTBEAT_SECONDS if every is None else every
     stop = threading.Event()
 
@@ -43,13 +45,13 @@ def heartbeat(model, pk: int, *, every: float | None = None) -> Iterator[None]:
         try:
             while not stop.wait(every):
                 try:
-                    model.objects.filter(pk=pk).update(heartbeat_at=timezone.now())
+                    rows.update(heartbeat_at=timezone.now())
                 except DatabaseError:  # a busy database: the next beat tries again
-                    logger.warning("heartbeat of %s %s failed", model.__name__, pk, exc_info=True)
+                    logger.warning("heartbeat of %s failed", rows.model.__name__, exc_info=True)
         finally:
             connection.close()  # this thread's own connection
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{model.__name__}-{pk}", daemon=True)
+    thread = threading.Thread(target=beat, name=f"heartbeat-{rows.model.__name__}", daemon=True)
     thread.start()
     try:
         yield

@@ -160,6 +160,7 @@ class Upload(models.Model):
     report = models.JSONField(
         default=list, help_text="Per file: outcome, reason and tags removed/replaced/kept."
     )
+    caption = models.CharField(max_length=300, blank=True, help_text="Given to each image it stores.")
     #: The originals waiting in quarantine storage, in upload order; each leaves as it is handled.
     quarantined = models.JSONField(default=list, blank=True)
     runs = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker started it.")

@@ -272,6 +272,33 @@ def test_an_error_in_the_ingest_fails_the_upload_and_removes_its_committed_image
     assert series.images.count() == 0
 
 
+def test_the_sweep_enqueues_again_an_upload_whose_enqueue_was_lost(series):
+    upload = upload_enqueue(series=series, files=[ContentFile(MR, name="a.dcm")])  # on_commit never runs here
+    assert uploads_sweep() == [] and Upload.objects.get(pk=upload.pk).status == "queued"  # not yet lost
+    Upload.objects.filter(pk=upload.pk).update(heartbeat_at=timezone.now() - timedelta(hours=2))
+    uploads_sweep()  # enqueued again: the immediate backend runs it at once
+    upload.refresh_from_db()
+    assert (upload.status, upload.accepted) == ("done", 1)
+
+
+def test_a_run_that_a_sweep_settled_while_its_worker_stalled_keeps_nothing(series, monkeypatch):
+    """A worker frozen past the stale limit (no heartbeat) that wakes to finish: the sweep has failed the
+    upload meanwhile, so what the late run stored goes, and the page keeps saying failed."""
+    real_ingest = ingest_tasks.images_ingest
+
+    def stalled(**kwargs):
+        result = real_ingest(**kwargs)
+        Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.FAILED, status_note="swept")
+        return result
+
+    monkeypatch.setattr(ingest_tasks, "images_ingest", stalled)
+    upload = upload_enqueue(series=series, files=[ContentFile(MR, name="a.dcm")])
+    ingest_tasks.upload_ingest.call(upload.pk)
+    upload.refresh_from_db()
+    assert (upload.status, upload.status_note) == ("failed", "swept")
+    assert series.images.count() == 0 and list(series.uploads.all()) == [upload]
+
+
 # -- Quarantine -------------------------------------------------------------------------------------------
 
 
@@ -305,7 +332,16 @@ def test_import_images_in_the_background_queues_the_files_and_says_where_to_foll
     (folder / "a.dcm").write_bytes(MR)
     (folder / "b.dcm").write_bytes(b"junk")
     with django_capture_on_commit_callbacks() as callbacks:
-        call_command("import_images", "queue-case", str(folder), "--series", "Axial T1", "--background")
+        call_command(
+            "import_images",
+            "queue-case",
+            str(folder),
+            "--series",
+            "Axial T1",
+            "--caption",
+            "Sagittal",
+            "--background",
+        )
     upload = series.uploads.get()
     out = capsys.readouterr().out
     assert f"Queued upload {upload.pk}: 2 file(s) into series 'Axial T1'" in out
@@ -316,6 +352,7 @@ def test_import_images_in_the_background_queues_the_files_and_says_where_to_foll
         callback()
     upload.refresh_from_db()
     assert (upload.status, upload.accepted, upload.rejected) == ("done", 1, 1)
+    assert series.images.get().caption == "Sagittal"
 
 
 # -- Settings ---------------------------------------------------------------------------------------------
