@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Max
@@ -243,13 +244,18 @@ def _partial_images_remove(upload: Upload, *, unnamed_files: bool = True) -> int
     with transaction.atomic():
         Image.objects.filter(pk__in=doomed).delete()  # their files go on commit (imaging.cleanup)
     if unnamed_files and upload.started_at is not None:
-        _unnamed_files_remove(since=upload.started_at)
+        # Not past the dead run's last sign of life (and a beat's margin): later files are another's.
+        last_alive = (upload.heartbeat_at or upload.started_at) + timedelta(
+            seconds=2 * settings.UPLOAD_HEARTBEAT_SECONDS
+        )
+        _unnamed_files_remove(since=upload.started_at, until=last_alive)
     return len(doomed)
 
 
-def _unnamed_files_remove(*, since) -> int:
-    """Delete stored image files written since `since` that no row names: a dead run's files whose batch
-    of rows never committed. Lists the image folder: this runs only when a dead upload is found."""
+def _unnamed_files_remove(*, since, until) -> int:
+    """Delete stored image files written between `since` and `until` that no row names: a dead run's files
+    whose batch of rows never committed. Lists the image folder: this runs only when a dead upload is
+    found."""
     try:
         _, files = default_storage.listdir(IMAGES_FOLDER)
     except FileNotFoundError:
@@ -257,7 +263,7 @@ def _unnamed_files_remove(*, since) -> int:
     recent = [
         f"{IMAGES_FOLDER}/{name}"
         for name in files
-        if default_storage.get_modified_time(f"{IMAGES_FOLDER}/{name}") >= since
+        if since <= default_storage.get_modified_time(f"{IMAGES_FOLDER}/{name}") <= until
     ]
     named = set()
     for start in range(0, len(recent), _NAMES_PER_QUERY):

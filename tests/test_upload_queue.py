@@ -215,25 +215,32 @@ def test_the_sweep_runs_again_an_upload_whose_worker_died_before_handling_a_file
 
 
 def test_the_sweep_fails_an_upload_whose_worker_died_midway_and_removes_what_it_stored(
-    client, editor, series, media_root, quarantine_root
+    client, editor, series, media_root, quarantine_root, settings
 ):
+    settings.UPLOAD_STALE_SECONDS = 1
     kept = images_ingest(series=series, files=[InputFile("kept.dcm", CT)]).upload  # an earlier upload
     upload = running_upload(series, ["a.dcm", "b.dcm", "c.dcm"])
     quarantine_storage().delete(upload.quarantined[0])  # the first file was handled...
-    Upload.objects.filter(pk=upload.pk).update(started_at=timezone.now() - timedelta(seconds=1))
-    upload.refresh_from_db()
     # ...and stored with its row (a committed batch), and the second stored without one (never committed).
     partial = images_ingest(series=series, files=[InputFile("a.dcm", MR)]).upload
     Upload.objects.filter(pk=partial.pk).delete()  # the dead run had not recorded its report yet
     default_storage.save("images/unnamed.dcm", ContentFile(b"a file whose row never committed"))
-    before = stored(media_root)
-    assert len(before) == 3
+    # A file another process stored well after the dead run's last heartbeat is not the dead run's.
+    default_storage.save("images/later.dcm", ContentFile(b"another ingest's, not yet committed"))
+    later = (timezone.now() + timedelta(hours=1)).timestamp()
+    os.utime(default_storage.path("images/later.dcm"), (later, later))
+    now = timezone.now()
+    Upload.objects.filter(pk=upload.pk).update(
+        started_at=now - timedelta(seconds=10), heartbeat_at=now - timedelta(seconds=2)
+    )
+    upload.refresh_from_db()
+    assert len(stored(media_root)) == 4
 
     assert uploads_sweep() == [(upload.pk, "failed")]
     upload.refresh_from_db()
     assert upload.status == "failed" and "the 1 image(s) it had stored were removed" in upload.status_note
     assert list(series.images.values_list("pk", flat=True)) == [kept.report[0]["image_id"]]
-    assert stored(media_root) == [Image.objects.get().file.name.split("/")[1]]
+    assert stored(media_root) == sorted([Image.objects.get().file.name.split("/")[1], "later.dcm"])
     assert quarantined(quarantine_root) == [] and upload.quarantined == []
     client.force_login(editor)
     page = client.get(f"/admin/imaging/upload/{upload.pk}/progress/").content.decode()
