@@ -59,7 +59,6 @@ def site(tmp_path, database_url):
         "DATABASE_URL": database_url,
         "MEDIA_ROOT": str(tmp_path / "media"),
         "QUARANTINE_ROOT": str(tmp_path / "quarantine"),
-        "INGEST_WORKERS": "0",  # no processes of the ingest's own beside the worker
         "UPLOAD_HEARTBEAT_SECONDS": "0.2",
         "UPLOAD_STALE_SECONDS": "2",
         "UPLOAD_SWEEP_SECONDS": "0.5",
