@@ -202,18 +202,20 @@ def upload_report_html(upload: Upload):
     """One upload's report: its verdicts, then what de-identification did, summed over its files."""
     summary = upload_summary(upload.report)
     created = upload.created_at.strftime("%Y-%m-%d %H:%M")
-    lines = [format_html("{}: {} accepted, {} rejected", created, upload.accepted, upload.rejected)]
-    if upload.status != Upload.Status.DONE:  # queued, running or failed: its page says more
-        lines.append(
+    if upload.status == Upload.Status.DONE:
+        lines = [format_html("{}: {} accepted, {} rejected", created, upload.accepted, upload.rejected)]
+    else:  # queued, running or failed (what it had stored removed): its page says more
+        lines = [
             format_html(
-                '<a href="{}">{}</a>: {} of {} file(s) handled. {}',
+                '{}: <a href="{}">{}</a>, {} of {} file(s) handled. {}',
+                created,
                 reverse("admin:imaging_upload_progress", args=[upload.pk]),
                 upload.get_status_display(),
                 upload.done,
                 upload.total,
                 upload.status_note,
             )
-        )
+        ]
     lines += [format_html("Rejected {}: {}", name, reason) for name, reason in summary.rejected]
     if summary.dicom_files:
         for action in ACTIONS:

@@ -246,6 +246,12 @@ def test_the_sweep_fails_an_upload_whose_worker_died_midway_and_removes_what_it_
     page = client.get(f"/admin/imaging/upload/{upload.pk}/progress/").content.decode()
     assert "<strong>Failed:</strong> A worker stopped during this upload" in page
     assert "http-equiv" not in page
+    # The series page lists it as failed, linking to its page, with no count of images it no longer has.
+    series_page = client.get(f"/admin/imaging/series/{series.pk}/change/").content.decode()
+    assert (
+        f'<a href="/admin/imaging/upload/{upload.pk}/progress/">Failed</a>, 0 of 3 file(s) handled.'
+        in series_page
+    )
 
 
 def test_an_upload_that_killed_its_worker_twice_is_not_run_a_third_time(series):
