@@ -18,12 +18,12 @@ from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
 
-from authoring.rules import may_author
 from cases.caching import cache_key, cached
 from cases.facets import Facets, case_facets
 from cases.filters import filter_cases
 from cases.models import Case, Finding
 from cases.regions import load_region_tree
+from cases.rules import may_author
 from quiz.attempts import attempts_for, parse_token
 from quiz.forms import AnswerForm, OverrideForm, QuizStartForm
 from quiz.matching import AnswerKey, compare_differential, explain_mark, grade_guess

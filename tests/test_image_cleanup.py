@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from cases.models import Case
-from imaging.cleanup import _PendingDeletions
+from imaging.cleanup import image_files_delete
 from imaging.models import Image
 from imaging.rendering import frame_png, frame_thumbnail_png, render_path, thumbnail_png
 from imaging.services import series_create
@@ -21,7 +21,7 @@ def files_under(media_root: Path) -> set[str]:
 
 def deletions(callbacks) -> list:
     """The file deletions among a transaction's commit callbacks (the page cache has its own)."""
-    return [callback for callback in callbacks if isinstance(callback, _PendingDeletions)]
+    return [callback for callback in callbacks if getattr(callback, "func", None) is image_files_delete]
 
 
 def viewed(image: Image) -> set[str]:
@@ -77,14 +77,14 @@ def test_nothing_goes_before_the_commit_nor_after_a_rollback(
     assert second_files <= files_under(media_root)
 
 
-def test_a_case_deleted_takes_every_image_file_in_one_batch(
+def test_a_case_deleted_takes_every_image_file(
     two_images, media_root, django_capture_on_commit_callbacks
 ):
     case, first, second = two_images
     files = {first.file.name, second.file.name} | viewed(first) | viewed(second)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         Case.objects.filter(pk=case.pk).delete()  # images go by cascade, without Image.delete()
-    assert len(deletions(callbacks)) == 1
+    assert len(deletions(callbacks)) == 2  # one per image
     assert files_under(media_root) & files == set()
 
 
