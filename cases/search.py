@@ -29,6 +29,7 @@ from django.db import connections, models
 from django.db.models import Aggregate, F, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django_tasks import task
 
 from cases.caching import archive_changed
 from cases.fuzzy_corrections import fuzzy_corrections
@@ -207,7 +208,8 @@ def _is_postgresql(using: str = "default") -> bool:
 
 def search_documents_refresh(*, case_ids: Iterable[int]) -> int:
     """Rewrite the search documents of these cases (and, on PostgreSQL, their vectors and the typo
-    vocabulary); returns how many were written. The one path for single saves and bulk loads alike."""
+    vocabulary, through a task); returns how many were written. The one path for single saves and bulk
+    loads alike."""
     ids = sorted(set(case_ids))
     written = 0
     for start in range(0, len(ids), REFRESH_BATCH):
@@ -226,11 +228,9 @@ def search_documents_refresh(*, case_ids: Iterable[int]) -> int:
             CaseSearchDocument.objects.filter(case_id__in=list(texts)).update(
                 vector=search_vector_expression()
             )
-        published_words = set()
-        for case, text in texts.values():
-            if case.status == Case.Status.PUBLISHED:
-                published_words |= text.vocabulary()
-        search_vocabulary_add(words=published_words)
+        published = [pk for pk, (case, _text) in texts.items() if case.status == Case.Status.PUBLISHED]
+        if published:
+            search_vocabulary_refresh.enqueue(case_ids=published)
         written += len(texts)
     # Bulk loads call this one function after writing rows that no signal saw: retire cached pages too.
     archive_changed()
@@ -240,6 +240,24 @@ def search_documents_refresh(*, case_ids: Iterable[int]) -> int:
 def case_search_refresh(*, case: Case) -> None:
     """Bring one case's search document up to date (on every save of the case: ``cases/search_upkeep.py``)."""
     search_documents_refresh(case_ids=[case.pk])
+
+
+@task()
+def search_vocabulary_refresh(case_ids: list[int]) -> int:
+    """Add the words of these cases' search documents to the typo vocabulary, for those published when
+    the task runs (a draft's words are never offered); returns how many documents were read.
+
+    A task, because only "did you mean" reads the vocabulary: it may lag the save, the search may not.
+    """
+    fields = [name for name, _weight, _score in WEIGHT_GROUPS]
+    texts = CaseSearchDocument.objects.filter(
+        case_id__in=case_ids, case__status=Case.Status.PUBLISHED
+    ).values_list(*fields)
+    words: set[str] = set()
+    for text in texts:
+        words |= SearchText(*text).vocabulary()
+    search_vocabulary_add(words=words)
+    return len(texts)
 
 
 def search_vocabulary_add(*, words: Iterable[str]) -> None:

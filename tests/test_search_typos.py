@@ -2,6 +2,7 @@
 under one rule — only words of the published archive are ever offered."""
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from cases.models import Case, SearchTerm
@@ -123,3 +124,15 @@ def test_a_word_known_only_to_the_stale_vocabulary_is_not_taken_as_known(make_ca
     assert case_search_parse(text="fibroxanthomx").suggestion == "fibroxanthoma"
     SearchTerm.objects.create(word="fibroxanthomx", stem="fibroxanthomx")
     assert case_search_parse(text="fibroxanthomx").suggestion == "fibroxanthoma"
+
+
+def test_the_vocabulary_is_filled_by_a_task_worker_not_by_the_save(settings, make_case):
+    """With the database queue, a published case's words wait for a worker; the search does not."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    make_case(slug="queued", discussion="A xanthogranuloma of bone.")
+    assert not SearchTerm.objects.filter(word="xanthogranuloma").exists()
+    assert case_search_parse(text="xanthogranulma").suggestion == ""
+    assert case_search_parse(text="xanthogranuloma").groups  # searchable at once
+    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    assert SearchTerm.objects.filter(word="xanthogranuloma").exists()
+    assert case_search_parse(text="xanthogranulma").suggestion == "xanthogranuloma"
