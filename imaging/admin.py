@@ -8,6 +8,8 @@ drafts; editors: every case). That covers the add and change forms, "save as new
 the series page, which all go through the same form; images are never added or moved in the admin.
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponseRedirect
@@ -292,10 +294,54 @@ class SeriesAdmin(CaseScopedAdmin):
         return HttpResponseRedirect(reverse("admin:imaging_upload_progress", args=[upload.pk]))
 
 
+def drawing_board(image: Image, *, editable: bool) -> dict:
+    """What the image page's drawing board needs: a URL per frame, the arrows as stored (for a page
+    without the table's inputs), and where the image stands in its series."""
+    series = image.series
+    siblings = list(series.images.values_list("pk", flat=True))
+    number = siblings.index(image.pk) + 1
+
+    def image_url(pk):
+        return reverse("admin:imaging_image_change", args=[pk])
+
+    annotations = [
+        {
+            "kind": note.kind,
+            "frame": note.frame,
+            "x": note.x,
+            "y": note.y,
+            "tailX": note.tail_x,
+            "tailY": note.tail_y,
+            "text": note.text,
+        }
+        for note in image.annotations.all()
+    ]
+    frame_urls = [
+        reverse("image_frame", args=[image.pk, "default", index]) for index in range(image.frame_count)
+    ]
+    return {
+        "editable": editable,
+        "frame_count": image.frame_count,
+        "frame_urls": frame_urls,
+        "frame_urls_json": json.dumps(frame_urls),
+        "annotations_json": json.dumps(annotations),
+        "position": {
+            "number": number,
+            "count": len(siblings),
+            "label": series.label,
+            "previous_url": image_url(siblings[number - 2]) if number > 1 else "",
+            "next_url": image_url(siblings[number]) if number < len(siblings) else "",
+            "case_url": reverse("admin:cases_case_change", args=[series.study.case_id]),
+        },
+    }
+
+
 class AnnotationInline(admin.TabularInline):
     model = Annotation
     form = AnnotationForm
     extra = 0
+    verbose_name = "arrow or label"
+    verbose_name_plural = "Arrows and labels (each row is one drawn on the board above)"
     fields = ["frame", "kind", "x", "y", "tail_x", "tail_y", "text", "finding"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -309,7 +355,7 @@ class ImageAdmin(CaseScopedAdmin):
     case_path = "series__study__case"
     list_display = ["__str__", "kind", "modality", "needs_review", "reviewed_at"]
     list_filter = ["needs_review", "kind"]
-    readonly_fields = [
+    file_fields = [
         "series",
         "kind",
         "sha256",
@@ -324,16 +370,20 @@ class ImageAdmin(CaseScopedAdmin):
         "reviewed_by",
         "reviewed_at",
     ]
-    fields = ["drawing_board", "caption", "order", *readonly_fields]
+    readonly_fields = file_fields
+    # The drawing board (change_form.html) comes first, the table of its arrows right after the
+    # caption; the file's facts are folded away between them.
+    fieldsets = [
+        (None, {"fields": ["caption", "order"]}),
+        ("File and de-identification", {"fields": file_fields, "classes": ["collapse"]}),
+    ]
     actions = ["clear_flag"]
     inlines = [AnnotationInline]
+    change_form_template = "admin/imaging/image/change_form.html"
 
     class Media:
         js = ["js/annotate.js"]
         css = {"all": ["css/annotate.css"]}
-
-    def get_readonly_fields(self, request, obj=None):
-        return ["drawing_board", *self.readonly_fields]
 
     def get_object(self, request, object_id, from_field=None):
         image = super().get_object(request, object_id, from_field)
@@ -341,15 +391,12 @@ class ImageAdmin(CaseScopedAdmin):
             request.image_case_id = image.series.study.case_id  # limits the finding choices to this case
         return image
 
-    @admin.display(description="Draw arrows")
-    def drawing_board(self, image):
-        """Drag on the image from the arrow's tail to its tip: a new arrow row is filled in below."""
-        return format_html(
-            '<div class="drawing-board"><img src="{}" alt="First frame, to annotate">'
-            "<p>Drag from where the arrow starts to what it points at: a new row below is filled in. "
-            "Arrows are drawn on frame 1; change a row's frame to move it to another frame.</p></div>",
-            reverse("image_frame", args=[image.pk, "default", 0]),
-        )
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        image = self.get_object(request, object_id)
+        if image is not None:
+            board = drawing_board(image, editable=self.has_change_permission(request, image))
+            extra_context = {**(extra_context or {}), "board": board}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(
         description="Clear the burned-in text flag (I have looked at the pixels)", permissions=["clear_flag"]

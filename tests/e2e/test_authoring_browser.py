@@ -19,7 +19,8 @@ SLUG = "52-year-old-man-with-sacral-pain"
 
 
 def ensure_roles() -> None:
-    """The role groups come from data migrations, which a transactional test before this one flushed."""
+    """The role groups come from data migrations (the roles, then the arrow permissions), which a
+    transactional test before this one flushed."""
     for app_label in ["cases", "imaging"]:
         roles = import_module(f"{app_label}.migrations.0002_roles").ROLES
         for role, codenames in roles.items():
@@ -27,6 +28,11 @@ def ensure_roles() -> None:
             group.permissions.add(
                 *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
             )
+    annotations = import_module("imaging.migrations.0004_annotation_roles")
+    for group in Group.objects.filter(name__in=annotations.ROLES):
+        group.permissions.add(
+            *Permission.objects.filter(content_type__app_label="imaging", codename__in=annotations.CODENAMES)
+        )
 
 
 @pytest.fixture

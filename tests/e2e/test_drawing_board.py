@@ -1,0 +1,124 @@
+"""The admin's drawing board in Chromium: a faculty author draws an arrow on frame 2 of a 15-frame
+series, sees it while dragging, moves its head, labels it, saves, finds it again and deletes it."""
+
+import pytest
+from playwright.sync_api import expect
+
+from cases.models import Case
+from imaging.demo import SAMPLE_DIR
+from imaging.inputs import InputFile
+from imaging.models import Annotation
+from imaging.services import images_ingest, series_create
+from tests.conftest import make_user
+from tests.e2e.test_authoring_browser import admin_log_in, ensure_roles
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def dose_grid(db):
+    """A draft of the faculty member's own with one image of 15 frames (pydicom's RT dose grid)."""
+    ensure_roles()
+    author = make_user("board-author", "faculty", is_staff=True)
+    case = Case.objects.create(slug="board-case", title="Board case", status=Case.Status.DRAFT, author=author)
+    series = series_create(case=case, label="Dose grid", modality="OT")
+    images_ingest(series=series, files=[InputFile("rtdose.dcm", (SAMPLE_DIR / "rtdose.dcm").read_bytes())])
+    return series.images.get()
+
+
+def at(box, fx: float, fy: float) -> tuple[float, float]:
+    """The page coordinates of a point given as fractions of an element's box."""
+    return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+
+
+def drag(page, start, end, steps: int = 8) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up()
+
+
+def field(page, name: str):
+    return page.locator(f'#annotations-group tr.form-row:not(.empty-form) [name$="-{name}"]').first
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(page, live_server, dose_grid, screenshot, viewport):
+    image = dose_grid
+    assert image.frame_count == 15
+    page.set_viewport_size(viewport)
+    admin_log_in(page, live_server, "board-author")
+    page.goto(f"{live_server.url}/admin/imaging/image/{image.pk}/change/")
+    stage = page.locator(".board-stage")
+    stage.scroll_into_view_if_needed()
+    expect(page.locator(".board-frame-number")).to_have_text("Frame 1 of 15")
+
+    # Frame 2, by the wheel over the image (the keys and the slider do the same).
+    page.mouse.move(*at(stage.bounding_box(), 0.5, 0.5))
+    page.mouse.wheel(0, 100)
+    expect(page.locator(".board-frame-number")).to_have_text("Frame 2 of 15")
+    expect(page.locator(".board-slider")).to_have_value("2")
+    page.keyboard.press("Escape")
+    stage.focus()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(".board-frame-number")).to_have_text("Frame 3 of 15")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator(".board-frame-number")).to_have_text("Frame 2 of 15")
+
+    # Drag from the tail to the tip: the arrow is drawn while the button is down.
+    box = stage.bounding_box()
+    page.mouse.move(*at(box, 0.2, 0.8))
+    page.mouse.down()
+    page.mouse.move(*at(box, 0.5, 0.4), steps=8)
+    expect(page.locator(".board-draft")).to_have_count(1)
+    screenshot("while-dragging")
+    page.mouse.up()
+    expect(page.locator(".board-draft")).to_have_count(0)
+    expect(page.locator(".board-note .board-arrow")).to_have_count(1)
+    expect(field(page, "frame")).to_have_value("2")  # frames count from 1 in the form
+    expect(field(page, "kind")).to_have_value("arrow")
+    assert float(field(page, "tail_x").input_value()) == pytest.approx(0.2, abs=0.02)
+    assert float(field(page, "y").input_value()) == pytest.approx(0.4, abs=0.02)
+
+    # Move its head by its handle, then type its label beside it.
+    drag(page, at(box, 0.5, 0.4), at(box, 0.7, 0.3))
+    assert float(field(page, "x").input_value()) == pytest.approx(0.7, abs=0.02)
+    assert float(field(page, "y").input_value()) == pytest.approx(0.3, abs=0.02)
+    assert float(field(page, "tail_x").input_value()) == pytest.approx(0.2, abs=0.02)  # the tail stayed
+    label = page.locator(".board-label-text")
+    expect(label).to_be_visible()
+    label.fill("Hot spot")
+    expect(field(page, "text")).to_have_value("Hot spot")
+    screenshot("moved-and-labelled")
+    page.locator("input[name=_continue]").click()
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+
+    note = Annotation.objects.get(image=image)
+    assert (note.frame, note.kind, note.text) == (1, "arrow", "Hot spot")  # stored from 0
+    assert (note.x, note.y) == (pytest.approx(0.7, abs=0.02), pytest.approx(0.3, abs=0.02))
+
+    # Reopened: frame 1 has no arrow, frame 2 has it, with its label drawn.
+    page.goto(f"{live_server.url}/admin/imaging/image/{image.pk}/change/")
+    stage.scroll_into_view_if_needed()
+    expect(page.locator(".board-frames-with-notes")).to_contain_text("frame 2 (1)")
+    expect(page.locator(".board-note")).to_have_count(0)
+    page.locator(".board-jump", has_text="frame 2").click()
+    expect(page.locator(".board-frame-number")).to_have_text("Frame 2 of 15")
+    expect(page.locator(".board-note .board-arrow")).to_have_count(1)
+    expect(page.locator(".board-text")).to_have_text("Hot spot")
+    stage.scroll_into_view_if_needed()
+    screenshot("reopened")
+
+    # Select it by its shaft and delete it; saved, it is gone.
+    box = stage.bounding_box()
+    page.mouse.click(*at(box, 0.45, 0.55))
+    expect(page.locator(".board-handle")).to_have_count(2)
+    page.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.locator(".board-note")).to_have_count(0)
+    screenshot("deleted")
+    page.locator("input[name=_continue]").click()
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    assert not Annotation.objects.filter(image=image).exists()
