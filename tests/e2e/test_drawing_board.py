@@ -46,7 +46,9 @@ def field(page, name: str):
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(page, live_server, dose_grid, screenshot, viewport):
+def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(
+    page, live_server, dose_grid, screenshot, viewport
+):
     image = dose_grid
     assert image.frame_count == 15
     page.set_viewport_size(viewport)
