@@ -123,7 +123,7 @@ def test_a_case_goes_from_nothing_to_published_and_a_resident_reads_it(page, liv
     screenshot("faculty-upload-done")
     page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
     expect(page.locator(".publish-ready")).to_have_text("Nothing is missing for publication.")
-    expect(page.locator(".field-series_links")).to_contain_text("Sagittal T2 — 1 image(s)")
+    expect(page.locator("#images-tree")).to_contain_text("Sagittal T2 — 1 image")
     screenshot("faculty-complete")
 
     # Faculty: preview, then submit for review.

@@ -1,5 +1,6 @@
-"""The admin's drawing board in Chromium: a faculty author draws an arrow on frame 2 of a 15-frame
-series, sees it while dragging, moves its head, labels it, saves, finds it again and deletes it."""
+"""The admin's drawing board in Chromium: a faculty author opens it from the case editor's list of
+images, draws an arrow on frame 2 of a 15-frame series, sees it while dragging, moves its head, labels
+it, saves, finds it again and deletes it."""
 
 import pytest
 from playwright.sync_api import expect
@@ -53,7 +54,18 @@ def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(
     assert image.frame_count == 15
     page.set_viewport_size(viewport)
     admin_log_in(page, live_server, "board-author")
-    page.goto(f"{live_server.url}/admin/imaging/image/{image.pk}/change/")
+
+    # The case editor lists the image, with its thumbnail and a link to draw on it.
+    page.goto(f"{live_server.url}/admin/cases/case/{image.series.study.case_id}/change/")
+    tree = page.locator("#images-tree")
+    expect(tree).to_contain_text("Dose grid — 1 image")
+    expect(tree).to_contain_text("Image 1, 15 frames")
+    thumbnail = tree.locator("img.tree-thumb")
+    tree.scroll_into_view_if_needed()  # the thumbnails load lazily
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    screenshot("case-editor")
+    tree.get_by_role("link", name="Draw arrows").click()
+    expect(page).to_have_url(f"{live_server.url}/admin/imaging/image/{image.pk}/change/")
     stage = page.locator(".board-stage")
     stage.scroll_into_view_if_needed()
     expect(page.locator(".board-frame-number")).to_have_text("Frame 1 of 15")
