@@ -85,7 +85,8 @@ def test_the_arrow_editor_counts_frames_from_1(admin_client, viewer_case):
     image = viewer_case["annotated"]
     Annotation.objects.filter(image=image).update(frame=0)
     html = admin_client.get(f"/admin/imaging/image/{image.pk}/change/").content.decode()
-    assert "Arrows are drawn on frame 1;" in html and "frame 0" not in html
+    assert "frame 0" not in html.lower()
+    assert "Image 4 of 10 in “Axial T1”" in html  # the drawing board's place in its series, from 1
     assert re.search(r'name="annotations-0-frame" value="1"', html)
     assert "Counting from 1" in html
     assert str(Annotation.objects.get(image=image)).endswith("frame 1")
