@@ -76,6 +76,7 @@ class DrawingBoard {
     this.frame = 0;
     this.selected = null; // the selected note's table row
     this.drag = null;
+    this.unsaved = false; // rows changed by the board since the page was loaded
 
     this.image.addEventListener("load", () => {
       this.fitStage();
@@ -86,6 +87,13 @@ class DrawingBoard {
     this.bindFrames();
     if (this.editable) this.bindEditing();
     this.render();
+    // Leaving the page (the next image, the case) before saving would lose the arrows drawn.
+    window.addEventListener("beforeunload", (event) => {
+      if (this.unsaved) event.preventDefault();
+    });
+    this.root.closest("form")?.addEventListener("submit", () => {
+      this.unsaved = false;
+    });
   }
 
   fitStage() {
@@ -110,6 +118,7 @@ class DrawingBoard {
   }
 
   addRow() {
+    this.unsaved = true;
     const link = this.group.querySelector(".add-row a");
     if (!link) return null;
     link.click(); // the admin's inlines.js appends a row from the empty form
@@ -118,6 +127,7 @@ class DrawingBoard {
   }
 
   deleteRow(row) {
+    this.unsaved = true;
     const checkbox = row.querySelector('[name$="-DELETE"]');
     if (checkbox) {
       checkbox.checked = true; // a saved row: deleted when the page is saved
@@ -213,6 +223,7 @@ class DrawingBoard {
     this.labelInput.addEventListener("input", () => {
       if (!this.selected) return;
       setField(this.selected, "text", this.labelInput.value);
+      this.unsaved = true;
       this.render({ keepLabelBox: true });
     });
     this.labelInput.addEventListener("keydown", (event) => {
@@ -267,6 +278,7 @@ class DrawingBoard {
 
   pointerMove(event) {
     if (!this.drag) return;
+    if (this.drag.mode !== "new") this.unsaved = true;
     const here = this.point(event);
     const row = this.selected;
     if (this.drag.mode === "new") {

@@ -1,6 +1,6 @@
 """The admin's drawing board in Chromium: a faculty author opens it from the case editor's list of
 images, draws an arrow on frame 2 of a 15-frame series, sees it while dragging, moves its head, labels
-it, saves, finds it again and deletes it."""
+it, saves, finds it again and deletes it, and places a label."""
 
 import pytest
 from playwright.sync_api import expect
@@ -35,11 +35,51 @@ def at(box, fx: float, fy: float) -> tuple[float, float]:
     return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
 
 
-def drag(page, start, end, steps: int = 8) -> None:
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move(*end, steps=steps)
-    page.mouse.up()
+class Pointer:
+    """The mouse on the desktop; on the phone a finger (touch events sent through Chromium's DevTools
+    protocol, as a touch screen sends them)."""
+
+    def __init__(self, page, touch: bool):
+        self.page, self.at = page, None
+        self.cdp = page.context.new_cdp_session(page) if touch else None
+        if self.cdp:
+            self.cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+
+    def touch(self, kind: str, points: list) -> None:
+        self.cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    def down(self, x: float, y: float) -> None:
+        self.at = (x, y)
+        if self.cdp:
+            self.touch("touchStart", [{"x": x, "y": y}])
+        else:
+            self.page.mouse.move(x, y)
+            self.page.mouse.down()
+
+    def move(self, x: float, y: float, steps: int = 8) -> None:
+        if not self.cdp:
+            self.page.mouse.move(x, y, steps=steps)
+            return
+        (x0, y0) = self.at
+        for step in range(1, steps + 1):
+            fraction = step / steps
+            self.touch("touchMove", [{"x": x0 + (x - x0) * fraction, "y": y0 + (y - y0) * fraction}])
+        self.at = (x, y)
+
+    def up(self) -> None:
+        if self.cdp:
+            self.touch("touchEnd", [])
+        else:
+            self.page.mouse.up()
+
+    def drag(self, start, end) -> None:
+        self.down(*start)
+        self.move(*end)
+        self.up()
+
+    def tap(self, x: float, y: float) -> None:
+        self.down(x, y)
+        self.up()
 
 
 def field(page, name: str):
@@ -83,13 +123,13 @@ def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(
     expect(page.locator(".board-frame-number")).to_have_text("Frame 2 of 15")
 
     # Drag from the tail to the tip: the arrow is drawn while the button is down.
+    pointer = Pointer(page, touch=viewport is PHONE)
     box = stage.bounding_box()
-    page.mouse.move(*at(box, 0.2, 0.8))
-    page.mouse.down()
-    page.mouse.move(*at(box, 0.5, 0.4), steps=8)
+    pointer.down(*at(box, 0.2, 0.8))
+    pointer.move(*at(box, 0.5, 0.4))
     expect(page.locator(".board-draft")).to_have_count(1)
     screenshot("while-dragging")
-    page.mouse.up()
+    pointer.up()
     expect(page.locator(".board-draft")).to_have_count(0)
     expect(page.locator(".board-note .board-arrow")).to_have_count(1)
     expect(field(page, "frame")).to_have_value("2")  # frames count from 1 in the form
@@ -98,7 +138,7 @@ def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(
     assert float(field(page, "y").input_value()) == pytest.approx(0.4, abs=0.02)
 
     # Move its head by its handle, then type its label beside it.
-    drag(page, at(box, 0.5, 0.4), at(box, 0.7, 0.3))
+    pointer.drag(at(box, 0.5, 0.4), at(box, 0.7, 0.3))
     assert float(field(page, "x").input_value()) == pytest.approx(0.7, abs=0.02)
     assert float(field(page, "y").input_value()) == pytest.approx(0.3, abs=0.02)
     assert float(field(page, "tail_x").input_value()) == pytest.approx(0.2, abs=0.02)  # the tail stayed
@@ -126,13 +166,22 @@ def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(
     stage.scroll_into_view_if_needed()
     screenshot("reopened")
 
-    # Select it by its shaft and delete it; saved, it is gone.
+    # Select it by its shaft and delete it; place a label instead. Saved: the arrow is gone.
     box = stage.bounding_box()
-    page.mouse.click(*at(box, 0.45, 0.55))
+    pointer = Pointer(page, touch=viewport is PHONE)  # a new page: a new session
+    pointer.tap(*at(box, 0.45, 0.55))
     expect(page.locator(".board-handle")).to_have_count(2)
     page.get_by_role("button", name="Delete", exact=True).click()
     expect(page.locator(".board-note")).to_have_count(0)
     screenshot("deleted")
+    page.get_by_label("Label (click where the text goes)").check()
+    pointer.tap(*at(box, 0.3, 0.6))
+    expect(page.get_by_label("Text of the label")).to_be_focused()
+    page.keyboard.type("Dose peak")
+    expect(page.locator(".board-note")).to_have_count(1)
+    screenshot("label-placed")
     page.locator("input[name=_continue]").click()
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
-    assert not Annotation.objects.filter(image=image).exists()
+    label = Annotation.objects.get(image=image)
+    assert (label.kind, label.frame, label.text, label.tail_x) == ("label", 1, "Dose peak", None)
+    assert (label.x, label.y) == (pytest.approx(0.3, abs=0.02), pytest.approx(0.6, abs=0.02))
