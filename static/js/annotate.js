@@ -266,7 +266,9 @@ class DrawingBoard {
       this.select(row);
       this.drag = { mode: "move", start, origin: noteOfRow(row) };
     } else if (this.tool() === "label") {
-      this.select(this.newRow("label", start, null));
+      const row = this.newRow("label", start, null);
+      if (!row) return;
+      this.select(row);
       this.drag = { mode: "tip", start };
     } else {
       this.select(null);
@@ -412,8 +414,12 @@ class DrawingBoard {
     const anchor = note.kind === "arrow" ? { x: note.tailX, y: note.tailY } : { x: note.x, y: note.y };
     const width = this.image.clientWidth;
     const height = this.image.clientHeight;
-    const left = Math.min(anchor.x * width, Math.max(0, width - this.labelBox.offsetWidth));
-    const top = Math.min(Math.max(0, anchor.y * height - this.labelBox.offsetHeight), height - this.labelBox.offsetHeight);
+    // Just clear of the tail's handle, so that the handle stays within reach.
+    const gap = HANDLE_RADIUS + 3;
+    const left = Math.min(anchor.x * width + gap, Math.max(0, width - this.labelBox.offsetWidth));
+    const boxHeight = this.labelBox.offsetHeight;
+    let top = anchor.y * height - gap - boxHeight; // above the tail, else below it
+    if (top < 0) top = Math.min(anchor.y * height + gap, height - boxHeight);
     this.labelBox.style.left = `${left}px`; // CSSOM, which the content security policy allows
     this.labelBox.style.top = `${Math.max(0, top)}px`;
   }
