@@ -2,7 +2,10 @@
 images, draws an arrow on frame 2 of a 15-frame series, sees it while dragging, moves its head, labels
 it, saves, finds it again and deletes it, and places a label."""
 
+import io
+
 import pytest
+from PIL import Image as PILImage
 from playwright.sync_api import expect
 
 from cases.models import Case
@@ -27,6 +30,12 @@ def dose_grid(db):
     case = Case.objects.create(slug="board-case", title="Board case", status=Case.Status.DRAFT, author=author)
     series = series_create(case=case, label="Dose grid", modality="OT")
     images_ingest(series=series, files=[InputFile("rtdose.dcm", (SAMPLE_DIR / "rtdose.dcm").read_bytes())])
+    # A PNG comes in flagged for a burned-in text review: the case editor's list marks it.
+    key_image = series_create(case=case, label="Key image", modality="OT")
+    buffer = io.BytesIO()
+    PILImage.linear_gradient("L").resize((64, 64)).save(buffer, format="PNG")
+    images_ingest(series=key_image, files=[InputFile("key.png", buffer.getvalue())])
+    assert key_image.images.get().is_flagged
     return series.images.get()
 
 
@@ -100,11 +109,12 @@ def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(
     tree = page.locator("#images-tree")
     expect(tree).to_contain_text("Dose grid — 1 image")
     expect(tree).to_contain_text("Image 1, 15 frames")
-    thumbnail = tree.locator("img.tree-thumb")
+    expect(tree.locator(".tree-image.is-flagged")).to_contain_text("Needs review")
     tree.scroll_into_view_if_needed()  # the thumbnails load lazily
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    for thumbnail in tree.locator("img.tree-thumb").all():
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
     screenshot("case-editor")
-    tree.get_by_role("link", name="Draw arrows").click()
+    tree.get_by_role("link", name="Draw arrows").first.click()
     expect(page).to_have_url(f"{live_server.url}/admin/imaging/image/{image.pk}/change/")
     stage = page.locator(".board-stage")
     stage.scroll_into_view_if_needed()
