@@ -17,6 +17,10 @@ from programme.models import Assignment, Cohort, Playlist, PlaylistItem
 NO_LONGER_PUBLISHED = "A case no longer published"
 
 
+def case_label(case: Case) -> str:
+    return case.title if case.status == Case.Status.PUBLISHED else NO_LONGER_PUBLISHED
+
+
 class PlaylistItemForm(forms.ModelForm):
     class Meta:
         model = PlaylistItem
@@ -25,7 +29,9 @@ class PlaylistItemForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        case_field = self.fields["case"]
+        case_field = self.fields.get("case")
+        if case_field is None:  # read-only (view permission only): see PlaylistItemInline.case_shown
+            return
         if self.instance.pk:
             # The row's own case stays valid when it has been unpublished since; its title is not shown,
             # since the person editing the playlist may not be allowed to see an unpublished case.
@@ -43,6 +49,16 @@ class PlaylistItemInline(admin.TabularInline):
     extra = 1
     autocomplete_fields = ["case"]
     classes = ["playlist-items"]
+    readonly_fields = ["case_shown"]
+
+    def get_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return ["order", "case", "note"]
+        return ["order", "case_shown", "note"]  # read-only: the case through the same label as the form
+
+    @admin.display(description="case")
+    def case_shown(self, item: PlaylistItem) -> str:
+        return case_label(item.case)
 
 
 class PlaylistAdmin(admin.ModelAdmin):
@@ -57,7 +73,13 @@ class PlaylistAdmin(admin.ModelAdmin):
         js = ["programme/playlist_order.js"]
 
     def get_queryset(self, request):
-        playlists = super().get_queryset(request).select_related("owner").annotate(case_count=Count("items"))
+        playlists = (
+            super()
+            .get_queryset(request)
+            .select_related("owner")
+            .annotate(case_count=Count("items"))
+            .order_by("title", "pk")
+        )
         if request.user.has_perm("programme.view_any_playlist"):
             return playlists
         return playlists.filter(owner=request.user)
@@ -83,7 +105,7 @@ class CohortAdmin(admin.ModelAdmin):
     filter_horizontal = ["residents"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(resident_count=Count("residents"))
+        return super().get_queryset(request).annotate(resident_count=Count("residents")).order_by("name")
 
     @admin.display(description="residents", ordering="resident_count")
     def resident_count(self, cohort: Cohort) -> int:
