@@ -5,9 +5,9 @@ models to this file), because it has roles of its own: ``resident`` is in the as
 ``outsider`` is a resident who is not, and ``director`` is a programme director. ``faculty`` owns the
 playlists except ``other_private`` (a colleague's); the rest as in the main matrix.
 
-Outcomes use the main matrix's tokens (``200``, ``403``, ``404``, ``405``, ``L`` for the log-in page, ``A`` for
-the admin index, ``→/path`` and ``→/path*``). Every 200 response with a text body is checked for leaks:
-never the title of a case that is not published (a playlist holds one), nor the title of a private
+Outcomes use the main matrix's tokens (``200``, ``403``, ``404``, ``405``, ``L`` for the log-in page,
+``A`` for the admin index, ``→/path`` and ``→/path*``). Every 200 response with a text body is checked
+for leaks: never the title of a case that is not published (a playlist holds one), nor the title of a private
 playlist the role may not see, nor a cohort mate's name to a resident.
 """
 
@@ -24,7 +24,7 @@ from django.urls import Resolver404, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 
 from cases.models import Case
-from programme.models import Assignment, CaseCompletion, Cohort, Playlist, PlaylistItem
+from programme.models import Assignment, CaseCompletion, Cohort, PlaylistItem
 from programme.services import playlist_add_case, playlist_create
 from tests.conftest import make_user
 
