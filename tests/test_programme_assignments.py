@@ -264,3 +264,44 @@ def test_the_quiz_and_the_archive_do_not_import_the_programme():
         for source in (root / app).rglob("*.py"):
             text = source.read_text()
             assert "import programme" not in text and "from programme" not in text, source
+
+
+def test_a_director_makes_a_cohort_and_an_assignment_in_the_admin(director, resident, playlist, faculty):
+    client = logged_in(director)
+    page = client.get("/admin/programme/cohort/add/").content.decode()
+    assert f'value="{resident.pk}"' in page and f'value="{faculty.pk}"' not in page  # residents only
+    response = client.post(
+        "/admin/programme/cohort/add/", {"name": "PGY-3 2026-27", "residents": [resident.pk]}
+    )
+    assert response.status_code == 302
+    cohort = Cohort.objects.get(name="PGY-3 2026-27")
+    assert list(cohort.residents.all()) == [resident]
+    data = {
+        "playlist": playlist.pk,
+        "cohort": cohort.pk,
+        "mode": "quiz",
+        "opens_on": str(TODAY),
+        "due_on": str(TODAY - DAY),
+    }
+    response = client.post("/admin/programme/assignment/add/", data)
+    assert response.status_code == 200 and not Assignment.objects.exists()  # due before it opens
+    response = client.post("/admin/programme/assignment/add/", {**data, "due_on": str(TODAY + 7 * DAY)})
+    assert response.status_code == 302
+    assignment = Assignment.objects.get()
+    assert assignment.created_by == director and assignment.mode == Assignment.Mode.QUIZ
+    assert "Back pain unknowns" in logged_in(resident).get("/assignments/").content.decode()
+
+
+def test_the_programme_demo_loads_once(seeded):
+    from django.core.management import call_command
+
+    make_user("resident", "resident")
+    out = io.StringIO()
+    call_command("load_programme_demo", "--allow-without-debug", stdout=out)
+    assert "director log-in" in out.getvalue()
+    assignment = Assignment.objects.get()
+    assert assignment.playlist.items.count() == Case.objects.published().count() > 0
+    assert list(assignment.cohort.residents.values_list("username", flat=True)) == ["resident"]
+    out = io.StringIO()
+    call_command("load_programme_demo", "--allow-without-debug", stdout=out)
+    assert "already" in out.getvalue() and Assignment.objects.count() == 1
