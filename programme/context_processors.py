@@ -6,6 +6,7 @@ assignments due soon). Both are lazy: a page that does not show them reads nothi
 
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from programme.progress import resident_overview
@@ -24,7 +25,8 @@ def _home_panels(request) -> list[str]:
     overview = resident_overview(request.user)
     if not (overview.due_soon or overview.open):
         return []
-    return [render_to_string("programme/includes/due_soon.html", {"overview": overview}, request=request)]
+    context = {"overview": overview, "today": timezone.localdate()}
+    return [render_to_string("programme/includes/due_soon.html", context, request=request)]
 
 
 def programme(request) -> dict:

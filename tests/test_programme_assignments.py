@@ -89,6 +89,8 @@ def test_a_resident_sees_open_and_due_soon_assignments_and_on_the_home_page(
     home = client.get("/").content.decode()
     assert "Your assignments" in home and "Back pain unknowns" in home and soon.get_absolute_url() in home
     assert "Your assignments" not in Client().get("/").content.decode()
+    Assignment.objects.filter(pk=soon.pk).update(opens_on=TODAY - 9 * DAY, due_on=TODAY - DAY)
+    assert "(overdue)" in client.get("/").content.decode()
 
 
 def test_someone_outside_the_cohort_sees_none_of_it(assign):
