@@ -6,6 +6,7 @@ Marks are never copied here: they are read from the quiz attempt, so an override
 """
 
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -215,3 +216,92 @@ class CaseCompletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resident_id} did case {self.case_id} of assignment {self.assignment_id}"
+
+
+CONFERENCE_CODE_LENGTH = 6
+
+
+def new_conference_code() -> str:
+    return "".join(secrets.choice(SLUG_ALPHABET) for _ in range(CONFERENCE_CODE_LENGTH))
+
+
+class Step(models.IntegerChoices):
+    """What the presenter has opened of the current case, in the order of an unknown-case conference."""
+
+    HISTORY = 0, "History"
+    IMAGES = 1, "Images"
+    FINDINGS = 2, "Findings"
+    DIFFERENTIAL = 3, "Differential"
+    DIAGNOSIS = 4, "Diagnosis and discussion"
+
+
+class ConferenceQuerySet(models.QuerySet):
+    def presented_by(self, user):
+        return self.filter(presenter=user) if user.is_authenticated else self.none()
+
+    def running(self):
+        return self.filter(ended_at__isnull=True)
+
+
+class Conference(models.Model):
+    """An unknown-case conference: the presenter's place (case and step) lives here, in the database, so
+    that every application host answers the audience's polling alike. ``version`` rises at every change."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=CONFERENCE_CODE_LENGTH, unique=True, editable=False)
+    playlist = models.ForeignKey(Playlist, on_delete=models.PROTECT, related_name="conferences")
+    presenter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The published cases of the playlist when the conference was made: later edits do not move it.
+    case_ids = models.JSONField(default=list)
+    position = models.PositiveSmallIntegerField(default=0)
+    step = models.PositiveSmallIntegerField(choices=Step.choices, default=Step.HISTORY)
+    version = models.PositiveIntegerField(default=1)
+    allow_anonymous = models.BooleanField(
+        default=False, help_text="Residents who are not logged in may join with the code."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConferenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("present_conference", "Can present an unknown-case conference")]
+        constraints = [models.CheckConstraint(condition=Q(step__lte=4), name="conference_step_valid")]
+
+    def __str__(self) -> str:
+        return f"Conference on {self.playlist} ({self.code})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("conference_audience", args=[self.id])
+
+    @property
+    def case_id(self) -> int | None:
+        return self.case_ids[self.position] if self.position < len(self.case_ids) else None
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+
+class ConferenceAnswer(models.Model):
+    """One participant's answer for one case of a conference; the tally counts them without names.
+
+    A participant is a user or, when anonymous residents may join, a random key kept in their session.
+    """
+
+    conference = models.ForeignKey(Conference, on_delete=models.CASCADE, related_name="answers")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    participant = models.CharField(max_length=64)
+    answer = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conference", "case", "participant"], name="conference_answer_once_per_case"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.answer} ({self.conference_id}, case {self.case_id})"

@@ -4,7 +4,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.models import Case
-from programme.models import Assignment, CaseCompletion, Playlist, PlaylistItem, new_playlist_slug
+from programme.models import (
+    Assignment,
+    CaseCompletion,
+    Conference,
+    ConferenceAnswer,
+    Playlist,
+    PlaylistItem,
+    Step,
+    new_conference_code,
+    new_playlist_slug,
+)
 
 
 @transaction.atomic
@@ -78,3 +88,70 @@ def completions_from_attempt(*, attempt) -> list[CaseCompletion]:
         case_mark_done(assignment=assignment, resident=attempt.user, case=attempt.case, attempt=attempt)
         for assignment in assignments
     ]
+
+
+@transaction.atomic
+def conference_create(*, playlist: Playlist, presenter, allow_anonymous: bool = False) -> Conference:
+    """A conference over the playlist's published cases, in its order, with a short join code."""
+    case_ids = list(
+        playlist.items.filter(case__status=Case.Status.PUBLISHED)
+        .order_by("order", "pk")
+        .values_list("case_id", flat=True)
+    )
+    code = new_conference_code()
+    while Conference.objects.filter(code=code).exists():
+        code = new_conference_code()
+    return Conference.objects.create(
+        playlist=playlist, presenter=presenter, case_ids=case_ids, code=code, allow_anonymous=allow_anonymous
+    )
+
+
+@transaction.atomic
+def conference_move(*, conference: Conference, forward: bool = True) -> Conference:
+    """Open the next step (after the diagnosis: the next case's history), or go back one step.
+
+    The row is locked, so two clicks of the presenter at once move two steps, never one twice.
+    """
+    conference = Conference.objects.select_for_update().get(pk=conference.pk)
+    position, step = conference.position, conference.step
+    if forward:
+        if step < Step.DIAGNOSIS:
+            step += 1
+        elif position + 1 < len(conference.case_ids):
+            position, step = position + 1, Step.HISTORY
+    elif step > Step.HISTORY:
+        step -= 1
+    elif position > 0:
+        position, step = position - 1, Step.DIAGNOSIS  # back to a case already revealed
+    if (position, step) != (conference.position, conference.step):
+        conference.position, conference.step = position, step
+        conference.version += 1
+        conference.save(update_fields=["position", "step", "version"])
+    return conference
+
+
+@transaction.atomic
+def conference_settings(*, conference: Conference, allow_anonymous: bool, end: bool = False) -> Conference:
+    conference = Conference.objects.select_for_update().get(pk=conference.pk)
+    conference.allow_anonymous = allow_anonymous
+    if end and conference.ended_at is None:
+        conference.ended_at = timezone.now()
+    conference.version += 1
+    conference.save(update_fields=["allow_anonymous", "ended_at", "version"])
+    return conference
+
+
+@transaction.atomic
+def conference_answer(*, conference: Conference, participant: str, answer: str) -> ConferenceAnswer | None:
+    """The participant's answer for the current case, while the diagnosis is not yet open (it may be
+    changed until then); None when answers are closed."""
+    conference = Conference.objects.select_for_update().get(pk=conference.pk)
+    if conference.ended or conference.step >= Step.DIAGNOSIS or conference.case_id is None:
+        return None
+    found, _ = ConferenceAnswer.objects.update_or_create(
+        conference=conference,
+        case_id=conference.case_id,
+        participant=participant,
+        defaults={"answer": answer.strip(), "created_at": timezone.now()},
+    )
+    return found

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from programme import views
+from programme import conference_views, views
 
 urlpatterns = [
     path("playlists/", views.PlaylistListView.as_view(), name="playlist_list"),
@@ -28,5 +28,46 @@ urlpatterns = [
         "assignments/<int:pk>/cases/<int:position>/done/",
         views.AssignmentCaseDoneView.as_view(),
         name="assignment_case_done",
+    ),
+    path(
+        "playlists/<slug:slug>/conference/",
+        conference_views.ConferenceCreateView.as_view(),
+        name="conference_create",
+    ),
+    path("conference/join/", conference_views.ConferenceJoinView.as_view(), name="conference_join"),
+    path(
+        "conference/<uuid:conference_id>/",
+        conference_views.ConferenceAudienceView.as_view(),
+        name="conference_audience",
+    ),
+    path(
+        "conference/<uuid:conference_id>/state/",
+        conference_views.ConferenceStateView.as_view(),
+        name="conference_state",
+    ),
+    path(
+        "conference/<uuid:conference_id>/answer/",
+        conference_views.ConferenceAnswerView.as_view(),
+        name="conference_answer",
+    ),
+    path(
+        "conference/<uuid:conference_id>/present/",
+        conference_views.ConferencePresentView.as_view(),
+        name="conference_present",
+    ),
+    path(
+        "conference/<uuid:conference_id>/present/step/",
+        conference_views.ConferenceStepView.as_view(),
+        name="conference_step",
+    ),
+    path(
+        "conference/<uuid:conference_id>/present/settings/",
+        conference_views.ConferenceSettingsView.as_view(),
+        name="conference_settings",
+    ),
+    path(
+        "conference/<uuid:conference_id>/present/tally/",
+        conference_views.ConferenceTallyView.as_view(),
+        name="conference_tally",
     ),
 ]
