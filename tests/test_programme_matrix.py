@@ -24,8 +24,8 @@ from django.urls import Resolver404, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 
 from cases.models import Case
-from programme.models import Assignment, CaseCompletion, Cohort, PlaylistItem
-from programme.services import playlist_add_case, playlist_create
+from programme.models import Assignment, CaseCompletion, Cohort, Conference, ConferenceAnswer, PlaylistItem
+from programme.services import conference_create, playlist_add_case, playlist_create
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +87,8 @@ def build_world() -> SimpleNamespace:
     w.future = Assignment.objects.create(
         playlist=w.assigned, cohort=w.cohort, opens_on=later, due_on=later + timezone.timedelta(days=1)
     )
+    w.conference = conference_create(playlist=w.public, presenter=users["faculty"])
+    w.open_conference = conference_create(playlist=w.public, presenter=users["faculty"], allow_anonymous=True)
     w.assignment = w.study  # the admin rows' object
     w.playlist = w.public
     return w
@@ -163,6 +165,62 @@ SITE_ROWS = [
     R("start study assignment as quiz", "/assignments/{w.study.pk}/quiz/", "L " + "404 " * 7, "post"),
 ]
 
+PRESENTER = "404 404 404 404 {} 404 404 404"
+TO_CONFERENCE = "→/conference/{w.conference.id}/"
+SITE_ROWS += [
+    R(
+        "make a conference",
+        "/playlists/{w.public.slug}/conference/",
+        "404 404 404 404 →/conference/* →/conference/* 404 →/conference/*",
+        "post",
+        unchanged="two conferences",
+        changes="faculty editor admin",
+    ),
+    R("join page", "/conference/join/", ALL),
+    R(
+        "join by code",
+        "/conference/join/",
+        " ".join([TO_CONFERENCE] * 8),
+        "post",
+        {"code": "{w.conference.code}"},
+    ),
+    R("join by a wrong code", "/conference/join/", "404 " * 8, "post", {"code": "zzzzzz"}),
+    R("audience", "/conference/{w.conference.id}/", "L " + "200 " * 7),
+    R("audience open to anonymous", "/conference/{w.open_conference.id}/", ALL),
+    R("audience state", "/conference/{w.conference.id}/state/", "403 " + "200 " * 7),
+    R("audience state open to anonymous", "/conference/{w.open_conference.id}/state/", ALL),
+    R(
+        "answer",
+        "/conference/{w.conference.id}/answer/",
+        # Not allowed anonymously: the log-in page, and back to the conference (not to the POST's URL).
+        "→/accounts/login/* " + " ".join([TO_CONFERENCE] * 7),
+        "post",
+        {"answer": "osteoid osteoma"},
+        unchanged="no answer",
+        changes="resident outsider staff faculty editor director admin",
+    ),
+    R("present", "/conference/{w.conference.id}/present/", PRESENTER.format("200")),
+    R("tally", "/conference/{w.conference.id}/present/tally/", PRESENTER.format("200")),
+    R(
+        "step",
+        "/conference/{w.conference.id}/present/step/",
+        PRESENTER.format("→/conference/{w.conference.id}/present/"),
+        "post",
+        {"direction": "next"},
+        unchanged="conference where it was",
+        changes="faculty",
+    ),
+    R(
+        "end",
+        "/conference/{w.conference.id}/present/settings/",
+        PRESENTER.format("→/conference/{w.conference.id}/present/"),
+        "post",
+        {"end": "1"},
+        unchanged="conference where it was",
+        changes="faculty",
+    ),
+]
+
 NO_ADMIN = "L L L "
 ADMIN_ROWS = [
     R("admin app", "/admin/programme/", NO_ADMIN + "404 200 200 200 200"),
@@ -233,7 +291,14 @@ def admin_model_rows() -> list[Row]:
 ALL_ROWS = SITE_ROWS + ADMIN_ROWS + admin_model_rows()
 CELLS = [(row, role) for row in ALL_ROWS for role in ROLES]
 
-UNCHANGED = {"no completion": lambda w: not CaseCompletion.objects.exists()}
+UNCHANGED = {
+    "no completion": lambda w: not CaseCompletion.objects.exists(),
+    "two conferences": lambda w: Conference.objects.count() == 2,
+    "no answer": lambda w: not ConferenceAnswer.objects.exists(),
+    "conference where it was": lambda w: Conference.objects.filter(
+        pk=w.conference.pk, step=0, version=1, ended_at=None
+    ).exists(),
+}
 
 
 def url_of(row: Row, w) -> str:
