@@ -8,13 +8,13 @@ seconds between steps (default 3), ``--keep`` (leave the database).
 Method: a throwaway PostgreSQL database (``bench_conference``), gunicorn started as the Deploying section
 says (``bench/server.py``), one conference over enough published cases for every step, open to anonymous
 residents. Each audience client is a thread with its own keep-alive connection that does what
-``static/programme/conference.js`` does in a phone's browser: it asks ``/conference/<id>/state/`` every second (starting at a
-random moment of the first second, as phones join at random) and, when the version changes, loads the
-audience page again (the reload). The presenter's step is ``programme.services.conference_move``, run in
-the bench process against the same database, so the moment of its commit is known. For every step and
-client the bench records the delay from that commit to the new version in the client's poll, and to the
-new page fully received (the screen). It prints p50, p95 and the maximum of both, over all steps and
-clients, and asserts nothing.
+``static/programme/conference.js`` does in a phone's browser: it asks ``/conference/<id>/state/`` every
+second (starting at a random moment of the first second, as phones join at random) and, when the version
+changes, loads the audience page again (the reload). The presenter's step is
+``programme.services.conference_move``, run in the bench process against the same database, so the moment of
+its commit is known. For every step and client the bench records the delay from that commit to the new
+version in the client's poll, and to the new page fully received (the screen). It prints p50, p95 and the
+maximum of both, over all steps and clients, and asserts nothing.
 """
 
 import argparse

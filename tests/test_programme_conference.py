@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from cases.models import Case, DifferentialItem, Finding
+from imaging.models import Image
 from programme import services
 from programme.models import Conference, ConferenceAnswer, Step
 from tests.conftest import make_user
@@ -19,7 +20,17 @@ HISTORY = "Historyword: pain for weeks"
 IMAGES = "stack-viewer"
 FINDING = "Findingword lobulated mass"
 DIFFERENTIAL = "Giant cell tumour"
-REVEAL = ["Ependymoma", "Discussionword", "Proofword", "Woman with zebra pain", "zebra-case"]
+# The second series' label is not all technique and the image's caption is the author's: both are withheld
+# (the quiz's own rule) until the case is revealed.
+REVEAL = [
+    "Ependymoma",
+    "Discussionword",
+    "Proofword",
+    "Woman with zebra pain",
+    "zebra-case",
+    "Zebralabel after surgery",
+    "Captionword",
+]
 BY_STEP = {
     Step.HISTORY: [HISTORY],
     Step.IMAGES: [IMAGES],
@@ -50,6 +61,8 @@ def unknown_case(db):
     for order, name in enumerate(["Chordoma", DIFFERENTIAL], start=1):
         DifferentialItem.objects.create(case=case, diagnosis=diagnosis_named(name), order=order)
     add_image(case)
+    add_image(case, label="Zebralabel after surgery")
+    Image.objects.filter(series__study__case=case).update(caption="Captionword: the mass")
     return case
 
 
@@ -187,3 +200,15 @@ def test_a_case_unpublished_during_the_conference_shows_nothing_of_itself(confer
     Case.objects.filter(pk=unknown_case.pk).update(status=Case.Status.DRAFT)
     page = text(logged_in(resident).get(f"/conference/{conference.id}/"))
     assert "A case no longer published" in page and HISTORY not in page and 'name="answer"' not in page
+
+
+def test_the_audience_page_reads_a_fixed_number_of_queries(conference, django_assert_max_num_queries):
+    for n in range(20):
+        services.conference_answer(conference=conference, participant=f"anon:{n}", answer=f"answer {n}")
+    Conference.objects.filter(pk=conference.pk).update(step=Step.DIFFERENTIAL)
+    client = Client()
+    client.get(f"/conference/{conference.id}/")  # the session's first save
+    with django_assert_max_num_queries(13):
+        text(client.get(f"/conference/{conference.id}/"))
+    with django_assert_max_num_queries(2):  # the session and the conference
+        text(client.get(f"/conference/{conference.id}/state/"))
