@@ -13,6 +13,8 @@ from cases.models import Case
 from cases.spelling import normalise
 from cases.templatetags.case_extras import age_sex
 from programme.models import Conference, ConferenceAnswer, Step
+from quiz.matching import AnswerKey, grade_guess
+from quiz.models import Mark
 from quiz.presentation import QuizCase, quiz_case
 
 
@@ -95,11 +97,26 @@ def conference_stage(conference: Conference) -> Stage | None:
 class TallyRow:
     answer: str
     count: int
+    mark: str = ""  # how the quiz would mark it: only once the diagnosis is open
 
 
-def conference_tally(conference: Conference) -> list[TallyRow]:
+def revealed_case(conference: Conference) -> Case | None:
+    """The current case with what marking needs, once its diagnosis is open; else None."""
+    if conference.step < Step.DIAGNOSIS or conference.case_id is None:
+        return None
+    return (
+        Case.objects.published()
+        .select_related("final_diagnosis")
+        .prefetch_related("differential_items__diagnosis")
+        .filter(pk=conference.case_id)
+        .first()
+    )
+
+
+def conference_tally(conference: Conference, *, revealed: Case | None = None) -> list[TallyRow]:
     """The answers to the current case, grouped by their normalised form (spelling, case, accents), most
-    given first, each shown as it was most often written. No names: participants are not read."""
+    given first, each shown as it was most often written. No names: participants are not read. With the
+    ``revealed`` case (the diagnosis open), each answer carries the quiz's mark."""
     if conference.case_id is None:
         return []
     answers = ConferenceAnswer.objects.filter(conference=conference, case_id=conference.case_id).values_list(
@@ -108,7 +125,10 @@ def conference_tally(conference: Conference) -> list[TallyRow]:
     groups: dict[str, Counter] = {}
     for answer in answers:
         groups.setdefault(normalise(answer), Counter())[answer] += 1
-    rows = [
-        TallyRow(spellings.most_common(1)[0][0], sum(spellings.values())) for spellings in groups.values()
-    ]
+    key = AnswerKey.of(revealed) if revealed is not None else None
+    rows = []
+    for spellings in groups.values():
+        written = spellings.most_common(1)[0][0]
+        mark = Mark(grade_guess(key, written).mark).label if key is not None else ""
+        rows.append(TallyRow(written, sum(spellings.values()), mark))
     return sorted(rows, key=lambda row: (-row.count, row.answer.casefold()))

@@ -17,7 +17,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from programme import services
-from programme.conference import conference_stage, conference_tally
+from programme.conference import conference_stage, conference_tally, revealed_case
 from programme.models import Conference
 from programme.views import visible_playlist
 
@@ -62,10 +62,11 @@ class ConferencePresentView(PresenterMixin, View):
 
     def get(self, request, conference_id):
         conference = self.get_conference(request, conference_id)
+        stage = conference_stage(conference)
         context = {
             "conference": conference,
-            "stage": conference_stage(conference),
-            "tally": conference_tally(conference),
+            "stage": stage,
+            "tally": conference_tally(conference, revealed=stage.case if stage else None),
             "join_url": request.build_absolute_uri(conference.get_absolute_url()),
         }
         return render(request, "programme/conference_present.html", context)
@@ -98,7 +99,8 @@ class ConferenceTallyView(PresenterMixin, View):
 
     def get(self, request, conference_id):
         conference = self.get_conference(request, conference_id)
-        rows = [{"answer": row.answer, "count": row.count} for row in conference_tally(conference)]
+        tally = conference_tally(conference, revealed=revealed_case(conference))
+        rows = [{"answer": row.answer, "count": row.count, "mark": row.mark} for row in tally]
         return JsonResponse({"version": conference.version, "answers": rows})
 
 

@@ -158,11 +158,17 @@ def test_answers_are_tallied_without_names_and_close_at_the_reveal(conference, f
     anonymous.post(f"/conference/{conference.id}/answer/", {"answer": "Chordoma"})
     assert ConferenceAnswer.objects.count() == 3
     tally = json.loads(text(logged_in(faculty).get(f"/conference/{conference.id}/present/tally/")))
-    assert tally["answers"] == [{"answer": "Ependymoma", "count": 2}, {"answer": "Chordoma", "count": 1}]
+    assert [(row["answer"], row["count"]) for row in tally["answers"]] == [("Ependymoma", 2), ("Chordoma", 1)]
     page = text(logged_in(faculty).get(f"/conference/{conference.id}/present/"))
     assert "resmate" not in page and resident.username + "<" not in page
     assert "you may change it" in text(anonymous.get(f"/conference/{conference.id}/"))
+    assert all(row["mark"] == "" for row in tally["answers"])  # no mark before the reveal
     Conference.objects.filter(pk=conference.pk).update(step=Step.DIAGNOSIS)
+    tally = json.loads(text(logged_in(faculty).get(f"/conference/{conference.id}/present/tally/")))
+    assert [row["mark"] for row in tally["answers"]] == ["Correct", "In the differential, not the diagnosis"]
+    assert "In the differential, not the diagnosis" in text(
+        logged_in(faculty).get(f"/conference/{conference.id}/present/")
+    )
     logged_in(make_user("late", "resident")).post(
         f"/conference/{conference.id}/answer/", {"answer": "late one"}
     )

@@ -42,7 +42,7 @@ if (presenter) {
       const response = await fetch(presenter.dataset.tallyUrl, { cache: "no-store", credentials: "same-origin" });
       if (response.ok) {
         const { answers } = await response.json();
-        const items = answers.map(({ answer, count }) => {
+        const items = answers.map(({ answer, count, mark }) => {
           const item = document.createElement("li");
           const text = document.createElement("span");
           text.className = "tally-answer";
@@ -51,6 +51,12 @@ if (presenter) {
           number.className = "count";
           number.textContent = String(count);
           item.append(text, " ", number);
+          if (mark) {
+            const label = document.createElement("span");
+            label.className = "tally-mark";
+            label.textContent = mark;
+            item.append(" ", label);
+          }
           return item;
         });
         if (!items.length) {
