@@ -16,7 +16,7 @@ from django.views.generic import TemplateView
 
 from cases.models import Case
 from programme import services
-from programme.models import Assignment, Playlist
+from programme.models import Assignment, Conference, Playlist
 from programme.progress import assignment_cases, assignment_report, resident_overview
 from quiz.session_state import quiz_session_start
 
@@ -48,6 +48,7 @@ class PlaylistListView(TemplateView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         context["playlists"] = Playlist.objects.listed().with_case_counts()
+        context["conferences"] = Conference.objects.presented_by(user).running().select_related("playlist")
         if user.is_authenticated:
             context["own_playlists"] = (
                 Playlist.objects.filter(owner=user)

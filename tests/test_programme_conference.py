@@ -146,6 +146,8 @@ def test_faculty_make_a_conference_from_a_playlist_and_residents_cannot(conferen
     made = Conference.objects.exclude(pk=conference.pk).get()
     assert response["Location"] == f"/conference/{made.id}/present/"
     assert made.case_ids == list(playlist.items.order_by("order").values_list("case_id", flat=True))
+    assert f"/conference/{made.id}/present/" in text(logged_in(faculty).get("/playlists/"))
+    assert f"/conference/{made.id}/" not in text(logged_in(resident).get("/playlists/"))
     assert not made.allow_anonymous and made.code != conference.code
 
 
