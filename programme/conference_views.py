@@ -8,6 +8,7 @@ reaches anyone before the presenter opens it.
 
 import secrets
 
+from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,11 +19,20 @@ from django.views.decorators.cache import never_cache
 
 from programme import services
 from programme.conference import conference_stage, conference_tally, revealed_case
-from programme.models import Conference
+from programme.models import CONFERENCE_CODE_LENGTH, Conference
 from programme.views import visible_playlist
 
 PARTICIPANT_KEY = "conference_participant"
-ANSWER_MAX_LENGTH = 200
+
+
+class AnswerForm(forms.Form):
+    # A form field, for its checks: stripped, required, at most 200 characters, no NUL (which PostgreSQL
+    # refuses in text).
+    answer = forms.CharField(max_length=200)
+
+
+class JoinForm(forms.Form):
+    code = forms.CharField(max_length=CONFERENCE_CODE_LENGTH)
 
 
 def participant_of(request) -> str:
@@ -146,10 +156,12 @@ class ConferenceAnswerView(AudienceMixin, View):
         conference = self.get_conference(request, conference_id)
         if conference is None:
             return redirect_to_login(conference_url(conference_id))
-        answer = request.POST.get("answer", "").strip()
-        if not answer or len(answer) > ANSWER_MAX_LENGTH:
+        form = AnswerForm(request.POST)
+        if not form.is_valid():
             return HttpResponseBadRequest("An answer of 1 to 200 characters, please.")
-        services.conference_answer(conference=conference, participant=participant_of(request), answer=answer)
+        services.conference_answer(
+            conference=conference, participant=participant_of(request), answer=form.cleaned_data["answer"]
+        )
         return redirect(conference)
 
 
@@ -164,7 +176,8 @@ class ConferenceJoinView(View):
         return render(request, "programme/conference_join.html", {})
 
     def post(self, request):
-        code = request.POST.get("code", "").strip().lower()
+        form = JoinForm(request.POST)
+        code = form.cleaned_data["code"].lower() if form.is_valid() else ""
         conference = Conference.objects.running().filter(code=code).first() if code else None
         if conference is None:
             return render(

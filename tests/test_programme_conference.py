@@ -220,3 +220,24 @@ def test_the_audience_page_reads_a_fixed_number_of_queries(conference, django_as
         text(client.get(f"/conference/{conference.id}/"))
     with django_assert_max_num_queries(2):  # the session and the conference
         text(client.get(f"/conference/{conference.id}/state/"))
+
+
+@pytest.mark.parametrize("answer", ["x" * 201, "   ", "a\x00b", "<script>alert(1)</script>" * 7])
+def test_hostile_answers_are_refused_or_kept_as_text(conference, resident, faculty, answer):
+    response = logged_in(resident).post(f"/conference/{conference.id}/answer/", {"answer": answer})
+    stored = ConferenceAnswer.objects.first()
+    if response.status_code == 400:
+        assert stored is None
+    else:
+        page = text(logged_in(faculty).get(f"/conference/{conference.id}/present/"))
+        assert "<script>alert" not in page and stored.answer == answer.strip()
+
+
+@pytest.mark.parametrize("code", ["' OR 1=1 --", "x" * 5000, "a\x00b", ""])
+def test_hostile_join_codes_find_nothing(conference, code):
+    assert Client().post("/conference/join/", {"code": code}).status_code == 404
+
+
+def test_addresses_that_are_not_uuids_are_not_routed(client):
+    assert client.get("/conference/1/").status_code == 404
+    assert client.get("/conference/1/present/").status_code == 404
