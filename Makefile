@@ -21,6 +21,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py load_programme_demo
 	@echo "Serving the archive on http://$(HOST):$(PORT)/ with a task worker (Ctrl-C stops both)"
 	$(BIN)/python bin/serve-demo $(HOST):$(PORT)
 

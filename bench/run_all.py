@@ -29,6 +29,7 @@ BENCHMARKS = [
     ("load.py", True, []),
     ("faults.py", True, []),
     ("viewer.py", False, []),
+    ("conference.py", True, []),
 ]
 
 

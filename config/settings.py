@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "authoring",
     "bundles",
     "weekly",
+    "programme",
     # After imaging: of two apps with a command of one name, Django runs the one listed first, and
     # imaging's `db_worker` wraps django-tasks-db's with the sweep of dead uploads.
     "django_tasks",
@@ -86,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cases.preferences.preferences",
+                "programme.context_processors.programme",
             ],
         },
     },

@@ -27,5 +27,6 @@ urlpatterns = [
     path("", include("quiz.urls")),
     path("", include("authoring.urls")),
     path("", include("weekly.urls")),
+    path("", include("programme.urls")),
     path("", include("cases.urls")),
 ]
