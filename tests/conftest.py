@@ -4,18 +4,19 @@ import itertools
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
 from cases.seed import read_seed, seed_load
+from tests.helpers.accounts import make_user
+from tests.helpers.leaks import seeded_with_images, tempting_case  # noqa: F401 (fixtures shared by several modules)
 
 
 def pytest_configure(config):
     """Tests run in one process: every task at once, in the test's own process (the immediate backend),
     and a local-memory cache. The tests of the queue itself start real workers on a database of their
-    own (tests/test_upload_queue_worker.py)."""
+    own (tests/imaging/test_upload_queue_worker.py)."""
     from django.test.utils import override_settings
 
     # override_settings, not assignment: the task backends and caches made at start-up are dropped.
@@ -35,13 +36,6 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
-
-
-def make_user(username: str, role: str | None = None, **extra):
-    user = get_user_model().objects.create_user(username=username, password="pw-for-tests-only", **extra)
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from cases.models import Case, Diagnosis
 from imaging.demo import SAMPLE_DIR
-from tests.conftest import make_user
+from tests.helpers.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

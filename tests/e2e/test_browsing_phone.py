@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from quiz.models import Mark, QuizAttempt
-from tests.conftest import make_user
+from tests.helpers.accounts import make_user
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}

@@ -13,8 +13,8 @@ from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.models import Annotation
 from imaging.services import images_ingest, series_create
-from tests.conftest import make_user
 from tests.e2e.test_authoring_browser import admin_log_in, ensure_roles
+from tests.helpers.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

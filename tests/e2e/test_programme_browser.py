@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from programme import services
 from programme.models import PlaylistItem
-from tests.conftest import make_user
 from tests.e2e.conftest import ARTIFACTS
+from tests.helpers.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +61,7 @@ def test_a_conference_with_a_presenter_and_two_audience_phones(browser, live_ser
     """One presenter and two audience browsers (one logged in, one anonymous who joins by the code) go
     through a whole case: each step reaches both phones by their polling, each commits an answer, the
     presenter sees the nameless tally, then reveals."""
-    from tests.test_authoring_support import add_image, diagnosis_named
+    from tests.helpers.authoring import add_image, diagnosis_named
 
     ensure_roles()
     faculty = make_user("browser-faculty", "faculty", is_staff=True)

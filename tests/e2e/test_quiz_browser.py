@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from cases.models import Case
 from imaging.demo import demo_images_ensure
-from tests.conftest import make_user
+from tests.helpers.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,9 +16,8 @@ from playwright.sync_api import expect
 from imaging.inputs import InputFile
 from imaging.models import Image
 from imaging.services import images_ingest, series_create
-from tests.test_imaging_views import large_ct_file
-from tests.test_quiz_leaks import tempting_case  # noqa: F401 - a fixture: the case built to tempt leaks
-from tests.viewer_fixtures import build_viewer_case, sample_file
+from tests.helpers.ingest import large_ct_file
+from tests.helpers.viewer import build_viewer_case, sample_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
