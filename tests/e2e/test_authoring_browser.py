@@ -2,42 +2,22 @@
 editor publishes it, and a resident finds and opens it. The strict CSP is on throughout (conftest)."""
 
 import re
-from importlib import import_module
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
 from cases.models import Case, Diagnosis
 from imaging.demo import SAMPLE_DIR
 from tests.helpers.accounts import make_user
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 TITLE = "52-year-old man with sacral pain"
 SLUG = "52-year-old-man-with-sacral-pain"
 
 
-def ensure_roles() -> None:
-    """The role groups come from data migrations (the roles, then the arrow permissions), which a
-    transactional test before this one flushed."""
-    for app_label in ["cases", "imaging"]:
-        roles = import_module(f"{app_label}.migrations.0002_roles").ROLES
-        for role, codenames in roles.items():
-            group, _ = Group.objects.get_or_create(name=role)
-            group.permissions.add(
-                *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-            )
-    annotations = import_module("imaging.migrations.0004_annotation_roles")
-    for group in Group.objects.filter(name__in=annotations.ROLES):
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="imaging", codename__in=annotations.CODENAMES)
-        )
-
-
 @pytest.fixture
 def people(db):
-    ensure_roles()
     Diagnosis.objects.create(name="Chordoma", slug="chordoma", synonyms=["notochordal tumour"])
     return {
         "faculty": make_user("browser-faculty", "faculty", is_staff=True),

@@ -16,7 +16,7 @@ from imaging.services import images_ingest, series_create
 from tests.e2e.test_authoring_browser import admin_log_in, ensure_roles
 from tests.helpers.accounts import make_user
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}

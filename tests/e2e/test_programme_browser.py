@@ -12,7 +12,7 @@ from programme.models import PlaylistItem
 from tests.e2e.conftest import ARTIFACTS
 from tests.helpers.accounts import make_user
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def ensure_roles() -> None:
