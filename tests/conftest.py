@@ -26,8 +26,21 @@ def pytest_configure(config):
     ).enable()
 
 
+def _transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(marker and marker.kwargs.get("transaction")) or "live_server" in fixtures
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests are deselected (not skipped) when the suite runs on SQLite."""
+    """Transactional tests run last, and PostgreSQL-only tests are deselected (not skipped) on SQLite.
+
+    pytest-django puts transactional tests last, but pytest's own grouping of parametrized fixtures
+    runs after it and can move browser tests before others: their flush would then leave the tests
+    after them without the role groups the migrations created. So the order is enforced once more here.
+    """
+    items.sort(key=_transactional)  # stable: otherwise the order stays
     if connection.vendor == "postgresql":
         return
     selected, deselected = [], []

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from cases.models import Case, Diagnosis
 from imaging.demo import SAMPLE_DIR
 from tests.helpers.accounts import make_user
+from tests.helpers.browser import admin_log_in
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -24,15 +25,6 @@ def people(db):
         "editor": make_user("browser-editor", "editor", is_staff=True),
         "resident": make_user("browser-resident", "resident"),
     }
-
-
-def admin_log_in(page, live_server, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-for-tests-only")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server.url}/admin/")
 
 
 def choose(page, field_id: str, typed: str, option: str) -> None:

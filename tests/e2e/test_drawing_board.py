@@ -13,8 +13,8 @@ from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.models import Annotation
 from imaging.services import images_ingest, series_create
-from tests.e2e.test_authoring_browser import admin_log_in, ensure_roles
 from tests.helpers.accounts import make_user
+from tests.helpers.browser import admin_log_in
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -25,7 +25,6 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def dose_grid(db):
     """A draft of the faculty member's own with one image of 15 frames (pydicom's RT dose grid)."""
-    ensure_roles()
     author = make_user("board-author", "faculty", is_staff=True)
     case = Case.objects.create(slug="board-case", title="Board case", status=Case.Status.DRAFT, author=author)
     series = series_create(case=case, label="Dose grid", modality="OT")

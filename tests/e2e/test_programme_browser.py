@@ -1,10 +1,8 @@
 """Playlists in Chromium: a faculty member reorders a playlist's cases by dragging a row in the admin
 (``static/programme/playlist_order.js`` renumbers the order fields), and the saved order is the new one."""
 
-from importlib import import_module
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
 from programme import services
@@ -15,18 +13,7 @@ from tests.helpers.accounts import make_user
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def ensure_roles() -> None:
-    """The role groups come from data migrations, which a transactional test before this one flushed."""
-    for app_label in ["cases", "programme"]:
-        for role, codenames in import_module(f"{app_label}.migrations.0002_roles").ROLES.items():
-            group, _ = Group.objects.get_or_create(name=role)
-            group.permissions.add(
-                *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-            )
-
-
 def test_dragging_a_row_reorders_the_playlist(page, live_server, make_case, screenshot):
-    ensure_roles()
     faculty = make_user("browser-faculty", "faculty", is_staff=True)
     playlist = services.playlist_create(title="Drag me", owner=faculty)
     cases = [make_case(title=f"Adult number {n}") for n in range(1, 4)]
@@ -63,7 +50,6 @@ def test_a_conference_with_a_presenter_and_two_audience_phones(browser, live_ser
     presenter sees the nameless tally, then reveals."""
     from tests.helpers.authoring import add_image, diagnosis_named
 
-    ensure_roles()
     faculty = make_user("browser-faculty", "faculty", is_staff=True)
     make_user("browser-resident", "resident")
     case = make_case(
