@@ -35,10 +35,11 @@ MIB = 1 << 20
 
 pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR")
 
-# The child: load every codec (so that the baseline holds what any read needs), read the file's
-# bytes, then limit the address space to what it uses now plus the budget, and read it.
-CHILD = r"""
-import json, resource, sys, time, warnings
+# The reader process loads every codec once (so that the baseline holds what any read needs), then
+# for each file forks a child that limits its address space to what it uses now plus the budget and
+# reads the file: one interpreter start for all the files, not one per file.
+READER = r"""
+import json, os, resource, sys, time, warnings
 warnings.simplefilter("ignore")
 from io import BytesIO
 from pathlib import Path
@@ -49,7 +50,6 @@ from imaging.dicom.render import png_bytes, render_frame, FULL_RANGE
 from imaging.raster import read_raster, reencode_png
 from tests.helpers.dicom_samples import sample_bytes
 
-path, budget, render = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "render"
 for sample in ("CT_small.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm",
                "MR_small_RLE.dcm", "SC_rgb_jpeg.dcm", "image_dfl.dcm"):
     png_bytes(render_frame(read_dicom(sample_bytes(sample), name=sample), 0))
@@ -60,41 +60,59 @@ for fmt in ("PNG", "JPEG"):
 def status(field):
     with open("/proc/self/status") as lines:
         return next(int(line.split()[1]) * 1024 for line in lines if line.startswith(field + ":"))
-data = path.read_bytes()
-used, before = status("VmSize"), status("VmHWM")
-resource.setrlimit(resource.RLIMIT_AS, (used + budget, resource.getrlimit(resource.RLIMIT_AS)[1]))
-start = time.perf_counter()
-try:
-    if path.suffix == ".dcm":
-        read_dicom(data, name=path.name, memory_limit=budget)
-        if render:
-            dataset = read_for_rendering(data, name=path.name, frame=0, memory_limit=budget)
-            png_bytes(render_frame(dataset, 0, window=FULL_RANGE))
-    else:
-        reencode_png(read_raster(data, name=path.name, memory_limit=budget))
-    outcome = {"accepted": True}
-except RejectedFile as error:
-    outcome = {"name": error.name, "reason": error.reason}
-except MemoryError:
-    outcome = {"memory_error": True}
-outcome["seconds"] = time.perf_counter() - start
-# The peak resident size of this process image (VmHWM): ru_maxrss would be the same but for what
-# it keeps from before exec, the size of the pytest process this child was forked from.
-outcome.update(peak_rss=status("VmHWM"), rss_growth=status("VmHWM") - before, address_space=used)
-print(json.dumps(outcome))
+def read(path, budget, render):
+    data = path.read_bytes()
+    used, before = status("VmSize"), status("VmHWM")
+    resource.setrlimit(resource.RLIMIT_AS, (used + budget, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    start = time.perf_counter()
+    try:
+        if path.suffix == ".dcm":
+            read_dicom(data, name=path.name, memory_limit=budget)
+            if render:
+                dataset = read_for_rendering(data, name=path.name, frame=0, memory_limit=budget)
+                png_bytes(render_frame(dataset, 0, window=FULL_RANGE))
+        else:
+            reencode_png(read_raster(data, name=path.name, memory_limit=budget))
+        outcome = {"accepted": True}
+    except RejectedFile as error:
+        outcome = {"name": error.name, "reason": error.reason}
+    except MemoryError:
+        outcome = {"memory_error": True}
+    outcome["seconds"] = time.perf_counter() - start
+    outcome.update(peak_rss=status("VmHWM"), rss_growth=status("VmHWM") - before, address_space=used)
+    return outcome
+for line in sys.stdin:
+    path, budget, render = json.loads(line)
+    readable, writable = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(readable)
+        os.write(writable, json.dumps(read(Path(path), budget, render)).encode())
+        os._exit(0)
+    os.close(writable)
+    with os.fdopen(readable) as answer:
+        outcome = answer.read()
+    os.waitpid(child, 0)
+    print(outcome or json.dumps({"crashed": True}), flush=True)
 """
 
 
-def read_in_child(path: Path, budget: int, *, render: bool = False) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(budget), "render" if render else "read"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+@pytest.fixture(scope="module")
+def reader_process():
+    process = subprocess.Popen(
+        [sys.executable, "-c", READER], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    yield process
+    process.stdin.close()
+    process.wait(timeout=60)
+
+
+def read_in_child(process, path: Path, budget: int, *, render: bool = False) -> dict:
+    process.stdin.write(json.dumps([str(path), budget, render]) + "\n")
+    process.stdin.flush()
+    line = process.stdout.readline()
+    assert line, f"the reader process ended (code {process.poll()})"
+    outcome = json.loads(line)
     # The figures for docs/decoding-bounds.md (shown with -s or -rA).
     print(f"{path.name}: {outcome}")
     return outcome
@@ -141,11 +159,11 @@ BOMBS = {
 
 
 @pytest.mark.parametrize("name", list(BOMBS))
-def test_a_bomb_is_refused_by_name_within_the_memory_budget(tmp_path, name):
+def test_a_bomb_is_refused_by_name_within_the_memory_budget(reader_process, tmp_path, name):
     make, expected = BOMBS[name]
     path = tmp_path / name
     path.write_bytes(make())
-    outcome = read_in_child(path, DEFAULT_MEMORY_LIMIT)
+    outcome = read_in_child(reader_process, path, DEFAULT_MEMORY_LIMIT)
     assert "memory_error" not in outcome, f"{name} ran out of the {DEFAULT_MEMORY_LIMIT} bytes allowed"
     assert outcome.get("name") == name, outcome
     assert expected in outcome["reason"]
@@ -220,14 +238,14 @@ WITHIN = {
 
 
 @pytest.mark.parametrize("name", list(WITHIN))
-def test_a_file_just_within_the_budget_is_read_and_rendered_within_it(tmp_path, name):
+def test_a_file_just_within_the_budget_is_read_and_rendered_within_it(reader_process, tmp_path, name):
     make, size = WITHIN[name]
     path = tmp_path / name
     path.write_bytes(make(size))
     reader = read_dicom if name.endswith(".dcm") else read_raster
     with pytest.raises(RejectedFile, match="DECODE_MEMORY_LIMIT"):  # the estimate is not far off ...
         reader(path.read_bytes(), name=name, memory_limit=int(SMALL_BUDGET * 0.8))
-    outcome = read_in_child(path, SMALL_BUDGET, render=True)  # ... nor below what it takes
+    outcome = read_in_child(reader_process, path, SMALL_BUDGET, render=True)  # ... nor below what it takes
     assert outcome == {**outcome, "accepted": True}, outcome
 
 
