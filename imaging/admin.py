@@ -12,6 +12,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -109,6 +110,8 @@ QUEUED_NAMES_SHOWN = 20
 
 # Foreign keys to case-owned rows, and the lookup from the related row to its case.
 CASE_OF_RELATED = {"case": "pk", "study": "case", "series": "study__case", "finding": "case"}
+# What a choice's name reads (it names its case: ``imaging.models``), read with the choices in one query.
+CHOICE_RELATED = {"series": ["study"]}
 
 
 def gate_message(db_field) -> str:
@@ -151,7 +154,8 @@ class CaseScopedAdmin(admin.ModelAdmin):
         if path is None:
             return super().formfield_for_foreignkey(db_field, request, **kwargs)
         editable = rules.editable_cases(request.user)
-        kwargs["queryset"] = db_field.related_model.objects.filter(**{f"{path}__in": editable})
+        choices = db_field.related_model.objects.filter(**{f"{path}__in": editable})
+        kwargs["queryset"] = choices.select_related(*CHOICE_RELATED.get(db_field.name, []))
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         field.error_messages["invalid_choice"] = gate_message(db_field)
         return field
@@ -248,15 +252,18 @@ def upload_report_html(upload: Upload):
 class SeriesAdmin(CaseScopedAdmin):
     case_path = "study__case"
     form = SeriesForm
-    list_display = ["label", "study", "is_sample", "image_count"]
+    list_display = ["__str__", "study", "is_sample", "image_count"]
     list_select_related = ["study__case"]
     search_fields = ["label", "study__case__title"]
     inlines = [ImageInline]
     readonly_fields = ["upload_reports"]
 
-    @admin.display(description="Images")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(image_total=Count("images"))  # counted with the list
+
+    @admin.display(description="Images", ordering="image_total")
     def image_count(self, series):
-        return series.images.count()
+        return series.image_total
 
     @admin.display(description="De-identification reports")
     def upload_reports(self, series):
@@ -354,6 +361,7 @@ class AnnotationInline(admin.TabularInline):
 class ImageAdmin(CaseScopedAdmin):
     case_path = "series__study__case"
     list_display = ["__str__", "kind", "modality", "needs_review", "reviewed_at"]
+    list_select_related = ["series__study"]
     list_filter = ["needs_review", "kind"]
     file_fields = [
         "series",
@@ -423,6 +431,7 @@ class StudyAdmin(CaseScopedAdmin):
 class UploadAdmin(CaseScopedAdmin):
     case_path = "series__study__case"  # faculty read the reports of their own cases' uploads only
     list_display = ["__str__", "status", "uploaded_by", "created_at"]
+    list_select_related = ["series__study", "uploaded_by"]
     list_filter = ["status"]
     readonly_fields = [
         "series",
