@@ -219,8 +219,8 @@ def _kind_table(by_kind: dict[str, dict[str, int]], heading: str):
         "", "<td>{}</td>", ((sum(counts[a] for counts in by_kind.values()),) for a in ACTIONS)
     )
     return format_html(
-        '<table class="deid-summary"><thead><tr><th>{}</th>{}</tr></thead><tbody>{}</tbody>'
-        "<tfoot><tr><th>Total</th>{}</tr></tfoot></table>",
+        '<table class="deid-summary"><thead><tr><th>{}</th>{}</tr></thead><tbody>{}'
+        "<tr><th>Total</th>{}</tr></tbody></table>",
         heading,
         header,
         rows,
