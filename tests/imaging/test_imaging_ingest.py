@@ -23,7 +23,7 @@ from imaging.inputs import InputFile
 from imaging.models import Image, Series, Upload
 from imaging.services import NothingAccepted, SeriesLabelError, images_ingest, series_create, series_import
 from tests.helpers.ingest import dicom_bytes, ingest
-from tests.helpers.viewer import series_admin_form
+from tests.helpers.viewer import post_upload, series_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -597,15 +597,16 @@ def test_png_and_jpeg_carry_no_modality_and_are_accepted_in_any_series(case):
     assert ingest(series, ("key.png", png_bytes())).outcomes[0].accepted
 
 
-def test_the_admin_upload_refuses_another_modality_with_the_reason(client, editor, case):
+def test_the_admin_upload_refuses_another_modality_with_the_reason(
+    client, editor, case, django_capture_on_commit_callbacks
+):
     series = series_create(case=case, label="Axial", modality="CT")
     client.force_login(editor)
     files = [SimpleUploadedFile("mr.dcm", sample("MR_small.dcm"))]
-    page = client.post(
-        f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files), follow=True
-    ).content.decode()
-    assert "Rejected mr.dcm: the file is MRI, the series is CT" in page
-    assert not series.images.exists()
+    url, data = f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files)
+    _, page = post_upload(client, url, data, django_capture_on_commit_callbacks)
+    assert "the file is MRI, the series is CT" in page.content.decode()
+    assert not series.images.exists() and series.uploads.get().rejected == 1
 
 
 def test_an_import_into_a_new_series_of_another_modality_keeps_nothing(case):
