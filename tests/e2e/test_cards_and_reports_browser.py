@@ -7,9 +7,11 @@ from playwright.sync_api import expect
 
 from cases.models import Case
 from imaging.demo import demo_images_ensure
+from imaging.inputs import InputFile
 from imaging.models import Image
 from imaging.services import images_ingest, series_create
 from tests.conftest import make_user
+from tests.test_imaging_admin import png
 from tests.viewer_fixtures import sample_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,6 +112,7 @@ def test_the_deidentification_summary_is_short_with_the_details_folded(
     screenshot("series-folded")
     report.locator("details summary").click()
     expect(folded).to_be_visible()
+    folded.scroll_into_view_if_needed()
     expect(folded).to_contain_text("Removed in 1 DICOM file(s)")
     expect(folded).to_contain_text("InstitutionName")
     screenshot("series-unfolded")
@@ -121,3 +124,10 @@ def test_the_deidentification_summary_is_short_with_the_details_folded(
     expect(page.locator(".field-review")).to_contain_text("—")
     page.locator("table.deid-summary").scroll_into_view_if_needed()
     screenshot("image-unflagged")
+
+    images_ingest(series=series, files=[InputFile("key.png", png())])  # a PNG waits for an editor's look
+    flagged = series.images.get(kind="raster")
+    page.goto(f"{live_server.url}/admin/imaging/image/{flagged.pk}/change/")
+    expect(page.locator(".field-review")).to_contain_text("Needs review")
+    page.locator(".field-review").scroll_into_view_if_needed()
+    screenshot("image-flagged")
