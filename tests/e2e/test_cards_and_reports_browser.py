@@ -10,9 +10,9 @@ from imaging.demo import demo_images_ensure
 from imaging.inputs import InputFile
 from imaging.models import Image
 from imaging.services import images_ingest, series_create
-from tests.conftest import make_user
-from tests.test_imaging_admin import png
-from tests.viewer_fixtures import sample_file
+from tests.helpers.accounts import make_user
+from tests.helpers.ingest import blank_png
+from tests.helpers.viewer import sample_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,7 +125,8 @@ def test_the_deidentification_summary_is_short_with_the_details_folded(
     page.locator("table.deid-summary").scroll_into_view_if_needed()
     screenshot("image-unflagged")
 
-    images_ingest(series=series, files=[InputFile("key.png", png())])  # a PNG waits for an editor's look
+    # A PNG carries no modality (accepted in a CT series) and waits for an editor's look.
+    images_ingest(series=series, files=[InputFile("key.png", blank_png())])
     flagged = series.images.get(kind="raster")
     page.goto(f"{live_server.url}/admin/imaging/image/{flagged.pk}/change/")
     expect(page.locator(".field-review")).to_contain_text("Needs review")

@@ -10,7 +10,7 @@ from imaging.inputs import InputFile
 from imaging.models import Image, Upload
 from imaging.services import images_ingest, series_create
 from imaging.upload_reports import attribute_kind, counts_by_kind
-from tests.test_imaging_admin import png
+from tests.helpers.ingest import blank_png
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +89,7 @@ def test_the_series_page_summarises_by_kind_with_the_attributes_folded(client, e
 
 def test_needs_review_shows_only_on_a_flagged_image(client, editor, ct_series):
     client.force_login(editor)
-    images_ingest(series=ct_series, files=[InputFile("shot.png", png())])  # PNGs wait for a look
+    images_ingest(series=ct_series, files=[InputFile("shot.png", blank_png())])  # PNGs wait for a look
     dicom, raster = Image.objects.order_by("kind")
     assert not dicom.is_flagged and raster.is_flagged
 
