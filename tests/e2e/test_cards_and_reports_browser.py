@@ -14,7 +14,7 @@ from tests.helpers.accounts import make_user
 from tests.helpers.ingest import blank_png
 from tests.helpers.viewer import sample_file
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 DESKTOP = pytest.param(
     "desktop", marks=pytest.mark.browser_context_args(viewport={"width": 1366, "height": 900}), id="1366x900"
@@ -119,6 +119,7 @@ def test_the_deidentification_summary_is_short_with_the_details_folded(
 
     image = series.images.get()
     page.goto(f"{live_server.url}/admin/imaging/image/{image.pk}/change/")
+    page.get_by_text("File and de-identification").click()  # the file's facts are folded at first
     expect(page.locator("table.deid-summary")).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("Needs review")
     expect(page.locator(".field-review")).to_contain_text("—")
