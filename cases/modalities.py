@@ -32,6 +32,20 @@ def modality_codes_matching(code: str) -> set[str]:
     return {code}
 
 
+def archive_code(code: str) -> str:
+    """A file's DICOM Modality as the archive files it: one of its own codes, or "OT" (Other) for any
+    code it has no choice for (RTDOSE, SC …)."""
+    code = code.strip().upper()
+    return code if code in MODALITY_LABELS else "OT"
+
+
+def modality_matches(file_code: str, series_code: str) -> bool:
+    """Whether a file of DICOM Modality ``file_code`` belongs in a study of ``series_code``: the same
+    modality, an equivalent one (a CR file in a DX study), or one the archive files as Other in an
+    "Other" study."""
+    return archive_code(file_code) in modality_codes_matching(series_code)
+
+
 def facet_key(code: str) -> str:
     """The code a facet counts under: equivalent codes are counted together, under the first."""
     return min(modality_codes_matching(code))

@@ -16,6 +16,7 @@ from django.views.generic import TemplateView
 from taggit.models import Tag
 
 from cases.caching import cache_key, cached, visibility_class
+from cases.extensions import as_cards
 from cases.facets import case_facets, count_regions_and_modalities
 from cases.filters import CaseFilterForm, filter_cases
 from cases.models import Case, Diagnosis, DifferentialItem
@@ -38,7 +39,9 @@ class VisibleCasesMixin:
         return cached(cache_key(part, visibility_class(self.request.user), params), compute)
 
     def paginate(self, cases, per_page: int = settings.CASES_PER_PAGE):
-        return Paginator(cases.for_list(), per_page).get_page(self.request.GET.get("page"))
+        page_obj = Paginator(cases.for_list(), per_page).get_page(self.request.GET.get("page"))
+        page_obj.object_list = as_cards(page_obj.object_list)
+        return page_obj
 
 
 class HomeView(VisibleCasesMixin, TemplateView):
@@ -50,7 +53,7 @@ class HomeView(VisibleCasesMixin, TemplateView):
             "facets", lambda: case_facets(self.visible_cases(), load_region_tree()), {}
         )
         context["newest_cases"] = self.cached(
-            "home-newest", lambda: list(self.visible_cases().for_list()[:NEWEST_CASES_ON_HOME])
+            "home-newest", lambda: as_cards(self.visible_cases().for_list()[:NEWEST_CASES_ON_HOME])
         )
         return context
 
@@ -72,8 +75,8 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         paginator = Paginator(listing.for_list(with_text=bool(search)), settings.CASES_PER_PAGE)
         paginator.count = facets.total  # already counted by the facet query
         page_obj = paginator.get_page(self.request.GET.get("page"))
+        page_obj.object_list = as_cards(page_obj.object_list)
         if search:
-            page_obj.object_list = list(page_obj.object_list)
             for case in page_obj.object_list:
                 case.search_snippet = search_snippet(case=case, search=search)
         context.update(
@@ -191,11 +194,14 @@ class DiagnosisDetailView(DiagnosesOfVisibleCasesMixin, TemplateView):
             final=Count("pk", filter=Q(final_diagnosis=diagnosis)),
             differential=Count("pk", filter=Q(pk__in=listed) & ~Q(final_diagnosis=diagnosis)),
         )
+        final_cases = list(final.for_list()[:CASES_PER_SECTION])
+        differential_cases = list(in_differential.for_list()[:CASES_PER_SECTION])
+        as_cards(final_cases + differential_cases)  # both lists' cards completed together
         context.update(
             diagnosis=diagnosis,
-            final_cases=list(final.for_list()[:CASES_PER_SECTION]),
+            final_cases=final_cases,
             final_count=counts["final"],
-            differential_cases=list(in_differential.for_list()[:CASES_PER_SECTION]),
+            differential_cases=differential_cases,
             differential_count=counts["differential"],
         )
         return context

@@ -12,6 +12,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -26,7 +27,7 @@ from imaging.models import Annotation, Image, Series, Study, Upload
 from imaging.rendering import presets_of
 from imaging.services import SeriesLabelError, check_series_label
 from imaging.stacks import teaching_view_errors
-from imaging.upload_reports import ACTIONS, upload_summary
+from imaging.upload_reports import ACTIONS, counts_by_kind, upload_summary
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -109,6 +110,8 @@ QUEUED_NAMES_SHOWN = 20
 
 # Foreign keys to case-owned rows, and the lookup from the related row to its case.
 CASE_OF_RELATED = {"case": "pk", "study": "case", "series": "study__case", "finding": "case"}
+# What a choice's name reads (it names its case: ``imaging.models``), read with the choices in one query.
+CHOICE_RELATED = {"series": ["study"]}
 
 
 def gate_message(db_field) -> str:
@@ -151,7 +154,8 @@ class CaseScopedAdmin(admin.ModelAdmin):
         if path is None:
             return super().formfield_for_foreignkey(db_field, request, **kwargs)
         editable = rules.editable_cases(request.user)
-        kwargs["queryset"] = db_field.related_model.objects.filter(**{f"{path}__in": editable})
+        choices = db_field.related_model.objects.filter(**{f"{path}__in": editable})
+        kwargs["queryset"] = choices.select_related(*CHOICE_RELATED.get(db_field.name, []))
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         field.error_messages["invalid_choice"] = gate_message(db_field)
         return field
@@ -200,8 +204,42 @@ def _attribute_list(names: list[tuple[str, int]], files: int) -> str:
     )
 
 
+def _kind_table(by_kind: dict[str, dict[str, int]], heading: str):
+    """Attributes counted by kind (rows) and action (columns), with a total row."""
+    header = format_html_join("", "<th>{}</th>", ((action.capitalize(),) for action in ACTIONS))
+    rows = format_html_join(
+        "",
+        "<tr><th>{}</th>{}</tr>",
+        (
+            (kind[0].upper() + kind[1:], format_html_join("", "<td>{}</td>", ((counts[a],) for a in ACTIONS)))
+            for kind, counts in by_kind.items()
+        ),
+    )
+    totals = format_html_join(
+        "", "<td>{}</td>", ((sum(counts[a] for counts in by_kind.values()),) for a in ACTIONS)
+    )
+    return format_html(
+        '<table class="deid-summary"><thead><tr><th>{}</th>{}</tr></thead><tbody>{}'
+        "<tr><th>Total</th>{}</tr></tbody></table>",
+        heading,
+        header,
+        rows,
+        totals,
+    )
+
+
+def _folded(summary: str, lines):
+    """`lines` as paragraphs folded under `summary`: the details a reader opens only if needed."""
+    return format_html(
+        "<details><summary>{}</summary>{}</details>",
+        summary,
+        format_html_join("", "<p>{}</p>", ((line,) for line in lines)),
+    )
+
+
 def upload_report_html(upload: Upload):
-    """One upload's report: its verdicts, then what de-identification did, summed over its files."""
+    """One upload's report: its verdicts, then what de-identification did, summed over its files: counts
+    of attributes by kind, with the attributes themselves folded below."""
     summary = upload_summary(upload.report)
     created = upload.created_at.strftime("%Y-%m-%d %H:%M")
     if upload.status == Upload.Status.DONE:
@@ -219,19 +257,9 @@ def upload_report_html(upload: Upload):
             )
         ]
     lines += [format_html("Rejected {}: {}", name, reason) for name, reason in summary.rejected]
-    if summary.dicom_files:
-        for action in ACTIONS:
-            names = summary.attributes[action]
-            lines.append(
-                format_html(
-                    "{} in {} DICOM file(s), {} attribute(s): {}",
-                    action.capitalize(),
-                    summary.dicom_files,
-                    len(names),
-                    _attribute_list(names, summary.dicom_files) or "none",
-                )
-            )
-    lines += [format_html("Flagged {}: {}", name, reason) for name, reason in summary.flagged]
+    lines += [
+        format_html("<strong>Needs review</strong> {}: {}", name, reason) for name, reason in summary.flagged
+    ]
     if summary.re_encoded:
         lines.append(
             format_html(
@@ -239,8 +267,23 @@ def upload_report_html(upload: Upload):
                 summary.re_encoded,
             )
         )
+    parts = [format_html_join("", "<p>{}</p>", ((line,) for line in lines))]
+    if summary.dicom_files:
+        files = summary.dicom_files
+        parts.append(_kind_table(summary.by_kind, f"Attributes of {files} DICOM file(s)"))
+        details = [
+            format_html(
+                "{} in {} DICOM file(s), {} attribute(s): {}",
+                action.capitalize(),
+                files,
+                len(summary.attributes[action]),
+                _attribute_list(summary.attributes[action], files) or "none",
+            )
+            for action in ACTIONS
+        ]
+        parts.append(_folded("Every attribute, by action", details))
     return format_html(
-        '<div class="upload-report">{}</div>', format_html_join("", "<p>{}</p>", ((line,) for line in lines))
+        '<div class="upload-report">{}</div>', format_html_join("", "{}", ((p,) for p in parts))
     )
 
 
@@ -248,15 +291,18 @@ def upload_report_html(upload: Upload):
 class SeriesAdmin(CaseScopedAdmin):
     case_path = "study__case"
     form = SeriesForm
-    list_display = ["label", "study", "is_sample", "image_count"]
+    list_display = ["__str__", "study", "is_sample", "image_count"]
     list_select_related = ["study__case"]
     search_fields = ["label", "study__case__title"]
     inlines = [ImageInline]
     readonly_fields = ["upload_reports"]
 
-    @admin.display(description="Images")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(image_total=Count("images"))  # counted with the list
+
+    @admin.display(description="Images", ordering="image_total")
     def image_count(self, series):
-        return series.images.count()
+        return series.image_total
 
     @admin.display(description="De-identification reports")
     def upload_reports(self, series):
@@ -353,7 +399,8 @@ class AnnotationInline(admin.TabularInline):
 @admin.register(Image)
 class ImageAdmin(CaseScopedAdmin):
     case_path = "series__study__case"
-    list_display = ["__str__", "kind", "modality", "needs_review", "reviewed_at"]
+    list_display = ["__str__", "kind", "modality", "review"]
+    list_select_related = ["series__study", "reviewed_by"]
     list_filter = ["needs_review", "kind"]
     file_fields = [
         "series",
@@ -364,17 +411,13 @@ class ImageAdmin(CaseScopedAdmin):
         "rows",
         "columns",
         "frame_count",
-        "deid_report",
-        "needs_review",
-        "review_reason",
-        "reviewed_by",
-        "reviewed_at",
+        "deidentification",
     ]
-    readonly_fields = file_fields
+    readonly_fields = ["review", *file_fields]
     # The drawing board (change_form.html) comes first, the table of its arrows right after the
-    # caption; the file's facts are folded away between them.
+    # caption; the file's facts are folded away between them. A flag waiting for review is not.
     fieldsets = [
-        (None, {"fields": ["caption", "order"]}),
+        (None, {"fields": ["caption", "order", "review"]}),
         ("File and de-identification", {"fields": file_fields, "classes": ["collapse"]}),
     ]
     actions = ["clear_flag"]
@@ -397,6 +440,35 @@ class ImageAdmin(CaseScopedAdmin):
             board = drawing_board(image, editable=self.has_change_permission(request, image))
             extra_context = {**(extra_context or {}), "board": board}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Burned-in text review")
+    def review(self, image):
+        """Said only of an image that was flagged: an unflagged one has nothing to review."""
+        if image.is_flagged:
+            return format_html("<strong>Needs review</strong>: {}", image.review_reason)
+        if image.needs_review:
+            return f"Cleared by {image.reviewed_by or 'a former user'} on {image.reviewed_at:%Y-%m-%d}"
+        return "—"
+
+    @admin.display(description="De-identification")
+    def deidentification(self, image):
+        report = image.deid_report or {}
+        if "re-encoded" in report:
+            return report["re-encoded"]
+        lines = [
+            format_html(
+                "{}, {} attribute(s): {}", action.capitalize(), len(names), ", ".join(names) or "none"
+            )
+            for action in ACTIONS
+            for names in [report.get(action, [])]
+        ]
+        if report.get("pixel_data"):
+            lines.append(format_html("Taken out of the pixel data: {}", "; ".join(report["pixel_data"])))
+        return format_html(
+            "{}{}",
+            _kind_table(counts_by_kind(report), "Attributes"),
+            _folded("Every attribute, by action", lines),
+        )
 
     @admin.action(
         description="Clear the burned-in text flag (I have looked at the pixels)", permissions=["clear_flag"]
@@ -423,6 +495,7 @@ class StudyAdmin(CaseScopedAdmin):
 class UploadAdmin(CaseScopedAdmin):
     case_path = "series__study__case"  # faculty read the reports of their own cases' uploads only
     list_display = ["__str__", "status", "uploaded_by", "created_at"]
+    list_select_related = ["series__study", "uploaded_by"]
     list_filter = ["status"]
     readonly_fields = [
         "series",
@@ -433,9 +506,13 @@ class UploadAdmin(CaseScopedAdmin):
         "done",
         "accepted",
         "rejected",
-        "report",
+        "summary",
     ]
-    exclude = ["quarantined", "runs", "started_at", "heartbeat_at", "images_after"]
+    exclude = ["report", "quarantined", "runs", "started_at", "heartbeat_at", "images_after"]
+
+    @admin.display(description="De-identification report")
+    def summary(self, upload):
+        return upload_report_html(upload)
 
     def has_add_permission(self, request):
         return False

@@ -31,7 +31,8 @@ class Study(models.Model):
         constraints = [models.UniqueConstraint(fields=["case", "order"], name="study_unique_order")]
 
     def __str__(self) -> str:
-        return f"{self.get_modality_display()} — {self.time_label}"
+        # Pickers list the studies of many cases, several of them "MRI — Initial": the case tells them apart.
+        return f"Case {self.case_id} · {self.get_modality_display()} — {self.time_label}"
 
 
 class Series(models.Model):
@@ -70,7 +71,8 @@ class Series(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.label
+        """Names the case (read through the study: select ``study`` with a list of series)."""
+        return f"Case {self.study.case_id} · {self.label}"
 
 
 #: The storage folder of the de-identified files.
@@ -123,7 +125,8 @@ class Image(models.Model):
         indexes = [models.Index(fields=["needs_review"], name="image_needs_review_idx")]
 
     def __str__(self) -> str:
-        return f"{self.series.label} #{self.order}"
+        """Names the case (read through the series and study: select ``series__study`` with a list)."""
+        return f"{self.series} #{self.order}"
 
     @property
     def is_flagged(self) -> bool:

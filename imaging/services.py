@@ -7,6 +7,7 @@ written its stored files are deleted again, so a failure leaves neither an orpha
 Rendering is deferred to first view (``imaging.rendering``).
 """
 
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from cases.answer_words import answer_phrases
+from cases.modalities import MODALITY_LABELS, modality_matches
 from imaging.dicom.deidentify import Deidentifier
 from imaging.dicom.errors import RejectedFile
 from imaging.inputs import InputFile, expand_named_bytes
@@ -118,6 +120,24 @@ def _prepare(item: InputFile | RejectedFile, deidentifier: Deidentifier) -> Prep
         return rejection
 
 
+def _modality_checked(item: InputFile, prepared: Prepared, series_modality: str) -> Prepared | RejectedFile:
+    """A DICOM file of another modality than its series' study is refused for that series, with the
+    reason, never mixed in: a viewer windows a whole series with one set of presets. Equivalent codes
+    pass (``cases.modalities``); a PNG/JPEG file, or a DICOM file without a Modality, carries none to
+    compare and is accepted."""
+    file_modality = prepared[1].get("modality", "").strip()
+    if not file_modality or modality_matches(file_modality, series_modality):
+        return prepared
+    what = MODALITY_LABELS.get(file_modality.upper(), file_modality)
+    rejection = RejectedFile(
+        item.name,
+        f"the file is {what}, the series is {MODALITY_LABELS.get(series_modality, series_modality)}: "
+        "upload it to a series of its own modality",
+    )
+    rejection.sha256 = hashlib.sha256(item.data).hexdigest()
+    return rejection
+
+
 def _stored_image(series: Series, order: int, prepared: Prepared, caption: str) -> Image:
     """An unsaved row whose de-identified file is already in storage, under a random name."""
     content, fields, report = prepared
@@ -168,6 +188,7 @@ def images_ingest(
     committed are deleted again and the error goes on (earlier batches stay committed).
     """
     deidentifier = deidentifier_for_case(series.study.case)
+    series_modality = series.study.modality
     outcomes: list[FileOutcome] = []
     batch: list[tuple[Image, FileOutcome]] = []  # stored, rows not yet written
     # New images go after the series' images in upload order, until _renumber puts them in
@@ -176,6 +197,8 @@ def images_ingest(
     try:
         for position, item in enumerate(expand_named_bytes(files), start=1):
             result = _prepare(item, deidentifier)
+            if not isinstance(result, RejectedFile):
+                result = _modality_checked(item, result, series_modality)
             if isinstance(result, RejectedFile):
                 outcome = FileOutcome(
                     item.name, accepted=False, reason=result.reason, position=position, sha256=result.sha256

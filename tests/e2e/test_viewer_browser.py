@@ -502,19 +502,19 @@ def test_cine_plays_through_the_stack(page, viewer_page):
 
 @pytest.fixture
 def mixed_upload_case(make_case, diagnosis):
-    """A CT series (presets from its first image) with an MR slice and a PNG in it, opened in "bone"."""
+    """A CT series (presets from its first image) with an MR slice and a PNG in it, opened in "bone".
+
+    The gate now refuses an MR file for a CT series; the MR slice is moved in afterwards, as a series
+    mixed before it did would hold it. A PNG carries no modality and is still accepted."""
     case = make_case(slug="mixed-case", final_diagnosis=diagnosis("Chordoma"))
     series = series_create(case=case, label="Mixed upload", modality="CT")
     png = io.BytesIO()
     PILImage.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1)), "L").save(png, "PNG")
-    images_ingest(
-        series=series,
-        files=[
-            sample_file("CT_small.dcm"),
-            sample_file("MR_small.dcm"),
-            InputFile("scan.png", png.getvalue()),
-        ],
-    )
+    images_ingest(series=series, files=[sample_file("CT_small.dcm"), InputFile("scan.png", png.getvalue())])
+    elsewhere = series_create(case=case, label="MR small", modality="MR")
+    images_ingest(series=elsewhere, files=[sample_file("MR_small.dcm")])
+    Image.objects.filter(series=elsewhere).update(series=series)
+    elsewhere.delete()
     for order, kind in enumerate(["CT", "MR", ""], start=1):  # the CT first: the series' presets are CT's
         Image.objects.filter(series=series, modality=kind).update(order=order)
     # The PNG is flagged for burned-in text on arrival (this one holds none); a flagged image is not shown.

@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pydicom
+from PIL import Image as PILImage
 
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
@@ -19,6 +20,13 @@ def dicom_bytes(name: str, **changes) -> bytes:
             setattr(dataset, keyword, value)
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def blank_png() -> bytes:
+    """A small grey PNG: an upload with no modality, flagged for an editor's look on arrival."""
+    buffer = io.BytesIO()
+    PILImage.new("L", (20, 10), 128).save(buffer, "PNG")
     return buffer.getvalue()
 
 

@@ -4,7 +4,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-MAX_QUERIES = {"anonymous": 8, "logged_in": 12}
+# Logged in, the home page reads the user's assignments too (programme); the key images of a page's
+# cards cost one query more on every list (issue 19), which took the home page from 12 to 13.
+MAX_QUERIES = {"anonymous": 8, "logged_in": 13}
 
 
 def add_cases(make_case, region_tree, chordoma, count: int, start: int = 0):

@@ -24,21 +24,21 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def images(make_case, diagnosis):
     """CT_small (no window of its own), MR_small (a window), the 15-frame dose grid (values past int16),
-    a colour ultrasound and a PNG upload, each its own series of one case."""
+    a colour secondary capture and a PNG upload, each its own series of one case."""
     case = make_case(slug="values-case", final_diagnosis=diagnosis("Chordoma"))
     found = {}
     for label, modality, upload in [
         ("CT", "CT", sample_file("CT_small.dcm")),
         ("MR", "MR", sample_file("MR_small.dcm")),
         ("Dose", "OT", sample_file("rtdose.dcm")),
-        ("Colour", "US", sample_file("SC_rgb_small_odd.dcm")),
+        ("Colour", "OT", sample_file("SC_rgb_small_odd.dcm")),  # a secondary capture: Modality OT
         ("Scan", "CT", InputFile("scan.png", png_upload())),
     ]:
         series = series_create(case=case, label=label, modality=modality)
         result = images_ingest(series=series, files=[upload])
         assert not result.rejected, result.rejected
         found[label] = series.images.get()
-    # The ultrasound and the PNG are flagged for burned-in text on arrival; these test files hold none.
+    # The secondary capture and the PNG are flagged for burned-in text on arrival; these test files hold none.
     Image.objects.filter(series__study__case=case).update(reviewed_at=timezone.now())
     return found
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from django.core.files.storage import Storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db.models.query import QuerySet
 from django.utils import timezone
@@ -20,8 +21,9 @@ from imaging import services
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.models import Image, Series, Upload
-from imaging.services import SeriesLabelError, images_ingest, series_create
+from imaging.services import NothingAccepted, SeriesLabelError, images_ingest, series_create, series_import
 from tests.helpers.ingest import dicom_bytes, ingest
+from tests.helpers.viewer import post_upload, series_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -67,9 +69,9 @@ def zip_of(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes
     return buffer.getvalue()
 
 
-def test_dicom_is_stored_de_identified_never_as_the_original(series, media_root):
+def test_dicom_is_stored_de_identified_never_as_the_original(case, media_root):
     original = sample("CT_small.dcm")
-    result = ingest(series, ("CT_small.dcm", original))
+    result = ingest(series_create(case=case, label="Axial", modality="CT"), ("CT_small.dcm", original))
     assert [o.accepted for o in result.outcomes] == [True]
     image = Image.objects.get()
     stored = Path(image.file.path).read_bytes()
@@ -320,21 +322,22 @@ def test_import_images_command_succeeds_on_a_folder(case, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "frames"),
+    ("name", "modality", "frames"),
     [
-        ("MR_small_RLE.dcm", 1),  # RLE lossless
-        ("MR_small_jp2klossless.dcm", 1),  # JPEG 2000 lossless
-        ("JPEG2000.dcm", 1),  # JPEG 2000
-        ("MR_small_jpeg_ls_lossless.dcm", 1),  # JPEG-LS lossless
-        ("JPGExtended.dcm", 1),  # JPEG extended
-        ("SC_rgb_jpeg_gdcm.dcm", 1),  # JPEG lossless, process 14
-        ("examples_ybr_color.dcm", 30),  # JPEG baseline, multi-frame
-        ("rtdose.dcm", 15),  # uncompressed multi-frame
-        ("MR_small_implicit.dcm", 1),
-        ("MR_small_bigendian.dcm", 1),
+        ("MR_small_RLE.dcm", "MR", 1),  # RLE lossless
+        ("MR_small_jp2klossless.dcm", "MR", 1),  # JPEG 2000 lossless
+        ("JPEG2000.dcm", "NM", 1),  # JPEG 2000
+        ("MR_small_jpeg_ls_lossless.dcm", "MR", 1),  # JPEG-LS lossless
+        ("JPGExtended.dcm", "NM", 1),  # JPEG extended
+        ("SC_rgb_jpeg_gdcm.dcm", "OT", 1),  # JPEG lossless, process 14
+        ("examples_ybr_color.dcm", "US", 30),  # JPEG baseline, multi-frame
+        ("rtdose.dcm", "OT", 15),  # uncompressed multi-frame; RTDOSE is filed as Other
+        ("MR_small_implicit.dcm", "MR", 1),
+        ("MR_small_bigendian.dcm", "MR", 1),
     ],
 )
-def test_every_supported_encoding_is_ingested_and_renders(client, editor, series, name, frames):
+def test_every_supported_encoding_is_ingested_and_renders(client, editor, case, name, modality, frames):
+    series = series_create(case=case, label="Axial", modality=modality)
     result = ingest(series, (name, sample(name)))
     assert result.outcomes[0].accepted, result.outcomes[0].reason
     image = Image.objects.get()
@@ -381,7 +384,7 @@ def mixed_upload() -> list[tuple[str, bytes]]:
     files.insert(0, ("first-is-not-dicom.dcm", b"This is a text file, not DICOM." * 10))
     files.insert(5, ("MR_truncated.dcm", sample("MR_truncated.dcm")))
     files.insert(9, ("key-image.png", png_bytes()))
-    files.insert(11, ("series.zip", zip_of({"a.dcm": sample("CT_small.dcm"), "../up.dcm": b"x"})))
+    files.insert(11, ("series.zip", zip_of({"a.dcm": sample("MR_small_RLE.dcm"), "../up.dcm": b"x"})))
     files.append(("last-is-empty.dcm", b""))
     return files
 
@@ -547,7 +550,7 @@ def test_uploads_are_read_one_at_a_time_and_one_over_the_limit_not_at_all(series
 
     small = TrackedUpload("a.dcm", sample("MR_small.dcm"))
     huge = TrackedUpload("huge.dcm", b"DICM", declared_size=MAX_FILE_BYTES + 1)
-    later = TrackedUpload("b.dcm", sample("CT_small.dcm"))
+    later = TrackedUpload("b.dcm", sample("MR_small_RLE.dcm"))
     items = uploaded_files([small, huge, later])
     first = next(items)
     assert first.data == sample("MR_small.dcm") and later.reads == []  # not read ahead
@@ -555,3 +558,61 @@ def test_uploads_are_read_one_at_a_time_and_one_over_the_limit_not_at_all(series
     assert huge.reads == [SNIFF_BYTES]  # only its first bytes, to tell a zip from DICOM
     assert [(o.name, o.accepted) for o in result.outcomes] == [("huge.dcm", False), ("b.dcm", True)]
     assert "over the" in result.outcomes[0].reason and len(stored_files(media_root)) == 1
+
+
+def test_a_file_of_another_modality_is_refused_for_the_series_with_the_reason(series, media_root):
+    """Issue 19: a CT slice uploaded to an MR series is refused, never mixed in; the rest goes in."""
+    result = ingest(series, ("a.dcm", sample("MR_small.dcm")), ("b.dcm", sample("CT_small.dcm")))
+    assert [o.accepted for o in result.outcomes] == [True, False]
+    assert result.outcomes[1].reason.startswith("the file is CT, the series is MRI")
+    entry = Upload.objects.get().report[1]
+    ct_hash = hashlib.sha256(sample("CT_small.dcm")).hexdigest()[:8]
+    assert entry["file"] == f"file 2 (sha256 {ct_hash}…)" and "the series is MRI" in entry["reason"]
+    assert (
+        list(Image.objects.values_list("modality", flat=True)) == ["MR"]
+        and len(stored_files(media_root)) == 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("file_modality", "series_modality", "accepted"),
+    [
+        ("CR", "DX", True),  # both "a radiograph"
+        ("DX", "CR", True),
+        ("RTDOSE", "OT", True),  # no modality of the archive's own: filed as Other
+        ("RTDOSE", "CT", False),
+        ("NM", "PT", False),
+        ("", "CT", True),  # no Modality to compare (a Type 1 attribute, but files lack it)
+    ],
+)
+def test_equivalent_modalities_are_accepted(case, file_modality, series_modality, accepted):
+    series = series_create(case=case, label="Frontal", modality=series_modality)
+    data = dicom_bytes("CT_small.dcm", Modality=file_modality or None)
+    [outcome] = ingest(series, ("x.dcm", data)).outcomes
+    assert outcome.accepted is accepted, outcome.reason
+
+
+def test_png_and_jpeg_carry_no_modality_and_are_accepted_in_any_series(case):
+    series = series_create(case=case, label="Axial", modality="CT")
+    assert ingest(series, ("key.png", png_bytes())).outcomes[0].accepted
+
+
+def test_the_admin_upload_refuses_another_modality_with_the_reason(
+    client, editor, case, django_capture_on_commit_callbacks
+):
+    series = series_create(case=case, label="Axial", modality="CT")
+    client.force_login(editor)
+    files = [SimpleUploadedFile("mr.dcm", sample("MR_small.dcm"))]
+    url, data = f"/admin/imaging/series/{series.pk}/change/", series_admin_form(series, upload=files)
+    _, page = post_upload(client, url, data, django_capture_on_commit_callbacks)
+    assert "the file is MRI, the series is CT" in page.content.decode()
+    assert not series.images.exists() and series.uploads.get().rejected == 1
+
+
+def test_an_import_into_a_new_series_of_another_modality_keeps_nothing(case):
+    with pytest.raises(NothingAccepted) as refused:
+        series_import(
+            case=case, label="Axial", modality="CT", files=[InputFile("mr.dcm", sample("MR_small.dcm"))]
+        )
+    assert "the series is CT" in refused.value.result.rejected[0].reason
+    assert not Series.objects.exists()

@@ -33,7 +33,8 @@ from tests.helpers.viewer import post_upload, series_admin_form
 pytestmark = pytest.mark.django_db
 
 MR = (SAMPLE_DIR / "MR_small.dcm").read_bytes()
-CT = (SAMPLE_DIR / "CT_small.dcm").read_bytes()
+# Another MR file: the series is MR, and the gate refuses a file of another modality.
+MR_RLE = (SAMPLE_DIR / "MR_small_RLE.dcm").read_bytes()
 
 
 def png() -> bytes:
@@ -148,7 +149,11 @@ def test_each_original_leaves_quarantine_as_soon_as_its_file_is_handled(series, 
         return real_ingest(**{**kwargs, "on_progress": progress})
 
     monkeypatch.setattr(ingest_tasks, "images_ingest", watching)
-    files = [ContentFile(MR, name="a.dcm"), ContentFile(b"junk", name="b.dcm"), ContentFile(CT, name="c.dcm")]
+    files = [
+        ContentFile(MR, name="a.dcm"),
+        ContentFile(b"junk", name="b.dcm"),
+        ContentFile(MR_RLE, name="c.dcm"),
+    ]
     with override_settings(UPLOAD_HEARTBEAT_SECONDS=60):
         upload = upload_enqueue(series=series, files=files)
         # on_commit does not run inside the test's transaction: run the task as the worker would.
@@ -162,7 +167,7 @@ def test_a_zip_leaves_quarantine_once_all_its_entries_are_handled(series, quaran
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("one.dcm", MR)
-        archive.writestr("two.dcm", CT)
+        archive.writestr("two.dcm", MR_RLE)
     upload = upload_enqueue(series=series, files=[ContentFile(buffer.getvalue(), name="series.zip")])
     assert quarantined(quarantine_root) == [f"uploads/{upload.pk}/00001.zip"]
     ingest_tasks.upload_ingest.call(upload.pk)
@@ -218,7 +223,7 @@ def test_the_sweep_fails_an_upload_whose_worker_died_midway_and_removes_what_it_
     client, editor, series, media_root, quarantine_root, settings
 ):
     settings.UPLOAD_STALE_SECONDS = 1
-    kept = images_ingest(series=series, files=[InputFile("kept.dcm", CT)]).upload  # an earlier upload
+    kept = images_ingest(series=series, files=[InputFile("kept.dcm", MR_RLE)]).upload  # an earlier upload
     upload = running_upload(series, ["a.dcm", "b.dcm", "c.dcm"])
     quarantine_storage().delete(upload.quarantined[0])  # the first file was handled...
     # ...and stored with its row (a committed batch), and the second stored without one (never committed).

@@ -1,0 +1,70 @@
+"""Pickers and admin lists name the case of a study, series, image or upload (issue 19): two cases'
+"MRI — Initial" studies or "Axial CT #1" images are told apart, without a query per row."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from imaging.models import Image, Study, Upload
+from imaging.services import series_create
+
+pytestmark = pytest.mark.django_db
+
+
+def add_image(series) -> Image:
+    return Image.objects.create(
+        series=series, kind=Image.Kind.DICOM, file=f"images/pick-{series.pk}.dcm", sha256="0" * 64,
+        size_bytes=1, modality="CT", rows=8, columns=8, order=1,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def two_cases(make_case):
+    """Two cases with the same study, series label and image number."""
+    series = [series_create(case=make_case(), label="Axial CT", modality="CT") for _ in range(2)]
+    images = [add_image(one) for one in series]
+    return series, images
+
+
+def test_names_carry_the_case(two_cases):
+    series, images = two_cases
+    case = series[0].study.case
+    assert str(series[0].study) == f"Case {case.pk} · CT — Initial"
+    assert str(series[0]) == f"Case {case.pk} · Axial CT"
+    assert str(images[0]) == f"Case {case.pk} · Axial CT #1"
+    upload = Upload.objects.create(series=series[0], accepted=1)
+    assert str(upload) == f"Upload to Case {case.pk} · Axial CT (1 accepted, 0 rejected)"
+    assert len({str(image) for image in images}) == 2
+
+
+def test_the_study_picker_names_each_case(client, editor, two_cases):
+    client.force_login(editor)
+    page = client.get("/admin/imaging/series/add/").content.decode()
+    offered = re.findall(r'<option value="\d+">([^<]+)</option>', page)
+    cases = [one.study.case_id for one in two_cases[0]]
+    expected = sorted(f"Case {pk} · CT — Initial" for pk in cases)
+    assert expected == sorted(name for name in offered if "CT —" in name)
+
+
+@pytest.mark.parametrize("url", ["/admin/imaging/image/", "/admin/imaging/series/", "/admin/imaging/study/"])
+def test_admin_lists_name_the_case_in_the_same_queries_however_many_rows(client, editor, make_case, url):
+    client.force_login(editor)
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            add_image(series_create(case=make_case(), label="Axial CT", modality="CT"))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(captured)
+
+    add(2)
+    few = queries()
+    add(6)
+    assert queries() == few
+    page = client.get(url).content.decode()
+    assert all(f"Case {study.case_id} · " in page for study in Study.objects.all())
