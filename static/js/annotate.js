@@ -146,6 +146,19 @@ class DrawingBoard {
 
   // Frames.
 
+  // One frame on; past the first or last frame of this image, the series' previous or next image
+  // (a series of single-frame images is walked image by image; leaving asks about unsaved arrows).
+  step(by) {
+    const target = this.frame + by;
+    const beyond = target < 0 ? ".board-previous-image" : target >= this.frameUrls.length ? ".board-next-image" : null;
+    const link = beyond && this.root.querySelector(beyond);
+    if (link) {
+      window.location.assign(link.href);
+    } else {
+      this.showFrame(target);
+    }
+  }
+
   bindFrames() {
     const count = this.frameUrls.length;
     this.stage.addEventListener(
@@ -161,7 +174,7 @@ class DrawingBoard {
       if (event.target !== this.stage) return;
       const steps = { ArrowUp: -1, ArrowLeft: -1, PageUp: -1, ArrowDown: 1, ArrowRight: 1, PageDown: 1 };
       if (event.key in steps) {
-        this.showFrame(this.frame + steps[event.key]);
+        this.step(steps[event.key]);
       } else if (event.key === "Home") {
         this.showFrame(0);
       } else if (event.key === "End") {

@@ -194,3 +194,24 @@ def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(
     label = Annotation.objects.get(image=image)
     assert (label.kind, label.frame, label.text, label.tail_x) == ("label", 1, "Dose peak", None)
     assert (label.x, label.y) == (pytest.approx(0.3, abs=0.02), pytest.approx(0.6, abs=0.02))
+
+
+def test_the_keys_walk_a_series_of_single_frame_images_image_by_image(page, live_server):
+    """Past the last frame of an image, the next image of the series opens; before the first, the one
+    before it: a series of single-frame slices is walked as one stack."""
+    author = make_user("walker", "faculty", is_staff=True)
+    case = Case.objects.create(slug="walk-case", title="Walk case", status=Case.Status.DRAFT, author=author)
+    series = series_create(case=case, label="Axial T1", modality="MR")
+    mr = (SAMPLE_DIR / "MR_small.dcm").read_bytes()
+    images_ingest(series=series, files=[InputFile(f"{n}.dcm", mr) for n in range(2)])
+    first, second = series.images.order_by("order")
+    admin_log_in(page, live_server, "walker")
+    page.goto(f"{live_server.url}/admin/imaging/image/{first.pk}/change/")
+    expect(page.locator(".board-series")).to_contain_text("Image 1 of 2")
+    page.locator(".board-stage").focus()
+    page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(f"{live_server.url}/admin/imaging/image/{second.pk}/change/")
+    expect(page.locator(".board-series")).to_contain_text("Image 2 of 2")
+    page.locator(".board-stage").focus()
+    page.keyboard.press("ArrowUp")
+    expect(page).to_have_url(f"{live_server.url}/admin/imaging/image/{first.pk}/change/")
