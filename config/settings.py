@@ -210,6 +210,41 @@ STORAGES = {
     },
 }
 
+
+def object_storage(bucket: str, prefix: str) -> dict:
+    """A ``STORAGES`` entry for the folder `prefix` of the private bucket `bucket` (django-storages' S3
+    backend), reached with the ``S3_*`` variables (docs/object-storage.md)."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "location": prefix,
+            # Unset: AWS itself, and boto3's own credential chain (an instance role, AWS_* variables).
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            # No ACL header: objects keep the bucket's own default, private to its owner. (A "private"
+            # canned ACL is refused by buckets with ACLs disabled, AWS's default for new buckets.)
+            "default_acl": None,
+            # Never handed out: the image views stream every byte after their permission check. A URL
+            # made by mistake would at least be signed and expire, never a public one.
+            "querystring_auth": True,
+            "querystring_expire": 60,
+            # Every name the archive saves is unique already (random, or an id's render checked first):
+            # saving need not ask the bucket whether the name is taken.
+            "file_overwrite": True,
+        },
+    }
+
+
+# With S3_BUCKET set, media (stored images, renders, values) and the quarantine live in that private
+# bucket, under media/ and quarantine/, and nothing is written under MEDIA_ROOT or QUARANTINE_ROOT.
+S3_BUCKET = os.environ.get("S3_BUCKET", "")
+if S3_BUCKET:
+    STORAGES["default"] = object_storage(S3_BUCKET, "media")
+    STORAGES["quarantine"] = object_storage(S3_BUCKET, "quarantine")
+
 # The pages carry no inline script and no inline style, so the policy allows neither. Django's own
 # admin still sets a few style attributes; config.middleware relaxes style attributes for it alone.
 CONTENT_SECURITY_POLICY = {
