@@ -224,6 +224,24 @@ def test_the_viewer_is_answered_from_the_bucket_after_the_permission_check(
     assert local_files() == set()
 
 
+def test_a_cached_frame_is_read_from_the_bucket_with_no_existence_check_first(client, make_case, resident, bucket):
+    case = make_case(slug="bucket-requests")
+    series = series_create(case=case, label="Axial CT", modality="CT")
+    images_ingest(series=series, files=[InputFile("ct.dcm", CT)])
+    image = series.images.get()
+    client.force_login(resident)
+    requests = []
+    events = default_storage.connection.meta.client.meta.events
+    events.register("before-send.s3", lambda request, **_: requests.append(request.method))
+    for url in [f"/images/{image.pk}/default/0.png", f"/images/{image.pk}/values/0.raw"]:
+        assert client.get(url).status_code == 200
+        requests.clear()
+        assert client.get(url).status_code == 200
+        # Opening the file (django-storages asks for its head) and its download (s3transfer asks for its
+        # size, then gets it): no existence check of the archive's own before them.
+        assert requests == ["HEAD", "HEAD", "GET"], url
+
+
 # -- Deletion and sweeps ----------------------------------------------------------------------------------
 
 
