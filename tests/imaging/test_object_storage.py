@@ -2,8 +2,9 @@
 uploads, renders, the viewer's frames and values, deletions, sweeps and bundles all go through the
 bucket, and nothing is written under MEDIA_ROOT or the quarantine folder.
 
-All in one xdist group, so that one worker starts one server for them. Without the ``weed`` binary these
-tests fail: it comes with the dev extras, like every other test dependency.
+Each test process that runs one of these tests starts one server for all it runs, on free ports of its own
+(with ``make test``'s ``-n auto``, at most one per worker), and kills it at the end. Without the ``weed``
+binary these tests fail: it comes with the dev extras, like every other test dependency.
 """
 
 import io
@@ -35,7 +36,7 @@ from tests.helpers.seaweed import ACCESS_KEY, BUCKET, SECRET_KEY, seaweed_start
 from tests.helpers.settings import run_settings
 from tests.helpers.viewer import series_admin_form
 
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("seaweedfs")]
+pytestmark = pytest.mark.django_db
 
 MR = (SAMPLE_DIR / "MR_small.dcm").read_bytes()
 CT = (SAMPLE_DIR / "CT_small.dcm").read_bytes()
@@ -224,7 +225,9 @@ def test_the_viewer_is_answered_from_the_bucket_after_the_permission_check(
     assert local_files() == set()
 
 
-def test_a_cached_frame_is_read_from_the_bucket_with_no_existence_check_first(client, make_case, resident, bucket):
+def test_a_cached_frame_is_read_from_the_bucket_with_no_existence_check_first(
+    client, make_case, resident, bucket
+):
     case = make_case(slug="bucket-requests")
     series = series_create(case=case, label="Axial CT", modality="CT")
     images_ingest(series=series, files=[InputFile("ct.dcm", CT)])
