@@ -192,8 +192,8 @@ if DECODE_MEMORY_LIMIT <= 0:
     raise ImproperlyConfigured("DECODE_MEMORY_LIMIT must be a positive number of bytes.")
 
 # Originals of an upload wait for the worker in a storage of their own, never in media storage: a
-# private folder outside MEDIA_ROOT, never served (QUARANTINE_ROOT), or a private bucket (point the
-# "quarantine" alias at an object-storage backend). QUARANTINE_STORAGE names the alias used.
+# private folder outside MEDIA_ROOT, never served (QUARANTINE_ROOT), or, with S3_BUCKET set (below), the
+# bucket's own quarantine/ folder. QUARANTINE_STORAGE names the alias used.
 QUARANTINE_ROOT = Path(os.environ.get("QUARANTINE_ROOT", BASE_DIR / "quarantine"))
 QUARANTINE_STORAGE = os.environ.get("QUARANTINE_STORAGE", "quarantine")
 STORAGES = {
@@ -231,6 +231,8 @@ def object_storage(bucket: str, prefix: str) -> dict:
             # made by mistake would at least be signed and expire, never a public one.
             "querystring_auth": True,
             "querystring_expire": 60,
+            # An object read is downloaded whole first: beyond this size into a temporary file, not memory.
+            "max_memory_size": 16 << 20,
             # Every name the archive saves is unique already (random, or an id's render checked first):
             # saving need not ask the bucket whether the name is taken.
             "file_overwrite": True,
