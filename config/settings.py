@@ -244,6 +244,8 @@ def object_storage(bucket: str, prefix: str) -> dict:
 # bucket, under media/ and quarantine/, and nothing is written under MEDIA_ROOT or QUARANTINE_ROOT.
 S3_BUCKET = os.environ.get("S3_BUCKET", "")
 if S3_BUCKET:
+    if bool(os.environ.get("S3_ACCESS_KEY_ID")) != bool(os.environ.get("S3_SECRET_ACCESS_KEY")):
+        raise ImproperlyConfigured("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together, or neither.")
     STORAGES["default"] = object_storage(S3_BUCKET, "media")
     STORAGES["quarantine"] = object_storage(S3_BUCKET, "quarantine")
 

@@ -222,6 +222,9 @@ def test_the_viewer_is_answered_from_the_bucket_after_the_permission_check(
         assert client.get(url).status_code == 404, url
     client.force_login(editor)
     assert client.get(urls["default-0.png"]).status_code == 200
+    for page in [f"/admin/imaging/image/{image.pk}/change/", f"/admin/imaging/series/{series.pk}/change/"]:
+        answer = client.get(page)
+        assert answer.status_code == 200 and bucket.server.endpoint_url.encode() not in answer.content, page
     assert local_files() == set()
 
 
