@@ -68,14 +68,14 @@ class SeaweedServer:
     endpoint_url: str
     log: Path
 
-    def client(self, *, secret_key: str = SECRET_KEY):
+    def client(self, *, timeout: float = 60):
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=secret_key,
+            aws_secret_access_key=SECRET_KEY,
             region_name="us-east-1",
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"max_attempts": 1}, connect_timeout=timeout, read_timeout=timeout),
         )
 
     def keys(self, prefix: str) -> set[str]:
@@ -91,11 +91,17 @@ class SeaweedServer:
         self.process.wait(timeout=30)
 
 
+class ServerExited(RuntimeError):
+    """The server stopped before it answered: most likely a port taken between our check and its start."""
+
+
+#: Starts tried, each on new ports, before giving up.
+START_ATTEMPTS = 3
+
+
 def seaweed_start(folder: Path) -> SeaweedServer:
     """Start ``weed server`` with its data in `folder`, wait until its S3 port answers, make the bucket."""
     weed = weed_binary()
-    data = folder / "data"
-    data.mkdir(parents=True)
     identities = folder / "s3.json"
     identities.write_text(
         json.dumps(
@@ -110,6 +116,18 @@ def seaweed_start(folder: Path) -> SeaweedServer:
             }
         )
     )
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return _launch(weed, folder / f"run-{attempt}", identities)
+        except ServerExited:
+            if attempt == START_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _launch(weed: Path, folder: Path, identities: Path) -> SeaweedServer:
+    data = folder / "data"
+    data.mkdir(parents=True)
     master, volume, filer, s3 = free_ports(4)
     log = folder / "weed.log"
     command = [
@@ -144,10 +162,10 @@ def seaweed_start(folder: Path) -> SeaweedServer:
 
 def _wait_until_ready(server: SeaweedServer) -> None:
     deadline = time.monotonic() + START_TIMEOUT
-    client = server.client()
+    client = server.client(timeout=5)  # short: whatever else holds the port must not keep us waiting
     while True:
         if server.process.poll() is not None:
-            raise RuntimeError(f"weed server exited ({server.process.returncode}): {_tail(server.log)}")
+            raise ServerExited(f"weed server exited ({server.process.returncode}): {_tail(server.log)}")
         try:
             client.list_buckets()
             return
