@@ -8,6 +8,7 @@ the archive sent the keys it was configured with.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -86,7 +87,7 @@ class SeaweedServer:
     def stop(self) -> None:
         """Kill the server and whatever it started (its own process group): its data is thrown away, so
         it need not sit through its graceful stop (some 15 s)."""
-        if self.process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # nothing of the group is left
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
