@@ -227,7 +227,7 @@ def object_storage(bucket: str, prefix: str) -> dict:
             # No ACL header: objects keep the bucket's own default, private to its owner. (A "private"
             # canned ACL is refused by buckets with ACLs disabled, AWS's default for new buckets.)
             "default_acl": None,
-            # Never handed out: the image views stream every byte after their permission check. A URL
+            # Never handed out: the image views serve every byte after their permission check. A URL
             # made by mistake would at least be signed and expire, never a public one.
             "querystring_auth": True,
             "querystring_expire": 60,
