@@ -192,8 +192,8 @@ if DECODE_MEMORY_LIMIT <= 0:
     raise ImproperlyConfigured("DECODE_MEMORY_LIMIT must be a positive number of bytes.")
 
 # Originals of an upload wait for the worker in a storage of their own, never in media storage: a
-# private folder outside MEDIA_ROOT, never served (QUARANTINE_ROOT), or a private bucket (point the
-# "quarantine" alias at an object-storage backend). QUARANTINE_STORAGE names the alias used.
+# private folder outside MEDIA_ROOT, never served (QUARANTINE_ROOT), or, with S3_BUCKET set (below), the
+# bucket's own quarantine/ folder. QUARANTINE_STORAGE names the alias used.
 QUARANTINE_ROOT = Path(os.environ.get("QUARANTINE_ROOT", BASE_DIR / "quarantine"))
 QUARANTINE_STORAGE = os.environ.get("QUARANTINE_STORAGE", "quarantine")
 STORAGES = {
@@ -209,6 +209,45 @@ STORAGES = {
         "OPTIONS": {"location": QUARANTINE_ROOT, "file_permissions_mode": 0o600},
     },
 }
+
+
+def object_storage(bucket: str, prefix: str) -> dict:
+    """A ``STORAGES`` entry for the folder `prefix` of the private bucket `bucket` (django-storages' S3
+    backend), reached with the ``S3_*`` variables (docs/object-storage.md)."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "location": prefix,
+            # Unset: AWS itself, and boto3's own credential chain (an instance role, AWS_* variables).
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            # No ACL header: objects keep the bucket's own default, private to its owner. (A "private"
+            # canned ACL is refused by buckets with ACLs disabled, AWS's default for new buckets.)
+            "default_acl": None,
+            # Never handed out: the image views serve every byte after their permission check. A URL
+            # made by mistake would at least be signed and expire, never a public one.
+            "querystring_auth": True,
+            "querystring_expire": 60,
+            # An object read is downloaded whole first: beyond this size into a temporary file, not memory.
+            "max_memory_size": 16 << 20,
+            # Every name the archive saves is unique already (random, or an id's render checked first):
+            # saving need not ask the bucket whether the name is taken.
+            "file_overwrite": True,
+        },
+    }
+
+
+# With S3_BUCKET set, media (stored images, renders, values) and the quarantine live in that private
+# bucket, under media/ and quarantine/, and nothing is written under MEDIA_ROOT or QUARANTINE_ROOT.
+S3_BUCKET = os.environ.get("S3_BUCKET", "")
+if S3_BUCKET:
+    if bool(os.environ.get("S3_ACCESS_KEY_ID")) != bool(os.environ.get("S3_SECRET_ACCESS_KEY")):
+        raise ImproperlyConfigured("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are set together, or neither.")
+    STORAGES["default"] = object_storage(S3_BUCKET, "media")
+    STORAGES["quarantine"] = object_storage(S3_BUCKET, "quarantine")
 
 # The pages carry no inline script and no inline style, so the policy allows neither. Django's own
 # admin still sets a few style attributes; config.middleware relaxes style attributes for it alone.

@@ -29,7 +29,7 @@ from django.utils.cache import patch_vary_headers
 
 from imaging.dicom.render import frame_values
 from imaging.models import Image
-from imaging.rendering import presets_of, render_path
+from imaging.rendering import presets_of, render_path, stored_bytes
 from imaging.views import _visible_image
 
 VALUE_TYPES = {np.dtype(np.int16): "int16", np.dtype(np.float32): "float32"}
@@ -58,9 +58,9 @@ def _payload(image: Image, index: int) -> tuple[dict | None, bytes]:
 def _cached_payload(image: Image, index: int) -> tuple[dict | None, bytes]:
     """Kept in storage as one file: the header's JSON, a newline, the gzipped values."""
     path = render_path(image.pk, f"values-{index}.bin")
-    if default_storage.exists(path):
-        with default_storage.open(path, "rb") as stored:
-            head, _, body = stored.read().partition(b"\n")
+    stored = stored_bytes(path)
+    if stored is not None:
+        head, _, body = stored.partition(b"\n")
         return json.loads(head), body
     info, body = _payload(image, index)
     if not default_storage.exists(path):  # another worker may have made it meanwhile

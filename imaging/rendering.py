@@ -96,10 +96,23 @@ def renders_delete(image_ids: set[int]) -> None:
                 default_storage.delete(f"{folder}/{file_name}")
 
 
-def _cached(path: str, make) -> bytes:
-    if default_storage.exists(path):
+def stored_bytes(path: str) -> bytes | None:
+    """The content of the stored file `path`, or None if there is none.
+
+    Opened straight away rather than checked first: on object storage an existence check is a request
+    of its own, and every view of a cached frame would pay for it.
+    """
+    try:
         with default_storage.open(path, "rb") as stored:
             return stored.read()
+    except FileNotFoundError:
+        return None
+
+
+def _cached(path: str, make) -> bytes:
+    content = stored_bytes(path)
+    if content is not None:
+        return content
     content = make()
     if not default_storage.exists(path):  # another worker may have rendered it meanwhile
         default_storage.save(path, ContentFile(content))
@@ -109,9 +122,9 @@ def _cached(path: str, make) -> bytes:
 def _render(image: Image, frame: int, preset: str) -> PILImage.Image:
     """Frame `frame` in `preset`, or :class:`FrameUnavailable` (remembered: see the module's notes)."""
     marker = failure_path(image.pk, preset, frame)
-    if default_storage.exists(marker):
-        with default_storage.open(marker, "rb") as stored:
-            raise FrameUnavailable(stored.read().decode("utf-8", "replace"))
+    reason = stored_bytes(marker)
+    if reason is not None:
+        raise FrameUnavailable(reason.decode("utf-8", "replace"))
     with image.file.open("rb") as stored:  # a storage error is no property of the frame: not remembered
         data = stored.read()
     try:

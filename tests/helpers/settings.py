@@ -9,8 +9,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_settings(env_overrides: dict, code: str) -> subprocess.CompletedProcess:
+    # Only what the test passes: neither this machine's deployment settings nor its object storage.
     env = {
-        key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"} and not key.startswith("S3_")
     }
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="config.settings")
     return subprocess.run(

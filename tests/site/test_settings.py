@@ -1,6 +1,5 @@
 """Settings come from the environment; production refuses to start without a real secret key."""
 
-
 import pytest
 from django.db import connection
 
@@ -25,6 +24,19 @@ def test_production_starts_with_a_secret_key_and_reads_hosts_and_media():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False ['cases.example.org'] /srv/media"
+
+
+def test_object_storage_is_chosen_by_s3_bucket_and_refuses_half_its_keys():
+    code = (
+        "from django.core.files.storage import storages; print(storages['default'].__class__.__name__, "
+        "storages['quarantine'].__class__.__name__)"
+    )
+    assert run_settings({}, code).stdout.split() == ["FileSystemStorage", "FileSystemStorage"]
+    bucket = {"S3_BUCKET": "archive", "S3_ENDPOINT_URL": "http://127.0.0.1:9", "S3_ACCESS_KEY_ID": "key"}
+    half = run_settings(bucket, code)
+    assert half.returncode != 0 and "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY" in half.stderr
+    both = run_settings({**bucket, "S3_SECRET_ACCESS_KEY": "secret"}, code)
+    assert both.stdout.split() == ["S3Storage", "S3Storage"], both.stderr
 
 
 def test_database_url_selects_postgresql():
