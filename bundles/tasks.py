@@ -28,7 +28,7 @@ from functools import partial
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_tasks import task
@@ -290,9 +290,7 @@ def bundle_jobs_sweep(**_kwargs) -> list[tuple[int, str]]:
         if not _fail(job, DEAD_NOTE.format(kind=job.get_kind_display().lower())):
             continue
         if job.kind == BundleJob.Kind.IMPORT and job.started_at is not None:
-            # Not past the dead run's last sign of life (and a beat's margin): later files are another's.
-            last_alive = job.heartbeat_at + timedelta(seconds=2 * settings.UPLOAD_HEARTBEAT_SECONDS)
-            removed = unnamed_files_remove(since=job.started_at, until=last_alive)
+            removed = unnamed_files_remove(since=job.started_at, until=_last_alive(job))
             _quarantine_release(job)
             logger.warning("bundle import %s: its worker died; %s stored file(s) removed", job.pk, removed)
         else:
@@ -300,6 +298,16 @@ def bundle_jobs_sweep(**_kwargs) -> list[tuple[int, str]]:
         settled.append((job.pk, BundleJob.Status.FAILED))
     bundle_files_sweep()
     return settled
+
+
+def _last_alive(job: BundleJob):
+    """Until when a dead import may have stored files: its last heartbeat (and a beat's margin), past which
+    files are another's. Not on SQLite, where the import's transaction holds the one write lock and so
+    keeps its heartbeat from being written while it runs: there it may have stored files until the sweep
+    failed it, which it could do only once no transaction held the lock (the dead one's undone)."""
+    if connection.vendor == "sqlite":
+        return timezone.now()
+    return job.heartbeat_at + timedelta(seconds=2 * settings.UPLOAD_HEARTBEAT_SECONDS)
 
 
 def _lost_enqueues_repeat() -> None:

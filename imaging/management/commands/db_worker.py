@@ -31,10 +31,8 @@ def sweep() -> None:
     except Exception:  # a sweep that fails (a busy database) is tried again at the next interval
         logger.exception("The sweep of dead uploads failed")
     try:
-        # Each app's own sweep: one that fails leaves the others to run.
-        for receiver, outcome in worker_sweep.send_robust(sender=None):
-            if isinstance(outcome, Exception):
-                logger.error("The sweep %s failed", receiver.__qualname__, exc_info=outcome)
+        # Each app's own sweep; one that fails (logged by send_robust) leaves the others to run.
+        worker_sweep.send_robust(sender=None)
     finally:
         connection.close()  # this thread's own; the next sweep opens a fresh one
 
