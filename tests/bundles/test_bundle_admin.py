@@ -14,70 +14,34 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils.html import escape
-from taggit.models import Tag
 
 from bundles.models import BundleJob
-from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
-from imaging.demo import demo_images_ensure
-from imaging.models import Annotation, Image, Series, Study
+from cases.models import Case
+from imaging.models import Image
 from tests.helpers.accounts import make_user
+from tests.helpers.bundle_jobs import (
+    CHANGELIST,
+    HAEMANGIOMA,
+    as_user,
+    export_action,
+    job_of,
+    job_page,
+    quarantined_bundles,
+    row_counts,
+    seed_archive,
+)
 from tests.helpers.bundles import BAD_BUNDLES, empty_the_archive, media_files, rewrite, stored_images
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "/admin/cases/case/"
 IMPORT = "/admin/cases/case/import/"
-JOB_PAGE = re.compile(r"^/admin/cases/case/bundle-jobs/(\d+)/$")
-HAEMANGIOMA, EMH, AML = "back-and-left-leg-pain-47f", "lumbosacral-mri-and-chest-ct", "acute-back-pain-29m"
-ROW_MODELS = (
-    Case,
-    Finding,
-    DifferentialItem,
-    Reference,
-    Diagnosis,
-    Region,
-    Tag,
-    Study,
-    Series,
-    Image,
-    Annotation,
-)
+EMH, AML = "lumbosacral-mri-and-chest-ct", "acute-back-pain-29m"
 
 
 @pytest.fixture
 def archive(seeded):
     """The three seed cases with their sample images (real stored DICOM files)."""
-    demo_images_ensure()
-    assert Image.objects.exists()
-    return {case.slug: case for case in Case.objects.all()}
-
-
-def as_user(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def export_action(client: Client, *cases: Case, **extra):
-    return client.post(
-        CHANGELIST, {"action": "export_bundle", "_selected_action": [c.pk for c in cases], **extra}
-    )
-
-
-def job_of(response) -> BundleJob:
-    """The job a request queued: it answers with a redirect to the job's page."""
-    assert response.status_code == 302, response.status_code
-    match = JOB_PAGE.match(response["Location"])
-    assert match, response["Location"]
-    return BundleJob.objects.get(pk=match[1])
-
-
-def job_page(client: Client, job: BundleJob):
-    return client.get(f"/admin/cases/case/bundle-jobs/{job.pk}/")
-
-
-def download(client: Client, job: BundleJob):
-    return client.get(f"/admin/cases/case/bundle-jobs/{job.pk}/download/")
+    return seed_archive()
 
 
 def downloaded(client: Client, response):
@@ -105,7 +69,7 @@ def exported_bytes(client: Client, *cases: Case) -> bytes:
 def snapshot(media_root) -> dict:
     """Row counts of everything a bundle writes, and the stored files."""
     return {
-        **{model.__name__: model.objects.count() for model in ROW_MODELS},
+        **row_counts(),
         "files": media_files(media_root),
     }
 
@@ -139,12 +103,6 @@ def import_outcome(client: Client, response) -> tuple[BundleJob, str]:
     )
     assert said, page
     return job, html.unescape(said[1] or said[2])
-
-
-def quarantined_bundles(quarantine_root) -> list:
-    """Bundles waiting in quarantine for their import (the folder exists once one was stored)."""
-    assert (quarantine_root / "bundle-imports").is_dir()
-    return [path for path in (quarantine_root / "bundle-imports").rglob("*") if path.is_file()]
 
 
 # -- export ----------------------------------------------------------------------------------------

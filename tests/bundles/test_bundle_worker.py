@@ -18,17 +18,17 @@ from bundles.services import export_bundle
 from bundles.tasks import DEAD_NOTE
 from cases.models import Case
 from imaging.models import Image
-from tests.test_bundle_admin import HAEMANGIOMA, archive  # noqa: F401 (a fixture)
-from tests.test_bundles import rewrite
-from tests.test_upload_queue_worker import (  # noqa: F401 (fixtures)
-    database_url,
+from tests.helpers.bundle_jobs import HAEMANGIOMA, seed_archive
+from tests.helpers.bundles import rewrite
+from tests.helpers.workers import (
+    database_url,  # noqa: F401 (a fixture)
     files_in,
     manage,
     query,
-    site,
     start_worker,
     stop,
     wait_for,
+    worker_site,
 )
 
 pytestmark = pytest.mark.django_db
@@ -57,8 +57,14 @@ def copies(count: int):
 
 
 @pytest.fixture
-def many(archive, tmp_path):  # noqa: F811 (the fixture)
+def site(tmp_path, database_url):  # noqa: F811 (the fixture)
+    return worker_site(tmp_path, database_url)
+
+
+@pytest.fixture
+def many(seeded, tmp_path):
     """A bundle of :data:`COPIES` cases, and how many images it holds."""
+    seed_archive()
     one = io.BytesIO()
     export_bundle(Case.objects.filter(slug=HAEMANGIOMA), one)
     path = tmp_path / "many.zip"
@@ -86,11 +92,11 @@ def count(where, table: str) -> int:
     return query(where, f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
-def test_a_worker_killed_mid_import_leaves_nothing_and_the_next_one_imports_it_again(site, many):  # noqa: F811
+def test_a_worker_killed_mid_import_leaves_nothing_and_the_next_one_imports_it_again(site, many):
     path, images = many
     stored = site["tmp"] / "media" / "images"
     waiting = site["tmp"] / "quarantine" / "bundle-imports"
-    cases_before = count(site, "cases_case")  # the site's own case
+    cases_before = count(site, "cases_case")
     # The folder holds the test process's own sample images too (the same temporary folder): not the site's.
     ours = set(files_in(stored))
 

@@ -31,20 +31,25 @@ from cases.models import Case
 from imaging.ingest_tasks import uploads_sweep
 from imaging.models import Upload
 from imaging.services import series_create
-from tests.test_bundle_admin import (
+from tests.helpers.bundle_jobs import (
     HAEMANGIOMA,
-    ROW_MODELS,
-    archive,  # noqa: F401 (a fixture)
     as_user,
     export_action,
     job_of,
     quarantined_bundles,
+    row_counts,
+    seed_archive,
 )
-from tests.test_bundles import empty_the_archive, media_files
+from tests.helpers.bundles import empty_the_archive, media_files
 
 pytestmark = pytest.mark.django_db
 
 DRAFT = Case.Status.DRAFT
+
+
+@pytest.fixture
+def archive(seeded):
+    return seed_archive()
 
 
 def page_url(job: BundleJob) -> str:
@@ -212,7 +217,7 @@ def test_the_sweep_waits_while_an_import_or_an_upload_runs_live_but_fails_a_dead
 
 
 def test_an_import_whose_job_a_sweep_failed_meanwhile_is_undone(
-    archive,  # noqa: F811 (the fixture)
+    archive,
     editor,
     media_root,
     quarantine_root,
@@ -223,7 +228,7 @@ def test_an_import_whose_job_a_sweep_failed_meanwhile_is_undone(
     content = io.BytesIO()
     export_bundle(Case.objects.filter(slug=HAEMANGIOMA), content)
     empty_the_archive()
-    before = {model.__name__: model.objects.count() for model in ROW_MODELS}
+    before = row_counts()
     files_before = media_files(media_root)
 
     def settled_meanwhile(job, counts, report):
@@ -241,7 +246,7 @@ def test_an_import_whose_job_a_sweep_failed_meanwhile_is_undone(
     )
     [(imported, new_files)] = written
     assert imported == [HAEMANGIOMA] and new_files > 0  # the import had written its case and stored images
-    assert {model.__name__: model.objects.count() for model in ROW_MODELS} == before
+    assert row_counts() == before
     assert media_files(media_root) == files_before
     assert quarantined_bundles(quarantine_root) == []
     assert BundleJob.objects.get(pk=job.pk).quarantined == ""
