@@ -3,6 +3,9 @@ user may see) and, for editors, the import page ``admin:cases_case_import``.
 
 Both belong to the case list, so this module registers the case editor (``authoring.admin.CaseAdmin``)
 again with them added: ``authoring`` knows nothing of bundles, and the URLs stay those of the case list.
+Both run as tasks (``bundles.tasks``): the request records a job and goes to its page
+(``admin:cases_case_bundle_job``), which shows its progress, then the import's report or the export's
+download (``admin:cases_case_bundle_job_download``), to the user who asked and to editors.
 """
 
 from functools import wraps
@@ -13,8 +16,8 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.http import FileResponse
-from django.shortcuts import redirect
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.timezone import localtime
@@ -22,11 +25,15 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from authoring import rules
 from authoring.admin import CaseAdmin
-from bundles.services import BundleError, ImportReport, SlugClash, export_bundle_tempfile, import_bundle
+from bundles.models import BundleJob
+from bundles.services import ImportReport, import_report_message
+from bundles.tasks import bundle_export_enqueue, bundle_import_enqueue, bundle_storage, export_keep
 from cases.models import Case
 
 BUNDLE_UPLOAD_MAX_BYTES = 512 * 1024 * 1024  # settings.BUNDLE_UPLOAD_MAX_BYTES overrides it
 FORM_OVERHEAD_BYTES = 1024 * 1024  # room for the multipart framing and the other fields
+#: Seconds between reloads of a job's page while it is under way (a meta refresh: no inline script).
+JOB_REFRESH_SECONDS = 2
 IMPORT_CONFLICT_CHOICES = [
     ("error", "Stop: import nothing, and name the cases that exist already"),
     ("skip", "Skip those cases: keep the existing ones, import the others"),
@@ -119,34 +126,6 @@ class BundleImportForm(forms.Form):
         return policy
 
 
-def import_report_message(report: ImportReport) -> str:
-    parts = [
-        f"Imported {len(report.imported)} case(s)"
-        + (f": {', '.join(report.imported)}." if report.imported else ".")
-    ]
-    if report.renamed:
-        parts.append(
-            "Renamed (the slug existed): "
-            + ", ".join(f"{old} → {new}" for old, new in report.renamed.items())
-            + "."
-        )
-    if report.replaced:
-        parts.append(f"Replaced: {', '.join(report.replaced)}.")
-    if report.skipped:
-        parts.append(f"Skipped (exist already): {', '.join(report.skipped)}.")
-    if report.imported:
-        parts.append(
-            f"They are drafts of {report.author or 'nobody'}, to be published after the usual checks; "
-            f"{report.images_flagged} image(s) wait for a burned-in text review."
-        )
-    if report.diagnoses_created:
-        parts.append(f"New diagnoses from the bundle: {', '.join(report.diagnoses_created)}.")
-    if report.diagnoses_updated:
-        updated = ", ".join(report.diagnoses_updated)
-        parts.append(f"Diagnoses given synonyms or accepted answers by the bundle: {updated}.")
-    return " ".join(parts)
-
-
 admin.site.unregister(Case)
 
 
@@ -159,6 +138,12 @@ class CaseWithBundlesAdmin(CaseAdmin):
         return [
             path(
                 "import/", self._importers_only(view(csrf_exempt(self.import_view))), name="cases_case_import"
+            ),
+            path("bundle-jobs/<int:pk>/", view(self.job_view), name="cases_case_bundle_job"),
+            path(
+                "bundle-jobs/<int:pk>/download/",
+                view(self.job_download),
+                name="cases_case_bundle_job_download",
             ),
             *super().get_urls(),
         ]
@@ -175,15 +160,15 @@ class CaseWithBundlesAdmin(CaseAdmin):
 
     @admin.action(description="Export selected cases as a bundle", permissions=["view"])
     def export_bundle(self, request, queryset):
-        """The selected cases as a bundle download. ``queryset`` comes from ``get_queryset``, so it holds
-        only cases this user may see, whatever primary keys the request names."""
-        cases = Case.objects.filter(pk__in=queryset.order_by().values("pk")).order_by("pk")
-        if not cases.exists():
+        """Queue the selected cases' export and go to its page. ``queryset`` comes from ``get_queryset``,
+        so it holds only cases this user may see, whatever primary keys the request names (and the task
+        asks again which of them the user may see when it runs)."""
+        case_ids = list(queryset.order_by().values_list("pk", flat=True))
+        if not case_ids:
             self.message_user(request, "None of the selected cases can be exported.", messages.WARNING)
             return None
-        bundle, _manifest = export_bundle_tempfile(cases)
-        name = f"cases-{localtime():%Y%m%d-%H%M%S}.zip"
-        return FileResponse(bundle, as_attachment=True, filename=name, content_type="application/zip")
+        job = bundle_export_enqueue(case_ids=case_ids, by=request.user)
+        return redirect("admin:cases_case_bundle_job", job.pk)
 
     def _importers_only(self, view):
         """A logged-in user who may not import gets 403 (not the admin's log-in page); the anonymous
@@ -221,28 +206,14 @@ class CaseWithBundlesAdmin(CaseAdmin):
         if request.method == "POST" and getattr(request, "bundle_too_large", False):
             return self._import_page(request, form, too_large=limit + 1, status=413)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["bundle"]
-            try:
-                report = import_bundle(
-                    upload,
-                    on_conflict=form.cleaned_data["on_conflict"],
-                    by=request.user,
-                    author=form.cleaned_data["author"],
-                    max_total_bytes=2 * limit,
-                )
-            except BundleError as error:
-                if isinstance(error, SlugClash):
-                    form.add_error(
-                        "on_conflict",
-                        f"These cases exist already: {', '.join(error.slugs)}. Choose whether to skip, "
-                        "rename or replace them, and upload the bundle again.",
-                    )
-                else:
-                    form.add_error(None, f"Bundle rejected: {error}")
-            else:
-                level = messages.SUCCESS if report.imported else messages.WARNING
-                self.message_user(request, import_report_message(report), level)
-                return redirect("admin:cases_case_changelist")
+            job = bundle_import_enqueue(
+                bundle=form.cleaned_data["bundle"],
+                on_conflict=form.cleaned_data["on_conflict"],
+                by=request.user,
+                author=form.cleaned_data["author"],
+                max_total_bytes=2 * limit,
+            )
+            return redirect("admin:cases_case_bundle_job", job.pk)
         return self._import_page(request, form)
 
     def _import_page(self, request, form, *, too_large: int = 0, status: int = 200):
@@ -260,3 +231,43 @@ class CaseWithBundlesAdmin(CaseAdmin):
             },
             status=status,
         )
+
+    # -- a job's page and its download -------------------------------------------------------------
+
+    def _job(self, request, pk: int) -> BundleJob:
+        """The job, for the user who asked for it and for editors (who may see every case); 404 for
+        anyone else, as for a job that does not exist."""
+        job = get_object_or_404(BundleJob.objects.select_related("requested_by"), pk=pk)
+        if job.requested_by_id != request.user.pk and not rules.is_editor(request.user):
+            raise Http404
+        return job
+
+    def job_view(self, request, pk: int):
+        job = self._job(request, pk)
+        done = job.status == BundleJob.Status.DONE
+        export = job.kind == BundleJob.Kind.EXPORT
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Export of {job.total} case(s)" if export else "Import of a case bundle",
+            "job": job,
+            "refresh_seconds": None if job.finished else JOB_REFRESH_SECONDS,
+            "report": import_report_message(ImportReport(**job.report)) if done and not export else "",
+            "download_url": reverse("admin:cases_case_bundle_job_download", args=[job.pk])
+            if done and export and job.export_file
+            else "",
+            "kept_until": job.finished_at + export_keep() if done and export else None,
+            "import_url": reverse("admin:cases_case_import"),
+        }
+        return TemplateResponse(request, "bundles/job.html", context)
+
+    def job_download(self, request, pk: int):
+        job = self._job(request, pk)
+        if job.kind != BundleJob.Kind.EXPORT or job.status != BundleJob.Status.DONE or not job.export_file:
+            raise Http404
+        try:
+            bundle = bundle_storage().open(job.export_file, "rb")
+        except FileNotFoundError as error:  # deleted by the sweep a moment ago
+            raise Http404 from error
+        name = f"cases-{localtime(job.created_at):%Y%m%d-%H%M%S}.zip"
+        return FileResponse(bundle, as_attachment=True, filename=name, content_type="application/zip")

@@ -37,6 +37,7 @@ import re
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -222,13 +223,15 @@ def case_to_dict(case: Case) -> tuple[dict, dict[str, bytes]]:
     return data, files
 
 
-def export_bundle(cases, destination) -> dict:
+def export_bundle(cases, destination, *, on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Write the cases to a bundle (a path or a writable binary file object); returns the manifest.
 
-    The one writer of the format, used by ``export_cases`` and by the admin's export action. Cases
+    The one writer of the format, used by ``export_cases`` and by the admin's export (a task). Cases
     are written one at a time (only one case's image files are held in memory) and the manifest,
-    which lists the checksums of everything else, comes last in the zip.
+    which lists the checksums of everything else, comes last in the zip. `on_progress` is called with
+    (cases written, cases in all) after each case.
     """
+    total = cases.count() if on_progress else 0
     checksums: dict[str, str] = {}
     slugs = []
     with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -247,6 +250,8 @@ def export_bundle(cases, destination) -> dict:
                 write(path, content)
             write(f"cases/{case.slug}.json", json.dumps(data, indent=2, ensure_ascii=False).encode())
             slugs.append(case.slug)
+            if on_progress:
+                on_progress(len(slugs), total)
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -258,15 +263,15 @@ def export_bundle(cases, destination) -> dict:
     return manifest
 
 
-def export_bundle_tempfile(cases) -> tuple[IO[bytes], dict]:
+def export_bundle_tempfile(cases, *, on_progress=None) -> tuple[IO[bytes], dict]:
     """The bundle in a temporary file (on disk beyond a few MB), rewound for reading, and its manifest.
 
-    For callers that hand the bundle on rather than keep it, such as the admin's download; the file
-    disappears when it is closed.
+    For callers that hand the bundle on rather than keep it, such as the admin's export task, which
+    stores it for download; the file disappears when it is closed.
     """
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (the caller closes it)
     try:
-        manifest = export_bundle(cases, spool)
+        manifest = export_bundle(cases, spool, on_progress=on_progress)
     except BaseException:
         spool.close()
         raise
@@ -461,6 +466,35 @@ class ImportReport:
     diagnoses_updated: list[str] = field(default_factory=list)
 
 
+def import_report_message(report: ImportReport) -> str:
+    """The report in a few sentences, as the admin's import shows it."""
+    parts = [
+        f"Imported {len(report.imported)} case(s)"
+        + (f": {', '.join(report.imported)}." if report.imported else ".")
+    ]
+    if report.renamed:
+        parts.append(
+            "Renamed (the slug existed): "
+            + ", ".join(f"{old} → {new}" for old, new in report.renamed.items())
+            + "."
+        )
+    if report.replaced:
+        parts.append(f"Replaced: {', '.join(report.replaced)}.")
+    if report.skipped:
+        parts.append(f"Skipped (exist already): {', '.join(report.skipped)}.")
+    if report.imported:
+        parts.append(
+            f"They are drafts of {report.author or 'nobody'}, to be published after the usual checks; "
+            f"{report.images_flagged} image(s) wait for a burned-in text review."
+        )
+    if report.diagnoses_created:
+        parts.append(f"New diagnoses from the bundle: {', '.join(report.diagnoses_created)}.")
+    if report.diagnoses_updated:
+        updated = ", ".join(report.diagnoses_updated)
+        parts.append(f"Diagnoses given synonyms or accepted answers by the bundle: {updated}.")
+    return " ".join(parts)
+
+
 def _free_slug(slug: str) -> str:
     n = 2
     while Case.objects.filter(slug=f"{slug}-{n}").exists():
@@ -475,6 +509,8 @@ def import_bundle(
     by=None,
     author=None,
     max_total_bytes: int = MAX_TOTAL_BYTES,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_written: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Import every case of a bundle, all or nothing; used by ``import_cases`` and the admin's import page.
 
@@ -485,10 +521,17 @@ def import_bundle(
     existing case, with its images, quiz attempts and workflow record, is deleted). Every imported
     case gets a first revision in its history, by `by` when given. A bundle that cannot be imported
     raises ``BundleError`` with the reason, and the database and storage stay as they were.
+
+    `on_progress` is called with (cases handled, cases in the bundle) once the bundle is checked and
+    after each case's images. `on_written` is given the report as the last step inside the import's
+    transaction: whatever it writes commits with the import, and an exception it raises undoes it all
+    (the stored image files included), as any failure does.
     """
     if on_conflict not in CONFLICT_POLICIES:
         raise BundleError(f"--on-conflict must be one of {', '.join(CONFLICT_POLICIES)}")
     bundle = read_bundle(source, max_total_bytes=max_total_bytes)
+    progress = on_progress or (lambda done, total: None)
+    progress(0, len(bundle.cases))
     clashes = [c["slug"] for c in bundle.cases if Case.objects.filter(slug=c["slug"]).exists()]
     if clashes and on_conflict == "error":
         raise SlugClash(clashes)
@@ -520,6 +563,8 @@ def import_bundle(
                         (data, case_records_create(data, slug=slug, author=author, changes=changes))
                     )
                 report.imported.append(slug)
+            handled = len(report.skipped)
+            progress(handled, len(bundle.cases))
             for data, records in written:
                 with _named_errors(data["slug"]):
                     report.images_flagged += case_images_create(
@@ -530,12 +575,16 @@ def import_bundle(
                         by=by,
                         stored=stored,
                     )
+                handled += 1
+                progress(handled, len(bundle.cases))
+            report.diagnoses_created = changes.created
+            report.diagnoses_updated = [slug for slug in changes.updated if slug not in changes.created]
+            if on_written:
+                on_written(report)
     except BaseException:
         for name in stored:
             default_storage.delete(name)
         raise
-    report.diagnoses_created = changes.created
-    report.diagnoses_updated = [slug for slug in changes.updated if slug not in changes.created]
     return report
 
 

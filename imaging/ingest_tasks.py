@@ -28,7 +28,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django_tasks import task
 
-from imaging.jobs import heartbeat, stale_before
+from imaging.jobs import heartbeat, live_writer_running, stale_before
 from imaging.models import IMAGES_FOLDER, Image, Series, Upload
 from imaging.preset_fallback import preset_for
 from imaging.quarantine import (
@@ -43,7 +43,14 @@ from imaging.rendering import FrameUnavailable, frame_png, frame_thumbnail_png, 
 from imaging.services import FileOutcome, IngestResult, images_ingest
 from imaging.stacks import series_stack
 
-__all__ = ["MAX_RUNS", "series_renders", "upload_enqueue", "upload_ingest", "uploads_sweep"]
+__all__ = [
+    "MAX_RUNS",
+    "series_renders",
+    "unnamed_files_remove",
+    "upload_enqueue",
+    "upload_ingest",
+    "uploads_sweep",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -248,11 +255,11 @@ def _partial_images_remove(upload: Upload, *, unnamed_files: bool = True) -> int
         last_alive = (upload.heartbeat_at or upload.started_at) + timedelta(
             seconds=2 * settings.UPLOAD_HEARTBEAT_SECONDS
         )
-        _unnamed_files_remove(since=upload.started_at, until=last_alive)
+        unnamed_files_remove(since=upload.started_at, until=last_alive)
     return len(doomed)
 
 
-def _unnamed_files_remove(*, since, until) -> int:
+def unnamed_files_remove(*, since, until) -> int:
     """Delete stored image files written between `since` and `until` that no row names: a dead run's files
     whose batch of rows never committed. Lists the image folder: this runs only when a dead upload is
     found."""
@@ -278,14 +285,15 @@ def _unnamed_files_remove(*, since, until) -> int:
 def uploads_sweep() -> list[tuple[int, str]]:
     """Settle the uploads whose worker died; (upload id, new status) for each.
 
-    Waits while any upload is running live: its stored files are not yet all named by rows, and would be
-    taken for the dead run's. A sweeper claims a dead upload by refreshing its heartbeat, so that other
-    sweepers leave it; if this one dies too, the upload goes stale again and the next sweep takes it.
+    Waits while any upload (or another job that stores image files: :data:`imaging.jobs.live_writers`)
+    is running live: its stored files are not yet all named by rows, and would be taken for the dead
+    run's. A sweeper claims a dead upload by refreshing its heartbeat, so that other sweepers leave it;
+    if this one dies too, the upload goes stale again and the next sweep takes it.
     """
     _lost_enqueues_repeat()
     cutoff = stale_before()
     running = Upload.objects.filter(status=Upload.Status.RUNNING)
-    if running.filter(heartbeat_at__gte=cutoff).exists():
+    if running.filter(heartbeat_at__gte=cutoff).exists() or live_writer_running():
         return []
     settled = []
     for upload in running.filter(heartbeat_at__lt=cutoff).select_related("series"):

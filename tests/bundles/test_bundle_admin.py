@@ -1,6 +1,8 @@
-"""Case bundles in the admin: the export action on the case list and the import page for editors."""
+"""Case bundles in the admin: the export action on the case list and the import page for editors, both run
+as tasks whose page shows the outcome (the immediate backend: the job is finished when its page is asked)."""
 
 import hashlib
+import html
 import io
 import json
 import re
@@ -12,71 +14,62 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils.html import escape
-from taggit.models import Tag
 
-from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
-from imaging.demo import demo_images_ensure
-from imaging.models import Annotation, Image, Series, Study
+from bundles.models import BundleJob
+from cases.models import Case
+from imaging.models import Image
 from tests.helpers.accounts import make_user
+from tests.helpers.bundle_jobs import (
+    CHANGELIST,
+    HAEMANGIOMA,
+    as_user,
+    export_action,
+    job_of,
+    job_page,
+    quarantined_bundles,
+    row_counts,
+    seed_archive,
+)
 from tests.helpers.bundles import BAD_BUNDLES, empty_the_archive, media_files, rewrite, stored_images
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "/admin/cases/case/"
 IMPORT = "/admin/cases/case/import/"
-HAEMANGIOMA, EMH, AML = "back-and-left-leg-pain-47f", "lumbosacral-mri-and-chest-ct", "acute-back-pain-29m"
-ROW_MODELS = (
-    Case,
-    Finding,
-    DifferentialItem,
-    Reference,
-    Diagnosis,
-    Region,
-    Tag,
-    Study,
-    Series,
-    Image,
-    Annotation,
-)
+EMH, AML = "lumbosacral-mri-and-chest-ct", "acute-back-pain-29m"
 
 
 @pytest.fixture
 def archive(seeded):
     """The three seed cases with their sample images (real stored DICOM files)."""
-    demo_images_ensure()
-    assert Image.objects.exists()
-    return {case.slug: case for case in Case.objects.all()}
+    return seed_archive()
 
 
-def as_user(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+def downloaded(client: Client, response):
+    """The bundle an export action's response leads to: its job's page offers the download."""
+    job = job_of(response)
+    page = job_page(client, job)
+    assert page.status_code == 200
+    url = f"/admin/cases/case/bundle-jobs/{job.pk}/download/"
+    assert f'href="{url}"' in page.content.decode()
+    bundle = client.get(url)
+    assert bundle.status_code == 200
+    assert bundle["Content-Type"] == "application/zip"
+    assert bundle["Content-Disposition"].startswith('attachment; filename="cases-')
+    return bundle
 
 
-def export_action(client: Client, *cases: Case, **extra):
-    return client.post(
-        CHANGELIST, {"action": "export_bundle", "_selected_action": [c.pk for c in cases], **extra}
-    )
-
-
-def bundle_of(response) -> zipfile.ZipFile:
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/zip"
-    assert response["Content-Disposition"].startswith('attachment; filename="cases-')
-    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+def bundle_of(client: Client, response) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(b"".join(downloaded(client, response).streaming_content)))
 
 
 def exported_bytes(client: Client, *cases: Case) -> bytes:
-    response = export_action(client, *cases)
-    assert response.status_code == 200
-    return b"".join(response.streaming_content)
+    return b"".join(downloaded(client, export_action(client, *cases)).streaming_content)
 
 
 def snapshot(media_root) -> dict:
     """Row counts of everything a bundle writes, and the stored files."""
     return {
-        **{model.__name__: model.objects.count() for model in ROW_MODELS},
+        **row_counts(),
         "files": media_files(media_root),
     }
 
@@ -101,6 +94,17 @@ def page_messages(response) -> list[str]:
     return [str(message) for message in response.wsgi_request._messages._queued_messages]
 
 
+def import_outcome(client: Client, response) -> tuple[BundleJob, str]:
+    """The import job a post queued, and what its page says: the report, or the reason it failed."""
+    job = job_of(response)
+    page = job_page(client, job).content.decode()
+    said = re.search(
+        r'<p class="import-report">(.*?)</p>|<div class="errornote bundle-error"[^>]*><p>(.*?)</p>', page
+    )
+    assert said, page
+    return job, html.unescape(said[1] or said[2])
+
+
 # -- export ----------------------------------------------------------------------------------------
 
 
@@ -108,7 +112,8 @@ def test_editor_exports_only_the_selected_cases_and_import_cases_accepts_the_bun
     archive, editor, tmp_path, media_root
 ):
     selected = [archive[HAEMANGIOMA], archive[EMH]]
-    with bundle_of(export_action(as_user(editor), *selected)) as bundle:
+    client = as_user(editor)
+    with bundle_of(client, export_action(client, *selected)) as bundle:
         manifest = json.loads(bundle.read("manifest.json"))
         names = set(bundle.namelist())
         content = {name: bundle.read(name) for name in names}
@@ -126,7 +131,7 @@ def test_editor_exports_only_the_selected_cases_and_import_cases_accepts_the_bun
         assert hashlib.sha256(content[name]).hexdigest() == checksum
 
     path = tmp_path / "selected.zip"
-    path.write_bytes(b"".join(export_action(as_user(editor), *selected).streaming_content))
+    path.write_bytes(exported_bytes(client, *selected))
     empty_the_archive()
     out = io.StringIO()
     call_command("import_cases", str(path), stdout=out)
@@ -141,7 +146,7 @@ def test_faculty_cannot_export_a_colleague_draft(faculty, other_faculty, make_ca
     client = as_user(faculty)
 
     # Named alongside an own case: only the own case is in the bundle.
-    with bundle_of(export_action(client, own, colleague)) as bundle:
+    with bundle_of(client, export_action(client, own, colleague)) as bundle:
         assert json.loads(bundle.read("manifest.json"))["cases"] == ["own-draft"]
         assert "cases/colleague-draft.json" not in bundle.namelist()
 
@@ -152,16 +157,17 @@ def test_faculty_cannot_export_a_colleague_draft(faculty, other_faculty, make_ca
     assert "None of the selected cases can be exported." in page_messages(response)
 
     # "Select all" exports what the list shows this user, never more.
-    with bundle_of(export_action(client, own, select_across="1")) as bundle:
+    with bundle_of(client, export_action(client, own, select_across="1")) as bundle:
         assert json.loads(bundle.read("manifest.json"))["cases"] == ["own-draft"]
 
     # The colleague can export it.
-    with bundle_of(export_action(as_user(other_faculty), colleague)) as bundle:
+    colleague_client = as_user(other_faculty)
+    with bundle_of(colleague_client, export_action(colleague_client, colleague)) as bundle:
         assert json.loads(bundle.read("manifest.json"))["cases"] == ["colleague-draft"]
 
     # Once in review, faculty read it in the admin (the visibility rule), and so may export it.
     Case.objects.filter(pk=colleague.pk).update(status=Case.Status.IN_REVIEW)
-    with bundle_of(export_action(client, colleague)) as bundle:
+    with bundle_of(client, export_action(client, colleague)) as bundle:
         assert json.loads(bundle.read("manifest.json"))["cases"] == ["colleague-draft"]
 
 
@@ -228,7 +234,7 @@ def test_the_upload_is_csrf_checked(archive, editor, media_root):
 # -- import page: what it does ---------------------------------------------------------------------
 
 
-def test_editor_imports_a_bundle_round_trip(archive, editor, media_root):
+def test_editor_imports_a_bundle_round_trip(archive, editor, media_root, quarantine_root):
     client = as_user(editor)
     content = exported_bytes(client, *archive.values())
     images_before = {i.sha256 for i in Image.objects.all()}
@@ -236,9 +242,8 @@ def test_editor_imports_a_bundle_round_trip(archive, editor, media_root):
     for name in media_files(media_root):
         (media_root / name).unlink()
 
-    response = import_post(client, content)
-    assert response.status_code == 302 and response["Location"] == CHANGELIST
-    [message] = page_messages(response)
+    job, message = import_outcome(client, import_post(client, content))
+    assert job.status == BundleJob.Status.DONE and (job.done, job.total) == (3, 3)
     assert message.startswith("Imported 3 case(s): ")
     assert all(slug in message for slug in archive)
     flagged = Image.objects.filter(needs_review=True).count()
@@ -253,6 +258,7 @@ def test_editor_imports_a_bundle_round_trip(archive, editor, media_root):
         and not {i.sha256 for i in Image.objects.all()} & images_before
     )
     assert len(stored_images(media_root)) == Image.objects.count()
+    assert quarantined_bundles(quarantine_root) == []  # the bundle went once it was imported
     # Published where they came from; drafts of the importer here.
     assert archive[AML].status == Case.Status.PUBLISHED
     assert set(Case.objects.values_list("status", "author")) == {(Case.Status.DRAFT, editor.pk)}
@@ -290,7 +296,9 @@ def broken_record(entries):
         ("bad record", f"case {EMH}, finding 1: unknown field(s) 'colour'"),
     ],
 )
-def test_a_bad_bundle_shows_the_reason_and_changes_nothing(archive, editor, media_root, kind, reason):
+def test_a_bad_bundle_shows_the_reason_and_changes_nothing(
+    archive, editor, media_root, quarantine_root, kind, reason
+):
     client = as_user(editor)
     content = exported_bytes(client, *archive.values())
     if kind == "not a zip":
@@ -304,14 +312,16 @@ def test_a_bad_bundle_shows_the_reason_and_changes_nothing(archive, editor, medi
     before = snapshot(media_root)
 
     response = import_post(client, content)
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "Nothing was imported." in page
-    [error] = response.context["form"].non_field_errors()
-    assert error.startswith("Bundle rejected: ") and reason in error
-    assert escape(reason) in page
+    job, error = import_outcome(client, response)
+    assert job.status == BundleJob.Status.FAILED
+    assert (
+        error.startswith("Bundle rejected: ") and reason in error and error.endswith("Nothing was imported.")
+    )
+    assert escape(reason) in job_page(client, job).content.decode()
     assert snapshot(media_root) == before
     assert list(Case.objects.values_list("slug", flat=True)) == ["stays"]
+    # The bundle waited in quarantine, and was deleted once the import had failed.
+    assert job.quarantined == "" and quarantined_bundles(quarantine_root) == []
 
 
 def test_conflict_policies(archive, editor, media_root, django_capture_on_commit_callbacks):
@@ -321,25 +331,20 @@ def test_conflict_policies(archive, editor, media_root, django_capture_on_commit
     before = snapshot(media_root)
 
     # The default stops, names the clashing slugs and changes nothing.
-    response = import_post(client, content, "error")
-    assert response.status_code == 200
-    assert response.context["form"].errors == {
-        "on_conflict": [
-            f"These cases exist already: {HAEMANGIOMA}, {EMH}. Choose whether to skip, rename or replace "
-            "them, and upload the bundle again."
-        ]
-    }
-    assert "Nothing was imported: see below." in response.content.decode()
+    job, error = import_outcome(client, import_post(client, content, "error"))
+    assert job.status == BundleJob.Status.FAILED
+    assert error == (
+        f"These cases exist already: {HAEMANGIOMA}, {EMH}. Nothing was imported: choose whether to skip, "
+        "rename or replace them, and upload the bundle again."
+    )
+    assert f'href="{IMPORT}"' in job_page(client, job).content.decode()
     assert snapshot(media_root) == before
 
-    response = import_post(client, content, "skip")
-    assert response.status_code == 302
-    assert page_messages(response) == [f"Imported 0 case(s). Skipped (exist already): {HAEMANGIOMA}, {EMH}."]
+    _job, message = import_outcome(client, import_post(client, content, "skip"))
+    assert message == f"Imported 0 case(s). Skipped (exist already): {HAEMANGIOMA}, {EMH}."
     assert snapshot(media_root) == before
 
-    response = import_post(client, content, "rename")
-    assert response.status_code == 302
-    [message] = page_messages(response)
+    _job, message = import_outcome(client, import_post(client, content, "rename"))
     assert f"{HAEMANGIOMA} → {HAEMANGIOMA}-2" in message and f"{EMH} → {EMH}-2" in message
     assert Case.objects.filter(slug__in=[f"{HAEMANGIOMA}-2", f"{EMH}-2"]).count() == 2
     assert Case.objects.count() == before["Case"] + 2
@@ -351,8 +356,7 @@ def test_conflict_policies(archive, editor, media_root, django_capture_on_commit
     old_ids = set(Case.objects.filter(slug__in=[HAEMANGIOMA, EMH]).values_list("pk", flat=True))
     with django_capture_on_commit_callbacks(execute=True):
         response = import_post(client, content, "replace")
-    assert response.status_code == 302
-    [message] = page_messages(response)
+    _job, message = import_outcome(client, response)
     assert message.startswith(f"Imported 2 case(s): {HAEMANGIOMA}, {EMH}. Replaced: {HAEMANGIOMA}, {EMH}. ")
     new_ids = set(Case.objects.filter(slug__in=[HAEMANGIOMA, EMH]).values_list("pk", flat=True))
     assert len(new_ids) == 2 and not new_ids & old_ids
@@ -421,7 +425,8 @@ def test_uploads_over_the_limit_are_refused(archive, editor, media_root, setting
 
 def test_a_large_export_is_streamed_from_a_file_on_disk(archive, editor, monkeypatch):
     monkeypatch.setattr("bundles.services.SPOOL_BYTES", 1024)  # any bundle rolls over to disk
-    response = export_action(as_user(editor), *archive.values())
+    client = as_user(editor)
+    response = downloaded(client, export_action(client, *archive.values()))
     assert response.streaming
     body = b"".join(response.streaming_content)
     assert int(response["Content-Length"]) == len(body) > 1024
@@ -458,11 +463,12 @@ def test_a_javascript_link_is_refused_by_name_on_the_page(archive, editor, media
     content = rewrite(exported_bytes(client, archive[HAEMANGIOMA]), javascript_reference)
     empty_the_archive()
     before = snapshot(media_root)
-    response = import_post(client, content)
-    assert response.status_code == 200
-    [error] = response.context["form"].non_field_errors()
-    assert error == f"Bundle rejected: case {HAEMANGIOMA}, reference 2: URL scheme must be http or https"
-    assert "javascript:" not in response.content.decode()  # the page names the record, not the link
+    job, error = import_outcome(client, import_post(client, content))
+    assert error == (
+        f"Bundle rejected: case {HAEMANGIOMA}, reference 2: URL scheme must be http or https. "
+        "Nothing was imported."
+    )
+    assert "javascript:" not in job_page(client, job).content.decode()  # it names the record, not the link
     assert snapshot(media_root) == before
 
 
@@ -479,9 +485,8 @@ def test_the_editor_chooses_whose_drafts_the_cases_become(archive, editor, facul
     assert "author" in refused.context["form"].errors
     assert snapshot(media_root) == before
 
-    response = import_post(client, content, author=faculty.pk)
-    assert response.status_code == 302
-    assert f"They are drafts of {faculty.username}" in page_messages(response)[0]
+    _job, message = import_outcome(client, import_post(client, content, author=faculty.pk))
+    assert f"They are drafts of {faculty.username}" in message
     case = Case.objects.get(slug=HAEMANGIOMA)
     assert (case.author, case.status, case.published_at) == (faculty, Case.Status.DRAFT, None)
 

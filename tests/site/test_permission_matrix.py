@@ -49,6 +49,7 @@ from reversion.models import Version
 from taggit.models import Tag
 
 from bundles.services import export_bundle_tempfile
+from bundles.tasks import bundle_export_enqueue, bundle_import_enqueue
 from cases.models import Case, Region
 from imaging.models import Image, Series, Upload
 from imaging.rendering import render_path
@@ -98,8 +99,30 @@ def media_root(settings, world_media):
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker, world_media):
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=world_media), transaction.atomic():
+def world_quarantine(tmp_path_factory):
+    return tmp_path_factory.mktemp("matrix-quarantine")
+
+
+def quarantine_storages(location) -> dict:
+    storages = django_settings.STORAGES
+    return {**storages, "quarantine": {**storages["quarantine"], "OPTIONS": {"location": location}}}
+
+
+@pytest.fixture
+def quarantine_root(settings, world_quarantine):
+    """Overrides the suite's per-test quarantine: the world's export waits for download in one folder."""
+    settings.STORAGES = quarantine_storages(world_quarantine)
+    return world_quarantine
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, world_media, world_quarantine):
+    storages = quarantine_storages(world_quarantine)
+    with (
+        django_db_blocker.unblock(),
+        override_settings(MEDIA_ROOT=world_media, STORAGES=storages),
+        transaction.atomic(),
+    ):
         yield build_world()
         transaction.set_rollback(True)
 
@@ -147,6 +170,14 @@ def build_world() -> SimpleNamespace:
         setattr(w, f"{key}_upload", Upload.objects.get(series=image.series))
         Series.objects.filter(pk=image.series_id).update(label=series_label(key))
     w.bundle = bundle_of(w.pub)
+    # Bundle jobs, run at once (the immediate backend): fac's export of two cases, waiting for download,
+    # and an editor's import that skipped the one case it held.
+    w.export_job = bundle_export_enqueue(case_ids=[w.pub.pk, w.draft_own.pk], by=users["faculty"])
+    w.import_job = bundle_import_enqueue(
+        bundle=SimpleUploadedFile("b.zip", w.bundle, "application/zip"),
+        on_conflict="skip",
+        by=users["editor"],
+    )
     w.version = {key: Version.objects.get_for_object(getattr(w, key)).first() for key in CASES}
     with reversion.create_revision():
         gone = Case.objects.create(slug="gone-case", title="A deleted case")
@@ -494,7 +525,7 @@ ADMIN_ROWS = [
     R(
         "export action published and other draft",
         "/admin/cases/case/",
-        "L L 403 200 200 200",
+        "L L 403" + " →/admin/cases/case/bundle-jobs/*" * 3,
         "post",
         {"action": "export_bundle", "_selected_action": ["{w.pub.pk}", "{w.draft_other.pk}"]},
         shows="bundle:pub draft_other",
@@ -502,7 +533,7 @@ ADMIN_ROWS = [
     R(
         "export action other draft only",
         "/admin/cases/case/",
-        "L L 403 →/admin/cases/case/ 200 200",
+        "L L 403 →/admin/cases/case/ →/admin/cases/case/bundle-jobs/* →/admin/cases/case/bundle-jobs/*",
         "post",
         {"action": "export_bundle", "_selected_action": ["{w.draft_other.pk}"]},
         shows="bundle:draft_other",
@@ -519,7 +550,7 @@ ADMIN_ROWS = [
     R(
         "import a bundle",
         "/admin/cases/case/import/",
-        "L 403 403 403 →/admin/cases/case/ →/admin/cases/case/",
+        "L 403 403 403 →/admin/cases/case/bundle-jobs/* →/admin/cases/case/bundle-jobs/*",
         "post",
         {
             "on_conflict": "rename",
@@ -528,6 +559,21 @@ ADMIN_ROWS = [
         unchanged="no case imported",
         changes="editor admin",
     ),
+    # A bundle job's page and an export's download: for the user who asked (fac, an editor) and editors.
+    R("bundle export job page", "/admin/cases/case/bundle-jobs/{w.export_job.pk}/", "L L 404 200 200 200"),
+    R(
+        "bundle export download",
+        "/admin/cases/case/bundle-jobs/{w.export_job.pk}/download/",
+        "L L 404 200 200 200",
+        shows="bundle:pub draft_own",
+    ),
+    R("bundle import job page", "/admin/cases/case/bundle-jobs/{w.import_job.pk}/", "L L 404 404 200 200"),
+    R(
+        "bundle import download",
+        "/admin/cases/case/bundle-jobs/{w.import_job.pk}/download/",
+        "L L 404 404 404 404",
+    ),
+    R("bundle job of nobody", "/admin/cases/case/bundle-jobs/999999/", "L L 404 404 404 404"),
     # An upload's progress page and its figures: for those who may edit the upload's case, as its series.
     *[
         R(f"upload {key} {page}", f"/admin/imaging/upload/{{w.{key}_upload.pk}}/{page}", outcomes)
@@ -765,6 +811,10 @@ def test_matrix(as_role, world, media_root, role, row):
     response = client.post(url, data) if row.method == "post" else client.get(url)
     expected = row.expected(role)
     assert_outcome(response, expected, url, world)
+    if row.shows.startswith("bundle:") and "/bundle-jobs/" in response.get("Location", ""):
+        # An export's job is done by now (the immediate backend): its bundle is checked for leaks.
+        response = client.get(f"{response['Location']}download/")
+        assert response.status_code == 200
     assert_no_leak(response, role, row, world)
     if row.unchanged and role not in row.changes.split():
         assert UNCHANGED[row.unchanged](world), row.unchanged
