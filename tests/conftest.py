@@ -11,6 +11,7 @@ from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
 from cases.seed import read_seed, seed_load
 from tests.helpers.accounts import make_user
 from tests.helpers.leaks import seeded_with_images, tempting_case  # noqa: F401 (fixtures shared by several modules)
+from tests.helpers.roles import roles_ensure
 
 
 def pytest_configure(config):
@@ -49,6 +50,14 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+
+
+@pytest.fixture(autouse=True)
+def roles_after_a_flush(request):
+    """Transactional tests start with the role groups, whatever a flush before them removed."""
+    if _transactional(request.node):
+        request.getfixturevalue("transactional_db")
+        roles_ensure()
 
 
 @pytest.fixture
