@@ -289,7 +289,7 @@ def test_the_sweeps_list_and_date_what_is_in_the_bucket(series, bucket, settings
     # The dead-upload sweep: a file stored while the dead run lived that no row names goes.
     waiting.delete()
     settings.UPLOAD_STALE_SECONDS = 1
-    kept = images_ingest(series=series, files=[InputFile("kept.dcm", CT)]).upload.report[0]["image_id"]
+    kept = images_ingest(series=series, files=[InputFile("kept.dcm", MR)]).upload.report[0]["image_id"]
     now = timezone.now()
     dead = Upload.objects.create(
         series=series,
