@@ -8,6 +8,7 @@ Diagnoses and regions, which the editor's autocompletes offer and its pop-ups cr
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from django import forms
 from django.contrib import admin, messages
@@ -42,6 +43,7 @@ from authoring.services import (
     case_submit_for_review,
     publish_blockers,
 )
+from cases import extensions
 from cases.admin_forms import CaseRowForm, DiagnosisForm, WellFormedIdsMixin
 from cases.modalities import MODALITY_CHOICES
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
@@ -188,6 +190,13 @@ class CaseRowInline:
         return super().has_delete_permission(request, obj) and self._case_allows(request, obj)
 
 
+@cache
+def as_case_row_inline(inline: type) -> type:
+    """An inline another app adds to the case editor (``cases.extensions.case_admin_inlines``), under
+    the same rules as the editor's own rows."""
+    return type(inline.__name__, (CaseRowInline, inline), {"__module__": inline.__module__})
+
+
 ORDER_HELP = "Position in the list; a new row left at 0 goes last."
 
 
@@ -319,6 +328,9 @@ class CaseAdmin(VersionAdmin):
         ("Browsing", {"fields": ["regions", "tags"]}),
         ("Source", {"fields": ["attribution", "licence"]}),
     ]
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *map(as_case_row_inline, extensions.case_admin_inlines)]
 
     # Who sees and changes what.
 
