@@ -164,6 +164,9 @@ class OrderedInlineFormSet(BaseInlineFormSet):
             rows.filter(pk=pk).update(order=top + offset)
 
 
+ROW_CEILING = 100
+
+
 class CaseRowInline:
     """Inline rows follow the case: editable exactly when the case is (``authoring.rules.may_edit``)."""
 
@@ -171,10 +174,12 @@ class CaseRowInline:
     form = CaseRowForm
     # No case has this many findings, differential items or references; a forged form count beyond
     # it is refused before a form is built (Django's own ceiling is 1,000 more than max_num).
-    max_num = 100
+    max_num = ROW_CEILING
 
     def get_formset(self, request, obj=None, **kwargs):
-        kwargs.setdefault("absolute_max", self.max_num)
+        # The ceiling itself, not ``self.max_num``: the admin sets that to 0 on a read-only case, and a
+        # one-to-one row's formset (quiz's format) allows one form whatever max_num says.
+        kwargs.setdefault("absolute_max", ROW_CEILING)
         return super().get_formset(request, obj, **kwargs)
 
     def _case_allows(self, request, obj) -> bool:
