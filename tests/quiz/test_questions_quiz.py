@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from quiz.models import QuizAttempt, ReviewCard
 from quiz.questions import askable_questions
-from tests.helpers.accounts import make_user
 from tests.helpers.leaks import (
     assert_quiz_page_leaks_nothing,
     fetch,
@@ -110,7 +109,7 @@ def test_each_part_keeps_its_outcome_and_the_schedule_takes_the_lowest(client, c
     answer_question(client, question_url, WRONG)
     attempt.refresh_from_db()
     assert attempt.mark == "correct"
-    assert list(attempt.question_marks.values())[0]["correct"] is False
+    assert next(iter(attempt.question_marks.values()))["correct"] is False
     card.refresh_from_db()
     assert card.last_quality == 1 and card.repetitions == 0
     assert card.due_on == timezone.localdate() + timedelta(days=1)
@@ -140,7 +139,7 @@ def test_the_first_answer_stands(client, case, resident):
     token = QuizAttempt.objects.get().token
     right = position_of(page, correct_text(case.questions.get()))
     client.post(question_url.split("?")[0], {"attempt": token, "choice": right})
-    assert list(QuizAttempt.objects.get().question_marks.values())[0]["correct"] is False
+    assert next(iter(QuizAttempt.objects.get().question_marks.values()))["correct"] is False
 
 
 def test_a_choice_out_of_range_is_refused(client, case):
