@@ -128,7 +128,6 @@ class OptionInline(admin.StackedInline):
     formset = OptionFormSet
     fields = [("text", "is_correct", "order"), "rationale"]
     min_num, max_num = MIN_OPTIONS, MAX_OPTIONS
-    validate_min = validate_max = True
     extra = 0
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 80})}}
 
@@ -139,8 +138,9 @@ class OptionInline(admin.StackedInline):
             field.help_text = "1 to 6; left empty, the first free one. Residents see the options shuffled."
         return field
 
-    def get_extra(self, request, obj=None, **kwargs):
-        return MIN_OPTIONS if obj is None or not obj.options.exists() else 0
+    def get_formset(self, request, obj=None, **kwargs):
+        # The admin passes min_num and max_num to the formset but not whether to enforce them.
+        return super().get_formset(request, obj, validate_min=True, validate_max=True, **kwargs)
 
     # The options follow their question's case (checked by QuestionAdmin).
     def has_add_permission(self, request, obj=None):
