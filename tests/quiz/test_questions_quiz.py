@@ -211,24 +211,22 @@ def test_the_diagnosis_page_gives_no_question_away(client, tempting_case):
 
 
 def test_a_quiz_session_asks_the_questions_before_the_next_case(client, case, make_case):
-    second = make_case(slug="second-case")
-    response = client.post("/quiz/", {"count": 5})
-    session_url = response["Location"]
+    second = make_case(slug="second-case")  # no questions
+    session_url = client.post("/quiz/", {"count": 5})["Location"]
     session_id = session_url.split("/")[3]
     first_url = client.get(session_url)["Location"]
-    first = case if case.slug in first_url else second
-    question_url = answer_diagnosis(client, first, session=session_id)
-    if first == second:  # no questions: straight to the reveal, then on to the case with questions
-        assert "/quiz/questions/" not in question_url
-        question_url = answer_diagnosis(client, case, session=session_id)
+    if second.slug in first_url:
+        revealed = client.post(f"/cases/{second.slug}/quiz/", {"guess": "x", "session": session_id})
+        assert revealed.status_code == 200 and "Next case" in revealed.content.decode()
+        assert case.slug in client.get(session_url)["Location"]
+    question_url = answer_diagnosis(client, case, session=session_id)
     assert "/quiz/questions/" in question_url
     answered = answer_question(client, question_url, WRONG)
-    revealed = client.get(
-        re.search(r'href="([^"]+)">See the answer', answered).group(1).replace("&amp;", "&")
-    )
-    html = revealed.content.decode()
-    assert "Quiz session" in html
-    assert ("See your score" in html) == (first == second)
+    assert "Quiz session · case" in answered
+    next_url = re.search(r'href="([^"]+)">See the answer', answered).group(1).replace("&amp;", "&")
+    html = client.get(next_url).content.decode()
+    assert "Final diagnosis" in html and "0 of 1 right" in html
+    assert ("See your score" in html) == (second.slug in first_url)
     score = client.get(f"/quiz/session/{session_id}/score/").content.decode()
     assert "questions: 0 of 1 right" in score
 
