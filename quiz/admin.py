@@ -66,6 +66,9 @@ class QuestionInline(admin.TabularInline):
         "Single-best-answer questions (save, then write each question's options on its page)"
     )
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("options")
+
     @admin.display(description="Options")
     def options_state(self, question):
         if question.pk is None:
