@@ -198,16 +198,21 @@ KNOWN_SITE_WIDE: set[str] = set()
 
 
 def assert_quiz_page_leaks_nothing(
-    client: Client, case: Case, url: str | None = None, also: frozenset[str] = frozenset()
+    client: Client,
+    case: Case,
+    url: str | None = None,
+    also: frozenset[str] = frozenset(),
+    shown: frozenset[str] = frozenset(),
 ) -> int:
     """Fetch the quiz page and everything it references; no answer string (nor any of ``also``) may
-    be in any of it. Returns how many URLs were fetched."""
+    be in any of it, but those the page rightly shows (``shown``: a question page's option texts, the
+    correct one among them). Returns how many URLs were fetched."""
     url = url or f"/cases/{case.slug}/quiz/"
     response = client.get(url, follow=True)
     assert response.status_code == 200
     html = response.content.decode()
     assert "Quiz case" in html and 'class="quiz-form' in html, "not the unrevealed quiz page"
-    strings = answer_strings(case) | also
+    strings = (answer_strings(case) | also) - shown
     chrome = site_wide_text(client)
     final_names = (
         {case.final_diagnosis.name, *case.final_diagnosis.synonyms} if case.final_diagnosis else set()
