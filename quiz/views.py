@@ -316,6 +316,23 @@ class QuizStartView(View):
         return redirect("quiz_session", session_id=quiz_session.id)
 
 
+def unfinished_case_url(request, quiz_session) -> str | None:
+    """The case answered last in the session, while questions of its attempt wait: the session goes on
+    with them, not with the next case (its diagnosis alone moved the session's pointer on)."""
+    answered = [case_id for case_id in quiz_session.case_ids if quiz_session.token_for(case_id)]
+    if not answered:
+        return None
+    attempt = attempts_for(request).get(quiz_session.token_for(answered[-1]))
+    case = quizzable_cases().filter(pk=answered[-1]).only("pk", "slug").first()
+    if (
+        attempt is None
+        or case is None
+        or next_question(askable_questions(case), attempt.question_marks) is None
+    ):
+        return None
+    return case_quiz_url(case, attempt=attempt.token)
+
+
 class QuizSessionView(View):
     """Where a quiz session stands: on to its next unanswered case, or to the score when all are done."""
 
@@ -323,6 +340,9 @@ class QuizSessionView(View):
         quiz_session = quiz_session_load(request.session, session_id)
         if quiz_session is None:
             raise Http404("No such quiz session.")
+        unfinished = unfinished_case_url(request, quiz_session)
+        if unfinished:
+            return HttpResponseRedirect(unfinished)
         while not quiz_session.finished:
             case_id = quiz_session.current_case_id
             case = quizzable_cases().filter(pk=case_id).only("pk", "slug").first()

@@ -221,6 +221,9 @@ def test_a_quiz_session_asks_the_questions_before_the_next_case(client, case, ma
         assert case.slug in client.get(session_url)["Location"]
     question_url = answer_diagnosis(client, case, session=session_id)
     assert "/quiz/questions/" in question_url
+    # Back to the session before answering: it goes on with this case's question, not the next case.
+    reopened = client.get(session_url)["Location"]
+    assert client.get(reopened)["Location"] == question_url
     answered = answer_question(client, question_url, WRONG)
     assert "Quiz session · case" in answered
     next_url = re.search(r'href="([^"]+)">See the answer', answered).group(1).replace("&amp;", "&")
