@@ -183,3 +183,35 @@ def test_a_new_question_offers_three_option_rows_and_room_for_six(client, facult
     page = client.get(f"{QUESTIONS}add/").content.decode()
     assert 'name="options-TOTAL_FORMS" value="3"' in page
     assert 'name="options-MAX_NUM_FORMS" value="6"' in page
+
+
+def test_restoring_a_case_version_restores_its_questions(client, editor):
+    case = complete_case(status=PUBLISHED)
+    question = add_question(case, stem="As first written?")
+    client.force_login(editor)
+    initial = list(question.options.all())
+    rows = [(option.text, option.is_correct, option.rationale) for option in initial]
+    for stem in ["As first written?", "Rewritten?"]:
+        data = {"stem": stem, "order": "1", **options_data(rows, initial=initial)}
+        assert client.post(question_url(question), data).status_code == 302
+    first = Version.objects.get_for_object(case).last()
+    question.options.filter(order=4).delete()
+    first.revision.revert(delete=True)
+    question.refresh_from_db()
+    assert question.stem == "As first written?" and question.options.count() == 4
+
+
+def test_the_versions_page_lists_a_question_save(client, editor):
+    case = complete_case(status=PUBLISHED)
+    question = add_question(case)
+    client.force_login(editor)
+    initial = list(question.options.all())
+    rows = [(option.text, option.is_correct, option.rationale) for option in initial]
+    for stem in ["First?", "Second?"]:
+        client.post(
+            question_url(question), {"stem": stem, "order": "1", **options_data(rows, initial=initial)}
+        )
+    old, new = Version.objects.get_for_object(case).order_by("pk")
+    response = client.get(f"/admin/cases/case/{case.pk}/versions/?from={old.pk}&to={new.pk}")
+    assert response.status_code == 200
+    assert "Question changed." in response.content.decode()
