@@ -137,7 +137,8 @@ class CaseQuizView(View):
         questions = askable_questions(case)
         context = {
             "quiz_case": quiz_case(case),  # never the Case: the template cannot print the answer
-            "asks_diagnosis": asks_diagnosis(case, questions),
+            # Missing (other apps render this template too, e.g. weekly): the diagnosis is asked.
+            "questions_only": not asks_diagnosis(case, questions),
             "question_count": len(questions),
             "form": form,
             "quiz_session": quiz_session,
@@ -257,7 +258,8 @@ class QuizPreviewView(LoginRequiredMixin, View):
         questions = askable_questions(case)
         context = {
             "quiz_case": quiz_case(case),
-            "asks_diagnosis": asks_diagnosis(case, questions),
+            # Missing (other apps render this template too, e.g. weekly): the diagnosis is asked.
+            "questions_only": not asks_diagnosis(case, questions),
             "question_count": len(questions),
             "form": AnswerForm(),
             "quiz_session": None,
