@@ -36,6 +36,7 @@ class QuizAttemptAdmin(admin.ModelAdmin):
         "mark",
         "override",
         "matched_name",
+        "question_marks",
         "quiz_session",
         "created_at",
     ]

@@ -55,6 +55,7 @@ from imaging.rendering import render_path
 from quiz.models import Mark, QuizAttempt, ReviewCard
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case
+from tests.helpers.questions import add_question
 from weekly.models import week_start_of
 from weekly.services import weekly_case_schedule
 
@@ -147,6 +148,8 @@ def build_world() -> SimpleNamespace:
         setattr(w, f"{key}_upload", Upload.objects.get(series=image.series))
         Series.objects.filter(pk=image.series_id).update(label=series_label(key))
     w.bundle = bundle_of(w.pub)
+    w.draft_own_question = add_question(w.draft_own)
+    w.draft_other_question = add_question(w.draft_other)
     w.version = {key: Version.objects.get_for_object(getattr(w, key)).first() for key in CASES}
     with reversion.create_revision():
         gone = Case.objects.create(slug="gone-case", title="A deleted case")
@@ -290,6 +293,19 @@ SITE_ROWS = [
         {"attempt": "{w.attempt.token}", "override": "correct"},
         unchanged="attempt not overridden",
     ),
+    # A question is asked only within the asker's own attempt at its own (published) case.
+    R(
+        "quiz question of another's attempt",
+        "/cases/{w.pub.slug}/quiz/questions/{w.draft_own_question.pk}/?attempt={w.attempt.token}",
+        "404 404 404 404 404 404",
+    ),
+    R(
+        "quiz question answered in another's attempt",
+        "/cases/{w.draft_own.slug}/quiz/questions/{w.draft_own_question.pk}/",
+        "404 404 404 404 404 404",
+        "post",
+        {"attempt": "{w.attempt.token}", "choice": "1"},
+    ),
     R("quiz preview published", "/cases/{w.pub.slug}/quiz/preview/", "L 404 404 200 200 200"),
     R("quiz preview own draft", "/cases/{w.draft_own.slug}/quiz/preview/", "L 404 404 200 200 200"),
     R("quiz preview other draft", "/cases/{w.draft_other.slug}/quiz/preview/", "L 404 404 404 200 200"),
@@ -387,7 +403,7 @@ ADMIN_ROWS = [
     ),
     R("admin app cases", "/admin/cases/", "L L 404 200 200 200"),
     R("admin app imaging", "/admin/imaging/", "L L 404 200 200 200"),
-    R("admin app quiz", "/admin/quiz/", "L L 404 404 404 200"),
+    R("admin app quiz", "/admin/quiz/", "L L 404 200 200 200"),
     R("admin app auth", "/admin/auth/", "L L 404 404 404 200"),
     R("admin app taggit", "/admin/taggit/", "L L 404 404 404 200"),
     R("admin app axes", "/admin/axes/", "L L 404 404 404 200"),
@@ -561,6 +577,16 @@ ADMIN_MODELS = {
     "taggit.Tag": only_superusers("tag"),
     "quiz.QuizAttempt": only_superusers("attempt"),
     "quiz.ReviewCard": only_superusers("reviewcard"),
+    # Questions follow their case (cases.rules.may_edit); faculty may delete those of their own drafts.
+    "quiz.Question": model_pages(
+        "L L 403 200 200 200",
+        "L L 403 200 200 200",
+        {
+            # (change, delete, history)
+            "draft_own_question": ("L L 403 200 200 200", "L L 403 200 200 200", "L L A 200 200 200"),
+            "draft_other_question": ("L L 403 A 200 200", "L L 403 A 200 200", "L L A A 200 200"),
+        },
+    ),
     # The case of the week's schedule: editors only.
     "weekly.WeeklyCase": model_pages(
         "L L 403 403 200 200",
