@@ -148,8 +148,6 @@ def build_world() -> SimpleNamespace:
         setattr(w, f"{key}_upload", Upload.objects.get(series=image.series))
         Series.objects.filter(pk=image.series_id).update(label=series_label(key))
     w.bundle = bundle_of(w.pub)
-    w.draft_own_question = add_question(w.draft_own)
-    w.draft_other_question = add_question(w.draft_other)
     w.version = {key: Version.objects.get_for_object(getattr(w, key)).first() for key in CASES}
     with reversion.create_revision():
         gone = Case.objects.create(slug="gone-case", title="A deleted case")
@@ -161,6 +159,8 @@ def build_world() -> SimpleNamespace:
     w.group = Group.objects.get(name="resident")
     w.user = users["res2"]
     w.attempt = QuizAttempt.objects.create(user=users["res2"], case=w.pub, guess="x", mark=Mark.WRONG)
+    w.draft_own_question = add_question(w.draft_own)
+    w.draft_other_question = add_question(w.draft_other)
     w.reviewcard = ReviewCard.objects.create(
         user=users["res2"], case=w.pub, due_on=timezone.localdate(), reviewed_at=timezone.now()
     )
