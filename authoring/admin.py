@@ -8,6 +8,7 @@ Diagnoses and regions, which the editor's autocompletes offer and its pop-ups cr
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from django import forms
 from django.contrib import admin, messages
@@ -42,6 +43,7 @@ from authoring.services import (
     case_submit_for_review,
     publish_blockers,
 )
+from cases import extensions
 from cases.admin_forms import CaseRowForm, DiagnosisForm, WellFormedIdsMixin
 from cases.modalities import MODALITY_CHOICES
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
@@ -162,6 +164,9 @@ class OrderedInlineFormSet(BaseInlineFormSet):
             rows.filter(pk=pk).update(order=top + offset)
 
 
+ROW_CEILING = 100
+
+
 class CaseRowInline:
     """Inline rows follow the case: editable exactly when the case is (``authoring.rules.may_edit``)."""
 
@@ -169,10 +174,12 @@ class CaseRowInline:
     form = CaseRowForm
     # No case has this many findings, differential items or references; a forged form count beyond
     # it is refused before a form is built (Django's own ceiling is 1,000 more than max_num).
-    max_num = 100
+    max_num = ROW_CEILING
 
     def get_formset(self, request, obj=None, **kwargs):
-        kwargs.setdefault("absolute_max", self.max_num)
+        # The ceiling itself, not ``self.max_num``: the admin sets that to 0 on a read-only case, and a
+        # one-to-one row's formset (quiz's format) allows one form whatever max_num says.
+        kwargs.setdefault("absolute_max", ROW_CEILING)
         return super().get_formset(request, obj, **kwargs)
 
     def _case_allows(self, request, obj) -> bool:
@@ -186,6 +193,13 @@ class CaseRowInline:
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and self._case_allows(request, obj)
+
+
+@cache
+def as_case_row_inline(inline: type) -> type:
+    """An inline another app adds to the case editor (``cases.extensions.case_admin_inlines``), under
+    the same rules as the editor's own rows."""
+    return type(inline.__name__, (CaseRowInline, inline), {"__module__": inline.__module__})
 
 
 ORDER_HELP = "Position in the list; a new row left at 0 goes last."
@@ -319,6 +333,9 @@ class CaseAdmin(VersionAdmin):
         ("Browsing", {"fields": ["regions", "tags"]}),
         ("Source", {"fields": ["attribution", "licence"]}),
     ]
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *map(as_case_row_inline, extensions.case_admin_inlines)]
 
     # Who sees and changes what.
 

@@ -9,6 +9,7 @@ import difflib
 from dataclasses import dataclass, field
 
 import reversion
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils.formats import localize
@@ -27,13 +28,22 @@ SKIPPED_FIELDS = {"id", "case", "content_object", "created_at", "updated_at"}
 MISSING = "—"
 
 
+def case_follows() -> tuple[str, ...]:
+    """The case's own rows, and those other apps keep for it (an app config's ``case_history_follows``:
+    quiz's questions). The app registry lists every app's config before any app's models load."""
+    others = (
+        name for config in apps.get_app_configs() for name in getattr(config, "case_history_follows", ())
+    )
+    return (*CASE_FOLLOW, *others)
+
+
 def register_case_history() -> None:
     for model in ROW_MODELS:
         if not reversion.is_registered(model):
             reversion.register(model)
     if not reversion.is_registered(Case):
         # Tags are followed as rows (their through model has its own key); the manager is no field value.
-        reversion.register(Case, follow=CASE_FOLLOW, exclude=["tags"])
+        reversion.register(Case, follow=case_follows(), exclude=["tags"])
 
 
 @dataclass(frozen=True)

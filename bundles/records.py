@@ -84,6 +84,8 @@ CASE_KEYS = {
     "published_at",
     "author",
     "revision_summary",
+    "questions",  # these two: bundles.questions
+    "quiz_format",
 }
 FINDING_KEYS = set(FINDING_FIELDS)
 DIFFERENTIAL_KEYS = {"diagnosis", *DIFFERENTIAL_FIELDS}

@@ -51,6 +51,7 @@ from django.utils import timezone
 from reversion.models import Version
 
 from bundles.images import IMAGE_FIELDS, case_images_create
+from bundles.questions import questions_create, questions_to_dict
 from bundles.records import CASE_FIELDS, DiagnosisChanges, RecordError, case_records_create
 from cases.models import Case, Diagnosis, Region
 from imaging.inputs import is_zip
@@ -218,6 +219,7 @@ def case_to_dict(case: Case) -> tuple[dict, dict[str, bytes]]:
         "regions": [_region_entry(region) for region in case.regions.select_related("parent__parent")],
         "tags": sorted(case.tags.names()),
         "studies": studies,
+        **questions_to_dict(case),
         "revision_summary": _revision_summary(case),
     }
     return data, files
@@ -559,9 +561,9 @@ def import_bundle(
                         Case.objects.filter(slug=slug).delete()
                         report.replaced.append(slug)
                 with _named_errors(data["slug"]):
-                    written.append(
-                        (data, case_records_create(data, slug=slug, author=author, changes=changes))
-                    )
+                    records = case_records_create(data, slug=slug, author=author, changes=changes)
+                    questions_create(data, case=records.case)
+                    written.append((data, records))
                 report.imported.append(slug)
             handled = len(report.skipped)
             progress(handled, len(bundle.cases))

@@ -7,6 +7,11 @@ from collections.abc import Callable, Iterable
 
 from django.db.models import Prefetch
 
+# Inline admin classes of rows other apps keep for a case (quiz's questions), which the case editor
+# shows after its own; it applies its case-row rules to them (who may edit which case, row order).
+# An app appends in its admin module, which the admin's autodiscovery imports.
+case_admin_inlines: list[type] = []
+
 # Each returns a lookup that ``CaseQuerySet.for_detail()`` prefetches with the case's own rows.
 detail_prefetches: list[Callable[[], Prefetch | str]] = []
 

@@ -84,7 +84,7 @@ def standing(resident, items: list[PlaylistItem], completions) -> Standing:
         if result.last_activity is None or completion.completed_at > result.last_activity:
             result.last_activity = completion.completed_at
         attempt: QuizAttempt | None = completion.attempt
-        if attempt is not None:
+        if attempt is not None and attempt.effective_mark:  # else only its questions were asked
             result.answered += 1
             result.marks[attempt.effective_mark] += 1
             result.correct += attempt.effective_mark == Mark.CORRECT

@@ -16,6 +16,7 @@ from cases.models import Case
 from quiz import services
 from quiz.matching import Answer, Grade
 from quiz.models import Mark, QuizAttempt
+from quiz.questions import QuestionMark
 
 SESSION_KEY = "quiz_attempts"
 # An anonymous session is a scratch pad, not a history: the oldest attempts make room for new ones.
@@ -61,6 +62,9 @@ class DatabaseAttempts:
     def override(self, attempt: QuizAttempt, override: str) -> QuizAttempt:
         return services.attempt_override(attempt=attempt, override=override)
 
+    def answer_question(self, attempt: QuizAttempt, question_id: int, marked: QuestionMark) -> QuizAttempt:
+        return services.question_answer_record(attempt=attempt, question_id=question_id, marked=marked)
+
     def seen_case_ids(self) -> set[int]:
         return set(QuizAttempt.objects.filter(user=self.user).values_list("case_id", flat=True))
 
@@ -104,6 +108,7 @@ class SessionAttempts:
             "mark": grade.mark,
             "override": "",
             "matched_name": grade.matched_name,
+            "question_marks": {},
             "quiz_session": str(quiz_session) if quiz_session else None,
             "created_at": timezone.now().isoformat(),
         }
@@ -122,6 +127,7 @@ class SessionAttempts:
             mark=data["mark"],
             override=data["override"],
             matched_name=data["matched_name"],
+            question_marks=data.get("question_marks", {}),
             quiz_session=parse_token(data["quiz_session"]) if data["quiz_session"] else None,
             created_at=datetime.fromisoformat(data["created_at"]),
         )
@@ -141,11 +147,23 @@ class SessionAttempts:
     def override(self, attempt: QuizAttempt, override: str) -> QuizAttempt:
         if override not in ("", *Mark.values):
             raise ValueError(f"Unknown mark {override!r}")
+        if override and not attempt.mark:
+            raise ValueError("No diagnosis was asked in this attempt: there is no mark to override")
         stored = self._stored()
         stored[str(attempt.token)]["override"] = override
         self._save(stored)
         attempt.override = override
         return attempt
+
+    def answer_question(self, attempt: QuizAttempt, question_id: int, marked: QuestionMark) -> QuizAttempt:
+        """As :func:`quiz.services.question_answer_record`: the first answer to a question stands."""
+        stored = self._stored()
+        data = stored[str(attempt.token)]
+        answers = data.setdefault("question_marks", {})
+        if str(question_id) not in answers:
+            answers[str(question_id)] = {"option": marked.option.pk, "correct": marked.correct}
+            self._save(stored)
+        return self._attempt(str(attempt.token), data)
 
     def seen_case_ids(self) -> set[int]:
         return {data["case_id"] for data in self._stored().values()}

@@ -2,7 +2,7 @@ from django import forms
 
 from cases.facets import Facets, FacetValue
 from quiz.matching import Answer
-from quiz.models import Mark
+from quiz.models import MAX_OPTIONS, Mark
 
 DIFFERENTIAL_FIELDS = 3
 NAME_MAX_LENGTH = 200
@@ -43,6 +43,17 @@ class AnswerForm(forms.Form):
     def answer(self) -> Answer:
         ranked = (self.cleaned_data[f"differential_{rank}"] for rank in range(1, DIFFERENTIAL_FIELDS + 1))
         return Answer(self.cleaned_data["guess"], tuple(item for item in ranked if item))
+
+
+class QuestionAnswerForm(forms.Form):
+    """A choice among a question's options, by the position it was shown at (never the option's id)."""
+
+    attempt = forms.UUIDField(widget=forms.HiddenInput)
+    choice = forms.TypedChoiceField(
+        choices=[(position, position) for position in range(1, MAX_OPTIONS + 1)],
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
 
 
 class OverrideForm(forms.Form):

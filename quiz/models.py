@@ -6,6 +6,7 @@ Django session only (``quiz/attempts.py``).
 
 import uuid
 
+import reversion
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -19,6 +20,9 @@ class Mark(models.TextChoices):
     WRONG = "wrong", "Wrong"
 
 
+NOT_ASKED = "Diagnosis not asked"
+
+
 class QuizAttempt(models.Model):
     """One answer to one case. ``mark`` is the server's; ``override`` is the resident's, kept beside it."""
 
@@ -27,7 +31,8 @@ class QuizAttempt(models.Model):
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="quiz_attempts")
     guess = models.CharField(max_length=200, blank=True)
     differential = models.JSONField(default=list, blank=True, help_text="The resident's ranked differential.")
-    mark = models.CharField(max_length=12, choices=Mark.choices)
+    # Empty when the case's author asks only its questions, not the free-text diagnosis (QuizFormat).
+    mark = models.CharField(max_length=12, choices=Mark.choices, blank=True)
     override = models.CharField(
         max_length=12,
         choices=Mark.choices,
@@ -38,12 +43,17 @@ class QuizAttempt(models.Model):
         max_length=200, blank=True, help_text="The name of the diagnosis the guess was matched to."
     )
     quiz_session = models.UUIDField(null=True, blank=True, help_text="The quiz session it was part of.")
+    # Question id (a string: JSON keys) → {"option": the chosen option's id, "correct": the server's mark}.
+    # Kept on the attempt so that anonymous residents' attempts (in the session) keep them alike.
+    question_marks = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(mark__in=Mark.values), name="quiz_attempt_mark_valid"),
+            models.CheckConstraint(
+                condition=Q(mark__in=["", *Mark.values]), name="quiz_attempt_mark_valid_or_not_asked"
+            ),
             models.CheckConstraint(
                 condition=Q(override__in=["", *Mark.values]), name="quiz_attempt_override_valid"
             ),
@@ -62,7 +72,15 @@ class QuizAttempt(models.Model):
         return self.override or self.mark
 
     def get_effective_mark_display(self) -> str:
-        return Mark(self.effective_mark).label
+        return Mark(self.effective_mark).label if self.effective_mark else NOT_ASKED
+
+    @property
+    def questions_answered(self) -> int:
+        return len(self.question_marks)
+
+    @property
+    def questions_right(self) -> int:
+        return sum(bool(answer["correct"]) for answer in self.question_marks.values())
 
 
 class ReviewCard(models.Model):
@@ -91,3 +109,80 @@ class ReviewCard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on case {self.case_id}: due {self.due_on}"
+
+
+class QuizFormat(models.Model):
+    """How a case is quizzed, when its author chose: without this row, the diagnosis, then any questions."""
+
+    case = models.OneToOneField("cases.Case", on_delete=models.CASCADE, related_name="quiz_format")
+    ask_diagnosis = models.BooleanField(
+        default=True,
+        help_text="Untick to ask only the case's questions instead of the free-text diagnosis "
+        "(which needs at least one complete question).",
+    )
+
+    class Meta:
+        verbose_name = "quiz format"
+
+    def __str__(self) -> str:
+        return "Diagnosis, then questions" if self.ask_diagnosis else "Questions only"
+
+
+MIN_OPTIONS, MAX_OPTIONS = 3, 6
+
+
+class Question(models.Model):
+    """A single-best-answer question on a case, asked in the order given, after (or instead of) the
+    diagnosis. Its options (3 to 6, exactly one correct) are written on the question's own admin page."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveSmallIntegerField(default=0)
+    stem = models.TextField(help_text="The question, e.g. “Which is the most appropriate next step?”")
+
+    class Meta:
+        ordering = ["case", "order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["case", "order"], name="question_order_unique")]
+
+    def __str__(self) -> str:
+        return self.stem if len(self.stem) <= 80 else self.stem[:79] + "…"
+
+
+class QuestionOption(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="options")
+    order = models.PositiveSmallIntegerField(
+        help_text=f"1 to {MAX_OPTIONS}; residents see the options shuffled."
+    )
+    text = models.CharField(max_length=300)
+    is_correct = models.BooleanField("correct", default=False)
+    rationale = models.TextField(help_text="Why this option is right or wrong; shown after the answer.")
+
+    class Meta:
+        ordering = ["question", "order"]
+        constraints = [
+            # Positions 1 to 6, each once: the database itself holds a question to six options at most.
+            models.CheckConstraint(
+                condition=Q(order__gte=1, order__lte=MAX_OPTIONS), name="question_option_order_range"
+            ),
+            models.UniqueConstraint(fields=["question", "order"], name="question_option_order_unique"),
+            models.UniqueConstraint(
+                fields=["question"], condition=Q(is_correct=True), name="question_one_correct_option"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def register_question_history() -> None:
+    """Questions are part of the case: each revision of a case holds them with their options (the case
+    follows ``QuizConfig.case_history_follows``). Registered with the models, as authoring registers the
+    case, so that the case editor's revisions find them registered."""
+    if not reversion.is_registered(QuestionOption):
+        reversion.register(QuestionOption)
+    if not reversion.is_registered(Question):
+        reversion.register(Question, follow=["options"])
+    if not reversion.is_registered(QuizFormat):
+        reversion.register(QuizFormat)
+
+
+register_question_history()

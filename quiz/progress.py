@@ -101,6 +101,13 @@ class Progress:
     by_region: list[Tally] = field(default_factory=list)
     by_modality: list[Tally] = field(default_factory=list)
     by_diagnosis: list[Tally] = field(default_factory=list)
+    # Single-best-answer questions, a dimension of their own: right or wrong, whatever the case.
+    questions_answered: int = 0
+    questions_right: int = 0
+
+    @property
+    def percent_questions_right(self) -> int:
+        return round(100 * self.questions_right / self.questions_answered) if self.questions_answered else 0
 
 
 def _top_level(region: Region, tree: RegionTree) -> Region:
@@ -137,8 +144,13 @@ def progress_for(user) -> Progress:
     by_region: dict[str, Tally] = {}
     by_modality: dict[str, Tally] = {}
     by_diagnosis: dict[str, Tally] = {}
+    questions_answered = questions_right = 0
     for attempt in attempts:
+        questions_answered += attempt.questions_answered
+        questions_right += attempt.questions_right
         case, mark = attempt.case, attempt.effective_mark
+        if not mark:
+            continue  # the diagnosis was not asked: only the questions count
         overall.add(mark)
         regions = top_level_region_names(case, tree)
         modalities = modality_names(case)
@@ -153,4 +165,6 @@ def progress_for(user) -> Progress:
         by_region=_weakest_first(by_region.values()),
         by_modality=_weakest_first(by_modality.values()),
         by_diagnosis=_weakest_first(by_diagnosis.values()),
+        questions_answered=questions_answered,
+        questions_right=questions_right,
     )

@@ -22,6 +22,16 @@ PASSING_QUALITY = 3
 # The server's mark (or the resident's override) as an SM-2 quality.
 # An alternative from the case's differential (2) is below the pass mark: the case comes back tomorrow.
 QUALITY_BY_MARK = {"correct": 5, "close": 3, "differential": 2, "wrong": 1}
+# A single-best-answer question is right or wrong: as a correct or a wrong diagnosis.
+QUALITY_RIGHT_ANSWER, QUALITY_WRONG_ANSWER = 5, 1
+
+
+def attempt_quality(mark: str, question_results: Iterable[bool]) -> int | None:
+    """One review's quality: the lowest among the parts of the attempt that were answered (the diagnosis,
+    unless it was not asked, and each question); None when no part was."""
+    qualities = [QUALITY_BY_MARK[mark]] if mark else []
+    qualities += [QUALITY_RIGHT_ANSWER if right else QUALITY_WRONG_ANSWER for right in question_results]
+    return min(qualities, default=None)
 
 
 @dataclass(frozen=True)

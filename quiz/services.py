@@ -11,7 +11,8 @@ from django.utils import timezone
 from cases.models import Case
 from quiz.matching import Answer, Grade
 from quiz.models import Mark, QuizAttempt, ReviewCard
-from quiz.scheduling import QUALITY_BY_MARK, sm2_replay
+from quiz.questions import QuestionMark
+from quiz.scheduling import attempt_quality, sm2_replay
 
 
 @transaction.atomic
@@ -59,9 +60,24 @@ def attempt_override(*, attempt: QuizAttempt, override: str) -> QuizAttempt:
     """Keep the resident's own mark beside the server's; an empty override withdraws it."""
     if override not in ("", *Mark.values):
         raise ValueError(f"Unknown mark {override!r}")
+    if override and not attempt.mark:
+        raise ValueError("No diagnosis was asked in this attempt: there is no mark to override")
     attempt.override = override
     attempt.save(update_fields=["override"])
     # The override changes the quality of that review, so the whole schedule is recomputed.
+    review_card_refresh(user=attempt.user, case=attempt.case)
+    return attempt
+
+
+@transaction.atomic
+def question_answer_record(*, attempt: QuizAttempt, question_id: int, marked: QuestionMark) -> QuizAttempt:
+    """Keep the resident's first answer to a question of the attempt (a resent form changes nothing),
+    and let the review schedule take it into account."""
+    attempt = QuizAttempt.objects.select_for_update().get(pk=attempt.pk)
+    if str(question_id) in attempt.question_marks:
+        return attempt
+    attempt.question_marks[str(question_id)] = {"option": marked.option.pk, "correct": marked.correct}
+    attempt.save(update_fields=["question_marks"])
     review_card_refresh(user=attempt.user, case=attempt.case)
     return attempt
 
@@ -73,15 +89,18 @@ def review_card_refresh(*, user, case: Case) -> ReviewCard | None:
     A replay rather than one step per attempt, so that an override of any past attempt counts as if
     the resident had marked it so at the time.
     """
-    attempts = list(
+    reviewed = []
+    attempts = (
         QuizAttempt.objects.filter(user=user, case=case)
         .order_by("created_at", "pk")
-        .only("created_at", "mark", "override")
+        .only("created_at", "mark", "override", "question_marks")
     )
-    schedule = sm2_replay(
-        (timezone.localdate(attempt.created_at), QUALITY_BY_MARK[attempt.effective_mark])
-        for attempt in attempts
-    )
+    for attempt in attempts:
+        results = (answer["correct"] for answer in attempt.question_marks.values())
+        quality = attempt_quality(attempt.effective_mark, results)
+        if quality is not None:  # an attempt with nothing answered yet is no review
+            reviewed.append((attempt, quality))
+    schedule = sm2_replay((timezone.localdate(attempt.created_at), quality) for attempt, quality in reviewed)
     if schedule is None:
         ReviewCard.objects.filter(user=user, case=case).delete()
         return None
@@ -94,7 +113,7 @@ def review_card_refresh(*, user, case: Case) -> ReviewCard | None:
             "repetitions": schedule.state.repetitions,
             "due_on": schedule.due_on,
             "last_quality": schedule.last_quality,
-            "reviewed_at": attempts[-1].created_at,
+            "reviewed_at": reviewed[-1][0].created_at,
         },
     )
     return card

@@ -4,6 +4,11 @@ from quiz import views
 
 urlpatterns = [
     path("cases/<slug:slug>/quiz/", views.CaseQuizView.as_view(), name="case_quiz"),
+    path(
+        "cases/<slug:slug>/quiz/questions/<int:question_id>/",
+        views.QuestionView.as_view(),
+        name="quiz_question",
+    ),
     path("cases/<slug:slug>/quiz/preview/", views.QuizPreviewView.as_view(), name="quiz_preview"),
     path("cases/<slug:slug>/quiz/override/", views.OverrideView.as_view(), name="quiz_override"),
     path("quiz/", views.QuizStartView.as_view(), name="quiz_start"),

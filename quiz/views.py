@@ -25,11 +25,12 @@ from cases.models import Case, Finding
 from cases.regions import load_region_tree
 from cases.rules import may_author
 from quiz.attempts import attempts_for, parse_token
-from quiz.forms import AnswerForm, OverrideForm, QuizStartForm
-from quiz.matching import AnswerKey, compare_differential, explain_mark, grade_guess
-from quiz.models import Mark, QuizAttempt, ReviewCard
+from quiz.forms import AnswerForm, OverrideForm, QuestionAnswerForm, QuizStartForm
+from quiz.matching import Answer, AnswerKey, Grade, compare_differential, explain_mark, grade_guess
+from quiz.models import Mark, Question, QuizAttempt, ReviewCard
 from quiz.presentation import quiz_case
 from quiz.progress import modality_names, progress_for, top_level_region_names
+from quiz.questions import askable_questions, asks_diagnosis, mark_choice, next_question, shuffled_options
 from quiz.session_state import (
     Source,
     quiz_session_drop_case,
@@ -54,6 +55,22 @@ def session_including(request, session_id, case_id: int):
     """The resident's quiz session of that id, if the case is one of its cases."""
     quiz_session = quiz_session_load(request.session, session_id)
     return quiz_session if quiz_session and quiz_session.includes(case_id) else None
+
+
+def question_url(case: Case, question: Question, token) -> str:
+    return f"{reverse('quiz_question', args=[case.slug, question.pk])}?{urlencode({'attempt': token})}"
+
+
+def question_results(questions: list[Question], attempt: QuizAttempt) -> list[dict]:
+    """Each answered question as the revealed page shows it: the options in the order this attempt saw
+    them, the one chosen, the correct one, and every rationale."""
+    results = []
+    for question in questions:
+        answer = attempt.question_marks.get(str(question.pk))
+        if answer is not None:
+            options = shuffled_options(question, attempt.token)
+            results.append({"question": question, "options": options, "chosen": answer["option"], **answer})
+    return results
 
 
 def quizzable_case(slug: str) -> Case:
@@ -82,43 +99,66 @@ class CaseQuizView(View):
         form = AnswerForm(request.POST)
         if not form.is_valid():
             return self.unrevealed(request, case, form, None, status=400)
+        # Read before the attempt is recorded, like the answer key below.
+        questions = askable_questions(case)
         attempts = attempts_for(request)
         quiz_session = session_including(request, form.cleaned_data["session"], case.pk)
         if quiz_session and quiz_session.token_for(case.pk):
             # Answered already in this session (a resubmitted form): show that answer, record nothing new.
             attempt = attempts.get(quiz_session.token_for(case.pk))
             if attempt is not None:
-                return self.revealed(request, case, attempt)
+                return self.revealed(request, case, attempt, questions=questions)
         form_key = form.cleaned_data["key"]
         earlier = attempts.get(form_key) if form_key else None
         if earlier is not None and earlier.case_id == case.pk:
             # This form was sent before (a retry after a lost reply, a reload): show that answer.
-            return self.revealed(request, case, earlier)
-        answer = form.answer()
+            return self.revealed(request, case, earlier, questions=questions)
+        if asks_diagnosis(case, questions):
+            answer = form.answer()
+            grade = None
+        else:
+            # The author asks only the questions: whatever a forged form says, no diagnosis is marked.
+            answer, grade = Answer("", ()), Grade("")
         # The answer key is read once, before the attempt is recorded: after that commit the page must need
         # no further query, or a connection lost in between would show an error for a stored answer.
         key = AnswerKey.of(case)
         attempt = attempts.record(
             case=case,
             answer=answer,
-            grade=grade_guess(key, answer.guess),
+            grade=grade or grade_guess(key, answer.guess),
             quiz_session=parse_token(quiz_session.id) if quiz_session else None,
             token=form_key if earlier is None else None,  # another case's attempt's key is not this one's
         )
         if quiz_session:
             quiz_session_record(request.session, quiz_session, case_id=case.pk, token=attempt.token)
-        return self.revealed(request, case, attempt, key=key)
+        return self.revealed(request, case, attempt, key=key, questions=questions)
 
     def unrevealed(self, request, case: Case, form: AnswerForm, quiz_session, status: int = 200):
+        questions = askable_questions(case)
         context = {
             "quiz_case": quiz_case(case),  # never the Case: the template cannot print the answer
+            # Missing (other apps render this template too, e.g. weekly): the diagnosis is asked.
+            "questions_only": not asks_diagnosis(case, questions),
+            "question_count": len(questions),
             "form": form,
             "quiz_session": quiz_session,
             "position": quiz_session.position_of(case.pk) if quiz_session else None,
         }
         return render(request, "quiz/case_quiz.html", context, status=status)
 
-    def revealed(self, request, case: Case, attempt: QuizAttempt, key: AnswerKey | None = None):
+    def revealed(
+        self,
+        request,
+        case: Case,
+        attempt: QuizAttempt,
+        key: AnswerKey | None = None,
+        questions: list[Question] | None = None,
+    ):
+        """The answer, once every question of the case is answered; until then, the next question."""
+        questions = askable_questions(case) if questions is None else questions
+        pending = next_question(questions, attempt.question_marks)
+        if pending is not None:
+            return HttpResponseRedirect(question_url(case, pending, attempt.token))
         key = key or AnswerKey.of(case)
         your_differential = compare_differential(key, attempt.differential)
         listed = {item.matched_name for item in your_differential if item.matched_name}
@@ -131,12 +171,77 @@ class CaseQuizView(View):
             ),
             "your_differential": your_differential,
             "listed_names": listed,
+            "question_results": question_results(questions, attempt),
             "override_form": OverrideForm(initial={"attempt": attempt.token, "override": attempt.override}),
             "quiz_session": quiz_session,
             "position": quiz_session.position_of(case.pk) if quiz_session else None,
             "keeps_history": attempts_for(request).keeps_history,
         }
         return render(request, "quiz/case_revealed.html", context)
+
+
+class QuestionView(View):
+    """``/cases/<slug>/quiz/questions/<id>/?attempt=…``: one question of the resident's attempt at the case,
+    before the reveal. Unanswered: the stem and the options in this attempt's order, nothing more; answered:
+    the server's mark and every option's rationale, and the way on."""
+
+    def setup_question(self, request, slug: str, question_id: int, token):
+        case = quizzable_case(slug)
+        attempt = attempts_for(request).get(token) if token else None
+        if attempt is None or attempt.case_id != case.pk:
+            raise Http404("No such attempt.")
+        questions = askable_questions(case)
+        question = next((question for question in questions if question.pk == question_id), None)
+        if question is None:
+            raise Http404("No such question.")
+        return case, attempt, questions, question
+
+    def get(self, request, slug: str, question_id: int):
+        case, attempt, questions, question = self.setup_question(
+            request, slug, question_id, request.GET.get("attempt")
+        )
+        return self.page(
+            request,
+            case,
+            attempt,
+            questions,
+            question,
+            QuestionAnswerForm(initial={"attempt": attempt.token}),
+        )
+
+    def post(self, request, slug: str, question_id: int):
+        form = QuestionAnswerForm(request.POST)
+        token = request.POST.get("attempt")
+        case, attempt, questions, question = self.setup_question(request, slug, question_id, token)
+        if str(question.pk) in attempt.question_marks:
+            return HttpResponseRedirect(question_url(case, question, attempt.token))  # answered already
+        marked = (
+            mark_choice(question, attempt.token, form.cleaned_data["choice"]) if form.is_valid() else None
+        )
+        if marked is None:
+            form.add_error(None, "Choose one of the options.")
+            return self.page(request, case, attempt, questions, question, form, status=400)
+        attempts_for(request).answer_question(attempt, question.pk, marked)
+        return HttpResponseRedirect(question_url(case, question, attempt.token))
+
+    def page(self, request, case, attempt, questions, question, form, status: int = 200):
+        answer = attempt.question_marks.get(str(question.pk))
+        quiz_session = session_including(request, attempt.quiz_session, case.pk)
+        context = {
+            "quiz_case": quiz_case(case),  # the case stays unrevealed until every question is answered
+            "question": question,
+            "number": questions.index(question) + 1,
+            "question_count": len(questions),
+            "options": shuffled_options(question, attempt.token),
+            "answer": answer,
+            "form": form,
+            "attempt": attempt,
+            "more_questions": next_question(questions, attempt.question_marks) is not None,
+            "next_url": case_quiz_url(case, attempt=attempt.token),
+            "quiz_session": quiz_session,
+            "position": quiz_session.position_of(case.pk) if quiz_session else None,
+        }
+        return render(request, "quiz/case_question.html", context, status=status)
 
 
 class QuizPreviewView(LoginRequiredMixin, View):
@@ -150,7 +255,16 @@ class QuizPreviewView(LoginRequiredMixin, View):
         if not may_author(request.user):
             raise Http404("No such case.")
         case = get_object_or_404(Case.objects.visible_to(request.user).for_detail(), slug=slug)
-        context = {"quiz_case": quiz_case(case), "form": AnswerForm(), "quiz_session": None, "preview": True}
+        questions = askable_questions(case)
+        context = {
+            "quiz_case": quiz_case(case),
+            # Missing (other apps render this template too, e.g. weekly): the diagnosis is asked.
+            "questions_only": not asks_diagnosis(case, questions),
+            "question_count": len(questions),
+            "form": AnswerForm(),
+            "quiz_session": None,
+            "preview": True,
+        }
         return render(request, "quiz/case_quiz.html", context)
 
 
@@ -164,7 +278,7 @@ class OverrideView(View):
             raise Http404("No such attempt.")
         attempts = attempts_for(request)
         attempt = attempts.get(form.cleaned_data["attempt"])
-        if attempt is None or attempt.case_id != case.pk:
+        if attempt is None or attempt.case_id != case.pk or not attempt.mark:
             raise Http404("No such attempt.")
         attempts.override(attempt, form.cleaned_data["override"])
         return HttpResponseRedirect(case_quiz_url(case, attempt=attempt.token))
@@ -204,6 +318,23 @@ class QuizStartView(View):
         return redirect("quiz_session", session_id=quiz_session.id)
 
 
+def unfinished_case_url(request, quiz_session) -> str | None:
+    """The case answered last in the session, while questions of its attempt wait: the session goes on
+    with them, not with the next case (its diagnosis alone moved the session's pointer on)."""
+    answered = [case_id for case_id in quiz_session.case_ids if quiz_session.token_for(case_id)]
+    if not answered:
+        return None
+    attempt = attempts_for(request).get(quiz_session.token_for(answered[-1]))
+    case = quizzable_cases().filter(pk=answered[-1]).only("pk", "slug").first()
+    if (
+        attempt is None
+        or case is None
+        or next_question(askable_questions(case), attempt.question_marks) is None
+    ):
+        return None
+    return case_quiz_url(case, attempt=attempt.token)
+
+
 class QuizSessionView(View):
     """Where a quiz session stands: on to its next unanswered case, or to the score when all are done."""
 
@@ -211,6 +342,9 @@ class QuizSessionView(View):
         quiz_session = quiz_session_load(request.session, session_id)
         if quiz_session is None:
             raise Http404("No such quiz session.")
+        unfinished = unfinished_case_url(request, quiz_session)
+        if unfinished:
+            return HttpResponseRedirect(unfinished)
         while not quiz_session.finished:
             case_id = quiz_session.current_case_id
             case = quizzable_cases().filter(pk=case_id).only("pk", "slug").first()

@@ -20,6 +20,7 @@ from imaging.inputs import InputFile
 from imaging.models import Annotation, Image
 from imaging.rendering import presets_of
 from imaging.services import images_ingest, series_create
+from quiz.models import QuestionOption
 
 SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
@@ -57,6 +58,17 @@ def sentences(text: str) -> list[str]:
     return found
 
 
+def question_secrets(case: Case) -> set[str]:
+    """What a single-best-answer question withholds until it is answered: which option is correct (its
+    text, on pages where the options are not shown) and every option's rationale."""
+    strings = set()
+    for option in QuestionOption.objects.filter(question__case=case):
+        strings |= set(sentences(option.rationale))
+        if option.is_correct:
+            strings.add(option.text)
+    return strings
+
+
 def answer_strings(case: Case) -> set[str]:
     """Everything that is the answer or part of the teaching withheld before the reveal."""
     case = Case.objects.for_detail().get(pk=case.pk)
@@ -74,6 +86,7 @@ def answer_strings(case: Case) -> set[str]:
         strings |= set(sentences(text))
     for finding in case.findings.all():
         strings |= set(sentences(finding.text))
+    strings |= question_secrets(case)
     # What the history says is clinical context the resident is meant to read ("known thalassaemia").
     history = case.clinical_history.lower()
     return {string for string in strings if len(string) >= 3 and string.lower() not in history}
@@ -185,16 +198,21 @@ KNOWN_SITE_WIDE: set[str] = set()
 
 
 def assert_quiz_page_leaks_nothing(
-    client: Client, case: Case, url: str | None = None, also: frozenset[str] = frozenset()
+    client: Client,
+    case: Case,
+    url: str | None = None,
+    also: frozenset[str] = frozenset(),
+    shown: frozenset[str] = frozenset(),
 ) -> int:
     """Fetch the quiz page and everything it references; no answer string (nor any of ``also``) may
-    be in any of it. Returns how many URLs were fetched."""
+    be in any of it, but those the page rightly shows (``shown``: a question page's option texts, the
+    correct one among them). Returns how many URLs were fetched."""
     url = url or f"/cases/{case.slug}/quiz/"
     response = client.get(url, follow=True)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Quiz case" in html and 'name="guess"' in html, "not the unrevealed quiz page"
-    strings = answer_strings(case) | also
+    assert "Quiz case" in html and 'class="quiz-form' in html, "not the unrevealed quiz page"
+    strings = (answer_strings(case) | also) - shown
     chrome = site_wide_text(client)
     final_names = (
         {case.final_diagnosis.name, *case.final_diagnosis.synonyms} if case.final_diagnosis else set()

@@ -27,8 +27,10 @@ from tests.helpers.leaks import (
     fetch_values,
     leaks_in,
     png_bytes,
+    question_secrets,
     viewer_values_urls,
 )
+from tests.helpers.questions import add_question, correct_text, position_of
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +121,27 @@ def test_the_leak_checker_does_find_the_answer_once_revealed(client, tempting_ca
         "After sacrectomy and proton therapy, 1 year",
     } <= set(leaked)
     assert "Post-sacrectomy sagittal T1" in response.content.decode()  # the real label, once revealed
+
+
+def test_a_question_gives_nothing_away_before_it_is_answered(client, tempting_case):
+    """A single-best-answer question on the tempting case: its rationales and which option is correct
+    stay out of the diagnosis page, the question page and all they load, until it is answered."""
+    question = add_question(tempting_case)
+    options = frozenset(question.options.values_list("text", flat=True))
+    assert correct_text(question) in answer_strings(tempting_case)
+    assert_quiz_page_leaks_nothing(client, tempting_case)
+    response = client.post(f"/cases/{tempting_case.slug}/quiz/", {"guess": "schwannoma"})
+    question_url = response["Location"]
+    assert "/quiz/questions/" in question_url
+    fetched = assert_quiz_page_leaks_nothing(client, tempting_case, question_url, shown=options)
+    assert fetched > 3, "the images were not fetched"
+    token = question_url.split("attempt=")[1]
+    page = client.get(question_url).content.decode()
+    answered = client.post(
+        question_url.split("?")[0], {"attempt": token, "choice": position_of(page, "Bone scan only")}
+    )
+    leaked = leaks_in(client.get(answered["Location"]).content, question_secrets(tempting_case) - options)
+    assert len(leaked) == len(question.options.all()), "once answered, every rationale is shown"
 
 
 def test_sample_image_badge_stays_visible_in_quiz_mode(client, seeded_with_images):

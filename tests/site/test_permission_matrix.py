@@ -56,6 +56,7 @@ from imaging.rendering import render_path
 from quiz.models import Mark, QuizAttempt, ReviewCard
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case
+from tests.helpers.questions import add_question
 from weekly.models import week_start_of
 from weekly.services import weekly_case_schedule
 
@@ -189,6 +190,8 @@ def build_world() -> SimpleNamespace:
     w.group = Group.objects.get(name="resident")
     w.user = users["res2"]
     w.attempt = QuizAttempt.objects.create(user=users["res2"], case=w.pub, guess="x", mark=Mark.WRONG)
+    w.draft_own_question = add_question(w.draft_own)
+    w.draft_other_question = add_question(w.draft_other)
     w.reviewcard = ReviewCard.objects.create(
         user=users["res2"], case=w.pub, due_on=timezone.localdate(), reviewed_at=timezone.now()
     )
@@ -321,6 +324,19 @@ SITE_ROWS = [
         {"attempt": "{w.attempt.token}", "override": "correct"},
         unchanged="attempt not overridden",
     ),
+    # A question is asked only within the asker's own attempt at its own (published) case.
+    R(
+        "quiz question of another's attempt",
+        "/cases/{w.pub.slug}/quiz/questions/{w.draft_own_question.pk}/?attempt={w.attempt.token}",
+        "404 404 404 404 404 404",
+    ),
+    R(
+        "quiz question answered in another's attempt",
+        "/cases/{w.draft_own.slug}/quiz/questions/{w.draft_own_question.pk}/",
+        "404 404 404 404 404 404",
+        "post",
+        {"attempt": "{w.attempt.token}", "choice": "1"},
+    ),
     R("quiz preview published", "/cases/{w.pub.slug}/quiz/preview/", "L 404 404 200 200 200"),
     R("quiz preview own draft", "/cases/{w.draft_own.slug}/quiz/preview/", "L 404 404 200 200 200"),
     R("quiz preview other draft", "/cases/{w.draft_other.slug}/quiz/preview/", "L 404 404 404 200 200"),
@@ -418,7 +434,7 @@ ADMIN_ROWS = [
     ),
     R("admin app cases", "/admin/cases/", "L L 404 200 200 200"),
     R("admin app imaging", "/admin/imaging/", "L L 404 200 200 200"),
-    R("admin app quiz", "/admin/quiz/", "L L 404 404 404 200"),
+    R("admin app quiz", "/admin/quiz/", "L L 404 200 200 200"),
     R("admin app auth", "/admin/auth/", "L L 404 404 404 200"),
     R("admin app taggit", "/admin/taggit/", "L L 404 404 404 200"),
     R("admin app axes", "/admin/axes/", "L L 404 404 404 200"),
@@ -607,6 +623,16 @@ ADMIN_MODELS = {
     "taggit.Tag": only_superusers("tag"),
     "quiz.QuizAttempt": only_superusers("attempt"),
     "quiz.ReviewCard": only_superusers("reviewcard"),
+    # Questions follow their case (cases.rules.may_edit); faculty may delete those of their own drafts.
+    "quiz.Question": model_pages(
+        "L L 403 200 200 200",
+        "L L 403 200 200 200",
+        {
+            # (change, delete, history)
+            "draft_own_question": ("L L 403 200 200 200", "L L 403 200 200 200", "L L A 200 200 200"),
+            "draft_other_question": ("L L 403 A 200 200", "L L 403 A 200 200", "L L A A 200 200"),
+        },
+    ),
     # The case of the week's schedule: editors only.
     "weekly.WeeklyCase": model_pages(
         "L L 403 403 200 200",
