@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "bundles",
     "weekly",
     "programme",
+    "receiver",
     # After imaging: of two apps with a command of one name, Django runs the one listed first, and
     # imaging's `db_worker` wraps django-tasks-db's with the sweep of dead uploads.
     "django_tasks",
@@ -144,6 +145,13 @@ else:
 # django.tasks, with its ORM backend; `manage.py db_worker` runs them, any number of workers on any
 # number of hosts sharing the database.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# The DICOM receiver (docs/receiving.md): what one association may send before it is aborted, how long
+# it may stay silent, and how many days a received study waits in its owner's inbox before it is purged.
+RECEIVER_MAX_INSTANCES = int(os.environ.get("RECEIVER_MAX_INSTANCES", "10000"))
+RECEIVER_MAX_BYTES = int(os.environ.get("RECEIVER_MAX_BYTES", str(8 << 30)))
+RECEIVER_MAX_SECONDS = float(os.environ.get("RECEIVER_MAX_SECONDS", "3600"))
+RECEIVER_IDLE_SECONDS = float(os.environ.get("RECEIVER_IDLE_SECONDS", "60"))
+RECEIVED_STUDY_DAYS = int(os.environ.get("RECEIVED_STUDY_DAYS", "14"))
 # How often a worker running an upload beats its heartbeat, and how long without one makes the upload
 # dead to the sweep (run by every worker at start and every UPLOAD_SWEEP_SECONDS).
 UPLOAD_HEARTBEAT_SECONDS = float(os.environ.get("UPLOAD_HEARTBEAT_SECONDS", "10"))

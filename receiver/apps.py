@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReceiverConfig(AppConfig):
+    name = "receiver"
+    verbose_name = "DICOM receiver"

@@ -1,0 +1,177 @@
+"""What the DICOM receiver knows: who may send, what each association did, and the studies received.
+
+A received study waits in its owner's inbox, de-identified with a key of its own, until it becomes a
+draft case (or part of one), is discarded, or is purged after ``RECEIVED_STUDY_DAYS``. No original
+identifier is stored: a study is recognised while it arrives by a keyed hash of its Study Instance UID.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class DicomSender(models.Model):
+    """A PACS or workstation allowed to store: its calling AE title, optionally the one address it
+    must call from, and the faculty member whose inbox receives what it sends."""
+
+    ae_title = models.CharField(
+        "calling AE title",
+        max_length=16,
+        unique=True,
+        help_text="As the sender calls itself (up to 16 characters).",
+    )
+    host = models.GenericIPAddressField(
+        "host address",
+        null=True,
+        blank=True,
+        help_text="If set, an association from any other address is rejected.",
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="dicom_senders",
+        help_text="The faculty member whose inbox receives this sender's studies.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["ae_title"]
+        verbose_name = "DICOM sender"
+
+    def __str__(self) -> str:
+        return self.ae_title + (f" @ {self.host}" if self.host else "")
+
+
+class AssociationLog(models.Model):
+    """One association with the receiver, accepted or not: who called, from where, what came of it."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Open"
+        REJECTED = "rejected", "Rejected"
+        RELEASED = "released", "Released"
+        ABORTED = "aborted", "Aborted"
+
+    sender = models.ForeignKey(
+        DicomSender, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    calling_ae_title = models.CharField(max_length=16)
+    address = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.OPEN)
+    reason = models.CharField(max_length=300, blank=True)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    received_bytes = models.PositiveBigIntegerField(default=0)
+    rejections = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Each refused instance: its SOP class and the reason (no identifier).",
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = "DICOM association"
+
+    def __str__(self) -> str:
+        return f"{self.calling_ae_title} from {self.address} ({self.get_outcome_display().lower()})"
+
+
+class ReceivedStudy(models.Model):
+    """A study received from a sender, in its owner's inbox."""
+
+    class Status(models.TextChoices):
+        RECEIVING = "receiving", "Receiving"
+        PROCESSING = "processing", "Passing the image gate"
+        READY = "ready", "In the inbox"
+        USED = "used", "Made into a case"
+
+    sender = models.ForeignKey(
+        DicomSender, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="received_studies"
+    )
+    # A keyed hash (SECRET_KEY) of the sender and the original Study Instance UID: groups instances
+    # while they arrive without keeping the UID itself.
+    arrival_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVING)
+    # The study's own de-identification key (see imaging.models.DeidentificationKey).
+    seed = models.CharField(max_length=64)
+    date_offset_days = models.IntegerField()
+    modality = models.CharField(max_length=16, blank=True)
+    first_received_at = models.DateTimeField()
+    last_received_at = models.DateTimeField()
+    gated_at = models.DateTimeField(null=True, blank=True)
+    deidentification_summary = models.JSONField(default=dict, blank=True)
+    key_object_title = models.CharField(max_length=64, blank=True)
+    key_object_description = models.TextField(
+        blank=True,
+        help_text="Free text the PACS sent with the key images: for the author only, never published.",
+    )
+    case = models.ForeignKey(
+        "cases.Case",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The draft this study was made into or added to.",
+    )
+
+    class Meta:
+        ordering = ["-last_received_at", "-pk"]
+        verbose_name = "received study"
+        verbose_name_plural = "received studies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["arrival_key"], condition=Q(status="receiving"), name="received_study_one_receiving"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "last_received_at"], name="received_study_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.modality or 'Study'} received {self.first_received_at:%Y-%m-%d %H:%M}"
+
+
+def quarantine_name(study_id: int, token: str) -> str:
+    return f"received/{study_id}/{token}.dcm"
+
+
+class ReceivedInstance(models.Model):
+    """One instance of a received study: quarantined as it came, then gated (or rejected)."""
+
+    class Status(models.TextChoices):
+        QUARANTINED = "quarantined", "Waiting for the image gate"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    study = models.ForeignKey(ReceivedStudy, on_delete=models.CASCADE, related_name="instances")
+    association = models.ForeignKey(
+        AssociationLog, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUARANTINED)
+    sop_class_uid = models.CharField(max_length=64)
+    quarantine_file = models.CharField(
+        max_length=200, blank=True, help_text="In the quarantine storage, until gated."
+    )
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    received_at = models.DateTimeField()
+    # After the gate: the de-identified file in media storage, and what the ingest says of it.
+    file = models.FileField(upload_to="received/", blank=True)
+    series_uid = models.CharField(max_length=64, blank=True, help_text="De-identified Series Instance UID.")
+    modality = models.CharField(max_length=16, blank=True)
+    image_fields = models.JSONField(
+        default=dict, blank=True, help_text="The image row's fields the gate gave."
+    )
+    used = models.BooleanField(default=False, help_text="Made into an image of a case.")
+    deid_report = models.JSONField(default=dict, blank=True)
+    needs_review = models.BooleanField(default=False)
+    review_reason = models.CharField(max_length=300, blank=True)
+    reason = models.CharField(max_length=500, blank=True, help_text="Why the gate rejected it.")
+    is_key_image = models.BooleanField(default=False, help_text="Referenced by a key object selection.")
+
+    class Meta:
+        ordering = ["study", "series_uid", "pk"]
+
+    def __str__(self) -> str:
+        return f"Instance {self.pk} of {self.study}"

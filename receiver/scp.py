@@ -1,0 +1,233 @@
+"""The DICOM Storage SCP: answers C-ECHO, takes C-STORE from configured senders, spools to quarantine.
+
+Built on pynetdicom's threaded server: each association runs in a thread of its own, so a slow
+sender does not hold up the others, and a thread beside them hands studies that have been quiet
+for ``stable_seconds`` to the task queue (:func:`receiver.handover.studies_hand_over`). The
+receiver never de-identifies or decodes pixels: it only checks who calls, reads the few header
+elements that group an instance into a study, and writes the instance as it came to quarantine.
+
+Senders are checked when the association is requested (pynetdicom's ``EVT_REQUESTED``, whose
+handler may reject it): an unknown calling AE title, or a configured one calling from another
+address, is rejected before any data is sent.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from io import BytesIO
+
+import pydicom
+from django.db import close_old_connections, connection
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import Verification
+
+from receiver.contexts import ACCEPTED_STORAGE_CLASSES, TRANSFER_SYNTAXES
+from receiver.handover import studies_hand_over
+from receiver.models import AssociationLog
+from receiver.spooling import Tally, association_close, association_open, instance_spool, sender_for
+
+logger = logging.getLogger(__name__)
+
+# C-STORE statuses (PS3.4 Table B.2-1).
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+# A-ASSOCIATE-RJ: rejected permanent, by the service user, calling AE title not recognised (PS3.8 9.3.4).
+_REJECT_CALLING_AE = (0x01, 0x01, 0x03)
+# The header elements read from each instance; everything else stays unread until the gate.
+_GROUPING_TAGS = ["StudyInstanceUID", "Modality", "SOPClassUID"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one association may send before it is aborted."""
+
+    max_instances: int
+    max_bytes: int
+    max_seconds: float  # from the association's start: a sender that trickles is cut off
+    idle_seconds: float  # with nothing received: pynetdicom's network timeout
+
+
+class Receiver:
+    """One Storage SCP listening on ``(bind, port)``; port 0 picks a free one (see :attr:`port`)."""
+
+    def __init__(self, *, ae_title: str, bind: str, port: int, stable_seconds: float, limits: Limits) -> None:
+        self.stable_seconds = stable_seconds
+        self.limits = limits
+        self.ae = AE(ae_title=ae_title)
+        self.ae.network_timeout = limits.idle_seconds
+        self.ae.acse_timeout = limits.idle_seconds
+        self.ae.dimse_timeout = limits.idle_seconds
+        self.ae.maximum_associations = 16
+        self.ae.add_supported_context(Verification)
+        for uid in sorted(ACCEPTED_STORAGE_CLASSES):
+            self.ae.add_supported_context(uid, TRANSFER_SYNTAXES)
+        self.address = (bind, port)
+        self._tallies: dict[object, Tally] = {}
+        self._started: dict[object, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.server = None
+        self._handover_thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def start(self) -> int:
+        """Start listening and handing over in background threads; returns the port."""
+        handlers = [
+            (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_ACCEPTED, self._on_accepted),
+            (evt.EVT_C_ECHO, self._on_echo),
+            (evt.EVT_C_STORE, self._on_store),
+            (evt.EVT_RELEASED, self._on_released),
+            (evt.EVT_ABORTED, self._on_aborted),
+            (evt.EVT_CONN_CLOSE, self._on_closed),
+        ]
+        self.server = self.ae.start_server(self.address, block=False, evt_handlers=handlers)
+        self._handover_thread = threading.Thread(
+            target=self._hand_over_loop, name="receiver-handover", daemon=True
+        )
+        self._handover_thread.start()
+        return self.port
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self.server is not None:
+            self.server.shutdown()
+        if self._handover_thread is not None:
+            self._handover_thread.join()
+
+    def hand_over_now(self) -> int:
+        """Hand over every study quiet for ``stable_seconds``; returns how many."""
+        return studies_hand_over(stable_seconds=self.stable_seconds)
+
+    # -- association life cycle ----------------------------------------------------------
+
+    def _on_requested(self, event) -> None:
+        requestor = event.assoc.requestor
+        ae_title, address = requestor.primitive.calling_ae_title, requestor.address
+        try:
+            sender, reason = sender_for(ae_title=ae_title, address=address)
+            log = association_open(sender=sender, ae_title=ae_title, address=address, reason=reason)
+        finally:
+            close_old_connections()
+        if sender is None:
+            logger.warning("Rejected an association from %s (%s): %s", ae_title.strip(), address, reason)
+            # As pynetdicom's own negotiation rejects: the A-ASSOCIATE-RJ, then wait until it is sent.
+            event.assoc.acse.send_reject(*_REJECT_CALLING_AE)
+            event.assoc.kill()
+            return
+        with self._lock:
+            self._tallies[event.assoc] = Tally(log_id=log.pk, sender=sender)
+            self._started[event.assoc] = time.monotonic()
+
+    def _on_accepted(self, event) -> None:
+        tally = self._tally(event.assoc)
+        if tally is None:
+            return
+        for context in event.assoc.rejected_contexts:
+            tally.reject(str(context.abstract_syntax), "SOP class or transfer syntax not accepted")
+
+    def _on_released(self, event) -> None:
+        self._finish(event.assoc, AssociationLog.Outcome.RELEASED, "", force=True)
+
+    def _on_aborted(self, event) -> None:
+        self._finish(event.assoc, AssociationLog.Outcome.ABORTED, "aborted")
+
+    def _on_closed(self, event) -> None:
+        outcome = (
+            AssociationLog.Outcome.RELEASED if event.assoc.is_released else AssociationLog.Outcome.ABORTED
+        )
+        self._finish(
+            event.assoc, outcome, "" if event.assoc.is_released else "connection closed without release"
+        )
+
+    def _finish(self, assoc, outcome: str, reason: str, *, force: bool = False) -> None:
+        """Write the association's log row once; a release seen after a close still counts as one."""
+        with self._lock:
+            tally = self._tallies.get(assoc)
+            if tally is None or (tally.finished and not force):
+                return
+            tally.finished = True
+            reason = tally.abort_reason or reason
+        try:
+            association_close(tally=tally, outcome=outcome, reason=reason)
+        finally:
+            connection.close()  # this thread's: it ends with the association
+        if outcome != AssociationLog.Outcome.RELEASED or force:
+            with self._lock:
+                self._tallies.pop(assoc, None)
+                self._started.pop(assoc, None)
+
+    def _tally(self, assoc) -> Tally | None:
+        with self._lock:
+            return self._tallies.get(assoc)
+
+    # -- services ------------------------------------------------------------------------
+
+    def _on_echo(self, event) -> int:
+        return SUCCESS
+
+    def _on_store(self, event) -> int:
+        tally = self._tally(event.assoc)
+        sop_class = str(event.request.AffectedSOPClassUID)
+        if tally is None:  # cannot happen for an accepted association; refuse rather than guess
+            return OUT_OF_RESOURCES
+        data = event.encoded_dataset()
+        over = self._over_limit(event.assoc, tally, len(data))
+        if over:
+            tally.reject(sop_class, over)
+            tally.abort_reason = over
+            # Queued, not waited for: a handler runs on the association's own thread.
+            event.assoc.abort(block=False)
+            return OUT_OF_RESOURCES
+        if sop_class not in ACCEPTED_STORAGE_CLASSES:
+            tally.reject(sop_class, "SOP class not accepted")
+            return OUT_OF_RESOURCES
+        try:
+            header = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=_GROUPING_TAGS)
+            study_uid = str(header.StudyInstanceUID).strip()
+            modality = str(header.get("Modality", "") or "")
+            if not study_uid:
+                raise ValueError("no Study Instance UID")
+        except Exception as error:  # any unreadable header: the instance is refused, nothing kept
+            tally.reject(sop_class, f"the header cannot be read ({type(error).__name__})")
+            return CANNOT_UNDERSTAND
+        try:
+            instance_spool(
+                tally=tally, data=data, sop_class=sop_class, study_uid=study_uid, modality=modality
+            )
+        except Exception:
+            logger.exception("Could not spool a received instance")
+            tally.reject(sop_class, "could not be stored")
+            return OUT_OF_RESOURCES
+        finally:
+            close_old_connections()
+        return SUCCESS
+
+    def _over_limit(self, assoc, tally: Tally, size: int) -> str:
+        limits = self.limits
+        if tally.accepted + 1 > limits.max_instances:
+            return f"more than {limits.max_instances} instances in one association"
+        if tally.received_bytes + size > limits.max_bytes:
+            return f"more than {limits.max_bytes} bytes in one association"
+        with self._lock:
+            started = self._started.get(assoc, time.monotonic())
+        if time.monotonic() - started > limits.max_seconds:
+            return f"association open longer than {limits.max_seconds:g} seconds"
+        return ""
+
+    # -- hand-over -----------------------------------------------------------------------
+
+    def _hand_over_loop(self) -> None:
+        interval = min(1.0, max(self.stable_seconds / 4, 0.1))
+        while not self._stop.wait(interval):
+            try:
+                self.hand_over_now()
+            except Exception:
+                logger.exception("Handing received studies over failed; trying again")
+            finally:
+                close_old_connections()

@@ -1,0 +1,373 @@
+"""Writes to received studies: the gate, making a draft or adding to one, discarding, purging.
+
+The gate (:func:`received_study_gate`) runs in a task worker, never in the receiver: each
+quarantined instance is prepared by the ingest's own :func:`imaging.preparation.prepare` (bounded
+decoding, the keep-list de-identification, pixel cleaning, burned-in flags) with the study's own
+key, and only what it gives is written to media storage; the quarantined original is deleted then,
+whatever the outcome.
+
+Re-keying. A received study is de-identified with a key of its own (seed S, date shift d_S). "Create
+a draft case" makes that key the new case's key, so nothing changes and later uploads to the case use
+it too. "Add to one of my drafts" passes each gated file through the gate again with the case's seed
+C and a shift of d_C - d_S: every UID u of the study becomes C(S(u)) (consistently within the study,
+so its references hold), and every date ends shifted by d_C in all, as the case's own uploads are, so
+intervals between the case's studies are kept. The case's key cannot give C(u) from the original u,
+which the gate deleted: a UID shared with a study uploaded to the case directly is not matched. Should
+the two shifts be equal (1 chance in 3651), the files are added as they are: their dates are right and
+their UIDs stay S(u).
+"""
+
+import hashlib
+import secrets
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from io import BytesIO
+
+import pydicom
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from authoring import rules
+from cases.modalities import MODALITY_LABELS
+from cases.models import Case
+from imaging.dicom.deidentify import Deidentifier
+from imaging.dicom.errors import RejectedFile
+from imaging.models import DeidentificationKey, Image
+from imaging.preparation import prepare
+from imaging.services import next_order, series_create
+from imaging.upload_reports import without_file_name
+from receiver.contexts import KEY_OBJECT_SELECTION
+from receiver.key_objects import read_key_objects
+from receiver.models import ReceivedInstance, ReceivedStudy
+from receiver.spooling import quarantine
+
+__all__ = [
+    "ReceiverError",
+    "received_purge",
+    "received_study_add_to_case",
+    "received_study_discard",
+    "received_study_draft_create",
+    "received_study_gate",
+]
+
+_SUMMARY_NAMES = 60  # attribute names listed per kind in a study's de-identification summary
+
+
+class ReceiverError(Exception):
+    """A request about a received study that cannot be met, in words for its author."""
+
+
+# -- the gate ------------------------------------------------------------------------------------
+
+
+def received_study_gate(*, study_id: int) -> ReceivedStudy:
+    """Pass every quarantined instance of the study through the image gate; the study then waits in
+    its owner's inbox. Key Object Selection documents are read first: their teaching title and
+    description go on the study, their references mark key images, and the document itself is not kept.
+    """
+    study = ReceivedStudy.objects.get(pk=study_id)
+    instances = list(study.instances.filter(status=ReceivedInstance.Status.QUARANTINED).order_by("pk"))
+    key_uids = _key_objects_read(study, [i for i in instances if i.sop_class_uid == KEY_OBJECT_SELECTION])
+    deidentifier = Deidentifier(seed=study.seed, date_offset_days=study.date_offset_days)
+    for instance in instances:
+        if instance.sop_class_uid != KEY_OBJECT_SELECTION:
+            _instance_gate(instance, deidentifier, key_uids)
+    study.status = ReceivedStudy.Status.READY
+    study.gated_at = timezone.now()
+    study.deidentification_summary = _summary(study)
+    study.save(
+        update_fields=[
+            "status",
+            "gated_at",
+            "deidentification_summary",
+            "key_object_title",
+            "key_object_description",
+        ]
+    )
+    return study
+
+
+def _quarantined_bytes(instance: ReceivedInstance) -> bytes:
+    with quarantine().open(instance.quarantine_file, "rb") as original:
+        return original.read()
+
+
+def _key_objects_read(study: ReceivedStudy, documents: list[ReceivedInstance]) -> set[str]:
+    """The original SOP Instance UIDs that teaching KOS documents of the study reference."""
+    referenced: set[str] = set()
+    descriptions = []
+    for document in documents:
+        try:
+            found = read_key_objects(_quarantined_bytes(document))
+        except Exception:  # an unreadable KOS marks nothing; the images still arrive
+            found = None
+        finally:
+            quarantine().delete(document.quarantine_file)
+        document.delete()
+        if found is not None and found.for_teaching:
+            study.key_object_title = study.key_object_title or found.title
+            referenced |= found.referenced
+            if found.description:
+                descriptions.append(found.description)
+    study.key_object_description = "\n\n".join(descriptions)
+    return referenced
+
+
+def _instance_gate(instance: ReceivedInstance, deidentifier: Deidentifier, key_uids: set[str]) -> None:
+    name = f"instance-{instance.pk}.dcm"  # the gate names files in its reasons; never the sender's
+    try:
+        data = _quarantined_bytes(instance)
+        instance.is_key_image = bool(key_uids) and _original_uid(data) in key_uids
+        pieces, fields, report = prepare(name, data, deidentifier, memory_limit=settings.DECODE_MEMORY_LIMIT)
+    except RejectedFile as rejection:
+        instance.status = ReceivedInstance.Status.REJECTED
+        instance.reason = without_file_name(rejection.reason, name)[:500]
+        instance.quarantine_file = ""
+        instance.save(update_fields=["status", "reason", "quarantine_file", "is_key_image"])
+        return
+    finally:
+        quarantine().delete(instance.quarantine_file)
+    content = b"".join(pieces)
+    stored = default_storage.save(f"received/{uuid.uuid4().hex}.dcm", ContentFile(content))
+    try:
+        header = pydicom.dcmread(
+            BytesIO(content), stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]
+        )
+        instance.status = ReceivedInstance.Status.ACCEPTED
+        instance.quarantine_file = ""
+        instance.file.name = stored
+        instance.series_uid = str(header.get("SeriesInstanceUID", "") or "")[:64]
+        instance.modality = fields.get("modality", "")[:16]
+        instance.image_fields = {**fields, "sha256": hashlib.sha256(content).hexdigest()}
+        instance.deid_report = report
+        instance.needs_review = bool(fields.get("needs_review"))
+        instance.review_reason = fields.get("review_reason", "")[:300]
+        instance.save()
+    except BaseException:
+        default_storage.delete(stored)
+        raise
+
+
+def _original_uid(data: bytes) -> str:
+    try:
+        header = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+    except Exception:
+        return ""
+    return str(header.get("SOPInstanceUID", "") or "").strip()
+
+
+def _summary(study: ReceivedStudy) -> dict:
+    """What the gate did to the study, in the inbox: counts, and the attributes removed or replaced."""
+    removed, replaced, pixel_data, reasons = set(), set(), set(), set()
+    counts = defaultdict(int)
+    for instance in study.instances.all():
+        counts[instance.status] += 1
+        counts["flagged"] += instance.needs_review
+        counts["key_images"] += instance.is_key_image
+        removed.update(instance.deid_report.get("removed", []))
+        replaced.update(instance.deid_report.get("replaced", []))
+        pixel_data.update(instance.deid_report.get("pixel_data", []))
+        if instance.reason:
+            reasons.add(instance.reason)
+    return {
+        "accepted": counts[ReceivedInstance.Status.ACCEPTED],
+        "rejected": counts[ReceivedInstance.Status.REJECTED],
+        "flagged": counts["flagged"],
+        "key_images": counts["key_images"],
+        "removed": _names(removed),
+        "replaced": _names(replaced),
+        "pixel_data": _names(pixel_data),
+        "rejections": sorted(reasons)[:20],
+    }
+
+
+def _names(names: set[str]) -> list[str]:
+    """Named attributes first, then private and unknown tags ``(gggg,eeee)``; at most a screenful."""
+    return sorted(names, key=lambda name: (name.startswith("("), name))[:_SUMMARY_NAMES]
+
+
+# -- into a case ---------------------------------------------------------------------------------
+
+
+def may_use(user, study: ReceivedStudy) -> bool:
+    """The inbox's owner uses a study; editors may act on every inbox."""
+    return rules.may_author(user) and (study.owner_id == user.pk or rules.is_editor(user))
+
+
+def usable_instances(study: ReceivedStudy) -> list[ReceivedInstance]:
+    """What a draft takes from the study: its key images when a teaching KOS came with it, else every
+    accepted image; never one already used."""
+    instances = study.instances.filter(status=ReceivedInstance.Status.ACCEPTED, used=False)
+    if study.key_object_title:
+        instances = instances.filter(is_key_image=True)
+    return list(instances.order_by("series_uid", "pk"))
+
+
+def _ready(study: ReceivedStudy, by) -> list[ReceivedInstance]:
+    if not may_use(by, study):
+        raise PermissionDenied("Only the inbox's owner or an editor may use a received study.")
+    if study.status not in (ReceivedStudy.Status.READY, ReceivedStudy.Status.USED):
+        raise ReceiverError("This study has not passed the image gate yet.")
+    instances = usable_instances(study)
+    if not instances:
+        raise ReceiverError("No accepted image of this study is left to use.")
+    return instances
+
+
+def _draft_slug() -> str:
+    return f"received-{secrets.token_hex(4)}"  # neutral: it must not hint at a diagnosis
+
+
+@transaction.atomic
+def received_study_draft_create(*, study: ReceivedStudy, by) -> Case:
+    """A new draft authored by the inbox's owner, with the study's images; the study's key becomes
+    the case's key. Series labels are left empty for the author to write (never copied from headers)."""
+    instances = _ready(study, by)
+    modality = _modality(instances[0].modality)
+    case = Case.objects.create(
+        slug=_draft_slug(),
+        title=f"Untitled draft from a received {MODALITY_LABELS[modality]} study",
+        status=Case.Status.DRAFT,
+        author=study.owner,
+    )
+    DeidentificationKey.objects.create(case=case, seed=study.seed, date_offset_days=study.date_offset_days)
+    _images_add(case, instances, time_label="Initial", deidentifier=None)
+    _mark_used(study, case)
+    return case
+
+
+@transaction.atomic
+def received_study_add_to_case(*, study: ReceivedStudy, case: Case, by) -> Case:
+    """Add the study's images to `case`, a draft of `by`'s, as a study of its own, re-keyed through the
+    case's key (see the module's docstring)."""
+    instances = _ready(study, by)
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.status != Case.Status.DRAFT or not rules.may_edit(by, case) or case.author_id != study.owner_id:
+        raise PermissionDenied("A received study is added only to a draft of the inbox's owner.")
+    key = DeidentificationKey.objects.filter(case=case).first()
+    deidentifier = None
+    if key is None:  # a draft with no image yet: it takes the study's key, as a new draft would
+        DeidentificationKey.objects.create(
+            case=case, seed=study.seed, date_offset_days=study.date_offset_days
+        )
+    elif key.seed != study.seed:
+        shift = key.date_offset_days - study.date_offset_days
+        # A zero shift (the two keys drew the same one) leaves the files as they are: their dates carry
+        # the case's shift already, and the Deidentifier refuses to record a shift of nothing.
+        deidentifier = Deidentifier(seed=key.seed, date_offset_days=shift) if shift else None
+    _images_add(case, instances, time_label=f"Study {case.studies.count() + 1}", deidentifier=deidentifier)
+    _mark_used(study, case)
+    return case
+
+
+def _modality(code: str) -> str:
+    code = (code or "").upper()
+    return code if code in MODALITY_LABELS else "OT"
+
+
+def _images_add(case: Case, instances: list[ReceivedInstance], *, time_label: str, deidentifier) -> None:
+    """One series per received series, its images in slice order; files already gated, re-keyed if
+    `deidentifier` is given. New files are deleted again if anything fails; the received files once
+    the transaction commits."""
+    by_series: dict[str, list[ReceivedInstance]] = defaultdict(list)
+    for instance in instances:
+        by_series[instance.series_uid].append(instance)
+    stored: list[str] = []
+    try:
+        for members in by_series.values():
+            series = series_create(
+                case=case, label="", modality=_modality(members[0].modality), time_label=time_label
+            )
+            order = next_order(series.images.all())
+            members.sort(key=lambda i: (i.image_fields.get("sort_key") or 0, i.pk))
+            for instance in members:
+                image = _image(series, instance, deidentifier, order)
+                stored.append(image.file.name)
+                image.save()
+                order += 1
+    except BaseException:
+        for name in stored:
+            default_storage.delete(name)
+        raise
+    received = [instance.file.name for instance in instances]
+    ReceivedInstance.objects.filter(pk__in=[i.pk for i in instances]).update(used=True, file="")
+    transaction.on_commit(lambda: [default_storage.delete(name) for name in received])
+
+
+def _image(series, instance: ReceivedInstance, deidentifier, order: int) -> Image:
+    with default_storage.open(instance.file.name, "rb") as gated:
+        content = gated.read()
+    fields, report = instance.image_fields, instance.deid_report
+    if deidentifier is not None:
+        name = f"instance-{instance.pk}.dcm"
+        pieces, fields, report = prepare(
+            name, content, deidentifier, memory_limit=settings.DECODE_MEMORY_LIMIT
+        )
+        content = b"".join(pieces)
+        fields = {**fields, "sha256": hashlib.sha256(content).hexdigest()}
+    image = Image(
+        series=series,
+        kind=Image.Kind.DICOM,
+        sha256=fields["sha256"],
+        size_bytes=len(content),
+        modality=fields.get("modality", ""),
+        rows=fields["rows"],
+        columns=fields["columns"],
+        frame_count=fields.get("frame_count", 1),
+        sort_key=fields.get("sort_key") or 0,
+        slice_position=fields.get("slice_position"),
+        order=order,
+        deid_report=report,
+        needs_review=bool(fields.get("needs_review")),
+        review_reason=fields.get("review_reason", ""),
+    )
+    image.file.save("received", ContentFile(content), save=False)
+    return image
+
+
+def _mark_used(study: ReceivedStudy, case: Case) -> None:
+    study.case = case
+    study.status = ReceivedStudy.Status.USED
+    study.save(update_fields=["case", "status"])
+
+
+# -- discard and purge ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def received_study_discard(*, study: ReceivedStudy, by=None) -> None:
+    """Delete the study, its rows and its files (gated and quarantined), once the deletion commits.
+    `by` None: the system (purge)."""
+    if by is not None and not may_use(by, study):
+        raise PermissionDenied("Only the inbox's owner or an editor may discard a received study.")
+    gated, held = [], []
+    for instance in study.instances.all():
+        if instance.file:
+            gated.append(instance.file.name)
+        if instance.quarantine_file:
+            held.append(instance.quarantine_file)
+    study.delete()
+
+    def delete_files() -> None:
+        for name in gated:
+            default_storage.delete(name)
+        for name in held:
+            quarantine().delete(name)
+
+    transaction.on_commit(delete_files)
+
+
+def received_purge(*, now=None) -> int:
+    """Discard every received study whose last instance arrived more than ``RECEIVED_STUDY_DAYS`` ago,
+    used or not (what a draft took is the case's by then); returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.RECEIVED_STUDY_DAYS)
+    purged = 0
+    for study in ReceivedStudy.objects.filter(last_received_at__lt=cutoff):
+        received_study_discard(study=study)
+        purged += 1
+    return purged

@@ -1,0 +1,125 @@
+"""The receiver driven by pynetdicom as the client: senders, C-ECHO, C-STORE, the gate, the log."""
+
+import pytest
+from django.core.files.storage import default_storage
+from pynetdicom import AE
+from pynetdicom.sop_class import CTImageStorage, MRImageStorage, Verification
+
+from receiver.handover import studies_hand_over
+from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
+from tests.receiver_fixtures import (  # noqa: F401 (fixtures)
+    assert_no_planted_data,
+    quarantine_root,
+    quarantined_files,
+    receiver,
+    sample,
+    sender,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def associate(receiver, ae_title="PACS1", contexts=(Verification, CTImageStorage, MRImageStorage)):
+    client = AE(ae_title=ae_title)
+    for context in contexts:
+        client.add_requested_context(context)
+    return client.associate("127.0.0.1", receiver.port, ae_title="TEACHING")
+
+
+def wait_for_log(outcomes=("released", "aborted", "rejected")) -> AssociationLog:
+    """The association's log row once the receiver has written how it ended (it does so on its thread)."""
+    import time
+
+    for _ in range(200):
+        log = AssociationLog.objects.order_by("-pk").first()
+        if log is not None and log.outcome in outcomes:
+            return log
+        time.sleep(0.02)
+    raise AssertionError("the association was never logged as ended")
+
+
+def test_echo_from_a_configured_sender(receiver, sender):
+    assoc = associate(receiver)
+    assert assoc.is_established
+    status = assoc.send_c_echo()
+    assoc.release()
+    assert status.Status == 0x0000
+    log = wait_for_log()
+    assert (log.sender, log.calling_ae_title, log.address, log.outcome) == (sender, "PACS1", "127.0.0.1", "released")
+
+
+def test_an_unknown_ae_title_is_rejected_and_nothing_stored(receiver, sender, quarantine_root):
+    assoc = associate(receiver, ae_title="STRANGER")
+    assert assoc.is_rejected
+    log = wait_for_log()
+    assert (log.sender, log.calling_ae_title, log.outcome) == (None, "STRANGER", "rejected")
+    assert log.reason == "unknown calling AE title"
+    assert not ReceivedStudy.objects.exists()
+    assert quarantined_files(quarantine_root) == []
+
+
+def test_a_known_ae_title_from_another_address_is_rejected(receiver, faculty):
+    DicomSender.objects.create(ae_title="PACS1", host="10.9.8.7", author=faculty)
+    assoc = associate(receiver)
+    assert assoc.is_rejected
+    log = wait_for_log()
+    assert log.outcome == "rejected" and "other than the sender's" in log.reason
+
+
+def test_stored_instances_are_quarantined_grouped_by_study_and_logged(receiver, sender, quarantine_root):
+    ct, mr = sample("CT_small.dcm"), sample("MR_small.dcm")
+    assoc = associate(receiver)
+    assert [assoc.send_c_store(ct).Status, assoc.send_c_store(mr).Status] == [0, 0]
+    assoc.release()
+    log = wait_for_log()
+    assert (log.outcome, log.accepted, log.rejected) == ("released", 2, 0)
+    studies = ReceivedStudy.objects.order_by("modality")
+    assert [(s.modality, s.status, s.owner, s.instances.count()) for s in studies] == [
+        ("CT", "receiving", sender.author, 1),
+        ("MR", "receiving", sender.author, 1),
+    ]
+    assert len(quarantined_files(quarantine_root)) == 2
+    # Nothing of the original identifiers is kept in a row, the Study Instance UID included.
+    assert ct.StudyInstanceUID not in {s.arrival_key for s in studies}
+
+
+def test_instances_of_one_study_over_two_associations_form_one_study(receiver, sender):
+    first, second = sample("CT_small.dcm"), sample("CT_small.dcm")
+    second.SOPInstanceUID = first.SOPInstanceUID + ".2"
+    for ds in (first, second):
+        assoc = associate(receiver)
+        assert assoc.send_c_store(ds).Status == 0
+        assoc.release()
+        wait_for_log()
+    assert ReceivedStudy.objects.get().instances.count() == 2
+
+
+def test_hand_over_gates_the_study_and_empties_the_quarantine(receiver, sender, quarantine_root):
+    assoc = associate(receiver)
+    assert assoc.send_c_store(sample("CT_small.dcm")).Status == 0
+    assoc.release()
+    wait_for_log()
+    assert studies_hand_over(stable_seconds=3600) == 0  # not quiet long enough yet
+    assert studies_hand_over(stable_seconds=0) == 1  # the immediate backend runs the gate here
+    study = ReceivedStudy.objects.get()
+    assert study.status == "ready"
+    instance = study.instances.get()
+    assert instance.status == ReceivedInstance.Status.ACCEPTED
+    assert quarantined_files(quarantine_root) == []
+    with default_storage.open(instance.file.name) as stored:
+        assert_no_planted_data(stored.read())
+    assert study.deidentification_summary["accepted"] == 1
+    assert "InstitutionName" in study.deidentification_summary["removed"]
+    assert studies_hand_over(stable_seconds=0) == 0  # once only
+
+
+def test_an_unreadable_instance_is_refused_and_nothing_kept(receiver, sender, quarantine_root):
+    broken = sample("CT_small.dcm")
+    del broken.StudyInstanceUID
+    assoc = associate(receiver)
+    assert assoc.send_c_store(broken).Status == 0xC000
+    assoc.release()
+    log = wait_for_log()
+    assert (log.accepted, log.rejected) == (0, 1)
+    assert log.rejections[0]["reason"].startswith("the header cannot be read")
+    assert quarantined_files(quarantine_root) == [] and not ReceivedStudy.objects.exists()
