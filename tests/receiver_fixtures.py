@@ -1,44 +1,11 @@
-"""Shared by the receiver's tests: a real SCP on 127.0.0.1, senders, and DICOM files with planted PHI."""
+"""Fixtures of the receiver's tests (a pytest plugin: ``pytest_plugins = ["tests.receiver_fixtures"]``):
+a real SCP on a free port of 127.0.0.1, a configured sender, a quarantine folder of the test's own."""
 
-from io import BytesIO
-
-import pydicom
 import pytest
-from pydicom.data import get_testdata_file
 
 from receiver.models import DicomSender
-from receiver.scp import Limits, Receiver
-
-PLANTED = {
-    "PatientName": "Plantedname^Jane",
-    "PatientID": "PLANTED-PID-4711",
-    "PatientBirthDate": "19610203",
-    "InstitutionName": "Planted General Hospital",
-    "ReferringPhysicianName": "Plantedphysician^Bob",
-    "AccessionNumber": "PLANTACC99",
-    "StudyDate": "20200315",
-}
-PLANTED_TEXTS = [b"Plantedname", b"PLANTED-PID-4711", b"19610203", b"Planted General", b"Plantedphysician",
-                 b"PLANTACC99"]
-
-
-def sample(name: str, **changes) -> pydicom.Dataset:
-    """A pydicom sample file with planted patient data (and any `changes`)."""
-    ds = pydicom.dcmread(get_testdata_file(name, download=False))
-    for keyword, value in {**PLANTED, **changes}.items():
-        setattr(ds, keyword, value)
-    return ds
-
-
-def encoded(ds: pydicom.Dataset) -> bytes:
-    buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def assert_no_planted_data(data: bytes) -> None:
-    for text in PLANTED_TEXTS:
-        assert text not in data, text
+from receiver.scp import Receiver
+from tests.receiver_support import LIMITS
 
 
 @pytest.fixture
@@ -46,16 +13,12 @@ def quarantine_root(settings, tmp_path):
     root = tmp_path / "quarantine"
     settings.STORAGES = {
         **settings.STORAGES,
-        "quarantine": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
+        "quarantine": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root},
+        },
     }
     return root
-
-
-def quarantined_files(root) -> list:
-    return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
-
-
-LIMITS = Limits(max_instances=50, max_bytes=50 << 20, max_seconds=600, idle_seconds=30)
 
 
 @pytest.fixture
@@ -70,9 +33,3 @@ def receiver(quarantine_root, media_root):
 @pytest.fixture
 def sender(faculty):
     return DicomSender.objects.create(ae_title="PACS1", author=faculty)
-
-
-def make_receiver(limits: Limits) -> Receiver:
-    scp = Receiver(ae_title="TEACHING", bind="127.0.0.1", port=0, stable_seconds=3600, limits=limits)
-    scp.start()
-    return scp
