@@ -120,6 +120,7 @@ def _key_objects_read(study: ReceivedStudy, documents: list[ReceivedInstance]) -
 
 def _instance_gate(instance: ReceivedInstance, deidentifier: Deidentifier, key_uids: set[str]) -> None:
     name = f"instance-{instance.pk}.dcm"  # the gate names files in its reasons; never the sender's
+    held = instance.quarantine_file
     try:
         data = _quarantined_bytes(instance)
         instance.is_key_image = bool(key_uids) and _original_uid(data) in key_uids
@@ -131,7 +132,7 @@ def _instance_gate(instance: ReceivedInstance, deidentifier: Deidentifier, key_u
         instance.save(update_fields=["status", "reason", "quarantine_file", "is_key_image"])
         return
     finally:
-        quarantine().delete(instance.quarantine_file)
+        quarantine().delete(held)  # the original goes, whatever the gate said
     content = b"".join(pieces)
     stored = default_storage.save(f"received/{uuid.uuid4().hex}.dcm", ContentFile(content))
     try:
