@@ -167,6 +167,9 @@ class ReceivedInstance(models.Model):
     deid_report = models.JSONField(default=dict, blank=True)
     needs_review = models.BooleanField(default=False)
     review_reason = models.CharField(max_length=300, blank=True)
+    thumbnail = models.FileField(
+        upload_to="received/", blank=True, help_text="PNG of the middle frame, for its series in the inbox."
+    )
     reason = models.CharField(max_length=500, blank=True, help_text="Why the gate rejected it.")
     is_key_image = models.BooleanField(default=False, help_text="Referenced by a key object selection.")
 

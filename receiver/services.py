@@ -18,6 +18,7 @@ their UIDs stay S(u).
 """
 
 import hashlib
+import logging
 import secrets
 import uuid
 from collections import defaultdict
@@ -37,8 +38,11 @@ from cases.modalities import MODALITY_LABELS
 from cases.models import Case
 from imaging.dicom.deidentify import Deidentifier
 from imaging.dicom.errors import RejectedFile
+from imaging.dicom.reading import read_for_rendering
+from imaging.dicom.render import png_bytes, render_frame, thumbnail
 from imaging.models import DeidentificationKey, Image
 from imaging.preparation import prepare
+from imaging.rendering import THUMBNAIL_SIZE
 from imaging.services import next_order, series_create
 from imaging.upload_reports import without_file_name
 from receiver.contexts import KEY_OBJECT_SELECTION
@@ -54,6 +58,8 @@ __all__ = [
     "received_study_draft_create",
     "received_study_gate",
 ]
+
+logger = logging.getLogger(__name__)
 
 _SUMMARY_NAMES = 60  # attribute names listed per kind in a study's de-identification summary
 
@@ -77,6 +83,7 @@ def received_study_gate(*, study_id: int) -> ReceivedStudy:
     for instance in instances:
         if instance.sop_class_uid != KEY_OBJECT_SELECTION:
             _instance_gate(instance, deidentifier, key_uids)
+    _thumbnails_make(study)
     study.status = ReceivedStudy.Status.READY
     study.gated_at = timezone.now()
     study.deidentification_summary = _summary(study)
@@ -152,6 +159,30 @@ def _instance_gate(instance: ReceivedInstance, deidentifier: Deidentifier, key_u
     except BaseException:
         default_storage.delete(stored)
         raise
+
+
+def _thumbnails_make(study: ReceivedStudy) -> None:
+    """One thumbnail per series, of its middle instance's middle frame, for the inbox."""
+    by_series: dict[str, list[ReceivedInstance]] = defaultdict(list)
+    for instance in study.instances.filter(status=ReceivedInstance.Status.ACCEPTED):
+        by_series[instance.series_uid].append(instance)
+    for members in by_series.values():
+        members.sort(key=lambda i: (i.image_fields.get("sort_key") or 0, i.pk))
+        middle = members[len(members) // 2]
+        frame = int(middle.image_fields.get("frame_count") or 1) // 2
+        try:
+            with default_storage.open(middle.file.name, "rb") as gated:
+                dataset = read_for_rendering(
+                    gated.read(),
+                    name=f"instance {middle.pk}",
+                    frame=frame,
+                    memory_limit=settings.DECODE_MEMORY_LIMIT,
+                )
+            picture = png_bytes(thumbnail(render_frame(dataset, frame), THUMBNAIL_SIZE))
+        except Exception:  # decoders raise what their libraries raise; the series is shown without one
+            logger.warning("No thumbnail for received instance %s", middle.pk, exc_info=True)
+            continue
+        middle.thumbnail.save("thumbnail.png", ContentFile(picture), save=True)
 
 
 def _original_uid(data: bytes) -> str:
@@ -348,8 +379,7 @@ def received_study_discard(*, study: ReceivedStudy, by=None) -> None:
         raise PermissionDenied("Only the inbox's owner or an editor may discard a received study.")
     gated, held = [], []
     for instance in study.instances.all():
-        if instance.file:
-            gated.append(instance.file.name)
+        gated.extend(field.name for field in (instance.file, instance.thumbnail) if field)
         if instance.quarantine_file:
             held.append(instance.quarantine_file)
     study.delete()

@@ -3,9 +3,13 @@
 from io import BytesIO
 
 import pydicom
+from django.utils import timezone
 from pydicom.data import get_testdata_file
 
+from receiver import services
+from receiver.models import AssociationLog, ReceivedStudy
 from receiver.scp import Limits, Receiver
+from receiver.spooling import Tally, instance_spool
 
 PLANTED = {
     "PatientName": "Plantedname^Jane",
@@ -56,3 +60,20 @@ def make_receiver(limits: Limits) -> Receiver:
     scp = Receiver(ae_title="TEACHING", bind="127.0.0.1", port=0, stable_seconds=3600, limits=limits)
     scp.start()
     return scp
+
+
+def receive(sender, *datasets) -> ReceivedStudy:
+    """Spool `datasets` as the receiver does, then gate their study (the hand-over's task)."""
+    log = AssociationLog.objects.create(
+        sender=sender, calling_ae_title=sender.ae_title, address="127.0.0.1", started_at=timezone.now()
+    )
+    tally = Tally(log_id=log.pk, sender=sender)
+    for ds in datasets:
+        instance = instance_spool(
+            tally=tally,
+            data=encoded(ds),
+            sop_class=str(ds.SOPClassUID),
+            study_uid=str(ds.StudyInstanceUID),
+            modality=str(ds.Modality),
+        )
+    return services.received_study_gate(study_id=instance.study_id)

@@ -15,28 +15,10 @@ from cases.models import Case
 from imaging.dicom.deidentify import Deidentifier
 from imaging.models import DeidentificationKey, Image
 from receiver import services
-from receiver.models import AssociationLog, ReceivedStudy
-from receiver.spooling import Tally, instance_spool
-from tests.receiver_support import assert_no_planted_data, encoded, quarantined_files, sample
+from receiver.models import ReceivedStudy
+from tests.receiver_support import assert_no_planted_data, quarantined_files, receive, sample
 
 pytest_plugins = ["tests.receiver_fixtures"]
-
-
-def receive(sender, *datasets) -> ReceivedStudy:
-    """Spool `datasets` as the receiver does, then gate their study (the hand-over's task)."""
-    log = AssociationLog.objects.create(
-        sender=sender, calling_ae_title=sender.ae_title, address="127.0.0.1", started_at=timezone.now()
-    )
-    tally = Tally(log_id=log.pk, sender=sender)
-    for ds in datasets:
-        instance = instance_spool(
-            tally=tally,
-            data=encoded(ds),
-            sop_class=str(ds.SOPClassUID),
-            study_uid=str(ds.StudyInstanceUID),
-            modality=str(ds.Modality),
-        )
-    return services.received_study_gate(study_id=instance.study_id)
 
 
 def stored_dataset(image: Image) -> pydicom.Dataset:

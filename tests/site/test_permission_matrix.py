@@ -39,6 +39,7 @@ from django.conf import settings as django_settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client, override_settings
@@ -54,6 +55,7 @@ from cases.models import Case, Region
 from imaging.models import Image, Series, Upload
 from imaging.rendering import render_path
 from quiz.models import Mark, QuizAttempt, ReviewCard
+from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case
 from tests.helpers.questions import add_question
@@ -212,6 +214,27 @@ def build_world() -> SimpleNamespace:
     )
     w.accesslog = AccessLog.objects.create(username="res2", **client)
     w.accessfailurelog = AccessFailureLog.objects.create(username="res2", locked_out=True, **client)
+    # The DICOM receiver: a sender, its association's log, a received study in fac's inbox and in fac2's.
+    w.dicomsender = DicomSender.objects.create(ae_title="MATRIXPACS", author=users["faculty"])
+    w.associationlog = AssociationLog.objects.create(
+        sender=w.dicomsender, calling_ae_title="MATRIXPACS", address="192.0.2.9", started_at=timezone.now()
+    )
+    for key, owner in [("received_own", "faculty"), ("received_other", "fac2")]:
+        study = ReceivedStudy.objects.create(
+            owner=users[owner],
+            arrival_key=key,
+            seed="0" * 32,
+            date_offset_days=-400,
+            status="ready",
+            modality="CT",
+            first_received_at=timezone.now(),
+            last_received_at=timezone.now(),
+        )
+        instance = ReceivedInstance.objects.create(study=study, received_at=timezone.now(), status="accepted")
+        instance.thumbnail.save("thumbnail.png", ContentFile(b"\x89PNG not read by the matrix"), save=True)
+        setattr(w, key, study)
+        setattr(w, f"{key}_instance", instance)
+    w.receivedstudy = w.received_own
     return w
 
 
@@ -439,6 +462,28 @@ ADMIN_ROWS = [
     R("admin app taggit", "/admin/taggit/", "L L 404 404 404 200"),
     R("admin app axes", "/admin/axes/", "L L 404 404 404 200"),
     R("admin app weekly", "/admin/weekly/", "L L 404 404 200 200"),
+    R("admin app receiver", "/admin/receiver/", "L L 404 200 200 200"),
+    # The inbox's own pages: a study outside the user's inbox answers 404 (editors see every inbox).
+    R(
+        "received study thumbnail own",
+        "/admin/receiver/receivedstudy/{w.received_own.pk}/thumbnail/{w.received_own_instance.pk}/",
+        "L L 404 200 200 200",
+    ),
+    R(
+        "received study thumbnail other",
+        "/admin/receiver/receivedstudy/{w.received_other.pk}/thumbnail/{w.received_other_instance.pk}/",
+        "L L 404 404 200 200",
+    ),
+    R(
+        "received study add to draft own",
+        "/admin/receiver/receivedstudy/{w.received_own.pk}/add-to-draft/",
+        "L L 404 200 200 200",
+    ),
+    R(
+        "received study add to draft other",
+        "/admin/receiver/receivedstudy/{w.received_other.pk}/add-to-draft/",
+        "L L 404 404 200 200",
+    ),
     R(
         "view on site published",
         "/admin/r/{w.case_ct}/{w.pub.pk}/",
@@ -688,6 +733,23 @@ ADMIN_MODELS = {
         )
         for model in ["Study", "Series", "Image"]
     },
+    # The receiver: editors manage senders and read the association log; faculty see their own inbox.
+    "receiver.DicomSender": model_pages(
+        "L L 403 403 200 200", "L L 403 403 200 200", {"dicomsender": ("L L 403 403 200 200",) * 3}
+    ),
+    "receiver.AssociationLog": model_pages(
+        "L L 403 403 200 200",
+        "L L 403 403 403 403",
+        {"associationlog": ("L L 403 403 200 200", "L L 403 403 403 403", "L L 403 403 200 200")},
+    ),
+    "receiver.ReceivedStudy": model_pages(
+        "L L 403 200 200 200",
+        "L L 403 403 403 403",
+        {
+            "received_own": ("L L 403 200 200 200", "L L 403 403 403 403", "L L A 200 200 200"),
+            "received_other": ("L L 403 A 200 200", "L L 403 403 403 403", "L L A A 200 200"),
+        },
+    ),
     # The task framework's records (django-tasks-db): read-only, and for superusers only.
     "django_tasks_database.DBTaskResult": model_pages(
         SUPERUSER_ONLY,

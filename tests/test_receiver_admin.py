@@ -1,0 +1,85 @@
+"""The inbox and the senders in the admin: who sees what, and the three actions."""
+
+import pytest
+from django.urls import reverse
+
+from cases.models import Case
+from receiver.models import DicomSender, ReceivedStudy
+from tests.receiver_support import receive, sample
+
+pytest_plugins = ["tests.receiver_fixtures"]
+
+CHANGELIST = "admin:receiver_receivedstudy_changelist"
+
+
+@pytest.fixture
+def studies(sender, other_faculty):
+    """One study in the sender's owner's inbox (with a thumbnail), one in another faculty member's."""
+    other = DicomSender.objects.create(ae_title="PACS2", author=other_faculty)
+    return receive(sender, sample("CT_small.dcm")), receive(other, sample("MR_small.dcm"))
+
+
+def test_faculty_see_their_own_inbox_and_editors_every_one(client, studies, faculty, editor, resident):
+    own, others = studies
+    client.force_login(faculty)
+    listed = client.get(reverse(CHANGELIST)).context["cl"].result_list
+    assert list(listed) == [own]
+    assert client.get(reverse("admin:receiver_receivedstudy_change", args=[others.pk])).status_code == 302
+    page = client.get(reverse("admin:receiver_receivedstudy_change", args=[own.pk]))
+    assert page.status_code == 200 and b"InstitutionName" in page.content
+    client.force_login(editor)
+    assert set(client.get(reverse(CHANGELIST)).context["cl"].result_list) == {own, others}
+    client.force_login(resident)
+    assert client.get(reverse(CHANGELIST)).status_code == 302  # to the admin's log-in: not staff
+
+
+def test_a_series_thumbnail_is_served_to_the_inbox_owner_only(client, studies, faculty, other_faculty):
+    own, _ = studies
+    instance = own.instances.exclude(thumbnail="").get()
+    url = reverse("admin:receiver_receivedstudy_thumbnail", args=[own.pk, instance.pk])
+    client.force_login(faculty)
+    response = client.get(url)
+    assert response.status_code == 200 and response.content.startswith(b"\x89PNG")
+    client.force_login(other_faculty)
+    assert client.get(url).status_code == 404
+
+
+def test_create_draft_action(client, studies, faculty):
+    own, others = studies
+    client.force_login(faculty)
+    response = client.post(
+        reverse(CHANGELIST), {"action": "create_draft", "_selected_action": [own.pk, others.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    case = Case.objects.get()  # only from the study the faculty member may use
+    assert (case.author, case.status) == (faculty, Case.Status.DRAFT)
+    assert ReceivedStudy.objects.get(pk=others.pk).status == ReceivedStudy.Status.READY
+
+
+def test_add_to_draft_page_lists_only_the_owners_drafts(client, studies, faculty, other_faculty, make_case):
+    own, _ = studies
+    mine = make_case(status=Case.Status.DRAFT, author=faculty, title="Quokka draft")
+    make_case(status=Case.Status.DRAFT, author=other_faculty, title="Numbat draft")
+    client.force_login(faculty)
+    response = client.post(reverse(CHANGELIST), {"action": "add_to_draft", "_selected_action": [own.pk]})
+    page = client.get(response["Location"])
+    assert b"Quokka draft" in page.content and b"Numbat draft" not in page.content
+    client.post(response["Location"], {"case": mine.pk})
+    assert mine.studies.get().series.get().images.count() == 1
+
+
+def test_discard_action(client, studies, faculty):
+    own, others = studies
+    client.force_login(faculty)
+    client.post(reverse(CHANGELIST), {"action": "discard", "_selected_action": [own.pk, others.pk]})
+    assert list(ReceivedStudy.objects.all()) == [others]
+
+
+def test_senders_are_managed_by_editors(client, faculty, editor):
+    url = reverse("admin:receiver_dicomsender_add")
+    client.force_login(faculty)
+    assert client.get(url).status_code == 403
+    client.force_login(editor)
+    response = client.post(url, {"ae_title": "CT_SCANNER", "host": "10.1.2.3", "author": faculty.pk})
+    assert response.status_code == 302
+    assert DicomSender.objects.get().author == faculty
