@@ -128,8 +128,14 @@ class Receiver:
         tally = self._tally(event.assoc)
         if tally is None:
             return
-        for context in event.assoc.rejected_contexts:
-            tally.reject(str(context.abstract_syntax), "SOP class or transfer syntax not accepted")
+        # A SOP class none of whose proposed contexts was accepted: its instances cannot be sent. (A context
+        # refused only for its transfer syntax, beside an accepted one of the same class, is no refusal.)
+        accepted = {str(context.abstract_syntax) for context in event.assoc.accepted_contexts}
+        refused = {str(context.abstract_syntax) for context in event.assoc.rejected_contexts} - accepted
+        for sop_class in sorted(refused):
+            tally.reject(
+                sop_class, "SOP class not accepted: its presentation contexts were rejected", instance=False
+            )
 
     def _on_released(self, event) -> None:
         self._finish(event.assoc, AssociationLog.Outcome.RELEASED, "", force=True)

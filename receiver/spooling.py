@@ -67,8 +67,9 @@ class Tally:
     finished: bool = False
     abort_reason: str = ""  # set when the receiver itself aborts the association
 
-    def reject(self, sop_class: str, reason: str) -> None:
-        self.rejected += 1
+    def reject(self, sop_class: str, reason: str, *, instance: bool = True) -> None:
+        """Record a refusal; `instance` False for a SOP class refused at negotiation (nothing was sent)."""
+        self.rejected += instance
         self.rejections = self.rejections or []
         if len(self.rejections) < MAX_LOGGED_REJECTIONS:
             self.rejections.append({"sop_class": sop_class, "reason": reason})

@@ -25,7 +25,7 @@ def wait_for_log(outcomes=("released", "aborted", "rejected")) -> AssociationLog
     """The association's log row once the receiver has written how it ended (it does so on its thread)."""
     import time
 
-    for _ in range(200):
+    for _ in range(1500):  # written on the receiver's thread, soon after (on a busy machine, later)
         log = AssociationLog.objects.order_by("-pk").first()
         if log is not None and log.outcome in outcomes:
             return log
