@@ -7,7 +7,7 @@ from pynetdicom.sop_class import CTImageStorage, MRImageStorage, Verification
 
 from receiver.handover import studies_hand_over
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
-from tests.receiver_support import assert_no_planted_data, quarantined_files, sample
+from tests.receiver_support import Limits, assert_no_planted_data, make_receiver, quarantined_files, sample
 
 pytest_plugins = ["tests.receiver_fixtures"]
 
@@ -118,4 +118,18 @@ def test_an_unreadable_instance_is_refused_and_nothing_kept(receiver, sender, qu
     log = wait_for_log()
     assert (log.accepted, log.rejected) == (0, 1)
     assert log.rejections[0]["reason"].startswith("the header cannot be read")
+    assert quarantined_files(quarantine_root) == [] and not ReceivedStudy.objects.exists()
+
+
+def test_an_association_open_too_long_is_aborted_at_its_next_instance(sender, quarantine_root, media_root):
+    receiver = make_receiver(Limits(max_instances=100, max_bytes=1 << 30, max_seconds=0, idle_seconds=30))
+    try:
+        assoc = associate(receiver)
+        status = assoc.send_c_store(sample("CT_small.dcm")).get("Status")  # None: aborted before an answer
+        assert status != 0x0000
+        log = wait_for_log()
+    finally:
+        receiver.shutdown()
+    assert (log.outcome, log.accepted, log.rejected) == ("aborted", 0, 1)
+    assert log.reason == "association open longer than 0 seconds"
     assert quarantined_files(quarantine_root) == [] and not ReceivedStudy.objects.exists()

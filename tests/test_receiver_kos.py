@@ -1,0 +1,118 @@
+"""IHE Teaching File and Clinical Trial Export: a Key Object Selection "For Teaching" sent with a study
+picks the draft's images; its free-text description is kept on the received study only."""
+
+import pytest
+from django.core.files.storage import default_storage
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pynetdicom import AE
+from pynetdicom.sop_class import CTImageStorage, KeyObjectSelectionDocumentStorage
+
+from imaging.models import Image
+from receiver import services
+from receiver.handover import studies_hand_over
+from receiver.models import ReceivedInstance, ReceivedStudy
+from tests.receiver_support import PLANTED, quarantined_files, sample
+
+pytest_plugins = ["tests.receiver_fixtures"]
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+NOTE = "Plantednote: Mrs Plantedname's lesion, ask Dr Plantedphysician"
+
+
+def code(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
+    return item
+
+
+def key_object_selection(title: tuple[str, str], study_uid: str, keys: list[Dataset]) -> Dataset:
+    kos = Dataset()
+    kos.file_meta = FileMetaDataset()
+    kos.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    kos.SOPClassUID = KeyObjectSelectionDocumentStorage
+    kos.SOPInstanceUID = generate_uid()
+    kos.StudyInstanceUID = study_uid
+    kos.SeriesInstanceUID = generate_uid()
+    kos.Modality = "KO"
+    for keyword, value in PLANTED.items():
+        setattr(kos, keyword, value)
+    kos.ValueType = "CONTAINER"
+    kos.ConceptNameCodeSequence = [code(*title)]
+    description = Dataset()
+    description.RelationshipType, description.ValueType = "CONTAINS", "TEXT"
+    description.ConceptNameCodeSequence = [code("113012", "Key Object Description")]
+    description.TextValue = NOTE
+    images = []
+    for key in keys:
+        reference = Dataset()
+        reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = (
+            key.SOPClassUID,
+            key.SOPInstanceUID,
+        )
+        image = Dataset()
+        image.RelationshipType, image.ValueType = "CONTAINS", "IMAGE"
+        image.ReferencedSOPSequence = [reference]
+        images.append(image)
+    kos.ContentSequence = [description, *images]
+    return kos
+
+
+def send(receiver, *datasets) -> None:
+    client = AE(ae_title="PACS1")
+    client.add_requested_context(CTImageStorage)
+    client.add_requested_context(KeyObjectSelectionDocumentStorage, ExplicitVRLittleEndian)
+    assoc = client.associate("127.0.0.1", receiver.port, ae_title="TEACHING")
+    assert [assoc.send_c_store(ds).Status for ds in datasets] == [0] * len(datasets)
+    assoc.release()
+
+
+def two_slices():
+    first, second = sample("CT_small.dcm", InstanceNumber=1), sample("CT_small.dcm", InstanceNumber=2)
+    second.SOPInstanceUID = first.SOPInstanceUID + ".2"
+    return first, second
+
+
+def wait_gated() -> ReceivedStudy:
+    assert ReceivedInstance.objects.count() == 3  # each row is written before its C-STORE is answered
+    assert studies_hand_over(stable_seconds=0) == 1
+    return ReceivedStudy.objects.get()
+
+
+def test_a_for_teaching_kos_picks_the_drafts_images_and_its_note_stays_on_the_study(
+    receiver, sender, quarantine_root, django_capture_on_commit_callbacks
+):
+    first, second = two_slices()
+    send(
+        receiver,
+        first,
+        second,
+        key_object_selection(("113004", "For Teaching"), first.StudyInstanceUID, [second]),
+    )
+    study = wait_gated()
+    assert (study.key_object_title, study.key_object_description) == ("For Teaching", NOTE)
+    assert study.instances.count() == 2  # the KOS document itself is not kept
+    assert [i.is_key_image for i in study.instances.order_by("image_fields__sort_key")] == [False, True]
+    assert quarantined_files(quarantine_root) == []
+    case = services.received_study_draft_create(study=study, by=sender.author)
+    (image,) = Image.objects.filter(series__study__case=case)
+    with default_storage.open(image.file.name) as stored:
+        data = stored.read()
+    assert b"Plantednote" not in data
+    assert image.sort_key == 2  # the key image, not the other
+    assert study.instances.filter(used=False).count() == 1  # the rest stays in the inbox
+
+
+def test_a_kos_with_another_title_marks_nothing(receiver, sender):
+    first, second = two_slices()
+    send(
+        receiver,
+        first,
+        second,
+        key_object_selection(("113001", "Of Interest"), first.StudyInstanceUID, [second]),
+    )
+    study = wait_gated()
+    assert (study.key_object_title, study.key_object_description) == ("", "")
+    assert not study.instances.filter(is_key_image=True).exists()
+    case = services.received_study_draft_create(study=study, by=sender.author)
+    assert Image.objects.filter(series__study__case=case).count() == 2
