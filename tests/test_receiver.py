@@ -1,13 +1,25 @@
 """The receiver driven by pynetdicom as the client: senders, C-ECHO, C-STORE, the gate, the log."""
 
+import time
+from datetime import timedelta
+
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage, MRImageStorage, Verification
 
 from receiver.handover import studies_hand_over
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
-from tests.receiver_support import Limits, assert_no_planted_data, make_receiver, quarantined_files, sample
+from tests.receiver_support import (
+    LIMITS,
+    Limits,
+    assert_no_planted_data,
+    make_receiver,
+    quarantined_files,
+    receive,
+    sample,
+)
 
 pytest_plugins = ["tests.receiver_fixtures"]
 
@@ -23,8 +35,6 @@ def associate(receiver, ae_title="PACS1", contexts=(Verification, CTImageStorage
 
 def wait_for_log(outcomes=("released", "aborted", "rejected")) -> AssociationLog:
     """The association's log row once the receiver has written how it ended (it does so on its thread)."""
-    import time
-
     for _ in range(1500):  # written on the receiver's thread, soon after (on a busy machine, later)
         log = AssociationLog.objects.order_by("-pk").first()
         if log is not None and log.outcome in outcomes:
@@ -133,3 +143,21 @@ def test_an_association_open_too_long_is_aborted_at_its_next_instance(sender, qu
     assert (log.outcome, log.accepted, log.rejected) == ("aborted", 0, 1)
     assert log.reason == "association open longer than 0 seconds"
     assert quarantined_files(quarantine_root) == [] and not ReceivedStudy.objects.exists()
+
+
+def test_the_running_receiver_enqueues_the_purge_of_old_studies(
+    sender, settings, quarantine_root, media_root
+):
+    settings.RECEIVED_STUDY_DAYS = 14
+    old = receive(sender, sample("CT_small.dcm"))
+    ReceivedStudy.objects.filter(pk=old.pk).update(last_received_at=timezone.now() - timedelta(days=15))
+    kept = receive(sender, sample("MR_small.dcm"))
+    receiver = make_receiver(LIMITS)
+    try:
+        for _ in range(1500):  # its hand-over thread enqueues the purge as it starts
+            if not ReceivedStudy.objects.filter(pk=old.pk).exists():
+                break
+            time.sleep(0.02)
+    finally:
+        receiver.shutdown()
+    assert list(ReceivedStudy.objects.all()) == [kept]
