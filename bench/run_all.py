@@ -30,6 +30,7 @@ BENCHMARKS = [
     ("faults.py", True, []),
     ("viewer.py", False, []),
     ("conference.py", True, []),
+    ("receive.py", False, []),
 ]
 
 
