@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
@@ -109,15 +109,14 @@ def instance_spool(
     """
     storage = quarantine()
     name = storage.save(f"received/{uuid.uuid4().hex}.dcm", ContentFile(data))
+    row = {"tally": tally, "name": name, "size": len(data), "sop_class": sop_class, "study_uid": study_uid}
     try:
-        instance = _instance_row(
-            tally=tally,
-            name=name,
-            size=len(data),
-            sop_class=sop_class,
-            study_uid=study_uid,
-            modality=modality,
-        )
+        try:
+            instance = _instance_row(**row, modality=modality)
+        except IntegrityError:
+            # Another association of the same sender started the same study at the same moment (one study
+            # receiving per key): it exists now, so this instance joins it.
+            instance = _instance_row(**row, modality=modality)
     except BaseException:
         storage.delete(name)
         raise

@@ -234,3 +234,26 @@ def test_an_association_cut_half_way_through_an_instance_stores_nothing(
     (log,) = ended_logs()
     assert (log.outcome, log.accepted) == ("aborted", 0)
     assert not ReceivedInstance.objects.exists() and quarantined_files(quarantine_root) == []
+
+
+def test_a_pixel_bomb_is_refused_by_the_gate_before_decoding_and_nothing_kept(
+    receiver, sender, tmp_path, quarantine_root
+):
+    bomb = sample("CT_small.dcm", Rows=60000, Columns=60000)  # 3.6 G pixels declared over 32 kB of data
+    sent = dcmtk(
+        "storescu",
+        "-aet",
+        "PACS1",
+        "-aec",
+        "TEACHING",
+        "127.0.0.1",
+        receiver.port,
+        written(tmp_path, "b.dcm", bomb),
+    )
+    assert sent.returncode == 0, sent.stderr
+    ended_logs()
+    studies_hand_over(stable_seconds=0)
+    instance = ReceivedInstance.objects.get()
+    assert (instance.status, bool(instance.file)) == ("rejected", False)
+    assert "limit" in instance.reason
+    assert quarantined_files(quarantine_root) == []
