@@ -1,52 +1,25 @@
 """Helpers of the receiver's tests: DICOM files with planted patient data, limits, a receiver."""
 
-from io import BytesIO
-
-import pydicom
 from django.utils import timezone
-from pydicom.data import get_testdata_file
 
 from receiver import services
 from receiver.models import AssociationLog, ReceivedStudy
 from receiver.scp import Limits, Receiver
 from receiver.spooling import Tally, instance_spool
+from tests.receiver_samples import PLANTED, PLANTED_TEXTS, assert_no_planted_data, encoded, sample
 
-PLANTED = {
-    "PatientName": "Plantedname^Jane",
-    "PatientID": "PLANTED-PID-4711",
-    "PatientBirthDate": "19610203",
-    "InstitutionName": "Planted General Hospital",
-    "ReferringPhysicianName": "Plantedphysician^Bob",
-    "AccessionNumber": "PLANTACC99",
-    "StudyDate": "20200315",
-}
-PLANTED_TEXTS = [
-    b"Plantedname",
-    b"PLANTED-PID-4711",
-    b"19610203",
-    b"Planted General",
-    b"Plantedphysician",
-    b"PLANTACC99",
+__all__ = [
+    "LIMITS",
+    "PLANTED",
+    "PLANTED_TEXTS",
+    "Limits",
+    "assert_no_planted_data",
+    "encoded",
+    "make_receiver",
+    "quarantined_files",
+    "receive",
+    "sample",
 ]
-
-
-def sample(name: str, **changes) -> pydicom.Dataset:
-    """A pydicom sample file with planted patient data (and any `changes`)."""
-    ds = pydicom.dcmread(get_testdata_file(name, download=False))
-    for keyword, value in {**PLANTED, **changes}.items():
-        setattr(ds, keyword, value)
-    return ds
-
-
-def encoded(ds: pydicom.Dataset) -> bytes:
-    buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def assert_no_planted_data(data: bytes) -> None:
-    for text in PLANTED_TEXTS:
-        assert text not in data, text
 
 
 def quarantined_files(root) -> list:

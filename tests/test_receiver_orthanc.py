@@ -1,0 +1,28 @@
+"""Integration with a real PACS: Debian's Orthanc pushes a study to ``receive_dicom`` through its REST
+``/modalities/{id}/store``, both in a network namespace of the test's own (tests/receiver_orthanc_push.py).
+
+Needs root (``unshare -n``) and Debian's ``orthanc``, installed by ``make test`` when missing; without them
+this test fails rather than skips."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HELPER = Path(__file__).resolve().parent / "receiver_orthanc_push.py"
+
+
+def test_orthanc_pushes_a_study_that_reaches_the_inbox_without_patient_data():
+    assert Path("/usr/sbin/Orthanc").exists(), "Debian's orthanc is not installed"
+    assert shutil.which("unshare"), "unshare (util-linux) is missing"
+    done = subprocess.run(
+        ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable, str(HELPER)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["status"] == "ready"
+    assert (found["studies"], found["accepted"], found["stored"]) == (1, 2, 2)  # the CT study, not the MR
+    assert found["planted"] == [] and found["quarantined"] == []
+    assert found["log"] == [["ORTHANC", "released", 2]]
