@@ -69,7 +69,6 @@ class Receiver:
             self.ae.add_supported_context(uid, TRANSFER_SYNTAXES)
         self.address = (bind, port)
         self._tallies: dict[object, Tally] = {}
-        self._started: dict[object, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.server = None
@@ -126,7 +125,6 @@ class Receiver:
             return
         with self._lock:
             self._tallies[event.assoc] = Tally(log_id=log.pk, sender=sender)
-            self._started[event.assoc] = time.monotonic()
 
     def _on_accepted(self, event) -> None:
         tally = self._tally(event.assoc)
@@ -145,7 +143,10 @@ class Receiver:
         self._finish(event.assoc, AssociationLog.Outcome.RELEASED, "", force=True)
 
     def _on_aborted(self, event) -> None:
-        self._finish(event.assoc, AssociationLog.Outcome.ABORTED, "aborted")
+        tally = self._tally(event.assoc)
+        silent = tally is not None and time.monotonic() - tally.last_activity >= self.limits.idle_seconds
+        reason = f"nothing received for {self.limits.idle_seconds:g} s" if silent else "aborted"
+        self._finish(event.assoc, AssociationLog.Outcome.ABORTED, reason)
 
     def _on_closed(self, event) -> None:
         outcome = (
@@ -170,7 +171,6 @@ class Receiver:
         if outcome != AssociationLog.Outcome.RELEASED or force:
             with self._lock:
                 self._tallies.pop(assoc, None)
-                self._started.pop(assoc, None)
 
     def _tally(self, assoc) -> Tally | None:
         with self._lock:
@@ -179,6 +179,9 @@ class Receiver:
     # -- services ------------------------------------------------------------------------
 
     def _on_echo(self, event) -> int:
+        tally = self._tally(event.assoc)
+        if tally is not None:
+            tally.last_activity = time.monotonic()
         return SUCCESS
 
     def _on_store(self, event) -> int:
@@ -186,8 +189,9 @@ class Receiver:
         sop_class = str(event.request.AffectedSOPClassUID)
         if tally is None:  # cannot happen for an accepted association; refuse rather than guess
             return OUT_OF_RESOURCES
+        tally.last_activity = time.monotonic()
         data = event.encoded_dataset()
-        over = self._over_limit(event.assoc, tally, len(data))
+        over = self._over_limit(tally, len(data))
         if over:
             tally.reject(sop_class, over)
             tally.abort_reason = over
@@ -218,15 +222,13 @@ class Receiver:
             close_old_connections()
         return SUCCESS
 
-    def _over_limit(self, assoc, tally: Tally, size: int) -> str:
+    def _over_limit(self, tally: Tally, size: int) -> str:
         limits = self.limits
         if tally.accepted + 1 > limits.max_instances:
             return f"more than {limits.max_instances} instances in one association"
         if tally.received_bytes + size > limits.max_bytes:
             return f"more than {limits.max_bytes} bytes in one association"
-        with self._lock:
-            started = self._started.get(assoc, time.monotonic())
-        if time.monotonic() - started > limits.max_seconds:
+        if time.monotonic() - tally.started > limits.max_seconds:
             return f"association open longer than {limits.max_seconds:g} seconds"
         return ""
 

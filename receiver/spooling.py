@@ -7,8 +7,9 @@ The gate runs later, in a task (:mod:`receiver.tasks`).
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -66,6 +67,8 @@ class Tally:
     rejections: list | None = None
     finished: bool = False
     abort_reason: str = ""  # set when the receiver itself aborts the association
+    started: float = field(default_factory=time.monotonic)
+    last_activity: float = field(default_factory=time.monotonic)  # the last request received
 
     def reject(self, sop_class: str, reason: str, *, instance: bool = True) -> None:
         """Record a refusal; `instance` False for a SOP class refused at negotiation (nothing was sent)."""

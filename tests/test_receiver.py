@@ -161,3 +161,14 @@ def test_the_running_receiver_enqueues_the_purge_of_old_studies(
     finally:
         receiver.shutdown()
     assert list(ReceivedStudy.objects.all()) == [kept]
+
+
+def test_a_silent_association_is_aborted(sender, quarantine_root, media_root):
+    receiver = make_receiver(Limits(max_instances=100, max_bytes=1 << 30, max_seconds=600, idle_seconds=1))
+    try:
+        assoc = associate(receiver)
+        assert assoc.send_c_echo().Status == 0
+        log = wait_for_log()  # nothing more is sent: the receiver gives up after a second of silence
+    finally:
+        receiver.shutdown()
+    assert (log.outcome, log.reason) == ("aborted", "nothing received for 1 s")
