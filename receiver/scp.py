@@ -143,8 +143,8 @@ class Receiver:
         self._finish(event.assoc, AssociationLog.Outcome.RELEASED, "", force=True)
 
     def _on_aborted(self, event) -> None:
-        tally = self._tally(event.assoc)
-        silent = tally is not None and time.monotonic() - tally.last_activity >= self.limits.idle_seconds
+        # The condition on which pynetdicom aborts an association that has gone quiet.
+        silent = event.assoc.dul.idle_timer_expired()
         reason = f"nothing received for {self.limits.idle_seconds:g} s" if silent else "aborted"
         self._finish(event.assoc, AssociationLog.Outcome.ABORTED, reason)
 
@@ -179,9 +179,6 @@ class Receiver:
     # -- services ------------------------------------------------------------------------
 
     def _on_echo(self, event) -> int:
-        tally = self._tally(event.assoc)
-        if tally is not None:
-            tally.last_activity = time.monotonic()
         return SUCCESS
 
     def _on_store(self, event) -> int:
@@ -189,7 +186,6 @@ class Receiver:
         sop_class = str(event.request.AffectedSOPClassUID)
         if tally is None:  # cannot happen for an accepted association; refuse rather than guess
             return OUT_OF_RESOURCES
-        tally.last_activity = time.monotonic()
         data = event.encoded_dataset()
         over = self._over_limit(tally, len(data))
         if over:

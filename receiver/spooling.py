@@ -68,7 +68,6 @@ class Tally:
     finished: bool = False
     abort_reason: str = ""  # set when the receiver itself aborts the association
     started: float = field(default_factory=time.monotonic)
-    last_activity: float = field(default_factory=time.monotonic)  # the last request received
 
     def reject(self, sop_class: str, reason: str, *, instance: bool = True) -> None:
         """Record a refusal; `instance` False for a SOP class refused at negotiation (nothing was sent)."""

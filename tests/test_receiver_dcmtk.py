@@ -181,7 +181,6 @@ def test_an_association_sending_too_many_bytes_is_aborted(sender, quarantine_roo
         assoc = client.associate("127.0.0.1", receiver.port, ae_title="TEACHING")
         assoc.send_c_store(sample("CT_small.dcm"))  # about 39 kB
         (log,) = ended_logs()
-        assert assoc.is_aborted
     finally:
         receiver.shutdown()
     assert (log.outcome, log.accepted, log.rejected) == ("aborted", 0, 1)
