@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from pydicom.uid import UID
 
 from authoring import rules
 from cases.models import Case
@@ -58,6 +59,11 @@ class AssociationLogAdmin(admin.ModelAdmin):
     ]
     list_filter = ["outcome"]
     list_select_related = ["sender"]
+    readonly_fields = ["refused_classes"]
+
+    @admin.display(description="SOP classes refused")
+    def refused_classes(self, log):
+        return ", ".join(f"{UID(uid).name} ({uid})" for uid in log.refused_sop_classes) or "—"
 
     def has_add_permission(self, request):
         return False  # written by the receiver only

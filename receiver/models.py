@@ -63,6 +63,11 @@ class AssociationLog(models.Model):
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     received_bytes = models.PositiveBigIntegerField(default=0)
+    refused_sop_classes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="SOP classes proposed but not accepted: none of their instances could be sent.",
+    )
     rejections = models.JSONField(
         default=list,
         blank=True,

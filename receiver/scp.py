@@ -134,10 +134,7 @@ class Receiver:
         # refused only for its transfer syntax, beside an accepted one of the same class, is no refusal.)
         accepted = {str(context.abstract_syntax) for context in event.assoc.accepted_contexts}
         refused = {str(context.abstract_syntax) for context in event.assoc.rejected_contexts} - accepted
-        for sop_class in sorted(refused):
-            tally.reject(
-                sop_class, "SOP class not accepted: its presentation contexts were rejected", instance=False
-            )
+        tally.refused_sop_classes = sorted(refused)
 
     def _on_released(self, event) -> None:
         self._finish(event.assoc, AssociationLog.Outcome.RELEASED, "", force=True)

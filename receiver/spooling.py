@@ -64,15 +64,14 @@ class Tally:
     accepted: int = 0
     rejected: int = 0
     received_bytes: int = 0
-    rejections: list | None = None
+    rejections: list[dict] = field(default_factory=list)  # each refused instance's SOP class and reason
+    refused_sop_classes: list[str] = field(default_factory=list)  # refused at negotiation: never sent
     finished: bool = False
     abort_reason: str = ""  # set when the receiver itself aborts the association
     started: float = field(default_factory=time.monotonic)
 
-    def reject(self, sop_class: str, reason: str, *, instance: bool = True) -> None:
-        """Record a refusal; `instance` False for a SOP class refused at negotiation (nothing was sent)."""
-        self.rejected += instance
-        self.rejections = self.rejections or []
+    def reject(self, sop_class: str, reason: str) -> None:
+        self.rejected += 1
         if len(self.rejections) < MAX_LOGGED_REJECTIONS:
             self.rejections.append({"sop_class": sop_class, "reason": reason})
 
@@ -85,7 +84,8 @@ def association_close(*, tally: Tally, outcome: str, reason: str = "") -> None:
         accepted=tally.accepted,
         rejected=tally.rejected,
         received_bytes=tally.received_bytes,
-        rejections=tally.rejections or [],
+        rejections=tally.rejections,
+        refused_sop_classes=tally.refused_sop_classes,
     )
 
 
