@@ -14,6 +14,7 @@ address, is rejected before any data is sent.
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -71,6 +72,7 @@ class Receiver:
         self._tallies: dict[object, Tally] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="receiver-db")
         self.server = None
         self._handover_thread: threading.Thread | None = None
 
@@ -102,6 +104,22 @@ class Receiver:
             self.server.shutdown()
         if self._handover_thread is not None:
             self._handover_thread.join()
+        self._in_db(lambda: connection.close())  # looked up on the database thread: its own connection
+        self._db.shutdown(wait=True)
+
+    def _in_db(self, function, *args, **kwargs):
+        """Run `function` on the receiver's one database thread and return what it returns.
+
+        Every association's reads and writes go through one thread, so the receiver holds one database
+        connection however many associations run (and however they end: a connection cut half-way ends
+        its association's threads with no event of theirs to close a connection of their own).
+        """
+
+        def call():
+            close_old_connections()  # as Django does per request: a connection the server dropped is replaced
+            return function(*args, **kwargs)
+
+        return self._db.submit(call).result()
 
     def hand_over_now(self) -> int:
         """Hand over every study quiet for ``stable_seconds``; returns how many."""
@@ -112,11 +130,8 @@ class Receiver:
     def _on_requested(self, event) -> None:
         requestor = event.assoc.requestor
         ae_title, address = requestor.primitive.calling_ae_title, requestor.address
-        try:
-            sender, reason = sender_for(ae_title=ae_title, address=address)
-            log = association_open(sender=sender, ae_title=ae_title, address=address, reason=reason)
-        finally:
-            close_old_connections()
+        sender, reason = self._in_db(sender_for, ae_title=ae_title, address=address)
+        log = self._in_db(association_open, sender=sender, ae_title=ae_title, address=address, reason=reason)
         if sender is None:
             logger.warning("Rejected an association from %s (%s): %s", ae_title.strip(), address, reason)
             # As pynetdicom's own negotiation rejects: the A-ASSOCIATE-RJ, then wait until it is sent.
@@ -161,10 +176,7 @@ class Receiver:
                 return
             tally.finished = True
             reason = tally.abort_reason or reason
-        try:
-            association_close(tally=tally, outcome=outcome, reason=reason)
-        finally:
-            connection.close()  # this thread's: it ends with the association
+        self._in_db(association_close, tally=tally, outcome=outcome, reason=reason)
         if outcome != AssociationLog.Outcome.RELEASED or force:
             with self._lock:
                 self._tallies.pop(assoc, None)
@@ -204,15 +216,18 @@ class Receiver:
             tally.reject(sop_class, f"the header cannot be read ({type(error).__name__})")
             return CANNOT_UNDERSTAND
         try:
-            instance_spool(
-                tally=tally, data=data, sop_class=sop_class, study_uid=study_uid, modality=modality
+            self._in_db(
+                instance_spool,
+                tally=tally,
+                data=data,
+                sop_class=sop_class,
+                study_uid=study_uid,
+                modality=modality,
             )
         except Exception:
             logger.exception("Could not spool a received instance")
             tally.reject(sop_class, "could not be stored")
             return OUT_OF_RESOURCES
-        finally:
-            close_old_connections()
         return SUCCESS
 
     def _over_limit(self, tally: Tally, size: int) -> str:
@@ -242,3 +257,4 @@ class Receiver:
                 logger.exception("Handing received studies over failed; trying again")
             finally:
                 close_old_connections()
+        connection.close()
