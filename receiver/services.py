@@ -26,6 +26,7 @@ from datetime import timedelta
 from io import BytesIO
 
 import pydicom
+import reversion
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
@@ -261,12 +262,16 @@ def received_study_draft_create(*, study: ReceivedStudy, by) -> Case:
     the case's key. Series labels are left empty for the author to write (never copied from headers)."""
     instances = _ready(study, by)
     modality = _modality(instances[0].modality)
-    case = Case.objects.create(
-        slug=_draft_slug(),
-        title=f"Untitled draft from a received {MODALITY_LABELS[modality]} study",
-        status=Case.Status.DRAFT,
-        author=study.owner,
-    )
+    # The case's first version in its history, as the admin and a bundle import record one.
+    with reversion.create_revision(atomic=False):
+        reversion.set_user(by)
+        reversion.set_comment("Created from a study received over DICOM")
+        case = Case.objects.create(
+            slug=_draft_slug(),
+            title=f"Untitled draft from a received {MODALITY_LABELS[modality]} study",
+            status=Case.Status.DRAFT,
+            author=study.owner,
+        )
     DeidentificationKey.objects.create(case=case, seed=study.seed, date_offset_days=study.date_offset_days)
     _images_add(case, instances, time_label="Initial", deidentifier=None)
     _mark_used(study, case)

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
+from reversion.models import Version
 
 from cases.models import Case
 from imaging.dicom.deidentify import Deidentifier
@@ -137,3 +138,14 @@ def test_purge_received_discards_studies_older_than_the_setting(sender, settings
     ReceivedStudy.objects.filter(pk=old.pk).update(last_received_at=timezone.now() - timedelta(days=15))
     call_command("purge_received", stdout=StringIO())
     assert list(ReceivedStudy.objects.all()) == [new]
+
+
+def test_a_draft_from_a_study_starts_its_history(sender):
+    case = services.received_study_draft_create(
+        study=receive(sender, sample("CT_small.dcm")), by=sender.author
+    )
+    (version,) = Version.objects.get_for_object(case)
+    assert (version.revision.user, version.revision.comment) == (
+        sender.author,
+        "Created from a study received over DICOM",
+    )
