@@ -1,6 +1,8 @@
 """The inbox and the senders in the admin: who sees what, and the three actions."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import Case
@@ -83,3 +85,18 @@ def test_senders_are_managed_by_editors(client, faculty, editor):
     response = client.post(url, {"ae_title": "CT_SCANNER", "host": "10.1.2.3", "author": faculty.pk})
     assert response.status_code == 302
     assert DicomSender.objects.get().author == faculty
+
+
+def test_the_inbox_list_costs_the_same_queries_for_one_study_or_many(client, sender, editor):
+    client.force_login(editor)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse(CHANGELIST)).status_code == 200
+        return len(captured)
+
+    receive(sender, sample("CT_small.dcm"))
+    one = queries()
+    receive(sender, sample("MR_small.dcm"))
+    receive(sender, sample("CT_small.dcm", StudyInstanceUID="1.2.3.4.5"))
+    assert queries() == one
