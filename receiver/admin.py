@@ -19,7 +19,8 @@ from pydicom.uid import UID
 from authoring import rules
 from cases.models import Case
 from receiver import services
-from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
+from receiver.models import AssociationLog, DicomSender, DicomWebSource, ReceivedInstance, ReceivedStudy
+from receiver.tasks import dicomweb_pull_task
 
 
 @admin.register(DicomSender)
@@ -42,6 +43,28 @@ class DicomSenderAdmin(admin.ModelAdmin):
                 .distinct()
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class DicomWebSourceForm(forms.ModelForm):
+    url = forms.URLField(label="QIDO-RS/WADO-RS root URL", max_length=500, assume_scheme="https")
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored on the server and never shown back; leave empty to keep the one stored.",
+    )
+
+    class Meta:
+        model = DicomWebSource
+        fields = ["name", "url", "username", "password"]
+
+    def clean_password(self):
+        return self.cleaned_data["password"] or (self.instance.password if self.instance.pk else "")
+
+
+@admin.register(DicomWebSource)
+class DicomWebSourceAdmin(admin.ModelAdmin):
+    form = DicomWebSourceForm
+    list_display = ["name", "url", "username"]
 
 
 @admin.register(AssociationLog)
@@ -73,6 +96,18 @@ class AssociationLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class PullForm(forms.Form):
+    source = forms.ModelChoiceField(queryset=DicomWebSource.objects.all())
+    study_uid = forms.CharField(label="Study Instance UID", required=False, max_length=64)
+    accession = forms.CharField(label="or accession number", required=False, max_length=64)
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("study_uid")) == bool(cleaned.get("accession")):
+            raise forms.ValidationError("Give a Study Instance UID or an accession number (one of the two).")
+        return cleaned
 
 
 class DraftChoiceForm(forms.Form):
@@ -227,6 +262,7 @@ class ReceivedStudyAdmin(admin.ModelAdmin):
                 view(self.thumbnail_view),
                 name="receiver_receivedstudy_thumbnail",
             ),
+            path("pull/", view(self.pull_view), name="receiver_receivedstudy_pull"),
             path(
                 "<path:object_id>/add-to-draft/",
                 view(self.add_to_draft_view),
@@ -307,6 +343,27 @@ class ReceivedStudyAdmin(admin.ModelAdmin):
                 "title": "Add a received study to one of the drafts",
                 "form": form,
             },
+        )
+
+    def pull_view(self, request):
+        """Faculty pull a study over DICOMweb into their inbox: queued, since retrieval takes a while."""
+        if not self.has_use_permission(request):
+            raise PermissionDenied
+        form = PullForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            dicomweb_pull_task.enqueue(
+                data["source"].pk, request.user.pk, data["study_uid"], data["accession"]
+            )
+            self.message_user(
+                request, "The study is being pulled; it appears here once it passed the image gate."
+            )
+            return redirect("admin:receiver_receivedstudy_changelist")
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form}
+        return TemplateResponse(
+            request,
+            "admin/receiver/receivedstudy/pull.html",
+            {**context, "title": "Pull a study over DICOMweb"},
         )
 
     @admin.action(description="Discard the selected studies (their files go)", permissions=["discard"])

@@ -6,6 +6,7 @@ identifier is stored: a study is recognised while it arrives by a keyed hash of 
 """
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
@@ -40,6 +41,28 @@ class DicomSender(models.Model):
 
     def __str__(self) -> str:
         return self.ae_title + (f" @ {self.host}" if self.host else "")
+
+
+class DicomWebSource(models.Model):
+    """A DICOMweb server (QIDO-RS and WADO-RS) faculty may pull studies from; managed by editors. Its
+    credentials stay on the server: the admin never shows the password back."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(
+        "QIDO-RS/WADO-RS root URL",
+        max_length=500,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="e.g. https://pacs.example.org/dicom-web",
+    )
+    username = models.CharField(max_length=150, blank=True)
+    password = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "DICOMweb source"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class AssociationLog(models.Model):
@@ -93,6 +116,14 @@ class ReceivedStudy(models.Model):
 
     sender = models.ForeignKey(
         DicomSender, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.ForeignKey(
+        DicomWebSource,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Pulled over DICOMweb from this source (else received from a sender).",
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="received_studies"

@@ -16,3 +16,21 @@ def received_study_gate_task(study_id: int) -> dict:
 def purge_received_task() -> int:
     """Purge received studies past ``RECEIVED_STUDY_DAYS`` (:func:`receiver.services.received_purge`)."""
     return services.received_purge()
+
+
+@task()
+def dicomweb_pull_task(source_id: int, user_id: int, study_uid: str = "", accession: str = "") -> int:
+    """Pull a study over DICOMweb into the user's inbox (:func:`receiver.pulling.dicomweb_pull`)."""
+    from django.contrib.auth import get_user_model
+
+    # Here, not at the top: receiver.pulling enqueues this module's gate task.
+    from receiver.models import DicomWebSource
+    from receiver.pulling import dicomweb_pull
+
+    study = dicomweb_pull(
+        source=DicomWebSource.objects.get(pk=source_id),
+        by=get_user_model().objects.get(pk=user_id),
+        study_uid=study_uid,
+        accession=accession,
+    )
+    return study.pk

@@ -1,12 +1,15 @@
 """The inbox and the senders in the admin: who sees what, and the three actions."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import Case
-from receiver.models import DicomSender, ReceivedStudy
+from receiver import admin as admin_module
+from receiver.models import DicomSender, DicomWebSource, ReceivedStudy
 from tests.receiver_support import receive, sample
 
 pytest_plugins = ["tests.receiver_fixtures"]
@@ -100,3 +103,34 @@ def test_the_inbox_list_costs_the_same_queries_for_one_study_or_many(client, sen
     receive(sender, sample("MR_small.dcm"))
     receive(sender, sample("CT_small.dcm", StudyInstanceUID="1.2.3.4.5"))
     assert queries() == one
+
+
+def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
+    client, faculty, editor, monkeypatch
+):
+    client.force_login(editor)
+    client.post(
+        reverse("admin:receiver_dicomwebsource_add"),
+        {"name": "PACS web", "url": "http://127.0.0.1:9/dicom-web", "username": "u", "password": "s3cret-pw"},
+    )
+    source = DicomWebSource.objects.get()
+    assert source.password == "s3cret-pw"
+    page = client.get(reverse("admin:receiver_dicomwebsource_change", args=[source.pk]))
+    assert b"s3cret-pw" not in page.content  # never shown back
+    client.post(
+        reverse("admin:receiver_dicomwebsource_change", args=[source.pk]),
+        {"name": "PACS web", "url": "http://127.0.0.1:9/dicom-web", "username": "u", "password": ""},
+    )
+    source.refresh_from_db()
+    assert source.password == "s3cret-pw"  # left empty: kept
+    client.force_login(faculty)
+    assert client.get(reverse("admin:receiver_dicomwebsource_changelist")).status_code == 403
+    url = reverse("admin:receiver_receivedstudy_pull")
+    both = client.post(url, {"source": source.pk, "study_uid": "1.2.3", "accession": "A1"})
+    assert b"one of the two" in both.content
+    queued = []  # the pull itself is tested against Orthanc (test_receiver_orthanc.py)
+    monkeypatch.setattr(
+        admin_module, "dicomweb_pull_task", SimpleNamespace(enqueue=lambda *a: queued.append(a))
+    )
+    assert client.post(url, {"source": source.pk, "accession": "A1"}).status_code == 302
+    assert queued == [(source.pk, faculty.pk, "", "A1")]

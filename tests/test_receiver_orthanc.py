@@ -26,3 +26,26 @@ def test_orthanc_pushes_a_study_that_reaches_the_inbox_without_patient_data():
     assert (found["studies"], found["accepted"], found["stored"]) == (1, 2, 2)  # the CT study, not the MR
     assert found["planted"] == [] and found["quarantined"] == []
     assert found["log"] == [["ORTHANC", "released", 2]]
+
+
+PULL_HELPER = Path(__file__).resolve().parent / "receiver_orthanc_pull.py"
+
+
+def test_a_study_pulled_over_dicomweb_from_orthanc_reaches_the_inbox_without_patient_data():
+    assert Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so").exists(), (
+        "orthanc-dicomweb is not installed"
+    )
+    namespace = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+    done = subprocess.run(
+        [*namespace, sys.executable, str(PULL_HELPER)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["studies"] == [["ready", "CT", 1]]  # found by its accession number: the CT, not the MR
+    assert (found["accepted"], found["stored"]) == (2, 2)
+    assert found["planted"] == [] and found["quarantined"] == []
+    assert "refused: 0 studies match" in found["output"]  # an accession number that matches nothing

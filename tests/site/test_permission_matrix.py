@@ -55,7 +55,7 @@ from cases.models import Case, Region
 from imaging.models import Image, Series, Upload
 from imaging.rendering import render_path
 from quiz.models import Mark, QuizAttempt, ReviewCard
-from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
+from receiver.models import AssociationLog, DicomSender, DicomWebSource, ReceivedInstance, ReceivedStudy
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case
 from tests.helpers.questions import add_question
@@ -216,6 +216,7 @@ def build_world() -> SimpleNamespace:
     w.accessfailurelog = AccessFailureLog.objects.create(username="res2", locked_out=True, **client)
     # The DICOM receiver: a sender, its association's log, a received study in fac's inbox and in fac2's.
     w.dicomsender = DicomSender.objects.create(ae_title="MATRIXPACS", author=users["faculty"])
+    w.dicomwebsource = DicomWebSource.objects.create(name="Matrix PACS", url="https://pacs.invalid/dicom-web")
     w.associationlog = AssociationLog.objects.create(
         sender=w.dicomsender, calling_ae_title="MATRIXPACS", address="192.0.2.9", started_at=timezone.now()
     )
@@ -474,6 +475,7 @@ ADMIN_ROWS = [
         "/admin/receiver/receivedstudy/{w.received_other.pk}/thumbnail/{w.received_other_instance.pk}/",
         "L L 404 404 200 200",
     ),
+    R("received study pull", "/admin/receiver/receivedstudy/pull/", "L L 403 200 200 200"),
     R(
         "received study add to draft own",
         "/admin/receiver/receivedstudy/{w.received_own.pk}/add-to-draft/",
@@ -736,6 +738,9 @@ ADMIN_MODELS = {
     # The receiver: editors manage senders and read the association log; faculty see their own inbox.
     "receiver.DicomSender": model_pages(
         "L L 403 403 200 200", "L L 403 403 200 200", {"dicomsender": ("L L 403 403 200 200",) * 3}
+    ),
+    "receiver.DicomWebSource": model_pages(
+        "L L 403 403 200 200", "L L 403 403 200 200", {"dicomwebsource": ("L L 403 403 200 200",) * 3}
     ),
     "receiver.AssociationLog": model_pages(
         "L L 403 403 200 200",
