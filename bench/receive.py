@@ -11,8 +11,8 @@ Method
 since Orthanc 1.10 listens on every interface; our receiver runs in the same namespace, on 127.0.0.1.
 
 *Ours:* ``manage.py receive_dicom --port 0 --stable-seconds 1`` on a throwaway SQLite database and
-``MEDIA_ROOT`` / ``QUARANTINE_ROOT``, with one configured sender. Its task backend is the default immediate
-one, so the gate runs in the receiver's hand-over thread: one worker, as the issue asks. Timed: ``storescu``
+``MEDIA_ROOT`` / ``QUARANTINE_ROOT``, with one configured sender, and one task worker beside it
+(``manage.py db_worker --interval 0.1``, django-tasks-db), which runs the gate. Timed: ``storescu``
 sending every slice (from its start to its exit: association, every C-STORE, release); then the time from
 ``storescu``'s exit (the last instance received) until the study is in the inbox (status ``ready``, polled
 every 20 ms), which includes the one stable second and the gate of every slice.
@@ -87,6 +87,10 @@ def ours(workdir: Path, paths: list[Path]) -> dict:
     )  # fmt: skip
     manage("dicom_senders", "add", "BENCH", "--author", "bench", "--host", "127.0.0.1")
     command = ["receive_dicom", "--port", "0", "--bind", "127.0.0.1", "--stable-seconds", "1"]
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     receiver = subprocess.Popen(
         [sys.executable, "manage.py", *command],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -110,8 +114,9 @@ def ours(workdir: Path, paths: list[Path]) -> dict:
                 "SELECT count(*) FROM receiver_receivedinstance WHERE status = 'accepted'"
             ).fetchone()[0]
     finally:
-        receiver.terminate()
-        receiver.communicate(timeout=60)
+        for process in (receiver, worker):
+            process.terminate()
+            process.communicate(timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
     if accepted != len(paths):
         raise RuntimeError(f"{accepted} of {len(paths)} slices passed the gate")

@@ -27,12 +27,8 @@ from receiver.contexts import ACCEPTED_STORAGE_CLASSES, TRANSFER_SYNTAXES
 from receiver.handover import studies_hand_over
 from receiver.models import AssociationLog
 from receiver.spooling import Tally, association_close, association_open, instance_spool, sender_for
-from receiver.tasks import purge_received_task
 
 logger = logging.getLogger(__name__)
-
-#: Seconds between two purges of old received studies (RECEIVED_STUDY_DAYS) enqueued by the receiver.
-PURGE_INTERVAL = 3600.0
 
 # C-STORE statuses (PS3.4 Table B.2-1).
 SUCCESS = 0x0000
@@ -243,16 +239,10 @@ class Receiver:
     # -- hand-over -----------------------------------------------------------------------
 
     def _hand_over_loop(self) -> None:
-        """Hand studies over as they fall quiet, and enqueue the purge once every PURGE_INTERVAL (the
-        task framework has no scheduler; the worker that takes the task does the purging)."""
         interval = min(1.0, max(self.stable_seconds / 4, 0.1))
-        next_purge = time.monotonic()
         while not self._stop.wait(interval):
             try:
                 self.hand_over_now()
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + PURGE_INTERVAL
-                    purge_received_task.enqueue()
             except Exception:
                 logger.exception("Handing received studies over failed; trying again")
             finally:

@@ -17,7 +17,6 @@ the two shifts be equal (1 chance in 3651), the files are added as they are: the
 their UIDs stay S(u).
 """
 
-import hashlib
 import logging
 import secrets
 import uuid
@@ -132,7 +131,7 @@ def _instance_gate(instance: ReceivedInstance, deidentifier: Deidentifier, key_u
     try:
         data = _quarantined_bytes(instance)
         instance.is_key_image = bool(key_uids) and _original_uid(data) in key_uids
-        pieces, fields, report = prepare(name, data, deidentifier, memory_limit=settings.DECODE_MEMORY_LIMIT)
+        content, fields, report = prepare(name, data, deidentifier, memory_limit=settings.DECODE_MEMORY_LIMIT)
     except RejectedFile as rejection:
         instance.status = ReceivedInstance.Status.REJECTED
         instance.reason = without_file_name(rejection.reason, name)[:500]
@@ -141,7 +140,6 @@ def _instance_gate(instance: ReceivedInstance, deidentifier: Deidentifier, key_u
         return
     finally:
         quarantine().delete(held)  # the original goes, whatever the gate said
-    content = b"".join(pieces)
     stored = default_storage.save(f"received/{uuid.uuid4().hex}.dcm", ContentFile(content))
     try:
         header = pydicom.dcmread(
@@ -152,7 +150,7 @@ def _instance_gate(instance: ReceivedInstance, deidentifier: Deidentifier, key_u
         instance.file.name = stored
         instance.series_uid = str(header.get("SeriesInstanceUID", "") or "")[:64]
         instance.modality = fields.get("modality", "")[:16]
-        instance.image_fields = {**fields, "sha256": hashlib.sha256(content).hexdigest()}
+        instance.image_fields = fields  # with the SHA-256 of the stored bytes
         instance.deid_report = report
         instance.needs_review = bool(fields.get("needs_review"))
         instance.review_reason = fields.get("review_reason", "")[:300]
@@ -342,11 +340,9 @@ def _image(series, instance: ReceivedInstance, deidentifier, order: int) -> Imag
     fields, report = instance.image_fields, instance.deid_report
     if deidentifier is not None:
         name = f"instance-{instance.pk}.dcm"
-        pieces, fields, report = prepare(
+        content, fields, report = prepare(
             name, content, deidentifier, memory_limit=settings.DECODE_MEMORY_LIMIT
         )
-        content = b"".join(pieces)
-        fields = {**fields, "sha256": hashlib.sha256(content).hexdigest()}
     image = Image(
         series=series,
         kind=Image.Kind.DICOM,

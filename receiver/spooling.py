@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from imaging.quarantine import quarantine_storage
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
 
 #: Rejected instances listed one by one in an association's log; past this only counted.
@@ -24,7 +24,9 @@ MAX_LOGGED_REJECTIONS = 100
 
 
 def quarantine():
-    return storages["quarantine"]
+    """The quarantine storage (``settings.QUARANTINE_STORAGE``), shared with the uploads: their sweep
+    touches only their own ``uploads/`` folder, and received instances live under ``received/``."""
+    return quarantine_storage()
 
 
 def sender_for(*, ae_title: str, address: str) -> tuple[DicomSender | None, str]:

@@ -12,10 +12,10 @@ def received_study_gate_task(study_id: int) -> dict:
     return study.deidentification_summary
 
 
-@task()
-def purge_received_task() -> int:
-    """Purge received studies past ``RECEIVED_STUDY_DAYS`` (:func:`receiver.services.received_purge`)."""
-    return services.received_purge()
+def purge_on_worker_sweep(sender, **kwargs) -> None:
+    """Every task worker's sweep (``imaging.jobs.worker_sweep``: at start and every UPLOAD_SWEEP_SECONDS)
+    purges received studies past ``RECEIVED_STUDY_DAYS``: the task framework has no scheduler of its own."""
+    services.received_purge()
 
 
 @task()

@@ -96,6 +96,7 @@ def main() -> None:
         for ds in (first, second, sample("MR_small.dcm", AccessionNumber="OTHERACC")):
             client.json("POST", "/instances", encoded(ds), "application/dicom")
         output = manage("shell", "-c", PULL.format(port=client.port))
+        manage("db_worker", "--batch", "--no-startup-delay")  # a task worker runs the gate, then exits
     finally:
         orthanc_stop(orthanc, client)
     try:

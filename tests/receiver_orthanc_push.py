@@ -54,7 +54,7 @@ def main() -> None:
         (folder / "orthanc").mkdir()
         orthanc, client = orthanc_start(folder / "orthanc")
         try:
-            print(json.dumps(push_and_look(folder, client, receiver)))
+            print(json.dumps(push_and_look(folder, client, receiver, manage)))
         finally:
             orthanc_stop(orthanc, client)
     finally:
@@ -63,7 +63,7 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def push_and_look(folder: Path, client, receiver) -> dict:
+def push_and_look(folder: Path, client, receiver, manage) -> dict:
     """Orthanc pushes the CT study; what reached the inbox once it is there."""
     port = int(receiver.stdout.readline().rsplit(":", 1)[1])
     first, second = sample("CT_small.dcm", InstanceNumber=1), sample("CT_small.dcm", InstanceNumber=2)
@@ -79,13 +79,16 @@ def push_and_look(folder: Path, client, receiver) -> dict:
     client.request("POST", "/modalities/teaching/store", study.encode(), "text/plain")
     database = folder / "site.sqlite3"
     status = None
-    for _ in range(3000):  # handed over after a quiet second, then gated
+    for _ in range(3000):  # handed over after a quiet second: its gate task is queued
         with sqlite3.connect(database) as connection:
             row = connection.execute("SELECT status FROM receiver_receivedstudy").fetchone()
         status = row[0] if row else None
-        if status == "ready":
+        if status == "processing":
             break
         time.sleep(0.02)
+    manage("db_worker", "--batch", "--no-startup-delay")  # a task worker runs the gate, then exits
+    with sqlite3.connect(database) as connection:
+        status = connection.execute("SELECT status FROM receiver_receivedstudy").fetchone()[0]
     with sqlite3.connect(database) as connection:
         studies_received = connection.execute("SELECT count(*) FROM receiver_receivedstudy").fetchone()[0]
         accepted = connection.execute(

@@ -1,23 +1,19 @@
 """The receiver driven by pynetdicom as the client: senders, C-ECHO, C-STORE, the gate, the log."""
 
 import time
-from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
-from django.utils import timezone
 from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage, MRImageStorage, Verification
 
 from receiver.handover import studies_hand_over
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
 from tests.receiver_support import (
-    LIMITS,
     Limits,
     assert_no_planted_data,
     make_receiver,
     quarantined_files,
-    receive,
     sample,
 )
 
@@ -143,24 +139,6 @@ def test_an_association_open_too_long_is_aborted_at_its_next_instance(sender, qu
     assert (log.outcome, log.accepted, log.rejected) == ("aborted", 0, 1)
     assert log.reason == "association open longer than 0 seconds"
     assert quarantined_files(quarantine_root) == [] and not ReceivedStudy.objects.exists()
-
-
-def test_the_running_receiver_enqueues_the_purge_of_old_studies(
-    sender, settings, quarantine_root, media_root
-):
-    settings.RECEIVED_STUDY_DAYS = 14
-    old = receive(sender, sample("CT_small.dcm"))
-    ReceivedStudy.objects.filter(pk=old.pk).update(last_received_at=timezone.now() - timedelta(days=15))
-    kept = receive(sender, sample("MR_small.dcm"))
-    receiver = make_receiver(LIMITS)
-    try:
-        for _ in range(1500):  # its hand-over thread enqueues the purge as it starts
-            if not ReceivedStudy.objects.filter(pk=old.pk).exists():
-                break
-            time.sleep(0.02)
-    finally:
-        receiver.shutdown()
-    assert list(ReceivedStudy.objects.all()) == [kept]
 
 
 def test_a_silent_association_is_aborted(sender, quarantine_root, media_root):

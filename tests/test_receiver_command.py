@@ -1,6 +1,6 @@
 """The commands as an operator runs them, in processes of their own on a database file of the test's own:
 ``dicom_senders add`` and ``list``, and ``receive_dicom --port 0`` (which prints the port it got) receiving
-from ``storescu`` and handing the study over after ``--stable-seconds``."""
+from ``storescu`` and handing the study over after ``--stable-seconds`` to a task worker (``db_worker``)."""
 
 import os
 import signal
@@ -106,10 +106,12 @@ def test_receive_dicom_prints_its_port_receives_and_hands_the_study_over(site):
         port = int(first.rsplit(":", 1)[1])
         sent = dcmtk("storescu", "-aet", "PACS1", "-aec", "TEACHING", "127.0.0.1", port, path)
         assert sent.returncode == 0, sent.stderr
-        for _ in range(600):  # handed over once quiet for a second, then gated (immediate backend)
-            if study_status(tmp_path / "site.sqlite3") == "ready":
+        for _ in range(600):  # handed over once quiet for a second: its gate task is queued
+            if study_status(tmp_path / "site.sqlite3") == "processing":
                 break
             time.sleep(0.05)
+        assert study_status(tmp_path / "site.sqlite3") == "processing"
+        manage("db_worker", "--batch", "--no-startup-delay")  # a task worker runs the gate, then exits
         assert study_status(tmp_path / "site.sqlite3") == "ready"
     finally:
         receiver.send_signal(signal.SIGTERM)

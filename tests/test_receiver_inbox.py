@@ -14,6 +14,7 @@ from reversion.models import Version
 
 from cases.models import Case
 from imaging.dicom.deidentify import Deidentifier
+from imaging.jobs import worker_sweep
 from imaging.models import DeidentificationKey, Image
 from receiver import services
 from receiver.models import ReceivedStudy
@@ -149,3 +150,11 @@ def test_a_draft_from_a_study_starts_its_history(sender):
         sender.author,
         "Created from a study received over DICOM",
     )
+
+
+def test_every_task_workers_sweep_purges_old_studies(sender, settings):
+    settings.RECEIVED_STUDY_DAYS = 14
+    old, new = receive(sender, sample("CT_small.dcm")), receive(sender, sample("MR_small.dcm"))
+    ReceivedStudy.objects.filter(pk=old.pk).update(last_received_at=timezone.now() - timedelta(days=15))
+    worker_sweep.send_robust(sender=None)  # as manage.py db_worker sends it, at start and at intervals
+    assert list(ReceivedStudy.objects.all()) == [new]
