@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser demo test lint bench clean
+.PHONY: install browser dicom-peers demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,19 @@ demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py load_programme_demo
-	@echo "Serving the archive on http://$(HOST):$(PORT)/ with a task worker (Ctrl-C stops both)"
+	$(BIN)/python manage.py dicom_senders list | grep -q '^DEMO_PACS' || $(BIN)/python manage.py dicom_senders add DEMO_PACS --author faculty --host 127.0.0.1
+	@echo "Serving the archive on http://$(HOST):$(PORT)/ with a task worker and a DICOM receiver (Ctrl-C stops all)"
 	$(BIN)/python bin/serve-demo $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium; Playwright cannot download its own browser here.
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-test: install browser
+# The receiver's tests talk to real DICOM peers: dcmtk's storescu/echoscu and Orthanc with its DICOMweb plugin.
+dicom-peers:
+	@command -v storescu >/dev/null && test -x /usr/sbin/Orthanc && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so || (apt-get update -qq && apt-get install -y -qq dcmtk orthanc orthanc-dicomweb)
+
+test: install browser dicom-peers
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 # Benchmarks print figures and never fail on a time; results go to bench/RESULTS.md.

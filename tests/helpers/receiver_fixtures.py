@@ -1,11 +1,11 @@
-"""Fixtures of the receiver's tests (a pytest plugin: ``pytest_plugins = ["tests.receiver_fixtures"]``):
-a real SCP on a free port of 127.0.0.1, a configured sender, a quarantine folder of the test's own."""
+"""Fixtures of the receiver's tests (a pytest plugin, named in their ``pytest_plugins``): a real SCP
+on a free port of 127.0.0.1, a configured sender, a quarantine folder of the test's own."""
 
 import pytest
 
 from receiver.models import DicomSender
 from receiver.scp import Receiver
-from tests.receiver_support import LIMITS
+from tests.helpers.receiver import LIMITS
 
 
 @pytest.fixture

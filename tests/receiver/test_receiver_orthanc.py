@@ -1,5 +1,6 @@
 """Integration with a real PACS: Debian's Orthanc pushes a study to ``receive_dicom`` through its REST
-``/modalities/{id}/store``, both in a network namespace of the test's own (tests/receiver_orthanc_push.py).
+``/modalities/{id}/store``, both in a network namespace of the test's own
+(tests/helpers/receiver_orthanc_push.py).
 
 Needs root (``unshare -n``) and Debian's ``orthanc``, installed by ``make test`` when missing; without them
 this test fails rather than skips."""
@@ -10,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HELPER = Path(__file__).resolve().parent / "receiver_orthanc_push.py"
+HELPER = Path(__file__).resolve().parents[1] / "helpers" / "receiver_orthanc_push.py"
 
 
 def test_orthanc_pushes_a_study_that_reaches_the_inbox_without_patient_data():
@@ -28,7 +29,7 @@ def test_orthanc_pushes_a_study_that_reaches_the_inbox_without_patient_data():
     assert found["log"] == [["ORTHANC", "released", 2]]
 
 
-PULL_HELPER = Path(__file__).resolve().parent / "receiver_orthanc_pull.py"
+PULL_HELPER = Path(__file__).resolve().parents[1] / "helpers" / "receiver_orthanc_pull.py"
 
 
 def test_a_study_pulled_over_dicomweb_from_orthanc_reaches_the_inbox_without_patient_data():

@@ -18,9 +18,9 @@ from imaging.jobs import worker_sweep
 from imaging.models import DeidentificationKey, Image
 from receiver import services
 from receiver.models import ReceivedStudy
-from tests.receiver_support import assert_no_planted_data, quarantined_files, receive, sample
+from tests.helpers.receiver import assert_no_planted_data, quarantined_files, receive, sample
 
-pytest_plugins = ["tests.receiver_fixtures"]
+pytest_plugins = ["tests.helpers.receiver_fixtures"]
 
 
 def stored_dataset(image: Image) -> pydicom.Dataset:

@@ -1,4 +1,4 @@
-"""Run by tests/test_receiver_orthanc.py inside ``unshare -n``: Orthanc with Debian's DICOMweb plugin serves
+"""Run by test_receiver_orthanc.py inside ``unshare -n``: Orthanc with Debian's DICOMweb plugin serves
 QIDO-RS and WADO-RS; ``receiver.pulling.dicomweb_pull`` finds a study by its accession number, retrieves it
 and passes it through the gate. Prints one JSON line: what reached the inbox."""
 
@@ -12,11 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import ORTHANC, OrthancClient, free_port, orthanc_stop  # noqa: E402
-from tests.receiver_samples import PLANTED_TEXTS, encoded, sample  # noqa: E402
+from tests.helpers.receiver_samples import PLANTED_TEXTS, encoded, sample  # noqa: E402
 
 PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 PULL = """

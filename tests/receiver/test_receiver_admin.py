@@ -10,9 +10,9 @@ from django.urls import reverse
 from cases.models import Case
 from receiver import admin as admin_module
 from receiver.models import DicomSender, DicomWebSource, ReceivedStudy
-from tests.receiver_support import receive, sample
+from tests.helpers.receiver import receive, sample
 
-pytest_plugins = ["tests.receiver_fixtures"]
+pytest_plugins = ["tests.helpers.receiver_fixtures"]
 
 CHANGELIST = "admin:receiver_receivedstudy_changelist"
 

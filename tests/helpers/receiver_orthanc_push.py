@@ -1,4 +1,4 @@
-"""Run by tests/test_receiver_orthanc.py inside ``unshare -n`` (loopback only): Orthanc 1.10 binds every
+"""Run by test_receiver_orthanc.py inside ``unshare -n`` (loopback only): Orthanc 1.10 binds every
 interface, so it and our receiver run together in a network namespace of their own.
 
 A migrated SQLite site with a faculty member and the sender ORTHANC (host 127.0.0.1); ``receive_dicom
@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import orthanc_start, orthanc_stop  # noqa: E402
-from tests.receiver_samples import PLANTED_TEXTS, encoded, sample  # noqa: E402
+from tests.helpers.receiver_samples import PLANTED_TEXTS, encoded, sample  # noqa: E402
 
 
 def main() -> None:

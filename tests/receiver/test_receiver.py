@@ -9,7 +9,7 @@ from pynetdicom.sop_class import CTImageStorage, MRImageStorage, Verification
 
 from receiver.handover import studies_hand_over
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
-from tests.receiver_support import (
+from tests.helpers.receiver import (
     Limits,
     assert_no_planted_data,
     make_receiver,
@@ -17,7 +17,7 @@ from tests.receiver_support import (
     sample,
 )
 
-pytest_plugins = ["tests.receiver_fixtures"]
+pytest_plugins = ["tests.helpers.receiver_fixtures"]
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -5,9 +5,7 @@ dcmtk is installed by ``make test`` when missing; without it these tests fail ra
 run without it cannot pass unnoticed.
 """
 
-import shutil
 import socket
-import subprocess
 import threading
 import time
 
@@ -18,7 +16,8 @@ from pynetdicom.sop_class import CTImageStorage
 
 from receiver.handover import studies_hand_over
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
-from tests.receiver_support import (
+from tests.helpers.dcmtk import dcmtk
+from tests.helpers.receiver import (
     PLANTED_TEXTS,
     Limits,
     assert_no_planted_data,
@@ -27,14 +26,8 @@ from tests.receiver_support import (
     sample,
 )
 
-pytest_plugins = ["tests.receiver_fixtures"]
+pytest_plugins = ["tests.helpers.receiver_fixtures"]
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def dcmtk(tool: str, *args) -> subprocess.CompletedProcess:
-    path = shutil.which(tool)
-    assert path, f"{tool} (Debian's dcmtk) is not installed"
-    return subprocess.run([path, *map(str, args)], capture_output=True, text=True, timeout=60)
 
 
 def ended_logs(count: int = 1) -> list[AssociationLog]:

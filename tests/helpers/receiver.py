@@ -6,7 +6,7 @@ from receiver import services
 from receiver.models import AssociationLog, ReceivedStudy
 from receiver.scp import Limits, Receiver
 from receiver.spooling import Tally, instance_spool
-from tests.receiver_samples import PLANTED, PLANTED_TEXTS, assert_no_planted_data, encoded, sample
+from tests.helpers.receiver_samples import PLANTED, PLANTED_TEXTS, assert_no_planted_data, encoded, sample
 
 __all__ = [
     "LIMITS",

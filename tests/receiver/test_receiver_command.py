@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.receiver_support import assert_no_planted_data, sample
-from tests.test_receiver_dcmtk import dcmtk
+from tests.helpers.dcmtk import dcmtk
+from tests.helpers.receiver import assert_no_planted_data, sample
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from imaging.models import Image
 from receiver import services
 from receiver.handover import studies_hand_over
 from receiver.models import ReceivedInstance, ReceivedStudy
-from tests.receiver_support import PLANTED, quarantined_files, sample
+from tests.helpers.receiver import PLANTED, quarantined_files, sample
 
-pytest_plugins = ["tests.receiver_fixtures"]
+pytest_plugins = ["tests.helpers.receiver_fixtures"]
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 NOTE = "Plantednote: Mrs Plantedname's lesion, ask Dr Plantedphysician"
