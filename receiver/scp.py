@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from io import BytesIO
 
 import pydicom
-from django.db import close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
 
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # C-STORE statuses (PS3.4 Table B.2-1).
 SUCCESS = 0x0000
+# Attempts at a database call that SQLite refused because a table was locked (about 1.4 s in all).
+LOCKED_RETRIES = 8
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
 # A-ASSOCIATE-RJ: rejected permanent, by the service user, calling AE title not recognised (PS3.8 9.3.4).
@@ -113,7 +115,15 @@ class Receiver:
 
         def call():
             close_old_connections()  # as Django does per request: a connection the server dropped is replaced
-            return function(*args, **kwargs)
+            for attempt in range(LOCKED_RETRIES):
+                try:
+                    return function(*args, **kwargs)
+                except OperationalError as error:
+                    # SQLite refuses at once (no busy wait) a write to a table another connection of
+                    # the same process is reading: wait briefly rather than lose the log of an association.
+                    if "locked" not in str(error) or attempt == LOCKED_RETRIES - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
 
         return self._db.submit(call).result()
 
