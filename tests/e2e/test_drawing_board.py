@@ -211,6 +211,7 @@ def test_the_keys_walk_a_series_of_single_frame_images_image_by_image(page, live
     page.locator(".board-stage").focus()
     page.keyboard.press("ArrowDown")
     expect(page).to_have_url(f"{live_server.url}/admin/imaging/image/{second.pk}/change/")
+    page.wait_for_load_state()  # the board's script is bound once the page has loaded
     expect(page.locator(".board-series")).to_contain_text("Image 2 of 2")
     page.locator(".board-stage").focus()
     page.keyboard.press("ArrowUp")
