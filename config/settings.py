@@ -110,8 +110,7 @@ DATABASES = {
 # between processes: Redis when REDIS_URL is set (Django's own backend), else Django's database cache
 # (its table is made by ``migrate``: imaging.apps). Local memory (CACHE_BACKEND=locmem) only suits a
 # single process with no worker: the tests, which run every task at once in the test's own process.
-# Cached fragments hold hashed static file names: a release sets its own prefix so that a shared cache never
-# serves the previous release's fragments.
+# A release may set its own prefix so that a shared cache never answers it with an earlier release's counts.
 CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "")
 if os.environ.get("REDIS_URL"):
     CACHES = {
