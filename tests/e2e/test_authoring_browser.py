@@ -67,8 +67,8 @@ def test_a_case_goes_from_nothing_to_published_and_a_resident_reads_it(page, liv
     popup.fill("#id_name", "Giant cell tumour")
     popup.press("#id_name", "Tab")
     expect(popup.locator("#id_slug")).to_have_value("giant-cell-tumour")
-    popup.get_by_role("button", name="Save", exact=True).click()
-    popup.wait_for_event("close")
+    with popup.expect_event("close"):  # listening before the click: the pop-up may close at once
+        popup.get_by_role("button", name="Save", exact=True).click()
     assert violations == []
     expect(page.locator("#select2-id_differential_items-1-diagnosis-container")).to_have_text(
         re.compile("Giant cell tumour")
