@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.dcmtk import dcmtk
+from tests.helpers.dcmtk import storescu
 from tests.helpers.receiver import assert_no_planted_data, sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_receive_dicom_prints_its_port_receives_and_hands_the_study_over(site):
         first = receiver.stdout.readline()
         assert first.startswith("Receiving as TEACHING on 127.0.0.1:"), first
         port = int(first.rsplit(":", 1)[1])
-        sent = dcmtk("storescu", "-aet", "PACS1", "-aec", "TEACHING", "127.0.0.1", port, path)
+        sent = storescu(port, path)
         assert sent.returncode == 0, sent.stderr
         for _ in range(600):  # handed over once quiet for a second: its gate task is queued
             if study_status(tmp_path / "site.sqlite3") == "processing":

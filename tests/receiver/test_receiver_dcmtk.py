@@ -16,7 +16,7 @@ from pynetdicom.sop_class import CTImageStorage
 
 from receiver.handover import studies_hand_over
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
-from tests.helpers.dcmtk import dcmtk
+from tests.helpers.dcmtk import dcmtk, storescu
 from tests.helpers.receiver import (
     PLANTED_TEXTS,
     Limits,
@@ -67,7 +67,7 @@ def test_storescu_sends_a_study_that_reaches_the_inbox_without_patient_data(
         ds = sample("CT_small.dcm", InstanceNumber=number)
         ds.SOPInstanceUID = f"{ds.SOPInstanceUID}.{number}"
         files.append(written(tmp_path, f"ct{number}.dcm", ds))
-    sent = dcmtk("storescu", "-aet", "PACS1", "-aec", "TEACHING", "127.0.0.1", receiver.port, *files)
+    sent = storescu(receiver.port, *files)
     assert sent.returncode == 0, sent.stderr
     (log,) = ended_logs()
     assert (log.outcome, log.accepted, log.rejected) == ("released", 3, 0)
@@ -89,16 +89,7 @@ def test_storescu_sends_a_study_that_reaches_the_inbox_without_patient_data(
 
 def test_a_wrong_host_is_rejected_and_nothing_stored(receiver, faculty, tmp_path, quarantine_root):
     DicomSender.objects.create(ae_title="PACS1", host="192.0.2.44", author=faculty)
-    sent = dcmtk(
-        "storescu",
-        "-aet",
-        "PACS1",
-        "-aec",
-        "TEACHING",
-        "127.0.0.1",
-        receiver.port,
-        written(tmp_path, "ct.dcm", sample("CT_small.dcm")),
-    )
+    sent = storescu(receiver.port, written(tmp_path, "ct.dcm", sample("CT_small.dcm")))
     assert sent.returncode != 0
     (log,) = ended_logs()
     assert log.outcome == "rejected"
@@ -107,16 +98,7 @@ def test_a_wrong_host_is_rejected_and_nothing_stored(receiver, faculty, tmp_path
 
 def test_an_unsupported_sop_class_is_refused_and_logged(receiver, sender, tmp_path, quarantine_root):
     dose = sample("rtdose.dcm")  # RT Dose: not an image storage class the ingest reads
-    sent = dcmtk(
-        "storescu",
-        "-aet",
-        "PACS1",
-        "-aec",
-        "TEACHING",
-        "127.0.0.1",
-        receiver.port,
-        written(tmp_path, "dose.dcm", dose),
-    )
+    sent = storescu(receiver.port, written(tmp_path, "dose.dcm", dose))
     assert sent.returncode != 0 or "no presentation context" in sent.stderr.lower()
     (log,) = ended_logs()
     assert log.accepted == 0
@@ -130,16 +112,7 @@ def test_a_corrupt_instance_is_quarantined_then_rejected_by_the_gate_and_nothing
 ):
     corrupt = sample("CT_small.dcm")
     corrupt.PixelData = corrupt.PixelData[: len(corrupt.PixelData) // 2]  # half the pixels: a broken file
-    sent = dcmtk(
-        "storescu",
-        "-aet",
-        "PACS1",
-        "-aec",
-        "TEACHING",
-        "127.0.0.1",
-        receiver.port,
-        written(tmp_path, "corrupt.dcm", corrupt),
-    )
+    sent = storescu(receiver.port, written(tmp_path, "corrupt.dcm", corrupt))
     assert sent.returncode == 0, sent.stderr
     ended_logs()
     studies_hand_over(stable_seconds=0)
@@ -157,7 +130,7 @@ def test_an_association_sending_too_many_instances_is_aborted(sender, tmp_path, 
             ds = sample("CT_small.dcm", InstanceNumber=number)
             ds.SOPInstanceUID = f"{ds.SOPInstanceUID}.{number}"
             files.append(written(tmp_path, f"ct{number}.dcm", ds))
-        sent = dcmtk("storescu", "-aet", "PACS1", "-aec", "TEACHING", "127.0.0.1", receiver.port, *files)
+        sent = storescu(receiver.port, *files)
         assert sent.returncode != 0
         (log,) = ended_logs()
     finally:
@@ -221,7 +194,7 @@ def test_an_association_cut_half_way_through_an_instance_stores_nothing(
 ):
     path = written(tmp_path, "ct.dcm", sample("CT_small.dcm"))
     port, proxy = cutting_proxy(receiver.port, cut_after=20_000)  # the association and half the instance
-    sent = dcmtk("storescu", "-aet", "PACS1", "-aec", "TEACHING", "127.0.0.1", port, path)
+    sent = storescu(port, path)
     proxy.join(timeout=30)
     assert sent.returncode != 0
     (log,) = ended_logs()
@@ -233,16 +206,7 @@ def test_a_pixel_bomb_is_refused_by_the_gate_before_decoding_and_nothing_kept(
     receiver, sender, tmp_path, quarantine_root
 ):
     bomb = sample("CT_small.dcm", Rows=60000, Columns=60000)  # 3.6 G pixels declared over 32 kB of data
-    sent = dcmtk(
-        "storescu",
-        "-aet",
-        "PACS1",
-        "-aec",
-        "TEACHING",
-        "127.0.0.1",
-        receiver.port,
-        written(tmp_path, "b.dcm", bomb),
-    )
+    sent = storescu(receiver.port, written(tmp_path, "b.dcm", bomb))
     assert sent.returncode == 0, sent.stderr
     ended_logs()
     studies_hand_over(stable_seconds=0)
