@@ -22,7 +22,7 @@ def view_on_site(request, content_type_id, object_id):
         model = ContentType.objects.get_for_id(int(content_type_id)).model_class()
     except (ValueError, ContentType.DoesNotExist) as error:
         raise Http404("No such object.") from error
-    model_admin = admin.site._registry.get(model)
+    model_admin = admin.site.get_model_admin(model) if model and admin.site.is_registered(model) else None
     obj = model_admin.get_object(request, object_id) if model_admin is not None else None
     if obj is None or not model_admin.has_view_or_change_permission(request, obj):
         raise Http404("No such object.")

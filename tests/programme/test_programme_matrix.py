@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.db import transaction
 from django.test import Client
@@ -27,6 +28,7 @@ from cases.models import Case
 from programme.models import Assignment, CaseCompletion, Cohort, Conference, ConferenceAnswer, PlaylistItem
 from programme.services import conference_create, playlist_add_case, playlist_create
 from tests.helpers.accounts import make_user
+from tests.helpers.matrix import admin_page_cells
 
 pytestmark = pytest.mark.django_db
 
@@ -270,22 +272,8 @@ ADMIN_MODELS = {
 
 
 def admin_model_rows() -> list[Row]:
-    rows = []
-    for model in admin.site._registry:
-        if model._meta.app_label != APP:
-            continue
-        label = model._meta.label
-        info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
-        pages = ADMIN_MODELS.get(label)
-        if pages is None:
-            rows.append(R(f"{label} has no rows in the matrix", f"{info}_changelist", "MISSING " * 8))
-            continue
-        rows.append(R(f"{label} changelist", f"{info}_changelist", pages["changelist"]))
-        rows.append(R(f"{label} add", f"{info}_add", pages["add"]))
-        for attribute, outcomes in pages["objects"].items():
-            for view, expected in zip(["change", "delete", "history"], outcomes, strict=True):
-                rows.append(R(f"{label} {view} {attribute}", f"{info}_{view}:{attribute}", expected))
-    return rows
+    cells = admin_page_cells(ADMIN_MODELS, include=lambda app: app == APP, missing="MISSING " * len(ROLES))
+    return [R(*cell) for cell in cells]
 
 
 ALL_ROWS = SITE_ROWS + ADMIN_ROWS + admin_model_rows()
@@ -360,7 +348,11 @@ def test_matrix(world, role, row):
 
 
 def test_every_programme_admin_model_is_in_the_matrix():
-    registered = {model._meta.label for model in admin.site._registry if model._meta.app_label == APP}
+    registered = {
+        model._meta.label
+        for model in apps.get_models()
+        if admin.site.is_registered(model) and model._meta.app_label == APP
+    }
     assert registered == set(ADMIN_MODELS)
 
 

@@ -19,7 +19,7 @@ Every 200 HTML page is also checked for leaks: no title nor slug of a case the r
 in it; case pages and previews must show their own case's title, lists and searches every case the role
 may see. POST rows that try something forbidden check that nothing changed.
 
-The admin rows iterate ``admin.site._registry``: a model registered later without a row here fails
+The admin rows cover every model registered in the admin: a model registered later without a row here fails
 (``test_every_registered_admin_model_is_in_the_matrix`` and its own failing rows).
 """
 
@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import reversion
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -58,6 +59,7 @@ from quiz.models import Mark, QuizAttempt, ReviewCard
 from receiver.models import AssociationLog, DicomSender, DicomWebSource, ReceivedInstance, ReceivedStudy
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case
+from tests.helpers.matrix import admin_page_cells
 from tests.helpers.questions import add_question
 from weekly.models import week_start_of
 from weekly.services import weekly_case_schedule
@@ -777,28 +779,14 @@ OWN_MATRIX_APPS = ("programme",)
 
 
 def admin_model_rows() -> list[Row]:
-    rows = []
-    for model in admin.site._registry:
-        if model._meta.app_label in OWN_MATRIX_APPS:
-            continue
-        label = model._meta.label
-        info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
-        pages = ADMIN_MODELS.get(label)
-        if pages is None:  # a model registered without rows here: its row fails until they are written
-            rows.append(R(f"{label} has no rows in the matrix", f"{info}_changelist", "MISSING " * 6))
-            continue
-        rows.append(R(f"{label} changelist", f"{info}_changelist", pages["changelist"]))
-        rows.append(R(f"{label} add", f"{info}_add", pages["add"]))
-        for attribute, outcomes in pages["objects"].items():
-            for view, expected in zip(["change", "delete", "history"], outcomes, strict=True):
-                rows.append(R(f"{label} {view} {attribute}", f"{info}_{view}:{attribute}", expected))
-    return rows
+    cells = admin_page_cells(
+        ADMIN_MODELS, include=lambda app: app not in OWN_MATRIX_APPS, missing="MISSING " * len(ROLES)
+    )
+    return [R(*cell) for cell in cells]
 
 
 ALL_ROWS = SITE_ROWS + ADMIN_ROWS + admin_model_rows()
 
-# Cells that fail until imaging/admin.py is fixed (reported with the fix in issue #9; that file is not
-# this test's to change). Delete each entry once the fix is in: its cell then runs like every other.
 CELLS = [(row, role) for row in ALL_ROWS for role in ROLES]
 
 
@@ -936,7 +924,7 @@ def test_no_page_is_served_from_a_cache_warmed_by_another_role(world, media_root
 
 
 def test_every_registered_admin_model_is_in_the_matrix():
-    registered = {model._meta.label for model in admin.site._registry}
+    registered = {model._meta.label for model in apps.get_models() if admin.site.is_registered(model)}
     assert {label for label in registered if label.split(".")[0] not in OWN_MATRIX_APPS} == set(ADMIN_MODELS)
 
 
