@@ -151,7 +151,7 @@ def _marked(old: str, new: str) -> tuple[SafeString, SafeString]:
 
 def _values(version: Version) -> dict:
     """The version's stored field values keyed by field name (foreign keys as primary keys)."""
-    model = version._model
+    model = version.content_type.model_class()
     by_attname = version.field_dict
     values = {}
     for model_field in model._meta.get_fields():
