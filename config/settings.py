@@ -336,3 +336,7 @@ LOGOUT_REDIRECT_URL = "home"
 TAGGIT_CASE_INSENSITIVE = True
 
 CASES_PER_PAGE = 20
+
+# “Point to the lesion”: a click this close to a target still hits it, as a fraction of the image's width
+# (in the image's own pixels), since a resident's click on a phone is not pixel-exact.
+LESION_TARGET_TOLERANCE = float(os.environ.get("LESION_TARGET_TOLERANCE", "0.02"))

@@ -186,3 +186,76 @@ def register_question_history() -> None:
 
 
 register_question_history()
+
+
+class LocalisationQuestion(models.Model):
+    """“Point to the lesion”: the resident clicks on a frame of one series; a click within any of the
+    question's targets on the frame clicked (with ``LESION_TARGET_TOLERANCE``) is a hit. Targets are
+    drawn by faculty on the image editor and never reach the browser before the answer."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="localisation_questions")
+    series = models.ForeignKey(
+        "imaging.Series", on_delete=models.CASCADE, related_name="localisation_questions"
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+    prompt = models.CharField(max_length=300, default="Click the abnormality")
+
+    class Meta:
+        ordering = ["case", "order", "pk"]
+
+    def __str__(self) -> str:
+        return self.prompt
+
+
+class LesionTarget(models.Model):
+    """One target region on one frame, in the image's own pixels (x along columns, y along rows, from the
+    top-left corner of the frame), so that hit-testing and its tolerance do not depend on the display.
+
+    A polygon is its ``points`` ([[x, y], …], at least three); an ellipse is its centre, semi-axes and
+    rotation (degrees, clockwise on screen, from the x axis)."""
+
+    class Shape(models.TextChoices):
+        POLYGON = "polygon", "Polygon"
+        ELLIPSE = "ellipse", "Ellipse"
+
+    question = models.ForeignKey(LocalisationQuestion, on_delete=models.CASCADE, related_name="targets")
+    image = models.ForeignKey("imaging.Image", on_delete=models.CASCADE, related_name="lesion_targets")
+    frame = models.PositiveIntegerField(default=0, help_text="Frame of a multi-frame image, from 0.")
+    shape = models.CharField(max_length=7, choices=Shape.choices)
+    points = models.JSONField(default=list, blank=True, help_text="Polygon vertices, [[x, y], …].")
+    center_x = models.FloatField(null=True, blank=True)
+    center_y = models.FloatField(null=True, blank=True)
+    radius_x = models.FloatField(null=True, blank=True)
+    radius_y = models.FloatField(null=True, blank=True)
+    rotation = models.FloatField(default=0, help_text="Ellipse rotation in degrees.")
+
+    class Meta:
+        ordering = ["question", "image", "frame", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(shape="ellipse")
+                | Q(
+                    center_x__isnull=False,
+                    center_y__isnull=False,
+                    radius_x__gt=0,
+                    radius_y__gt=0,
+                ),
+                name="lesion_target_ellipse_complete",
+            ),
+            models.CheckConstraint(condition=Q(shape__in=["polygon", "ellipse"]), name="lesion_target_shape"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_shape_display()} on {self.image} frame {self.frame + 1}"
+
+
+def register_localisation_history() -> None:
+    """Localisation questions are part of the case like its single-best-answer questions: a revision of
+    the case holds them with their targets."""
+    if not reversion.is_registered(LesionTarget):
+        reversion.register(LesionTarget)
+    if not reversion.is_registered(LocalisationQuestion):
+        reversion.register(LocalisationQuestion, follow=["targets"])
+
+
+register_localisation_history()

@@ -238,6 +238,7 @@ class StackViewer {
     const src = this.url(this.index);
     if (this.img.getAttribute("src") !== src) this.img.src = src;
     this.stage.classList.remove("uses-canvas");
+    delete this.root.dataset.painted;
     this.readout.textContent = "";
     delete this.root.dataset.window;
   }
@@ -276,6 +277,7 @@ class StackViewer {
     }
     this.context.putImageData(this.pixels, 0, 0);
     this.stage.classList.add("uses-canvas");
+    this.root.dataset.painted = this.root.dataset.slice; // lets a reader (and a test) know this frame is up
     this.readout.textContent = `W ${Math.round(width)} · L ${Math.round(center)}`;
     this.root.dataset.window = `${Math.round(center)}/${Math.round(width)}`;
     return true;

@@ -46,6 +46,8 @@ def ready(page, *labels: str) -> None:
 def painted(viewer_locator) -> None:
     """Wait until the viewer shows its frame windowed from the values, in the canvas."""
     expect(viewer_locator.locator(".stage")).to_have_class(re.compile(r"\buses-canvas\b"))
+    # The frame now selected, not the one painted before it.
+    expect(viewer_locator).to_have_attribute("data-painted", viewer_locator.get_attribute("data-slice"))
 
 
 def canvas_grey(viewer_locator) -> np.ndarray:
