@@ -1,23 +1,22 @@
 """Small response adjustments that belong to the whole site."""
 
+from csp.middleware import CSPMiddleware
+
 ADMIN_PATH = "/admin/"
+ADMIN_STYLE_ATTRIBUTES = {"style-src-attr": ["'unsafe-inline'"]}
 
 
-class AdminStyleAttributesMiddleware:
-    """Allow inline style *attributes* on Django's own admin pages only.
+class ArchiveCSPMiddleware(CSPMiddleware):
+    """django-csp's middleware, allowing inline style *attributes* on Django's own admin pages only.
 
     The archive's pages need no inline style, but a few admin templates and widgets set ``style=``
     attributes; without this they would lose their layout under the strict policy. Inline scripts
-    stay forbidden everywhere. django-csp merges ``response._csp_update`` into the policy (it is what
-    its ``csp_update`` decorator sets); this middleware sits after CSPMiddleware so it runs first on
-    the way out.
+    stay forbidden everywhere. ``get_policy_parts`` is the method django-csp 4 names as the one to
+    extend (its older ``build_policy`` defers to it).
     """
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        if request.path.startswith(ADMIN_PATH):
-            response._csp_update = {"style-src-attr": ["'unsafe-inline'"]}
-        return response
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only=report_only)
+        if request.path.startswith(ADMIN_PATH) and not report_only:
+            parts.update = {**ADMIN_STYLE_ATTRIBUTES, **(parts.update or {})}
+        return parts
