@@ -21,7 +21,7 @@ from tests.helpers.localisation import (
     polygon,
     series_with_images,
 )
-from tests.helpers.questions import OPTIONS, add_question
+from tests.helpers.questions import OPTIONS, add_question, position_of
 
 pytestmark = pytest.mark.django_db
 
@@ -147,8 +147,6 @@ def test_each_part_keeps_its_outcome_and_the_schedule_takes_the_lowest(client, q
     url = answer_diagnosis(client, question.case)  # a correct diagnosis: quality 5
     assert "/quiz/questions/" in url
     page = client.get(url).content.decode()
-    from tests.helpers.questions import position_of
-
     token = url.split("attempt=")[1]
     answered = client.post(url.split("?")[0], {"attempt": token, "choice": position_of(page, OPTIONS[0][0])})
     assert "Next question" in client.get(answered["Location"]).content.decode()
