@@ -160,7 +160,10 @@ def test_a_lesion_target_gives_nothing_away_before_the_click(client, tempting_ca
         tempting_case,
         series,
         polygon(image, POLYGON),
-        ellipse(image, 12.6875, 50.3125, 5.8125, 3.1875, rotation=27.5),
+    )
+    axial = Series.objects.get(study__case=tempting_case, label="Schwannoma protocol, axial")
+    add_localisation(
+        tempting_case, axial, ellipse(images_of(axial)[0], 12.6875, 30.3125, 5.8125, 3.1875, 27.5), order=2
     )
     secrets = target_secrets(tempting_case)
     assert len(secrets) == 10 and secrets <= answer_strings(tempting_case)
@@ -191,10 +194,22 @@ def test_a_lesion_target_gives_nothing_away_before_the_click(client, tempting_ca
         "captions",
     }
     assert stack["overlays"] == {} and stack["captions"] == {}
+    for html in (page.content.decode(), client.get(f"/cases/{tempting_case.slug}/quiz/").content.decode()):
+        assert "style=" not in html and "<style" not in html
+        scripts = re.findall(r"<script[^>]*>", html)
+        assert all('src="/static/' in tag or 'type="application/json"' in tag for tag in scripts)
     # The checker is not blind: once the click is marked, the answer draws the targets.
     answered = click(client, url, image=image, x=30.5, y=30.5)
     assert answered.status_code == 302
-    assert set(leaks_in(client.get(url).content, secrets)) == secrets
+    assert set(leaks_in(client.get(url).content, secrets)) >= {
+        f"{value:g}" for point in POLYGON for value in point
+    }
+    # The next question is on the series whose label names a differential item: withheld there too.
+    following = client.get(f"/cases/{tempting_case.slug}/quiz/?attempt={url.split('attempt=')[1]}")[
+        "Location"
+    ]
+    assert following != url and "/quiz/localise/" in following
+    assert_quiz_page_leaks_nothing(client, tempting_case, following)
 
 
 def test_sample_image_badge_stays_visible_in_quiz_mode(client, seeded_with_images):
