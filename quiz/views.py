@@ -267,17 +267,18 @@ class QuestionView(View):
     def page(self, request, case, attempt, questions, question, form, status: int = 200):
         answer = attempt.question_marks.get(str(question.pk))
         quiz_session = session_including(request, attempt.quiz_session, case.pk)
+        localisations = askable_localisations(case)  # asked after these questions, numbered on from them
         context = {
             "quiz_case": quiz_case(case),  # the case stays unrevealed until every question is answered
             "question": question,
             "number": questions.index(question) + 1,
-            "question_count": len(questions),
+            "question_count": len(questions) + len(localisations),
             "options": shuffled_options(question, attempt.token),
             "answer": answer,
             "form": form,
             "attempt": attempt,
             "more_questions": next_question(questions, attempt.question_marks) is not None
-            or bool(askable_localisations(case)),
+            or bool(localisations),
             "next_url": case_quiz_url(case, attempt=attempt.token),
             "quiz_session": quiz_session,
             "position": quiz_session.position_of(case.pk) if quiz_session else None,

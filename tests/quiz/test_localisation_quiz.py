@@ -147,11 +147,13 @@ def test_each_part_keeps_its_outcome_and_the_schedule_takes_the_lowest(client, q
     url = answer_diagnosis(client, question.case)  # a correct diagnosis: quality 5
     assert "/quiz/questions/" in url
     page = client.get(url).content.decode()
+    assert "Question 1 of 2" in page  # the click is numbered on from the single-best-answer question
     token = url.split("attempt=")[1]
     answered = client.post(url.split("?")[0], {"attempt": token, "choice": position_of(page, OPTIONS[0][0])})
     assert "Next question" in client.get(answered["Location"]).content.decode()
     following = client.get(f"/cases/{question.case.slug}/quiz/?attempt={token}")["Location"]
     assert "/quiz/localise/" in following
+    assert "Question 2 of 2" in client.get(following).content.decode()
     assert ReviewCard.objects.get().last_quality == 5
     click(client, following, image=images_of(question.series)[0], x=2, y=2)  # a miss
     attempt = QuizAttempt.objects.get()
@@ -219,3 +221,21 @@ def test_a_revision_of_a_published_case_holds_the_targets(question, editor):
     held = revision.version_set.get_for_model(LesionTarget)
     assert [version.field_dict["points"] for version in held] == [[list(point) for point in SQUARE]]
     assert revision.version_set.get_for_model(LocalisationQuestion).count() == 1
+
+
+def test_a_quiz_session_asks_the_click_before_the_next_case(client, question, make_case):
+    make_case(slug="second-case")  # nothing to click
+    session_url = client.post("/quiz/", {"count": 5})["Location"]
+    session_id = session_url.split("/")[3]
+    first_url = client.get(session_url)["Location"]
+    if question.case.slug not in first_url:
+        client.post(first_url.split("?")[0], {"guess": "x", "session": session_id})
+    response = client.post(f"/cases/{question.case.slug}/quiz/", {"guess": "Chordoma", "session": session_id})
+    localise_url = response["Location"]
+    assert "/quiz/localise/" in localise_url
+    # Back to the session before clicking: it goes on with this case's click, not the next case.
+    assert client.get(client.get(session_url)["Location"])["Location"] == localise_url
+    click(client, localise_url, image=images_of(question.series)[0], x=30, y=30)
+    assert "Quiz session · case" in client.get(localise_url).content.decode()
+    score = client.get(f"/quiz/session/{session_id}/score/").content.decode()
+    assert "localisation: 1 of 1 hit" in score
