@@ -21,7 +21,7 @@ from tests.helpers.localisation import (
     polygon,
     series_with_images,
 )
-from tests.helpers.questions import OPTIONS, add_question, position_of
+from tests.helpers.questions import OPTIONS, add_question, position_of, questions_only
 
 pytestmark = pytest.mark.django_db
 
@@ -239,3 +239,15 @@ def test_a_quiz_session_asks_the_click_before_the_next_case(client, question, ma
     assert "Quiz session · case" in client.get(localise_url).content.decode()
     score = client.get(f"/quiz/session/{session_id}/score/").content.decode()
     assert "localisation: 1 of 1 hit" in score
+
+
+def test_the_click_instead_of_the_diagnosis(client, question, resident):
+    client.force_login(resident)
+    questions_only(question.case)
+    page = client.get(f"/cases/{question.case.slug}/quiz/").content.decode()
+    assert "This case asks 1 question instead of the diagnosis" in page and "Answer the questions" in page
+    url = answer_diagnosis(client, question.case, guess="")
+    click(client, url, image=images_of(question.series)[0], x=30, y=30)
+    attempt = QuizAttempt.objects.get()
+    assert attempt.mark == "" and attempt.localisation_hits == 1
+    assert ReviewCard.objects.get().last_quality == 5  # the click is the only part answered
