@@ -13,6 +13,7 @@ from quiz.models import LesionTarget, LocalisationQuestion, QuizAttempt, ReviewC
 from quiz.scheduling import attempt_quality
 from tests.helpers.localisation import (
     MR_SMALL,
+    RTDOSE,
     add_localisation,
     attempt_token,
     click,
@@ -251,3 +252,19 @@ def test_the_click_instead_of_the_diagnosis(client, question, resident):
     attempt = QuizAttempt.objects.get()
     assert attempt.mark == "" and attempt.localisation_hits == 1
     assert ReviewCard.objects.get().last_quality == 5  # the click is the only part answered
+
+
+def test_a_click_on_the_wrong_frame_of_a_multi_frame_image_is_a_miss(client, make_case):
+    case = make_case(slug="dose-case")
+    series = series_with_images(case, RTDOSE, label="Axial", modality="OT")
+    (image,) = images_of(series)
+    assert image.frame_count > 4
+    question = add_localisation(case, series, polygon(image, [(0, 0), (10, 0), (10, 10), (0, 10)], frame=3))
+    wrong = answer_diagnosis(client, case)
+    click(client, wrong, image=image, x=5, y=5, frame=2)
+    assert "a miss" in client.get(wrong).content.decode()
+    right = answer_diagnosis(client, case)
+    click(client, right, image=image, x=5, y=5, frame=3)
+    page = client.get(right).content.decode()
+    assert "a hit" in page and "Slice 4: the target outlined" in page
+    assert str(question.pk) in right
