@@ -277,8 +277,7 @@ class QuestionView(View):
             "answer": answer,
             "form": form,
             "attempt": attempt,
-            "more_questions": next_question(questions, attempt.question_marks) is not None
-            or bool(localisations),
+            "more_questions": pending_url(case, attempt, questions, localisations) is not None,
             "next_url": case_quiz_url(case, attempt=attempt.token),
             "quiz_session": quiz_session,
             "position": quiz_session.position_of(case.pk) if quiz_session else None,

@@ -157,6 +157,7 @@ def test_each_part_keeps_its_outcome_and_the_schedule_takes_the_lowest(client, q
     assert "Question 2 of 2" in client.get(following).content.decode()
     assert ReviewCard.objects.get().last_quality == 5
     click(client, following, image=images_of(question.series)[0], x=2, y=2)  # a miss
+    assert "See the answer" in client.get(answered["Location"]).content.decode()  # nothing left to ask
     attempt = QuizAttempt.objects.get()
     assert attempt.mark == "correct" and attempt.questions_right == 1 and attempt.localisation_hits == 0
     card = ReviewCard.objects.get()
