@@ -20,6 +20,7 @@ from contextlib import suppress
 
 from django.db import DatabaseError
 
+from bundles.localisation import localisation_create
 from bundles.records import RecordError, checked, record, record_list, values_of
 from cases.models import Case, Finding
 from imaging.inputs import InputFile
@@ -55,7 +56,7 @@ IMAGE_FIELDS = [
 ]
 
 STUDY_KEYS = {*STUDY_FIELDS, "series"}
-SERIES_KEYS = {*SERIES_FIELDS, *TEACHING_VIEW_FIELDS, "finding_order", "images"}
+SERIES_KEYS = {*SERIES_FIELDS, *TEACHING_VIEW_FIELDS, "finding_order", "images", "localisation_questions"}
 IMAGE_KEYS = {*IMAGE_FIELDS, "file", "reviewed", "annotations"}
 ANNOTATION_KEYS = {*ANNOTATION_FIELDS, "finding_order"}
 FLAGGED_BY_BUNDLE = "Flagged for a burned-in text review in the archive the bundle came from"
@@ -121,6 +122,8 @@ def _series_create(data: dict, *, study: Study, findings, files, by, stored: lis
             _annotation_create(
                 note, image=image, findings=findings, where=f"{image_where}, arrow {note_index}"
             )
+
+    localisation_create(data, series=series, images=[image for _, image in images], where=where)
 
     view = values_of(data, Series, TEACHING_VIEW_FIELDS, where)
     for name, value in view.items():

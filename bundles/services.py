@@ -51,6 +51,7 @@ from django.utils import timezone
 from reversion.models import Version
 
 from bundles.images import IMAGE_FIELDS, case_images_create
+from bundles.localisation import localisation_to_dict
 from bundles.questions import questions_create, questions_to_dict
 from bundles.records import CASE_FIELDS, DiagnosisChanges, RecordError, case_records_create
 from cases.models import Case, Diagnosis, Region
@@ -134,7 +135,9 @@ def case_to_dict(case: Case) -> tuple[dict, dict[str, bytes]]:
     """The case as bundle JSON, and the image files it refers to (bundle path → bytes)."""
     files: dict[str, bytes] = {}
     studies = []
-    for study in case.studies.prefetch_related("series__images__annotations"):
+    for study in case.studies.prefetch_related(
+        "series__images__annotations", "series__localisation_questions__targets"
+    ):
         series_list = []
         for series in study.series.all():
             images = []
@@ -173,6 +176,7 @@ def case_to_dict(case: Case) -> tuple[dict, dict[str, bytes]]:
                     "teaching_slice": series.teaching_slice,
                     "teaching_zoom": series.teaching_zoom,
                     "images": images,
+                    "localisation_questions": localisation_to_dict(series, list(series.images.all())),
                 }
             )
         studies.append(

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cases.models import Case
 from quiz import services
+from quiz.localisation_questions import LocalisationMark
 from quiz.matching import Answer, Grade
 from quiz.models import Mark, QuizAttempt
 from quiz.questions import QuestionMark
@@ -65,6 +66,11 @@ class DatabaseAttempts:
     def answer_question(self, attempt: QuizAttempt, question_id: int, marked: QuestionMark) -> QuizAttempt:
         return services.question_answer_record(attempt=attempt, question_id=question_id, marked=marked)
 
+    def answer_localisation(
+        self, attempt: QuizAttempt, question_id: int, marked: LocalisationMark
+    ) -> QuizAttempt:
+        return services.localisation_answer_record(attempt=attempt, question_id=question_id, marked=marked)
+
     def seen_case_ids(self) -> set[int]:
         return set(QuizAttempt.objects.filter(user=self.user).values_list("case_id", flat=True))
 
@@ -109,6 +115,7 @@ class SessionAttempts:
             "override": "",
             "matched_name": grade.matched_name,
             "question_marks": {},
+            "localisation_marks": {},
             "quiz_session": str(quiz_session) if quiz_session else None,
             "created_at": timezone.now().isoformat(),
         }
@@ -128,6 +135,7 @@ class SessionAttempts:
             override=data["override"],
             matched_name=data["matched_name"],
             question_marks=data.get("question_marks", {}),
+            localisation_marks=data.get("localisation_marks", {}),
             quiz_session=parse_token(data["quiz_session"]) if data["quiz_session"] else None,
             created_at=datetime.fromisoformat(data["created_at"]),
         )
@@ -162,6 +170,18 @@ class SessionAttempts:
         answers = data.setdefault("question_marks", {})
         if str(question_id) not in answers:
             answers[str(question_id)] = {"option": marked.option.pk, "correct": marked.correct}
+            self._save(stored)
+        return self._attempt(str(attempt.token), data)
+
+    def answer_localisation(
+        self, attempt: QuizAttempt, question_id: int, marked: LocalisationMark
+    ) -> QuizAttempt:
+        """As :func:`quiz.services.localisation_answer_record`: the first click on a question stands."""
+        stored = self._stored()
+        data = stored[str(attempt.token)]
+        answers = data.setdefault("localisation_marks", {})
+        if str(question_id) not in answers:
+            answers[str(question_id)] = marked.as_record()
             self._save(stored)
         return self._attempt(str(attempt.token), data)
 

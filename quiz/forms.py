@@ -1,6 +1,7 @@
 from django import forms
 
 from cases.facets import Facets, FacetValue
+from quiz.localisation import Click
 from quiz.matching import Answer
 from quiz.models import MAX_OPTIONS, Mark
 
@@ -54,6 +55,21 @@ class QuestionAnswerForm(forms.Form):
         coerce=int,
         widget=forms.RadioSelect,
     )
+
+
+class LocalisationAnswerForm(forms.Form):
+    """A click on the lesion, as the browser computed it through the viewer's zoom and pan: a point in the
+    image's own pixels on one frame of one image. The page's script fills the hidden fields."""
+
+    attempt = forms.UUIDField(widget=forms.HiddenInput)
+    image = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    frame = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    x = forms.FloatField(widget=forms.HiddenInput)
+    y = forms.FloatField(widget=forms.HiddenInput)
+
+    def click(self) -> Click:
+        data = self.cleaned_data
+        return Click(image_id=data["image"], frame=data["frame"], x=data["x"], y=data["y"])
 
 
 class OverrideForm(forms.Form):

@@ -46,6 +46,9 @@ class QuizAttempt(models.Model):
     # Question id (a string: JSON keys) → {"option": the chosen option's id, "correct": the server's mark}.
     # Kept on the attempt so that anonymous residents' attempts (in the session) keep them alike.
     question_marks = models.JSONField(default=dict, blank=True)
+    # Localisation question id → {"image", "frame", "x", "y": the click in the image's pixels, "hit": the
+    # server's mark}; kept alike for anonymous residents, as question_marks are.
+    localisation_marks = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -81,6 +84,14 @@ class QuizAttempt(models.Model):
     @property
     def questions_right(self) -> int:
         return sum(bool(answer["correct"]) for answer in self.question_marks.values())
+
+    @property
+    def localisations_answered(self) -> int:
+        return len(self.localisation_marks)
+
+    @property
+    def localisation_hits(self) -> int:
+        return sum(bool(answer["hit"]) for answer in self.localisation_marks.values())
 
 
 class ReviewCard(models.Model):

@@ -1,4 +1,5 @@
-"""A resident's accuracy by region (top level), modality and diagnosis, weakest areas first.
+"""A resident's accuracy by region (top level), modality and diagnosis, weakest areas first; and, as
+dimensions of their own, single-best-answer questions and pointing to the lesion (localisation).
 
 Every attempt counts, each with its effective mark (the resident's override, else the server's):
 a case got wrong and then right shows as half learnt, which is what the resident should see.
@@ -12,7 +13,7 @@ from django.db.models import Prefetch
 from cases.modalities import modality_labels
 from cases.models import Case, Finding, Region
 from cases.regions import RegionTree, load_region_tree
-from quiz.models import Mark, QuizAttempt
+from quiz.models import LocalisationQuestion, Mark, QuizAttempt
 
 BAR_WIDTH = 200
 NO_DIAGNOSIS = "No final diagnosis recorded"
@@ -104,6 +105,10 @@ class Progress:
     # Single-best-answer questions, a dimension of their own: right or wrong, whatever the case.
     questions_answered: int = 0
     questions_right: int = 0
+    # Pointing to the lesion: each click a hit (counted as correct) or a miss (as wrong), by the modality
+    # of the series clicked, with the total across them.
+    localisation: Tally = field(default_factory=lambda: Tally("All clicks"))
+    by_localisation: list[Tally] = field(default_factory=list)
 
     @property
     def percent_questions_right(self) -> int:
@@ -145,9 +150,11 @@ def progress_for(user) -> Progress:
     by_modality: dict[str, Tally] = {}
     by_diagnosis: dict[str, Tally] = {}
     questions_answered = questions_right = 0
+    clicks: list[tuple[str, bool]] = []  # (localisation question id, hit)
     for attempt in attempts:
         questions_answered += attempt.questions_answered
         questions_right += attempt.questions_right
+        clicks += [(question_id, answer["hit"]) for question_id, answer in attempt.localisation_marks.items()]
         case, mark = attempt.case, attempt.effective_mark
         if not mark:
             continue  # the diagnosis was not asked: only the questions count
@@ -160,7 +167,10 @@ def progress_for(user) -> Progress:
         for label in modalities:
             by_modality.setdefault(label, Tally(label)).add(mark)
         by_diagnosis.setdefault(diagnosis, Tally(diagnosis)).add(mark)
+    localisation, by_localisation = localisation_tallies(clicks)
     return Progress(
+        localisation=localisation,
+        by_localisation=by_localisation,
         overall=overall,
         by_region=_weakest_first(by_region.values()),
         by_modality=_weakest_first(by_modality.values()),
@@ -168,3 +178,21 @@ def progress_for(user) -> Progress:
         questions_answered=questions_answered,
         questions_right=questions_right,
     )
+
+
+def localisation_tallies(clicks: list[tuple[str, bool]]) -> tuple[Tally, list[Tally]]:
+    """Hits and misses overall and by the modality of the series clicked (one query, none without
+    clicks). A question deleted since counts overall only."""
+    overall = Tally("All clicks")
+    modality_of = {}
+    if clicks:
+        questions = LocalisationQuestion.objects.filter(pk__in={int(pk) for pk, _ in clicks})
+        modality_of = {str(pk): code for pk, code in questions.values_list("pk", "series__study__modality")}
+    by_modality: dict[str, Tally] = {}
+    for question_id, hit in clicks:
+        mark = Mark.CORRECT if hit else Mark.WRONG
+        overall.add(mark)
+        if question_id in modality_of:
+            label = modality_labels([modality_of[question_id]])[0]
+            by_modality.setdefault(label, Tally(label)).add(mark)
+    return overall, _weakest_first(by_modality.values())

@@ -24,13 +24,18 @@ PASSING_QUALITY = 3
 QUALITY_BY_MARK = {"correct": 5, "close": 3, "differential": 2, "wrong": 1}
 # A single-best-answer question is right or wrong: as a correct or a wrong diagnosis.
 QUALITY_RIGHT_ANSWER, QUALITY_WRONG_ANSWER = 5, 1
+# A click on the lesion is a hit or a miss: a miss means the abnormality was not found, as a wrong answer.
+QUALITY_HIT, QUALITY_MISS = 5, 1
 
 
-def attempt_quality(mark: str, question_results: Iterable[bool]) -> int | None:
+def attempt_quality(
+    mark: str, question_results: Iterable[bool], localisation_results: Iterable[bool] = ()
+) -> int | None:
     """One review's quality: the lowest among the parts of the attempt that were answered (the diagnosis,
-    unless it was not asked, and each question); None when no part was."""
+    unless it was not asked, each question and each click on the lesion); None when no part was."""
     qualities = [QUALITY_BY_MARK[mark]] if mark else []
     qualities += [QUALITY_RIGHT_ANSWER if right else QUALITY_WRONG_ANSWER for right in question_results]
+    qualities += [QUALITY_HIT if hit else QUALITY_MISS for hit in localisation_results]
     return min(qualities, default=None)
 
 

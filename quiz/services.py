@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.models import Case
+from quiz.localisation_questions import LocalisationMark
 from quiz.matching import Answer, Grade
 from quiz.models import Mark, QuizAttempt, ReviewCard
 from quiz.questions import QuestionMark
@@ -83,6 +84,21 @@ def question_answer_record(*, attempt: QuizAttempt, question_id: int, marked: Qu
 
 
 @transaction.atomic
+def localisation_answer_record(
+    *, attempt: QuizAttempt, question_id: int, marked: LocalisationMark
+) -> QuizAttempt:
+    """Keep the resident's first click on a localisation question of the attempt (a resent form changes
+    nothing), and let the review schedule take it into account."""
+    attempt = QuizAttempt.objects.select_for_update().get(pk=attempt.pk)
+    if str(question_id) in attempt.localisation_marks:
+        return attempt
+    attempt.localisation_marks[str(question_id)] = marked.as_record()
+    attempt.save(update_fields=["localisation_marks"])
+    review_card_refresh(user=attempt.user, case=attempt.case)
+    return attempt
+
+
+@transaction.atomic
 def review_card_refresh(*, user, case: Case) -> ReviewCard | None:
     """Replay the resident's attempts at the case through SM-2 and store where that leaves the card.
 
@@ -93,11 +109,12 @@ def review_card_refresh(*, user, case: Case) -> ReviewCard | None:
     attempts = (
         QuizAttempt.objects.filter(user=user, case=case)
         .order_by("created_at", "pk")
-        .only("created_at", "mark", "override", "question_marks")
+        .only("created_at", "mark", "override", "question_marks", "localisation_marks")
     )
     for attempt in attempts:
         results = (answer["correct"] for answer in attempt.question_marks.values())
-        quality = attempt_quality(attempt.effective_mark, results)
+        hits = (answer["hit"] for answer in attempt.localisation_marks.values())
+        quality = attempt_quality(attempt.effective_mark, results, hits)
         if quality is not None:  # an attempt with nothing answered yet is no review
             reviewed.append((attempt, quality))
     schedule = sm2_replay((timezone.localdate(attempt.created_at), quality) for attempt, quality in reviewed)

@@ -9,6 +9,11 @@ urlpatterns = [
         views.QuestionView.as_view(),
         name="quiz_question",
     ),
+    path(
+        "cases/<slug:slug>/quiz/localise/<int:question_id>/",
+        views.LocalisationView.as_view(),
+        name="quiz_localisation",
+    ),
     path("cases/<slug:slug>/quiz/preview/", views.QuizPreviewView.as_view(), name="quiz_preview"),
     path("cases/<slug:slug>/quiz/override/", views.OverrideView.as_view(), name="quiz_override"),
     path("quiz/", views.QuizStartView.as_view(), name="quiz_start"),

@@ -25,9 +25,11 @@ from cases.models import Case, Finding
 from cases.regions import load_region_tree
 from cases.rules import may_author
 from quiz.attempts import attempts_for, parse_token
-from quiz.forms import AnswerForm, OverrideForm, QuestionAnswerForm, QuizStartForm
+from quiz.forms import AnswerForm, LocalisationAnswerForm, OverrideForm, QuestionAnswerForm, QuizStartForm
+from quiz.localisation import ClickError
+from quiz.localisation_questions import answer_figures, askable_localisations, mark_click, next_localisation
 from quiz.matching import Answer, AnswerKey, Grade, compare_differential, explain_mark, grade_guess
-from quiz.models import Mark, Question, QuizAttempt, ReviewCard
+from quiz.models import LocalisationQuestion, Mark, Question, QuizAttempt, ReviewCard
 from quiz.presentation import quiz_case
 from quiz.progress import modality_names, progress_for, top_level_region_names
 from quiz.questions import askable_questions, asks_diagnosis, mark_choice, next_question, shuffled_options
@@ -59,6 +61,38 @@ def session_including(request, session_id, case_id: int):
 
 def question_url(case: Case, question: Question, token) -> str:
     return f"{reverse('quiz_question', args=[case.slug, question.pk])}?{urlencode({'attempt': token})}"
+
+
+def localisation_url(case: Case, question: LocalisationQuestion, token) -> str:
+    url = reverse("quiz_localisation", args=[case.slug, question.pk])
+    return f"{url}?{urlencode({'attempt': token})}"
+
+
+def pending_url(case: Case, attempt: QuizAttempt, questions, localisations) -> str | None:
+    """Where the attempt goes on before the reveal: its next unanswered single-best-answer question, then
+    its next unanswered localisation question; None once every part is answered."""
+    question = next_question(questions, attempt.question_marks)
+    if question is not None:
+        return question_url(case, question, attempt.token)
+    localisation = next_localisation(localisations, attempt.localisation_marks)
+    if localisation is not None:
+        return localisation_url(case, localisation, attempt.token)
+    return None
+
+
+def preset_of(series) -> str:
+    return series.teaching_preset or "default"
+
+
+def localisation_results(localisations, attempt: QuizAttempt) -> list[dict]:
+    """Each answered localisation question as the revealed page shows it: hit or miss, and its targets."""
+    results = []
+    for question in localisations:
+        answer = attempt.localisation_marks.get(str(question.pk))
+        if answer is not None:
+            figures = answer_figures(question, answer, preset_of(question.series))
+            results.append({"question": question, "answer": answer, "figures": figures})
+    return results
 
 
 def question_results(questions: list[Question], attempt: QuizAttempt) -> list[dict]:
@@ -101,19 +135,20 @@ class CaseQuizView(View):
             return self.unrevealed(request, case, form, None, status=400)
         # Read before the attempt is recorded, like the answer key below.
         questions = askable_questions(case)
+        localisations = askable_localisations(case)
         attempts = attempts_for(request)
         quiz_session = session_including(request, form.cleaned_data["session"], case.pk)
         if quiz_session and quiz_session.token_for(case.pk):
             # Answered already in this session (a resubmitted form): show that answer, record nothing new.
             attempt = attempts.get(quiz_session.token_for(case.pk))
             if attempt is not None:
-                return self.revealed(request, case, attempt, questions=questions)
+                return self.revealed(request, case, attempt, questions=questions, localisations=localisations)
         form_key = form.cleaned_data["key"]
         earlier = attempts.get(form_key) if form_key else None
         if earlier is not None and earlier.case_id == case.pk:
             # This form was sent before (a retry after a lost reply, a reload): show that answer.
-            return self.revealed(request, case, earlier, questions=questions)
-        if asks_diagnosis(case, questions):
+            return self.revealed(request, case, earlier, questions=questions, localisations=localisations)
+        if asks_diagnosis(case, [*questions, *localisations]):
             answer = form.answer()
             grade = None
         else:
@@ -131,15 +166,17 @@ class CaseQuizView(View):
         )
         if quiz_session:
             quiz_session_record(request.session, quiz_session, case_id=case.pk, token=attempt.token)
-        return self.revealed(request, case, attempt, key=key, questions=questions)
+        return self.revealed(
+            request, case, attempt, key=key, questions=questions, localisations=localisations
+        )
 
     def unrevealed(self, request, case: Case, form: AnswerForm, quiz_session, status: int = 200):
-        questions = askable_questions(case)
+        parts = [*askable_questions(case), *askable_localisations(case)]
         context = {
             "quiz_case": quiz_case(case),  # never the Case: the template cannot print the answer
             # Missing (other apps render this template too, e.g. weekly): the diagnosis is asked.
-            "questions_only": not asks_diagnosis(case, questions),
-            "question_count": len(questions),
+            "questions_only": not asks_diagnosis(case, parts),
+            "question_count": len(parts),
             "form": form,
             "quiz_session": quiz_session,
             "position": quiz_session.position_of(case.pk) if quiz_session else None,
@@ -153,12 +190,14 @@ class CaseQuizView(View):
         attempt: QuizAttempt,
         key: AnswerKey | None = None,
         questions: list[Question] | None = None,
+        localisations: list[LocalisationQuestion] | None = None,
     ):
         """The answer, once every question of the case is answered; until then, the next question."""
         questions = askable_questions(case) if questions is None else questions
-        pending = next_question(questions, attempt.question_marks)
+        localisations = askable_localisations(case) if localisations is None else localisations
+        pending = pending_url(case, attempt, questions, localisations)
         if pending is not None:
-            return HttpResponseRedirect(question_url(case, pending, attempt.token))
+            return HttpResponseRedirect(pending)
         key = key or AnswerKey.of(case)
         your_differential = compare_differential(key, attempt.differential)
         listed = {item.matched_name for item in your_differential if item.matched_name}
@@ -172,6 +211,7 @@ class CaseQuizView(View):
             "your_differential": your_differential,
             "listed_names": listed,
             "question_results": question_results(questions, attempt),
+            "localisation_results": localisation_results(localisations, attempt),
             "override_form": OverrideForm(initial={"attempt": attempt.token, "override": attempt.override}),
             "quiz_session": quiz_session,
             "position": quiz_session.position_of(case.pk) if quiz_session else None,
@@ -227,21 +267,90 @@ class QuestionView(View):
     def page(self, request, case, attempt, questions, question, form, status: int = 200):
         answer = attempt.question_marks.get(str(question.pk))
         quiz_session = session_including(request, attempt.quiz_session, case.pk)
+        localisations = askable_localisations(case)  # asked after these questions, numbered on from them
         context = {
             "quiz_case": quiz_case(case),  # the case stays unrevealed until every question is answered
             "question": question,
             "number": questions.index(question) + 1,
-            "question_count": len(questions),
+            "question_count": len(questions) + len(localisations),
             "options": shuffled_options(question, attempt.token),
             "answer": answer,
             "form": form,
             "attempt": attempt,
-            "more_questions": next_question(questions, attempt.question_marks) is not None,
+            "more_questions": pending_url(case, attempt, questions, localisations) is not None,
             "next_url": case_quiz_url(case, attempt=attempt.token),
             "quiz_session": quiz_session,
             "position": quiz_session.position_of(case.pk) if quiz_session else None,
         }
         return render(request, "quiz/case_question.html", context, status=status)
+
+
+class LocalisationView(View):
+    """``/cases/<slug>/quiz/localise/<id>/?attempt=…``: “point to the lesion” in the resident's attempt at
+    the case, before the reveal. Unanswered: the prompt and the question's series in the viewer, where a
+    click (or tap) picks a point, sent as image pixels; no target is in the page, its data or its URLs.
+    Answered: hit or miss, and the targets drawn on their frames with the click."""
+
+    def setup_question(self, request, slug: str, question_id: int, token):
+        case = quizzable_case(slug)
+        attempt = attempts_for(request).get(token) if token else None
+        if attempt is None or attempt.case_id != case.pk:
+            raise Http404("No such attempt.")
+        questions = askable_questions(case)
+        localisations = askable_localisations(case)
+        question = next((question for question in localisations if question.pk == question_id), None)
+        if question is None:
+            raise Http404("No such question.")
+        return case, attempt, questions, localisations, question
+
+    def get(self, request, slug: str, question_id: int):
+        parts = self.setup_question(request, slug, question_id, request.GET.get("attempt"))
+        form = LocalisationAnswerForm(initial={"attempt": parts[1].token})
+        return self.page(request, *parts, form)
+
+    def post(self, request, slug: str, question_id: int):
+        form = LocalisationAnswerForm(request.POST)
+        parts = self.setup_question(request, slug, question_id, request.POST.get("attempt"))
+        case, attempt, _, _, question = parts
+        if str(question.pk) in attempt.localisation_marks:
+            return HttpResponseRedirect(localisation_url(case, question, attempt.token))  # answered already
+        if not form.is_valid():
+            form.add_error(None, "Click (or tap) on the image to choose a point, then answer.")
+            return self.page(request, *parts, form, status=400)
+        try:
+            marked = mark_click(question, form.click())
+        except ClickError as error:
+            form.add_error(None, str(error))
+            return self.page(request, *parts, form, status=400)
+        attempts_for(request).answer_localisation(attempt, question.pk, marked)
+        return HttpResponseRedirect(localisation_url(case, question, attempt.token))
+
+    def page(self, request, case, attempt, questions, localisations, question, form, status: int = 200):
+        answer = attempt.localisation_marks.get(str(question.pk))
+        quiz_session = session_including(request, attempt.quiz_session, case.pk)
+        shown = quiz_case(case)  # the case stays unrevealed, its series labels withheld, until the reveal
+        series = next(
+            series
+            for study in shown.studies.all()
+            for series in study.series.all()
+            if series.pk == question.series_id
+        )
+        context = {
+            "quiz_case": shown,
+            "question": question,
+            "series": series,
+            "number": len(questions) + localisations.index(question) + 1,
+            "question_count": len(questions) + len(localisations),
+            "answer": answer,
+            "figures": answer_figures(question, answer, preset_of(series)) if answer else [],
+            "form": form,
+            "attempt": attempt,
+            "more_questions": next_localisation(localisations, attempt.localisation_marks) is not None,
+            "next_url": case_quiz_url(case, attempt=attempt.token),
+            "quiz_session": quiz_session,
+            "position": quiz_session.position_of(case.pk) if quiz_session else None,
+        }
+        return render(request, "quiz/case_localisation.html", context, status=status)
 
 
 class QuizPreviewView(LoginRequiredMixin, View):
@@ -255,12 +364,12 @@ class QuizPreviewView(LoginRequiredMixin, View):
         if not may_author(request.user):
             raise Http404("No such case.")
         case = get_object_or_404(Case.objects.visible_to(request.user).for_detail(), slug=slug)
-        questions = askable_questions(case)
+        parts = [*askable_questions(case), *askable_localisations(case)]
         context = {
             "quiz_case": quiz_case(case),
             # Missing (other apps render this template too, e.g. weekly): the diagnosis is asked.
-            "questions_only": not asks_diagnosis(case, questions),
-            "question_count": len(questions),
+            "questions_only": not asks_diagnosis(case, parts),
+            "question_count": len(parts),
             "form": AnswerForm(),
             "quiz_session": None,
             "preview": True,
@@ -326,11 +435,9 @@ def unfinished_case_url(request, quiz_session) -> str | None:
         return None
     attempt = attempts_for(request).get(quiz_session.token_for(answered[-1]))
     case = quizzable_cases().filter(pk=answered[-1]).only("pk", "slug").first()
-    if (
-        attempt is None
-        or case is None
-        or next_question(askable_questions(case), attempt.question_marks) is None
-    ):
+    if attempt is None or case is None:
+        return None
+    if pending_url(case, attempt, askable_questions(case), askable_localisations(case)) is None:
         return None
     return case_quiz_url(case, attempt=attempt.token)
 

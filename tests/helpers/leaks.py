@@ -20,7 +20,7 @@ from imaging.inputs import InputFile
 from imaging.models import Annotation, Image
 from imaging.rendering import presets_of
 from imaging.services import images_ingest, series_create
-from quiz.models import QuestionOption
+from quiz.models import LesionTarget, QuestionOption
 
 SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
@@ -69,6 +69,18 @@ def question_secrets(case: Case) -> set[str]:
     return strings
 
 
+def target_secrets(case: Case) -> set[str]:
+    """The coordinates of the case's lesion targets, as text: withheld until the click is marked. Only
+    numbers with a fractional part of some length can be told from any other number in a page, so tests
+    draw their targets at such coordinates (e.g. 23.4375); whole numbers are left out here."""
+    strings = set()
+    for target in LesionTarget.objects.filter(question__case=case):
+        values = [target.center_x, target.center_y, target.radius_x, target.radius_y]
+        values += [value for point in target.points for value in point]
+        strings |= {f"{value:g}" for value in values if value is not None}
+    return {string for string in strings if "." in string and len(string) >= 6}
+
+
 def answer_strings(case: Case) -> set[str]:
     """Everything that is the answer or part of the teaching withheld before the reveal."""
     case = Case.objects.for_detail().get(pk=case.pk)
@@ -87,6 +99,7 @@ def answer_strings(case: Case) -> set[str]:
     for finding in case.findings.all():
         strings |= set(sentences(finding.text))
     strings |= question_secrets(case)
+    strings |= target_secrets(case)
     # What the history says is clinical context the resident is meant to read ("known thalassaemia").
     history = case.clinical_history.lower()
     return {string for string in strings if len(string) >= 3 and string.lower() not in history}

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from cases.models import Case
 from imaging.inputs import InputFile
-from imaging.models import Image
+from imaging.models import Image, Series
 from imaging.services import images_ingest, series_create
 from tests.helpers.accounts import make_user
 from tests.helpers.leaks import (
@@ -28,8 +28,10 @@ from tests.helpers.leaks import (
     leaks_in,
     png_bytes,
     question_secrets,
+    target_secrets,
     viewer_values_urls,
 )
+from tests.helpers.localisation import add_localisation, click, ellipse, images_of, polygon
 from tests.helpers.questions import add_question, correct_text, position_of
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +144,72 @@ def test_a_question_gives_nothing_away_before_it_is_answered(client, tempting_ca
     )
     leaked = leaks_in(client.get(answered["Location"]).content, question_secrets(tempting_case) - options)
     assert len(leaked) == len(question.options.all()), "once answered, every rationale is shown"
+
+
+# Fractional coordinates no page would show by chance (tests.helpers.leaks.target_secrets).
+POLYGON = [(23.4375, 17.8125), (41.5625, 19.0625), (37.6875, 44.3125)]
+
+
+def test_a_lesion_target_gives_nothing_away_before_the_click(client, tempting_case):
+    """A localisation question on the tempting case: the targets' coordinates stay out of the diagnosis
+    page, the localisation page (its stack data, headers and every image it can load) and the URL it is
+    reached by, until the click is marked; then the answer draws them."""
+    series = Series.objects.get(study__case=tempting_case, label="Sagittal T2")
+    image = images_of(series)[0]
+    add_localisation(
+        tempting_case,
+        series,
+        polygon(image, POLYGON),
+    )
+    axial = Series.objects.get(study__case=tempting_case, label="Schwannoma protocol, axial")
+    add_localisation(
+        tempting_case, axial, ellipse(images_of(axial)[0], 12.6875, 30.3125, 5.8125, 3.1875, 27.5), order=2
+    )
+    secrets = target_secrets(tempting_case)
+    assert len(secrets) == 10 and secrets <= answer_strings(tempting_case)
+    assert_quiz_page_leaks_nothing(client, tempting_case)
+    response = client.post(f"/cases/{tempting_case.slug}/quiz/", {"guess": "schwannoma"})
+    url = response["Location"]
+    assert "/quiz/localise/" in url and leaks_in(url.encode(), secrets) == []
+    fetched = assert_quiz_page_leaks_nothing(client, tempting_case, url)
+    assert fetched > 3, "the images were not fetched"
+    page = client.get(url)
+    headers = "\n".join(f"{name}: {value}" for name, value in page.headers.items()).encode()
+    assert leaks_in(headers, secrets) == []
+    stack = json.loads(
+        re.search(
+            r'<script id="stack-\d+" type="application/json">(.*?)</script>', page.content.decode(), re.S
+        ).group(1)
+    )
+    assert set(stack) == {
+        "series",
+        "element_id",
+        "label",
+        "frames",
+        "presets",
+        "teaching",
+        "start",
+        "png_only",
+        "overlays",
+        "captions",
+    }
+    assert stack["overlays"] == {} and stack["captions"] == {}
+    for html in (page.content.decode(), client.get(f"/cases/{tempting_case.slug}/quiz/").content.decode()):
+        assert "style=" not in html and "<style" not in html
+        scripts = re.findall(r"<script[^>]*>", html)
+        assert all('src="/static/' in tag or 'type="application/json"' in tag for tag in scripts)
+    # The checker is not blind: once the click is marked, the answer draws the targets.
+    answered = click(client, url, image=image, x=30.5, y=30.5)
+    assert answered.status_code == 302
+    assert set(leaks_in(client.get(url).content, secrets)) >= {
+        f"{value:g}" for point in POLYGON for value in point
+    }
+    # The next question is on the series whose label names a differential item: withheld there too.
+    following = client.get(f"/cases/{tempting_case.slug}/quiz/?attempt={url.split('attempt=')[1]}")[
+        "Location"
+    ]
+    assert following != url and "/quiz/localise/" in following
+    assert_quiz_page_leaks_nothing(client, tempting_case, following)
 
 
 def test_sample_image_badge_stays_visible_in_quiz_mode(client, seeded_with_images):

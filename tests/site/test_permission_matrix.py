@@ -59,6 +59,7 @@ from quiz.models import Mark, QuizAttempt, ReviewCard
 from receiver.models import AssociationLog, DicomSender, DicomWebSource, ReceivedInstance, ReceivedStudy
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case
+from tests.helpers.localisation import add_localisation, polygon
 from tests.helpers.matrix import admin_page_cells
 from tests.helpers.questions import add_question
 from weekly.models import week_start_of
@@ -195,6 +196,7 @@ def build_world() -> SimpleNamespace:
     w.user = users["res2"]
     w.attempt = QuizAttempt.objects.create(user=users["res2"], case=w.pub, guess="x", mark=Mark.WRONG)
     w.draft_own_question = add_question(w.draft_own)
+    w.pub_localisation = add_localisation(w.pub, w.pub_series, polygon(w.pub_image, [(1, 1), (9, 1), (9, 9)]))
     w.draft_other_question = add_question(w.draft_other)
     w.reviewcard = ReviewCard.objects.create(
         user=users["res2"], case=w.pub, due_on=timezone.localdate(), reviewed_at=timezone.now()
@@ -362,6 +364,20 @@ SITE_ROWS = [
         "404 404 404 404 404 404",
         "post",
         {"attempt": "{w.attempt.token}", "choice": "1"},
+    ),
+    # So is a localisation question ("point to the lesion").
+    R(
+        "quiz localisation of another's attempt",
+        "/cases/{w.pub.slug}/quiz/localise/{w.pub_localisation.pk}/?attempt={w.attempt.token}",
+        "404 404 404 404 404 404",
+    ),
+    R(
+        "quiz localisation answered in another's attempt",
+        "/cases/{w.pub.slug}/quiz/localise/{w.pub_localisation.pk}/",
+        "404 404 404 404 404 404",
+        "post",
+        {"attempt": "{w.attempt.token}", "image": "{w.pub_image.pk}", "frame": "0", "x": "5", "y": "5"},
+        unchanged="no click recorded",
     ),
     R("quiz preview published", "/cases/{w.pub.slug}/quiz/preview/", "L 404 404 200 200 200"),
     R("quiz preview own draft", "/cases/{w.draft_own.slug}/quiz/preview/", "L 404 404 200 200 200"),
@@ -817,6 +833,7 @@ UNCHANGED = {
     "no attempt at draft_other": lambda w: not QuizAttempt.objects.filter(case=w.draft_other).exists(),
     "no attempt at review": lambda w: not QuizAttempt.objects.filter(case=w.review).exists(),
     "attempt not overridden": lambda w: QuizAttempt.objects.get(pk=w.attempt.pk).override == "",
+    "no click recorded": lambda w: QuizAttempt.objects.get(pk=w.attempt.pk).localisation_marks == {},
     "no tag merged-by-matrix": lambda w: not Tag.objects.filter(name="merged-by-matrix").exists(),
     "review still in review": lambda w: Case.objects.get(pk=w.review.pk).status == REVIEW,
     "draft_own still draft": lambda w: Case.objects.get(pk=w.draft_own.pk).status == DRAFT,
