@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from cases import rules
-from imaging import upload_progress
+from imaging import extensions, upload_progress
 from imaging.annotation_forms import AnnotationForm
 from imaging.flags import image_flags_clear
 from imaging.ingest_tasks import upload_enqueue
@@ -367,6 +367,8 @@ def drawing_board(image: Image, *, editable: bool) -> dict:
     ]
     return {
         "editable": editable,
+        "columns": image.columns,
+        "rows": image.rows,
         "frame_count": image.frame_count,
         "frame_urls": frame_urls,
         "frame_urls_json": json.dumps(frame_urls),
@@ -427,6 +429,9 @@ class ImageAdmin(CaseScopedAdmin):
     class Media:
         js = ["js/annotate.js"]
         css = {"all": ["css/annotate.css"]}
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *extensions.image_admin_inlines]
 
     def get_object(self, request, object_id, from_field=None):
         image = super().get_object(request, object_id, from_field)

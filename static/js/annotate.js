@@ -5,6 +5,12 @@
 // frame's arrows, and a drag creates, moves or deletes rows. Typing in the table redraws the board.
 // Coordinates are fractions of the image's width and height, as the viewer reads them; frames are
 // stored from 0 and shown (and typed in the table) from 1.
+//
+// Other scripts add layers of their own (quiz's lesion targets, static/js/lesion_targets.js) without
+// this file knowing them: each pushes onto window.drawingBoardPlugins a function that is given the board
+// and returns an object with any of render(overlay, width, height), called after the board has drawn its
+// arrows, and pointerDown(event, point), which returns true when the layer takes that press; the layer
+// is then sent the press's pointerMove(event, point) and pointerUp(event, point).
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -77,6 +83,7 @@ class DrawingBoard {
     this.selected = null; // the selected note's table row
     this.drag = null;
     this.unsaved = false; // rows changed by the board since the page was loaded
+    this.plugins = [];
 
     this.image.addEventListener("load", () => {
       this.fitStage();
@@ -86,6 +93,7 @@ class DrawingBoard {
     new ResizeObserver(() => this.render()).observe(this.image);
     this.bindFrames();
     if (this.editable) this.bindEditing();
+    this.plugins = (window.drawingBoardPlugins || []).map((make) => make(this));
     this.render();
     // Leaving the page (the next image, the case) before saving would lose the arrows drawn.
     window.addEventListener("beforeunload", (event) => {
@@ -270,6 +278,14 @@ class DrawingBoard {
     event.preventDefault();
     this.stage.focus({ preventScroll: true });
     const start = this.point(event);
+    const plugin = this.plugins.find((layer) => layer.pointerDown && layer.pointerDown(event, start));
+    if (plugin) {
+      this.select(null);
+      this.drag = { mode: "plugin", plugin };
+      this.overlay.setPointerCapture(event.pointerId);
+      this.render();
+      return;
+    }
     const handle = event.target.closest("[data-end]");
     const shaft = event.target.closest("[data-row]");
     if (handle && this.selected) {
@@ -295,6 +311,11 @@ class DrawingBoard {
     if (!this.drag) return;
     if (this.drag.mode !== "new") this.unsaved = true;
     const here = this.point(event);
+    if (this.drag.mode === "plugin") {
+      this.drag.plugin.pointerMove?.(event, here);
+      this.render();
+      return;
+    }
     const row = this.selected;
     if (this.drag.mode === "new") {
       this.drag.end = here;
@@ -329,6 +350,11 @@ class DrawingBoard {
     if (!drag) return;
     this.drag = null;
     if (this.overlay.hasPointerCapture(event.pointerId)) this.overlay.releasePointerCapture(event.pointerId);
+    if (drag.mode === "plugin") {
+      drag.plugin.pointerUp?.(event, this.point(event));
+      this.render();
+      return;
+    }
     if (drag.mode === "new") {
       const length = Math.hypot(drag.end.x - drag.start.x, drag.end.y - drag.start.y);
       if (length >= MIN_DRAG) this.select(this.newRow("arrow", drag.end, drag.start));
@@ -412,6 +438,7 @@ class DrawingBoard {
         class: "board-arrow board-draft", "marker-end": `url(#${MARKER_ID})`,
       }));
     }
+    for (const plugin of this.plugins) plugin.render?.(overlay, width, height);
     if (this.editable) this.placeLabelBox(keepLabelBox);
     this.listFramesWithNotes(notes);
   }
