@@ -105,6 +105,7 @@ class LesionTargetForm(WellFormedIdsMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["question"].required = False
+        self.fields["rotation"].required = False  # a polygon has none; an ellipse left blank is not turned
         self.fields["question"].empty_label = "A new question (its prompt beside)"
         if self.instance.pk:
             self.initial["frame"] = self.instance.frame + 1

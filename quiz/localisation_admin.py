@@ -45,6 +45,7 @@ class LesionTargetInline(admin.TabularInline):
 
     class Media:
         js = ["js/lesion_targets.js"]
+        css = {"all": ["css/lesion_targets.css"]}
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -71,6 +72,17 @@ def draw_url(question: LocalisationQuestion) -> str | None:
     if image_id is None:
         return None
     return f"{reverse('admin:imaging_image_change', args=[image_id])}?question={question.pk}"
+
+
+class SeriesChoicesReadOnce:
+    """Every row offers the same series: read once for the formset, not once for each row's select."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        field = form.fields["series"]
+        if not hasattr(self, "_series_choices"):
+            self._series_choices = list(field.choices)
+        field.choices = self._series_choices
 
 
 class LocalisationQuestionInline(admin.TabularInline):
@@ -105,8 +117,10 @@ class LocalisationQuestionInline(admin.TabularInline):
         formset = super().get_formset(request, obj, **{**kwargs, "form": LocalisationQuestionForm})
         # Only the case's own series are offered (the form refuses any other); the class is this request's.
         series = Series.objects.filter(study__case=obj) if obj is not None else Series.objects.none()
-        formset.form.base_fields["series"].queryset = series.select_related("study")
-        return formset
+        field = formset.form.base_fields["series"]
+        field.queryset = series.select_related("study")
+        field.label_from_instance = lambda series: f"{series.study.get_modality_display()} · {series.label}"
+        return type(formset.__name__, (SeriesChoicesReadOnce, formset), {})
 
     @admin.display(description="Targets")
     def targets_state(self, question):

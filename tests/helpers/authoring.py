@@ -80,10 +80,18 @@ FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def empty_inlines() -> dict:
-    """The management forms of the case admin's inlines (its own four, quiz's two), with no rows."""
+    """The management forms of the case admin's inlines (its own four, quiz's three), with no rows."""
     return {
         f"{prefix}-{name}": value
-        for prefix in ["findings", "differential_items", "references", "studies", "questions", "quiz_format"]
+        for prefix in [
+            "findings",
+            "differential_items",
+            "references",
+            "studies",
+            "questions",
+            "quiz_format",
+            "localisation_questions",
+        ]
         for name, value in [
             ("TOTAL_FORMS", "0"),
             ("INITIAL_FORMS", "0"),

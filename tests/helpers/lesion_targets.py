@@ -1,0 +1,82 @@
+"""Localisation questions and the image page's target rows for tests (this module holds no tests)."""
+
+from cases.models import Case
+from imaging.models import Image
+from quiz.models import LocalisationQuestion
+from tests.helpers.authoring import add_image
+
+PREFIX = "lesion_targets"
+TARGET_FIELDS = [
+    "question",
+    "prompt",
+    "frame",
+    "shape",
+    "points",
+    "center_x",
+    "center_y",
+    "radius_x",
+    "radius_y",
+]
+
+
+def image_url(image: Image) -> str:
+    return f"/admin/imaging/image/{image.pk}/change/"
+
+
+def first_image(case: Case) -> Image:
+    return Image.objects.filter(series__study__case=case).order_by("pk").first()
+
+
+def question_on(case: Case, *, prompt: str = "Click the abnormality", label: str | None = None):
+    """A localisation question of `case` on the series of its first image (or a new series `label`)."""
+    if label is not None:
+        add_image(case, label=label)
+        image = Image.objects.filter(series__study__case=case, series__label=label).get()
+    else:
+        image = first_image(case)
+    question = LocalisationQuestion.objects.create(case=case, series=image.series, prompt=prompt)
+    return question, image
+
+
+def polygon(points, *, question=None, frame: int = 1, prompt: str = "") -> dict:
+    return {
+        "question": str(question.pk) if question else "",
+        "prompt": prompt,
+        "frame": str(frame),
+        "shape": "polygon",
+        "points": str(points).replace("(", "[").replace(")", "]"),
+    }
+
+
+def ellipse(center, radii, rotation=0, *, question=None, frame: int = 1, prompt: str = "") -> dict:
+    return {
+        "question": str(question.pk) if question else "",
+        "prompt": prompt,
+        "frame": str(frame),
+        "shape": "ellipse",
+        "center_x": str(center[0]),
+        "center_y": str(center[1]),
+        "radius_x": str(radii[0]),
+        "radius_y": str(radii[1]),
+        "rotation": str(rotation),
+    }
+
+
+def target_rows(image: Image, rows: list[dict]) -> dict:
+    """The image page's POST data with `rows` as new target rows (and no arrows)."""
+    data = {
+        "caption": image.caption,
+        "order": str(image.order),
+        "annotations-TOTAL_FORMS": "0",
+        "annotations-INITIAL_FORMS": "0",
+        "annotations-MIN_NUM_FORMS": "0",
+        "annotations-MAX_NUM_FORMS": "1000",
+        f"{PREFIX}-TOTAL_FORMS": str(len(rows)),
+        f"{PREFIX}-INITIAL_FORMS": "0",
+        f"{PREFIX}-MIN_NUM_FORMS": "0",
+        f"{PREFIX}-MAX_NUM_FORMS": "1000",
+    }
+    for index, row in enumerate(rows):
+        data |= {f"{PREFIX}-{index}-{name}": value for name, value in row.items()}
+        data[f"{PREFIX}-{index}-image"] = str(image.pk)
+    return data
