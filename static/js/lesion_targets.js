@@ -138,6 +138,14 @@
       this.framesList = document.createElement("p");
       this.framesList.className = "target-frames";
       this.board.framesWithNotes.after(this.framesList);
+      const help = document.createElement("p");
+      help.className = "help";
+      help.textContent =
+        "Targets: choose the question (or a new one, with its prompt), then a target tool. Drag a target " +
+        "to move it, its corners or round handles to reshape or turn it; Delete removes the selected one. " +
+        "Every target is a row of the table of lesion targets below, in the image's own pixels: nothing " +
+        "is stored until you save.";
+      this.framesList.after(help);
       this.showPrompt();
       this.bind();
     }

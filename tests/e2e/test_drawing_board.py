@@ -184,6 +184,7 @@ def test_an_arrow_is_drawn_moved_labelled_saved_and_deleted(
     expect(page.locator(".board-note")).to_have_count(0)
     screenshot("deleted")
     page.get_by_label("Label (click where the text goes)").check()
+    box = stage.bounding_box()  # checking the tool may have scrolled it into view, and the image with it
     pointer.tap(*at(box, 0.3, 0.6))
     expect(page.get_by_label("Text of the label")).to_be_focused()
     page.keyboard.type("Dose peak")
