@@ -164,6 +164,7 @@
 
     bind() {
       const { board } = this;
+      board.root.querySelector(".board-tools").addEventListener("change", () => board.render());
       this.picker.addEventListener("change", () => {
         this.select(null);
         this.showPrompt();
@@ -433,6 +434,8 @@
 
     render(overlay, width, height) {
       if (!this.enabled) return;
+      // Each tool picks its own kind of drawing: targets under the arrow tools, arrows under the target tools.
+      overlay.classList.toggle("target-tool", TOOLS.includes(this.board.tool()));
       if (this.draft && this.draft.frame !== this.board.frame) this.draft = null; // another frame: dropped
       const scale = { x: width / this.columns, y: height / this.rows };
       const targets = this.targets();

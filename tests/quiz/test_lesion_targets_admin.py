@@ -245,3 +245,46 @@ def test_faculty_add_a_localisation_question_in_the_case_editor_on_their_own_ser
     assert (question.case, question.prompt, question.order) == (case, "Click the mass", 1)
     revision = Version.objects.get_for_object(case).first().revision
     assert len(revision.version_set.get_for_model(LocalisationQuestion)) == 1
+
+
+# Targets stay in the admin: the public pages of the case, with their image data, never carry them.
+
+
+def test_the_public_case_page_carries_no_target(client, faculty, resident):
+    case = complete_case(author=faculty, status=PUBLISHED)
+    question, image = question_on(case, prompt="Click the sacral lesion")
+    LesionTarget.objects.create(
+        question=question,
+        image=image,
+        shape="polygon",
+        points=[[12.3456, 23.4567], [50.5, 9.25], [41.125, 55.0625]],
+    )
+    LesionTarget.objects.create(
+        question=question,
+        image=image,
+        shape="ellipse",
+        center_x=31.4159,
+        center_y=27.1828,
+        radius_x=7.3891,
+        radius_y=4.6692,
+        rotation=66.6,
+    )
+    client.force_login(resident)
+    page = client.get(f"/cases/{case.slug}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f'data-stack-id="stack-{image.series_id}"' in text  # the series and its stack data are there
+    for secret in [
+        "12.3456",
+        "23.4567",
+        "41.125",
+        "31.4159",
+        "27.1828",
+        "7.3891",
+        "4.6692",
+        "66.6",
+        "polygon",
+        "ellipse",
+        "Click the sacral lesion",
+    ]:
+        assert secret not in text
