@@ -4,6 +4,7 @@ from cases.models import Case
 from imaging.models import Image
 from quiz.models import LocalisationQuestion
 from tests.helpers.authoring import add_image
+from tests.helpers.viewer import image_page_inlines
 
 PREFIX = "lesion_targets"
 TARGET_FIELDS = [
@@ -67,14 +68,7 @@ def target_rows(image: Image, rows: list[dict]) -> dict:
     data = {
         "caption": image.caption,
         "order": str(image.order),
-        "annotations-TOTAL_FORMS": "0",
-        "annotations-INITIAL_FORMS": "0",
-        "annotations-MIN_NUM_FORMS": "0",
-        "annotations-MAX_NUM_FORMS": "1000",
-        f"{PREFIX}-TOTAL_FORMS": str(len(rows)),
-        f"{PREFIX}-INITIAL_FORMS": "0",
-        f"{PREFIX}-MIN_NUM_FORMS": "0",
-        f"{PREFIX}-MAX_NUM_FORMS": "1000",
+        **image_page_inlines(lesion_targets=len(rows)),
     }
     for index, row in enumerate(rows):
         data |= {f"{PREFIX}-{index}-{name}": value for name, value in row.items()}

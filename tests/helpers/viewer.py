@@ -101,3 +101,18 @@ def run_queued_uploads(callbacks) -> None:
     for callback in callbacks:
         if getattr(callback, "func", None) == upload_ingest.enqueue:
             callback()
+
+
+def image_page_inlines(*, annotations: int = 0, lesion_targets: int = 0) -> dict:
+    """The management forms of the image page's inlines, `annotations` and `lesion_targets` new rows
+    each: its arrows, and the lesion targets quiz adds (``imaging.extensions.image_admin_inlines``)."""
+    return {
+        f"{prefix}-{name}": value
+        for prefix, total in [("annotations", annotations), ("lesion_targets", lesion_targets)]
+        for name, value in [
+            ("TOTAL_FORMS", str(total)),
+            ("INITIAL_FORMS", "0"),
+            ("MIN_NUM_FORMS", "0"),
+            ("MAX_NUM_FORMS", "1000"),
+        ]
+    }

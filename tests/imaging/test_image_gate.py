@@ -44,7 +44,7 @@ from imaging.models import Annotation, DeidentificationKey, Image, Series, Study
 from imaging.services import images_ingest, series_create
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case, form_data
-from tests.helpers.viewer import run_queued_uploads
+from tests.helpers.viewer import image_page_inlines, run_queued_uploads
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +161,7 @@ IMAGES_INLINE = {
     "images-MIN_NUM_FORMS": "0",
     "images-MAX_NUM_FORMS": "1000",
 }
-ANNOTATIONS_INLINE = {key.replace("images", "annotations"): value for key, value in IMAGES_INLINE.items()}
+ANNOTATIONS_INLINE = image_page_inlines()
 
 
 def series_form(study: Study, label: str, order: int = 7, **extra) -> dict:

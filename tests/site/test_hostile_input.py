@@ -50,7 +50,7 @@ from imaging.models import Annotation, Image, Series, Study, Upload
 from quiz.models import QuizAttempt, ReviewCard
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case, form_data, new_case_data
-from tests.helpers.viewer import post_upload, series_admin_form
+from tests.helpers.viewer import image_page_inlines, post_upload, series_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -718,10 +718,7 @@ def annotation_form(image: Image, **row) -> dict:
     data = {
         "caption": image.caption,
         "order": str(image.order),
-        "annotations-TOTAL_FORMS": "1",
-        "annotations-INITIAL_FORMS": "0",
-        "annotations-MIN_NUM_FORMS": "0",
-        "annotations-MAX_NUM_FORMS": "1000",
+        **image_page_inlines(annotations=1),
     }
     arrow = {
         "frame": "1",  # frames count from 1 in the form; stored from 0
