@@ -1,7 +1,8 @@
 """Lesion targets in Chromium at 1366 by 900: a faculty author draws a polygon and a turned ellipse on
 frame 2 of a 30-frame series (320 pixels wide, 240 high, shown at about twice that) for a new
 question, saves, and the stored image pixels are where the mouse clicked, within two screen pixels;
-then moves the polygon and deletes the ellipse, and the case editor lists the question."""
+then moves the polygon, deletes the ellipse, draws a triangle closed by Enter, and the case editor lists
+the question."""
 
 import math
 
@@ -152,18 +153,33 @@ def test_a_polygon_and_a_turned_ellipse_are_drawn_saved_in_image_pixels_moved_an
     page.mouse.click(*screen.at(240, 175))
     page.get_by_role("button", name="Delete target").click()
     expect(page.locator(".target-shape")).to_have_count(1)
-    screenshot("moved-and-deleted")
+    # Escape drops a polygon begun; Enter closes one of three corners.
+    page.mouse.click(*screen.at(20, 200))
+    page.mouse.click(*screen.at(60, 200))
+    expect(page.locator("polyline.target-draft")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator(".target-draft")).to_have_count(0)
+    triangle = [(200.0, 30.0), (260.0, 40.0), (230.0, 90.0)]
+    for corner in triangle:
+        page.mouse.click(*screen.at(*corner))
+    page.keyboard.press("Enter")
+    expect(page.locator("polygon.target-shape")).to_have_count(2)
+    screenshot("moved-deleted-and-another")
     page.locator("input[name=_continue]").click()
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
-    moved = question.targets.get()
-    assert moved.pk == polygon.pk
+    assert not question.targets.filter(shape="ellipse").exists()
+    moved = question.targets.get(pk=polygon.pk)
     for (x, y), (old_x, old_y) in zip(moved.points, polygon.points, strict=True):
         assert screen.close(x, old_x + 20) and screen.close(y, old_y + 10)
+    added = question.targets.exclude(pk=polygon.pk).get()
+    assert added.frame == 1
+    for (x, y), (clicked_x, clicked_y) in zip(added.points, triangle, strict=True):
+        assert screen.close(x, clicked_x) and screen.close(y, clicked_y)
 
     # The case editor lists the question with its target and a link back to draw.
     page.goto(f"{live_server.url}/admin/cases/case/{question.case_id}/change/")
     row = page.locator("#localisation_questions-group")
-    expect(row).to_contain_text("1 target on 1 frame")
+    expect(row).to_contain_text("2 targets on 1 frame")
     row.get_by_role("link", name="Draw targets").click()
     expect(page).to_have_url(
         f"{live_server.url}/admin/imaging/image/{image.pk}/change/?question={question.pk}"
