@@ -113,6 +113,8 @@ class LocalisationQuestionInline(admin.TabularInline):
         )
 
     def get_formset(self, request, obj=None, **kwargs):
+        # The link to draw is for those who may draw (an inline instance serves one request).
+        self.may_draw = obj is not None and may_edit(request.user, obj)
         # The case editor gives its rows its own form (``CaseRowForm``); this one checks the series too.
         formset = super().get_formset(request, obj, **{**kwargs, "form": LocalisationQuestionForm})
         # Only the case's own series are offered (the form refuses any other); the class is this request's.
@@ -131,13 +133,17 @@ class LocalisationQuestionInline(admin.TabularInline):
         url = draw_url(question)
         if url is None:
             return "No images in its series yet."
-        if not total:
-            return format_html('None yet: <a href="{}" class="draw-targets">Draw targets</a>', url)
-        return format_html(
-            '{} target{} on {} frame{} · <a href="{}" class="draw-targets">Draw targets</a>',
-            total,
-            "" if total == 1 else "s",
-            len(frames),
-            "" if len(frames) == 1 else "s",
-            url,
+        count = (
+            format_html(
+                "{} target{} on {} frame{}",
+                total,
+                "" if total == 1 else "s",
+                len(frames),
+                "" if len(frames) == 1 else "s",
+            )
+            if total
+            else "None yet"
         )
+        if not getattr(self, "may_draw", False):
+            return count
+        return format_html('{} · <a href="{}" class="draw-targets">Draw targets</a>', count, url)

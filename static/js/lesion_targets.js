@@ -152,6 +152,16 @@
 
     showPrompt() {
       this.promptLabel.hidden = this.picker.value !== "";
+      // The series' previous and next images open with the same question chosen.
+      for (const link of this.board.root.querySelectorAll(".board-previous-image, .board-next-image")) {
+        const url = new URL(link.href);
+        if (this.picker.value) {
+          url.searchParams.set("question", this.picker.value);
+        } else {
+          url.searchParams.delete("question");
+        }
+        link.setAttribute("href", url.pathname + url.search);
+      }
       // Rows drawn for a new question share its prompt: they make one question when the page is saved.
       if (this.picker.value === "") {
         for (const row of this.tableRows()) {

@@ -184,3 +184,28 @@ def test_a_polygon_and_a_turned_ellipse_are_drawn_saved_in_image_pixels_moved_an
     expect(page).to_have_url(
         f"{live_server.url}/admin/imaging/image/{image.pk}/change/?question={question.pk}"
     )
+
+
+def test_the_next_image_of_the_series_opens_with_the_question_chosen(page, live_server):
+    author = make_user("walker", "faculty", is_staff=True)
+    case = Case.objects.create(slug="walk-case", title="Walk case", status=Case.Status.DRAFT, author=author)
+    series = series_create(case=case, label="Axial T1", modality="MR")
+    mr = (SAMPLE_DIR / "MR_small.dcm").read_bytes()
+    images_ingest(series=series, files=[InputFile(f"{n}.dcm", mr) for n in range(2)])
+    first, second = series.images.order_by("order")
+    question = LocalisationQuestion.objects.create(case=case, series=series, prompt="Click the lesion")
+    admin_log_in(page, live_server, "walker")
+    page.goto(f"{live_server.url}/admin/imaging/image/{first.pk}/change/?question={question.pk}")
+    page.wait_for_load_state()
+    expect(page.locator(".target-question")).to_have_value(str(question.pk))
+    page.locator(".board-stage").focus()
+    page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(
+        f"{live_server.url}/admin/imaging/image/{second.pk}/change/?question={question.pk}"
+    )
+    page.wait_for_load_state()
+    expect(page.locator(".target-question")).to_have_value(str(question.pk))
+    page.locator(".target-question").select_option("")  # a new question: the links carry none
+    expect(page.locator(".board-previous-image")).to_have_attribute(
+        "href", f"/admin/imaging/image/{first.pk}/change/"
+    )

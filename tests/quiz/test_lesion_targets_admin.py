@@ -209,6 +209,10 @@ def test_the_case_editor_lists_localisation_questions_with_targets_and_a_link_to
     assert f'href="/admin/imaging/image/{image.pk}/change/?question={question.pk}"' in page
     assert "2 targets on 1 frame" in page
     assert f"?question={empty.pk}" in page and "None yet" in page
+    # Once it is in review, its author reads the counts without the links.
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.IN_REVIEW)
+    page = client.get(case_url(case)).content.decode()
+    assert "2 targets on 1 frame" in page and "None yet" in page and "?question=" not in page
 
 
 def test_the_case_editor_reads_the_questions_and_targets_in_a_fixed_number_of_queries(client, faculty, draft):
