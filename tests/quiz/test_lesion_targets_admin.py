@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from reversion.models import Version
 
 from cases.models import Case
-from quiz.lesion_target_forms import LesionTargetForm
+from quiz.lesion_target_forms import LesionTargetForm, LocalisationQuestionForm
 from quiz.models import LesionTarget, LocalisationQuestion
 from tests.helpers.authoring import complete_case, form_data
 from tests.helpers.lesion_targets import (
@@ -190,6 +190,20 @@ def test_the_question_choices_are_those_of_the_image_series(client, faculty, dra
 
 
 # The case editor lists the questions with their targets.
+
+
+def test_a_question_on_a_series_of_another_case_is_refused(faculty):
+    case = complete_case(author=faculty)
+    other_case = complete_case(slug="other-case", author=faculty)
+    series = first_image(other_case).series
+    form = LocalisationQuestionForm(
+        {"order": "1", "series": str(series.pk), "prompt": "Click it"},
+        instance=LocalisationQuestion(case=case),
+    )
+    assert not form.is_valid()
+    assert form.errors["series"] == [
+        "The series “Axial T2” belongs to another case: choose one of this case's."
+    ]
 
 
 def case_url(case) -> str:
