@@ -174,7 +174,10 @@
 
     bind() {
       const { board } = this;
-      board.root.querySelector(".board-tools").addEventListener("change", () => board.render());
+      board.root.querySelector(".board-tools").addEventListener("change", () => {
+        if (board.tool() !== "polygon") this.draft = null; // another tool: the polygon begun is dropped
+        board.render();
+      });
       this.picker.addEventListener("change", () => {
         this.select(null);
         this.showPrompt();
