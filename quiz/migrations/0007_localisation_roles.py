@@ -33,6 +33,6 @@ def revoke(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("quiz", "0005_localisation_targets"), ("cases", "0002_roles")]
+    dependencies = [("quiz", "0006_attempt_localisation_marks"), ("cases", "0002_roles")]
 
     operations = [migrations.RunPython(grant, revoke)]
