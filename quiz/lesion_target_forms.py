@@ -1,72 +1,29 @@
 """The forms faculty draw lesion targets with: one row per target on the image's page (the drawing board
 fills the rows), and one row per localisation question in the case editor.
 
-A target is checked against its image before anything is stored: a polygon of at least three vertices
-and an ellipse whose centre lies on the image, with positive radii, on a frame the image has, of an image
-in the question's series. Each error names what is wrong, in the image's own pixels.
+A target is checked against its image before anything is stored, by the rule every way in uses
+(``quiz.localisation.validate_target``: a polygon of at least three vertices on the image, an ellipse whose
+centre lies on the image, with positive radii), on a frame the image has (counted from 1 here, as the
+board shows it), of an image in the question's series. Each error names what is wrong, beside its field.
 """
 
 import math
 
 import reversion
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.forms.models import BaseInlineFormSet
 
 from cases.admin_forms import WellFormedIdsMixin
 from imaging.models import Image, Series
+from quiz.localisation import validate_target
 from quiz.models import LesionTarget, LocalisationQuestion
 
 DEFAULT_PROMPT = LocalisationQuestion._meta.get_field("prompt").default
 POINTS_EXAMPLE = "[[120, 80], [160, 85], [140, 130]]"
-
-
-def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _inside(image: Image, x: float, y: float) -> bool:
-    # Pixels are counted from the frame's top-left corner; its far edges (columns, rows) are on the image.
-    return 0 <= x <= image.columns and 0 <= y <= image.rows
-
-
-def _size(image: Image) -> str:
-    columns, rows = image.columns, image.rows
-    return f"{columns} pixels wide and {rows} high (x from 0 to {columns}, y from 0 to {rows})"
-
-
-def polygon_errors(image: Image, points) -> str | None:
-    """What is wrong with `points` as a polygon on `image`, or None."""
-    if not isinstance(points, list) or not all(
-        isinstance(point, list | tuple) and len(point) == 2 and all(map(_number, point)) for point in points
-    ):
-        return f"Points must be a list of [x, y] pairs of numbers in image pixels, e.g. {POINTS_EXAMPLE}."
-    if len(points) < 3:
-        return f"A polygon needs at least 3 points; this one has {len(points)}."
-    for place, (x, y) in enumerate(points, start=1):
-        if not _inside(image, x, y):
-            return f"Point {place} ({x:g}, {y:g}) lies outside the image, which is {_size(image)}."
-    return None
-
-
-def ellipse_errors(image: Image, cleaned: dict) -> dict[str, str]:
-    """What is wrong with the ellipse in `cleaned` on `image`, by field."""
-    errors = {}
-    for name in ("center_x", "center_y", "radius_x", "radius_y"):
-        if cleaned.get(name) is None:
-            errors[name] = "An ellipse needs its centre and both radii."
-    if errors:
-        return errors
-    x, y = cleaned["center_x"], cleaned["center_y"]
-    if not _inside(image, x, y):
-        errors["center_x"] = (
-            f"The ellipse's centre ({x:g}, {y:g}) lies outside the image, which is {_size(image)}."
-        )
-    for name, axis in (("radius_x", "x"), ("radius_y", "y")):
-        if cleaned[name] <= 0:
-            errors[name] = f"The ellipse's radius along {axis} must be positive; it is {cleaned[name]:g}."
-    return errors
+ELLIPSE_FIELDS = ("center_x", "center_y", "radius_x", "radius_y", "rotation")
 
 
 class LesionTargetForm(WellFormedIdsMixin, forms.ModelForm):
@@ -146,14 +103,25 @@ class LesionTargetForm(WellFormedIdsMixin, forms.ModelForm):
             )
         if question is None and not (cleaned.get("prompt") or "").strip():
             cleaned["prompt"] = DEFAULT_PROMPT
-        if shape == LesionTarget.Shape.POLYGON:
-            message = polygon_errors(image, cleaned.get("points"))
-            if message:
-                self.add_error("points", message)
-            cleaned.update(center_x=None, center_y=None, radius_x=None, radius_y=None, rotation=0.0)
+        polygon = shape == LesionTarget.Shape.POLYGON
+        own_fields = ["points"] if polygon else ELLIPSE_FIELDS
+        if any(self.has_error(name) for name in own_fields):
+            return cleaned  # a value that is not even a number or JSON is said once, beside its field
+        try:
+            validate_target(
+                shape=shape,
+                columns=image.columns,
+                rows=image.rows,
+                points=cleaned.get("points") if polygon else None,
+                **{name: cleaned.get(name) for name in ELLIPSE_FIELDS if not polygon},
+            )
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
+        # Only the shape's own fields are kept: a polygon has no centre, an ellipse no points.
+        if polygon:
+            cleaned.update(dict.fromkeys(ELLIPSE_FIELDS), rotation=0.0)
         else:
-            for field, message in ellipse_errors(image, cleaned).items():
-                self.add_error(field, message)
             cleaned["points"] = []
         return cleaned
 

@@ -1,4 +1,7 @@
-"""Localisation questions and the image page's target rows for tests (this module holds no tests)."""
+"""The image page's target rows as the drawing board posts them, for tests (this module holds no tests;
+``tests.helpers.localisation`` makes questions and targets through the ORM)."""
+
+import json
 
 from cases.models import Case
 from imaging.models import Image
@@ -39,17 +42,17 @@ def question_on(case: Case, *, prompt: str = "Click the abnormality", label: str
     return question, image
 
 
-def polygon(points, *, question=None, frame: int = 1, prompt: str = "") -> dict:
+def polygon_row(points, *, question=None, frame: int = 1, prompt: str = "") -> dict:
     return {
         "question": str(question.pk) if question else "",
         "prompt": prompt,
         "frame": str(frame),
         "shape": "polygon",
-        "points": str(points).replace("(", "[").replace(")", "]"),
+        "points": json.dumps(points),
     }
 
 
-def ellipse(center, radii, rotation=0, *, question=None, frame: int = 1, prompt: str = "") -> dict:
+def ellipse_row(center, radii, rotation=0, *, question=None, frame: int = 1, prompt: str = "") -> dict:
     return {
         "question": str(question.pk) if question else "",
         "prompt": prompt,

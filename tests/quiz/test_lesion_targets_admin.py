@@ -14,10 +14,10 @@ from quiz.models import LesionTarget, LocalisationQuestion
 from tests.helpers.authoring import complete_case, form_data
 from tests.helpers.lesion_targets import (
     PREFIX,
-    ellipse,
+    ellipse_row,
     first_image,
     image_url,
-    polygon,
+    polygon_row,
     question_on,
     target_rows,
 )
@@ -45,28 +45,32 @@ def draft(faculty):
 @pytest.mark.parametrize(
     "row, field, message",
     [
-        (polygon([[10, 10], [50, 12]]), "points", "A polygon needs at least 3 points; this one has 2."),
+        (polygon_row([[10, 10], [50, 12]]), "points", "A polygon needs at least 3 points, [[x, y], …]."),
+        (polygon_row([]), "points", "A polygon needs at least 3 points, [[x, y], …]."),
         (
-            polygon([[10, 10], [70, 12], [30, 40]]),
+            polygon_row([[10, 10], [70, 12], [30, 40]]),
             "points",
-            "Point 2 (70, 12) lies outside the image, which is 64 pixels wide and 64 high",
+            "Point 2 (70, 12) is outside the image (64 x 64 pixels).",
         ),
-        (polygon([[10, 10], [50, -0.5], [30, 40]]), "points", "Point 2 (50, -0.5) lies outside the image"),
-        (polygon([10, 10, 50]), "points", "Points must be a list of [x, y] pairs of numbers in image pixels"),
-        (polygon([[10, 10], ["a", 1], [30, 40]]), "points", "Points must be a list of [x, y] pairs"),
+        (polygon_row([[10, 10], [50, -0.5], [30, 40]]), "points", "Point 2 (50, -0.5) is outside the image"),
+        (polygon_row([10, 10, 50]), "points", "Point 1 is not a pair of numbers [x, y]."),
+        (polygon_row([[10, 10], ["a", 1], [30, 40]]), "points", "Point 2 is not a pair of numbers [x, y]."),
+        (ellipse_row((65, 20), (5, 5)), "center_x", "The centre's x (65) is outside the image's width (64)."),
         (
-            ellipse((65, 20), (5, 5)),
-            "center_x",
-            "The ellipse's centre (65, 20) lies outside the image, which is 64 pixels wide and 64 high",
-        ),
-        (ellipse((20, 20), (0, 5)), "radius_x", "The ellipse's radius along x must be positive; it is 0."),
-        (ellipse((20, 20), (5, -2)), "radius_y", "The ellipse's radius along y must be positive; it is -2."),
-        (
-            {**ellipse((20, 20), (5, 5)), "center_y": ""},
+            ellipse_row((20, 64.5), (5, 5)),
             "center_y",
-            "An ellipse needs its centre and both radii.",
+            "The centre's y (64.5) is outside the image's height (64).",
         ),
-        (polygon(TRIANGLE, frame=2), "frame", "This image has 1 frame(s); choose a frame from 1 to 1."),
+        (ellipse_row((20, 20), (0, 5)), "radius_x", "An ellipse's radius must be a number above 0."),
+        (ellipse_row((20, 20), (5, -2)), "radius_y", "An ellipse's radius must be a number above 0."),
+        (
+            {**ellipse_row((20, 20), (5, 5)), "center_y": ""},
+            "center_y",
+            "The ellipse's centre needs both coordinates.",
+        ),
+        (polygon_row(TRIANGLE, frame=2), "frame", "This image has 1 frame(s); choose a frame from 1 to 1."),
+        (polygon_row(TRIANGLE, frame=0), "frame", "Ensure this value is greater than or equal to 1."),
+        ({**polygon_row(TRIANGLE), "points": "[[10, 10], [50"}, "points", "Enter a valid JSON."),
     ],
 )
 def test_a_bad_target_is_refused_saying_what_is_wrong(draft, row, field, message):
@@ -79,7 +83,7 @@ def test_a_bad_target_is_refused_saying_what_is_wrong(draft, row, field, message
 def test_a_target_on_an_image_of_another_series_is_refused(draft):
     case, _question, image = draft
     other, _ = question_on(case, label="Sagittal T2")
-    form = target_form(image, polygon(TRIANGLE, question=other))
+    form = target_form(image, polygon_row(TRIANGLE, question=other))
     assert not form.is_valid()
     assert form.errors["question"] == [
         "This image is in the series “Axial T2”, not in the question's series “Sagittal T2”: draw the "
@@ -89,11 +93,11 @@ def test_a_target_on_an_image_of_another_series_is_refused(draft):
 
 def test_a_good_target_keeps_only_its_own_shape(draft):
     _case, question, image = draft
-    form = target_form(image, {**polygon(TRIANGLE, question=question), "center_x": "3", "radius_x": "4"})
+    form = target_form(image, {**polygon_row(TRIANGLE, question=question), "center_x": "3", "radius_x": "4"})
     assert form.is_valid(), form.errors
     target = form.save()
     assert (target.points, target.center_x, target.radius_x, target.frame) == (TRIANGLE, None, None, 0)
-    form = target_form(image, {**ellipse((64, 0), (3, 4), 200, question=question), "points": "[[1, 2]]"})
+    form = target_form(image, {**ellipse_row((64, 0), (3, 4), 200, question=question), "points": "[[1, 2]]"})
     assert form.is_valid(), form.errors  # the far edge of the image is on it
     target = form.save()
     assert (target.points, target.center_x, target.center_y, target.rotation) == ([], 64, 0, -160)
@@ -107,7 +111,7 @@ def test_faculty_draw_targets_on_their_own_draft_and_the_save_is_a_revision(clie
     client.force_login(faculty)
     page = client.get(image_url(image)).content.decode()
     assert f'name="{PREFIX}-__prefix__-points"' in page and "js/lesion_targets.js" in page
-    rows = [polygon(TRIANGLE, question=question), ellipse((32, 30), (8, 4), 30, question=question)]
+    rows = [polygon_row(TRIANGLE, question=question), ellipse_row((32, 30), (8, 4), 30, question=question)]
     response = client.post(image_url(image), target_rows(image, rows))
     assert response.status_code == 302, response.content.decode()[:3000]
     stored = list(question.targets.order_by("pk").values_list("shape", "points", "center_x", "rotation"))
@@ -123,7 +127,7 @@ def test_a_target_drawn_without_a_question_makes_one_with_its_prompt(client, fac
     case = complete_case(author=faculty)
     image = first_image(case)
     client.force_login(faculty)
-    rows = [polygon(TRIANGLE, prompt="Click the sacral lesion"), ellipse((20, 20), (4, 4), prompt="")]
+    rows = [polygon_row(TRIANGLE, prompt="Click the sacral lesion"), ellipse_row((20, 20), (4, 4), prompt="")]
     assert client.post(image_url(image), target_rows(image, rows)).status_code == 302
     questions = {q.prompt: q for q in LocalisationQuestion.objects.filter(case=case)}
     assert set(questions) == {"Click the sacral lesion", "Click the abnormality"}
@@ -137,10 +141,10 @@ def test_a_bad_row_stores_nothing(client, faculty):
     case = complete_case(author=faculty)
     image = first_image(case)
     client.force_login(faculty)
-    rows = [polygon(TRIANGLE, prompt="New one"), polygon([[1, 1], [2, 2]], prompt="New one")]
+    rows = [polygon_row(TRIANGLE, prompt="New one"), polygon_row([[1, 1], [2, 2]], prompt="New one")]
     response = client.post(image_url(image), target_rows(image, rows))
     assert response.status_code == 200
-    assert "A polygon needs at least 3 points; this one has 2." in response.content.decode()
+    assert "A polygon needs at least 3 points, [[x, y], …]." in response.content.decode()
     assert not LocalisationQuestion.objects.exists() and not LesionTarget.objects.exists()
     assert not Version.objects.get_for_object(case).exists()
 
@@ -150,7 +154,7 @@ def test_faculty_cannot_draw_on_a_case_they_may_not_edit(client, faculty, other_
     case = complete_case(author=other_faculty if status == DRAFT else faculty, status=status)
     question, image = question_on(case)
     client.force_login(faculty)
-    response = client.post(image_url(image), target_rows(image, [polygon(TRIANGLE, question=question)]))
+    response = client.post(image_url(image), target_rows(image, [polygon_row(TRIANGLE, question=question)]))
     # A colleague's draft is not even listed (the admin sends them back to its index); their own
     # published case is read-only to them.
     assert response.status_code == 403 if status == PUBLISHED else response["Location"] == "/admin/"
@@ -164,7 +168,7 @@ def test_editors_change_the_targets_of_a_published_case_as_a_revision(client, ed
     case = complete_case(author=faculty, status=PUBLISHED)
     question, image = question_on(case)
     client.force_login(editor)
-    rows = [ellipse((10, 50), (6, 3), -45, question=question)]
+    rows = [ellipse_row((10, 50), (6, 3), -45, question=question)]
     assert client.post(image_url(image), target_rows(image, rows)).status_code == 302
     assert question.targets.get().rotation == -45
     version = Version.objects.get_for_object(case).first()
@@ -183,7 +187,7 @@ def test_the_question_choices_are_those_of_the_image_series(client, faculty, dra
     case, _question, image = draft
     other, _ = question_on(case, prompt="Elsewhere", label="Sagittal T2")
     client.force_login(faculty)
-    response = client.post(image_url(image), target_rows(image, [polygon(TRIANGLE, question=other)]))
+    response = client.post(image_url(image), target_rows(image, [polygon_row(TRIANGLE, question=other)]))
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert not LesionTarget.objects.exists()
