@@ -319,7 +319,14 @@ SITE_ROWS = [
     R("quiz own draft", "/cases/{w.draft_own.slug}/quiz/", "404 404 404 404 404 404"),
     R("quiz other draft", "/cases/{w.draft_other.slug}/quiz/", "404 404 404 404 404 404"),
     R("quiz in review", "/cases/{w.review.slug}/quiz/", "404 404 404 404 404 404"),
-    R("reveal published", "/cases/{w.pub.slug}/quiz/", "200 200 200 200 200 200", "post", {"guess": "x"}),
+    # The published case asks to point to the lesion after the diagnosis: the answer leads there.
+    R(
+        "reveal published",
+        "/cases/{w.pub.slug}/quiz/",
+        " ".join(["→/cases/{w.pub.slug}/quiz/localise/*"] * 6),
+        "post",
+        {"guess": "x"},
+    ),
     R(
         "reveal own draft",
         "/cases/{w.draft_own.slug}/quiz/",
