@@ -45,9 +45,11 @@ static files), raw and gzip-compressed; images are excluded, and counted separat
 
 import argparse
 import gzip
+import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +59,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The page cache in this one process: with the database cache every cache read would be a SQL query
+# of its own in the counts, and Redis is not what this benchmark compares (bench/load.py measures it).
+os.environ.setdefault("CACHE_BACKEND", "locmem")
 
 import django
 
@@ -86,6 +91,8 @@ GOAL_TO_FLOOR = 3.0
 GOAL_SEARCH_TO_LIST = 2.0
 GOAL_QUERIES = 12
 GOAL_WEIGHT_KB = 100
+GOAL_COLD_GROWTH = 3.0
+COLD_FILTER = "region=spine&modality=MR&tag=classic"
 
 # A template producing ``size`` bytes: the lines come from the context, as a page's content does.
 _FLOOR_TEMPLATE = engines["django"].from_string("{% for line in lines %}{{ line }}{% endfor %}{{ tail }}")
@@ -114,6 +121,19 @@ def pages_of(case: Case) -> list[tuple[str, str]]:
         ("case page", f"/cases/{case.slug}/"),
         ("quiz page", f"/cases/{case.slug}/quiz/"),
         ("diagnosis page", f"/diagnoses/{case.final_diagnosis.slug}/"),
+    ]
+
+
+def cold_pages_of(case: Case) -> list[tuple[str, str]]:
+    """The pages of the cold table (issue 21): one of each kind a reader opens first after an edit."""
+    return [
+        ("home", "/"),
+        ("list", "/cases/"),
+        ("list, region + modality + tag", f"/cases/?{COLD_FILTER}"),
+        ("search", "/cases/?q=haemangioma"),
+        ("list, page 40", "/cases/?page=40"),
+        ("diagnosis page", f"/diagnoses/{case.final_diagnosis.slug}/"),
+        ("case page", f"/cases/{case.slug}/"),
     ]
 
 
@@ -156,6 +176,81 @@ def measure_cold(client: Client, urls: list[str], repeat: int) -> dict[str, list
             get(client, url)
             timings[url].append((time.perf_counter() - started) * 1000)
     return timings
+
+
+def measure_cold_table(client: Client, case: Case, repeat: int) -> dict:
+    """p50 of each cold page with an empty cache (``cache.clear()`` before every request), the SQL
+    queries of one such request, and the counts the pages show (to compare two databases)."""
+    pages = cold_pages_of(case)
+    timings: dict[str, list[float]] = {url: [] for _label, url in pages}
+    get(client, pages[0][1])  # one untimed request: the connection and the templates are ready
+    for _round in range(repeat):
+        for _label, url in pages:
+            cache.clear()
+            started = time.perf_counter()
+            get(client, url)
+            timings[url].append((time.perf_counter() - started) * 1000)
+    rows = []
+    for label, url in pages:
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            get(client, url)
+        rows.append(
+            {"label": label, "url": url, "p50": statistics.median(timings[url]), "queries": len(queries)}
+        )
+    return {"rows": rows, "counts": shown_counts(client, pages)}
+
+
+def shown_counts(client: Client, pages: list[tuple[str, str]]) -> dict[str, dict]:
+    """The counts each list page and the diagnosis page show: totals and every facet value."""
+    counts = {}
+    for _label, url in pages:
+        cache.clear()
+        context = get(client, url).context
+        if "facets" in context:
+            facets = context["facets"]
+            counts[url] = {
+                "total": facets.total,
+                **{
+                    f"{kind}:{value.value}": value.count
+                    for kind in ("regions", "modalities", "diagnoses", "tags", "sexes")
+                    for value in getattr(facets, kind)
+                },
+            }
+        elif "final_count" in context:
+            counts[url] = {"final": context["final_count"], "differential": context["differential_count"]}
+    return counts
+
+
+def print_cold_table(results: list[tuple[int, dict]], vendor: str) -> None:
+    sizes = [size for size, _result in results]
+    print(f"\nCold pages on {vendor}: empty cache before every request, p50 ms (SQL queries)\n")
+    header = f"{'page':32}" + "".join(f"{f'{size:,}':>16}" for size in sizes) + f"{'ratio':>8}"
+    print(header)
+    print("-" * len(header))
+    worst_ratio, most_queries = 0.0, 0
+    for n, (label, _url) in enumerate((row["label"], row["url"]) for row in results[0][1]["rows"]):
+        cells = [result["rows"][n] for _size, result in results]
+        ratio = cells[-1]["p50"] / cells[0]["p50"]
+        worst_ratio = max(worst_ratio, ratio)
+        most_queries = max(most_queries, *(cell["queries"] for cell in cells))
+        print(
+            f"{label:32}"
+            + "".join(f"{cell['p50']:>10.1f} ({cell['queries']:>2})" for cell in cells)
+            + f"{ratio:>7.2f}x"
+        )
+    print(
+        f"\nWorst {sizes[-1]:,} / {sizes[0]:,}: {worst_ratio:.2f}x (goal at most {GOAL_COLD_GROWTH:.0f}x); "
+        f"most SQL queries on a cold page: {most_queries} (goal at most {GOAL_QUERIES})"
+    )
+
+
+def check_cold_queries(results: list[tuple[int, dict]]) -> None:
+    for size, result in results:
+        for row in result["rows"]:
+            assert row["queries"] <= GOAL_QUERIES, (
+                f"{row['label']} at {size:,} cases ran {row['queries']} SQL queries (at most {GOAL_QUERIES})"
+            )
 
 
 def page_weight(client: Client, url: str) -> dict:
@@ -277,7 +372,7 @@ def grow_to(total: int, have: int, seed: int) -> list[int]:
     started = time.perf_counter()
     ids = generate_archive(total - have, drafts=(total - have) // 20, seed=seed)
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     print(
         f"\nGenerated {total - have:,} published cases (+{(total - have) // 20} drafts), "
         f"{total:,} in all, in {time.perf_counter() - started:.0f} s"
@@ -318,6 +413,86 @@ def run(small: int, large: int, repeat: int, *, resident: bool = False) -> None:
     print(f"\nWhole benchmark: {time.perf_counter() - started:.0f} s")
 
 
+def grow_in_stages(sizes: list[int], client: Client, repeat: int) -> list[tuple[int, dict]]:
+    """Generate the archive size by size (seed 1 for the first stage, 2 for the next …, so two
+    databases grown through the same sizes hold the same archive) and take the cold table at each."""
+    results, have, case = [], 0, None
+    for seed, size in enumerate(sizes, start=1):
+        ids = grow_to(size, have, seed=seed)
+        have = size
+        if case is None:
+            case = Case.objects.select_related("final_diagnosis").get(pk=ids[0])
+        results.append((size, measure_cold_table(client, case, repeat)))
+    return results
+
+
+def run_sqlite(sizes: list[int], repeat: int) -> list[tuple[int, dict]]:
+    """The same stages on SQLite, in a child process (the database is chosen when Django starts)."""
+    with tempfile.TemporaryDirectory(prefix="bench-pages-sqlite-") as folder:
+        out = Path(folder) / "cold.json"
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3"}
+        command = [sys.executable, __file__, "--sqlite-child", str(out), "--repeat", str(repeat)]
+        subprocess.run([*command, "--cold-sizes", ",".join(map(str, sizes))], env=env, check=True)
+        return [(size, result) for size, result in json.loads(out.read_text())]
+
+
+def sqlite_child(out: str, sizes: list[int], repeat: int) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
+        override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
+    ):
+        results = grow_in_stages(sizes, Client(), repeat)
+    Path(out).write_text(json.dumps(results))
+
+
+def compare_counts(size: int, postgresql: dict, sqlite: dict) -> None:
+    """Every count a page shows must be the same on both databases, search aside: the two backends
+    match words differently by design (stems against word prefixes, docs/search.md)."""
+    print(f"\nCounts shown at {size:,} cases, PostgreSQL against SQLite\n")
+    differing = []
+    for url, counts in postgresql["counts"].items():
+        other = sqlite["counts"].get(url)
+        same = counts == other
+        label = "search, compared only" if "q=" in url else ("same" if same else "DIFFERENT")
+        total = counts.get("total", counts.get("final"))
+        other_total = (other or {}).get("total", (other or {}).get("final"))
+        print(f"{url:48} {total!s:>7} {other_total!s:>7}  {len(counts)} values  {label}")
+        if not same and "q=" not in url:
+            differing.append(url)
+    assert not differing, f"SQLite shows other counts than PostgreSQL on {differing}"
+
+
+def print_side_by_side(size: int, postgresql: dict, sqlite: dict) -> None:
+    print(f"\nCold pages at {size:,} cases, p50 ms (SQL queries)\n")
+    print(f"{'page':32}{'PostgreSQL':>16}{'SQLite':>16}")
+    for pg_row, lite_row in zip(postgresql["rows"], sqlite["rows"], strict=True):
+        print(
+            f"{pg_row['label']:32}{pg_row['p50']:>10.1f} ({pg_row['queries']:>2})"
+            f"{lite_row['p50']:>10.1f} ({lite_row['queries']:>2})"
+        )
+
+
+def run_cold(sizes: list[int], repeat: int, sqlite_size: int | None) -> None:
+    started = time.perf_counter()
+    results = grow_in_stages(sizes, Client(), repeat)
+    print_cold_table(results, "PostgreSQL")
+    if sqlite_size:
+        stages = [size for size in sizes if size < sqlite_size] + [sqlite_size]
+        sqlite_results = run_sqlite(stages, repeat)
+        print_cold_table(sqlite_results, "SQLite")
+        postgresql = dict(results).get(sqlite_size)
+        if postgresql is None:
+            print(f"\n(no PostgreSQL stage at {sqlite_size:,} cases to compare with)")
+        else:
+            print_side_by_side(sqlite_size, postgresql, dict(sqlite_results)[sqlite_size])
+            compare_counts(sqlite_size, postgresql, dict(sqlite_results)[sqlite_size])
+    check_cold_queries(results)
+    print(f"\nWhole cold benchmark: {time.perf_counter() - started:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases-small", type=int, default=1_000)
@@ -326,11 +501,29 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 and 1,000 cases, 10 rounds")
     parser.add_argument("--keep", action="store_true", help="keep the bench_pages database afterwards")
     parser.add_argument("--resident", action="store_true", help="measure logged in as a resident")
+    parser.add_argument("--cold", action="store_true", help="only the cold table (issue 21), at --cold-sizes")
+    parser.add_argument("--cold-sizes", default="1000,10000,100000", help="published cases at each stage")
+    parser.add_argument("--cold-repeat", type=int, default=15, help="cold requests per page and stage")
+    parser.add_argument("--sqlite-cases", type=int, default=10_000, help="SQLite's last stage (0: none)")
+    parser.add_argument("--database", default=BENCH_DATABASE, help="the throwaway database's name")
+    parser.add_argument("--sqlite-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    cold_sizes = [int(size) for size in args.cold_sizes.split(",")]
+    if args.sqlite_child:
+        sqlite_child(args.sqlite_child, cold_sizes, args.repeat)
+        return
+    if args.cold:
+        with (
+            bench_database(args.database, keep=args.keep),
+            tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
+            override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
+        ):
+            run_cold(cold_sizes, args.cold_repeat, args.sqlite_cases or None)
+        return
     if args.quick:
         args.cases_small, args.cases_large, args.repeat = 200, 1_000, 10
     with (
-        bench_database(BENCH_DATABASE, keep=args.keep),
+        bench_database(args.database, keep=args.keep),
         tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
         override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
     ):
