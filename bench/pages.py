@@ -76,7 +76,7 @@ from django.db import connection  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.template import engines  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.urls import include, path  # noqa: E402
 
 from bench.generate import generate_archive  # noqa: E402
@@ -178,18 +178,17 @@ def measure_cold(client: Client, urls: list[str], repeat: int) -> dict[str, list
     return timings
 
 
-def measure_cold_table(client: Client, case: Case, repeat: int) -> dict:
-    """p50 of each cold page with an empty cache (``cache.clear()`` before every request), the SQL
-    queries of one such request, and the counts the pages show (to compare two databases)."""
-    pages = cold_pages_of(case)
-    timings: dict[str, list[float]] = {url: [] for _label, url in pages}
-    get(client, pages[0][1])  # one untimed request: the connection and the templates are ready
-    for _round in range(repeat):
-        for _label, url in pages:
-            cache.clear()
-            started = time.perf_counter()
-            get(client, url)
-            timings[url].append((time.perf_counter() - started) * 1000)
+def cold_round(client: Client, pages: list[tuple[str, str]], timings: dict[str, list[float]]) -> None:
+    """Each page once, right after emptying the cache."""
+    for _label, url in pages:
+        cache.clear()
+        started = time.perf_counter()
+        get(client, url)
+        timings.setdefault(url, []).append((time.perf_counter() - started) * 1000)
+
+
+def cold_summary(client: Client, pages: list[tuple[str, str]], timings: dict[str, list[float]]) -> dict:
+    """p50 of each page, the SQL queries of one cold request, and the counts the pages show."""
     rows = []
     for label, url in pages:
         cache.clear()
@@ -199,6 +198,47 @@ def measure_cold_table(client: Client, case: Case, repeat: int) -> dict:
             {"label": label, "url": url, "p50": statistics.median(timings[url]), "queries": len(queries)}
         )
     return {"rows": rows, "counts": shown_counts(client, pages)}
+
+
+def measure_cold_table(client: Client, case: Case, repeat: int) -> dict:
+    """p50 of each cold page with an empty cache (``cache.clear()`` before every request), the SQL
+    queries of one such request, and the counts the pages show (to compare two databases)."""
+    pages = cold_pages_of(case)
+    timings: dict[str, list[float]] = {}
+    get(client, pages[0][1])  # one untimed request: the connection and the templates are ready
+    for _round in range(repeat):
+        cold_round(client, pages, timings)
+    return cold_summary(client, pages, timings)
+
+
+def use_database(name: str) -> None:
+    """Point the default connection at another database of the same server (reconnects lazily)."""
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
+def first_generated_case() -> Case:
+    return Case.objects.select_related("final_diagnosis").filter(slug__startswith="bench-1-").earliest("pk")
+
+
+def measure_kept_archives(names: list[str], client: Client, repeat: int) -> list[tuple[int, dict]]:
+    """The cold table of archives generated before (``--keep``), rounds alternating between them so
+    that every size sees the same load of a shared machine."""
+    archives = []
+    for name in names:
+        use_database(name)
+        pages = cold_pages_of(first_generated_case())
+        get(client, pages[0][1])
+        archives.append((name, Case.objects.published().count(), pages, {}))
+    for _round in range(repeat):
+        for name, _size, pages, timings in archives:
+            use_database(name)
+            cold_round(client, pages, timings)
+    results = []
+    for name, size, pages, timings in archives:
+        use_database(name)
+        results.append((size, cold_summary(client, pages, timings)))
+    return results
 
 
 def shown_counts(client: Client, pages: list[tuple[str, str]]) -> dict[str, dict]:
@@ -422,6 +462,7 @@ def grow_in_stages(sizes: list[int], client: Client, repeat: int) -> list[tuple[
         have = size
         if case is None:
             case = Case.objects.select_related("final_diagnosis").get(pk=ids[0])
+        cache.clear()
         results.append((size, measure_cold_table(client, case, repeat)))
     return results
 
@@ -475,11 +516,11 @@ def print_side_by_side(size: int, postgresql: dict, sqlite: dict) -> None:
         )
 
 
-def run_cold(sizes: list[int], repeat: int, sqlite_size: int | None) -> None:
+def run_cold(results: list[tuple[int, dict]], repeat: int, sqlite_size: int | None) -> None:
     started = time.perf_counter()
-    results = grow_in_stages(sizes, Client(), repeat)
     print_cold_table(results, "PostgreSQL")
     if sqlite_size:
+        sizes = [size for size, _result in results]
         stages = [size for size in sizes if size < sqlite_size] + [sqlite_size]
         sqlite_results = run_sqlite(stages, repeat)
         print_cold_table(sqlite_results, "SQLite")
@@ -506,11 +547,21 @@ def main() -> None:
     parser.add_argument("--cold-repeat", type=int, default=15, help="cold requests per page and stage")
     parser.add_argument("--sqlite-cases", type=int, default=10_000, help="SQLite's last stage (0: none)")
     parser.add_argument("--database", default=BENCH_DATABASE, help="the throwaway database's name")
+    parser.add_argument(
+        "--cold-databases",
+        help="only the cold table, of archives kept by earlier runs (comma-separated database names)",
+    )
     parser.add_argument("--sqlite-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cold_sizes = [int(size) for size in args.cold_sizes.split(",")]
     if args.sqlite_child:
         sqlite_child(args.sqlite_child, cold_sizes, args.repeat)
+        return
+    if args.cold_databases:
+        setup_test_environment(debug=False)
+        with override_settings(ROOT_URLCONF=bench_urls, DEBUG=False):
+            results = measure_kept_archives(args.cold_databases.split(","), Client(), args.cold_repeat)
+            run_cold(results, args.cold_repeat, args.sqlite_cases or None)
         return
     if args.cold:
         with (
@@ -518,7 +569,8 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
             override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
         ):
-            run_cold(cold_sizes, args.cold_repeat, args.sqlite_cases or None)
+            results = grow_in_stages(cold_sizes, Client(), args.cold_repeat)
+            run_cold(results, args.cold_repeat, args.sqlite_cases or None)
         return
     if args.quick:
         args.cases_small, args.cases_large, args.repeat = 200, 1_000, 10

@@ -70,14 +70,15 @@ def facet_counts(cases: CaseQuerySet, *, kinds: list[str] | None = None) -> Coun
     return Counter({(facet, value): n for facet, value, n in _grouped(cases, kinds)})
 
 
-def visible_counts(visible: CaseQuerySet) -> Counter[FacetKey]:
-    """The counts of every case a user may see (``visible`` must be ``Case.objects.visible_to(user)``,
-    which always holds every published case): the maintained published counts plus those of the
-    user's other visible cases (few or none), read together in one query."""
+def visible_counts(user) -> Counter[FacetKey]:
+    """The counts of every case this user may see: the maintained published counts plus, for a
+    logged-in user, those of the other cases they may see (few or none), read together in one query."""
     published = FacetCount.objects.filter(count__gt=0).values_list("facet", "value", "count")
-    others = _grouped(visible.exclude(status=Case.Status.PUBLISHED))
+    rows = published
+    if user.is_authenticated:
+        rows = published.union(_grouped(Case.objects.unpublished_visible_to(user)), all=True)
     counts: Counter[FacetKey] = Counter()
-    for facet, value, n in published.union(others, all=True):
+    for facet, value, n in rows:
         counts[(facet, value)] += n
     return counts
 
@@ -87,11 +88,11 @@ def case_facets(
     tree: RegionTree,
     *,
     tag_limit: int | None = TAG_FACET_LIMIT,
-    all_visible: bool = False,
+    all_visible_to=None,
 ) -> Facets:
-    """The facets of ``cases``; ``all_visible`` says that they are every case the user may see
-    (no filter), which reads the maintained counts instead of grouping every case's rows."""
-    counts = visible_counts(cases) if all_visible else facet_counts(cases)
+    """The facets of ``cases``; ``all_visible_to=user`` says that they are every case that user may
+    see (no filter), which reads the maintained counts instead of grouping every case's rows."""
+    counts = visible_counts(all_visible_to) if all_visible_to is not None else facet_counts(cases)
     regions = [
         FacetValue(region.slug, region.name, counts[(Kind.REGION, str(region.pk))], depth)
         for region, depth in tree.walk()

@@ -106,13 +106,23 @@ class CaseQuerySet(models.QuerySet):
         visible = Q(status=Case.Status.PUBLISHED)
         if not user.is_authenticated:
             return self.filter(visible)
-        visible |= Q(author=user)
+        return self.filter(visible | self._unpublished_visible(user))
+
+    def _unpublished_visible(self, user) -> Q:
+        visible = Q(author=user)
         codenames = case_visibility_permissions(user)
         if VIEW_DRAFT in codenames:
             visible |= Q(status=Case.Status.DRAFT)
         if VIEW_REVIEW in codenames:
             visible |= Q(status=Case.Status.IN_REVIEW)
-        return self.filter(visible)
+        return visible
+
+    def unpublished_visible_to(self, user):
+        """The cases beyond the published ones that the user may see (``visible_to``): none for an
+        anonymous visitor; a logged-in user's own, and drafts or cases in review by permission."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(self._unpublished_visible(user)).exclude(status=Case.Status.PUBLISHED)
 
     def with_modality(self, code: str):
         codes = modality_codes_matching(code)

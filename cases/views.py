@@ -50,7 +50,9 @@ class HomeView(VisibleCasesMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["facets"] = self.cached(
-            "facets", lambda: case_facets(self.visible_cases(), load_region_tree(), all_visible=True), {}
+            "facets",
+            lambda: case_facets(self.visible_cases(), load_region_tree(), all_visible_to=self.request.user),
+            {},
         )
         context["newest_cases"] = self.cached(
             "home-newest", lambda: as_cards(self.visible_cases().for_list()[:NEWEST_CASES_ON_HOME])
@@ -70,7 +72,11 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         # Search narrows the visible cases like any other filter, so facets count the matching set.
         cases = search_filter(filter_cases(self.visible_cases(), filters, tree), search)
         # Keyed by exactly `filters` (the validated, non-empty ones; the page number is not one).
-        facets = self.cached("facets", lambda: case_facets(cases, tree, all_visible=not filters), filters)
+        facets = self.cached(
+            "facets",
+            lambda: case_facets(cases, tree, all_visible_to=None if filters else self.request.user),
+            filters,
+        )
         listing = with_snippet_text(search_rank(cases, search)) if search else cases
         paginator = Paginator(listing.for_list(with_text=bool(search)), settings.CASES_PER_PAGE)
         paginator.count = facets.total  # already counted by the facet query
@@ -193,7 +199,7 @@ class DiagnosisDetailView(DiagnosesOfVisibleCasesMixin, TemplateView):
         )
         # The visible cases with it as final diagnosis, and those that listed it in their differential
         # with another final diagnosis (or none), as the lists: from the facet counts.
-        counts = visible_counts(cases)
+        counts = visible_counts(self.request.user)
         final_cases = list(final.for_list()[:CASES_PER_SECTION])
         differential_cases = list(in_differential.for_list()[:CASES_PER_SECTION])
         as_cards(final_cases + differential_cases)  # both lists' cards completed together
