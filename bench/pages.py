@@ -3,6 +3,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/teaching_archive .venv/bin/python bench/pages.py
 
 Options: ``--cases-small`` (default 1,000) and ``--cases-large`` (default 10,000) published cases,
+``--cold`` / ``--cold-databases`` (the cold table only, below), ``--database`` (the throwaway
+database's name),
 ``--repeat`` (default 40) timed rounds, ``--quick`` (200 and 1,000 cases, 10 rounds: for iterating),
 ``--resident`` (measure logged in as a resident instead of anonymous), ``--keep`` (leave the
 database). It prints figures and asserts nothing.
@@ -37,6 +39,22 @@ The pages keep facet counts and the home page's aggregates in Django's cache unt
 changes, so the warm figures are what readers get between edits; the *cold* column is the first
 request after an edit: ``cases.caching.archive_changed()`` (what every save of the archive calls)
 before each of ``--repeat``/4 (at least 5) more requests per page, p50.
+
+*Cold table* (``--cold``, issue 21). Only the first request after an edit, with an empty cache
+(``cache.clear()`` before every request, not just the retirement an edit makes): home, ``/cases/``,
+the list filtered by region + modality + tag, a search, ``/cases/?page=40``, a diagnosis page and
+a case page, ``--cold-repeat`` rounds (default 15), p50 and the SQL queries of one request, at each
+of ``--cold-sizes`` (default 1,000, 10,000 and 100,000 published cases, generated in stages with
+seeds 1, 2, 3 …), with the ratio of the largest to the smallest and a check of at most 12 queries.
+Then the same stages up to ``--sqlite-cases`` (default 10,000) on SQLite, in a child process with
+a throwaway SQLite file, whose cold table is printed beside PostgreSQL's and whose counts (every
+facet value of every list, the diagnosis page's two counts; searches only shown, as the two
+backends match words differently by design) must equal PostgreSQL's for the same archive.
+Generating 100,000 cases takes long (24 minutes on the shared 2-vCPU machine), so
+``--cold-databases a,b,c`` measures archives kept by an earlier run (``--keep``, or
+``bench/generate.py``) instead, rounds alternating between the archives so that every size sees the
+same load of the machine. The page cache is Django's local-memory cache in this process, so that
+a cache read is no SQL query in the counts.
 
 *Page weight.* The case page's HTML plus every stylesheet and script it references (read from the
 static files), raw and gzip-compressed; images are excluded, and counted separately: how many
