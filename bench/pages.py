@@ -481,7 +481,7 @@ def grow_in_stages(sizes: list[int], client: Client, repeat: int) -> list[tuple[
         if case is None:
             case = Case.objects.select_related("final_diagnosis").get(pk=ids[0])
         cache.clear()
-        results.append((size, measure_cold_table(client, case, repeat)))
+        results.append((Case.objects.published().count(), measure_cold_table(client, case, repeat)))
     return results
 
 
@@ -499,6 +499,7 @@ def sqlite_child(out: str, sizes: list[int], repeat: int) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    setup_test_environment(debug=False)
     with (
         tempfile.TemporaryDirectory(prefix="bench-pages-media-") as media,
         override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
@@ -534,20 +535,23 @@ def print_side_by_side(size: int, postgresql: dict, sqlite: dict) -> None:
         )
 
 
-def run_cold(results: list[tuple[int, dict]], repeat: int, sqlite_size: int | None) -> None:
+def run_cold(
+    results: list[tuple[int, dict]], stages: list[int], repeat: int, sqlite_size: int | None
+) -> None:
+    """Print PostgreSQL's cold table, then (``sqlite_size``) generate the same stages up to that size
+    on SQLite and compare. Sizes are published cases, the seed archive's included."""
     started = time.perf_counter()
     print_cold_table(results, "PostgreSQL")
     if sqlite_size:
-        sizes = [size for size, _result in results]
-        stages = [size for size in sizes if size < sqlite_size] + [sqlite_size]
-        sqlite_results = run_sqlite(stages, repeat)
+        sqlite_results = run_sqlite([size for size in stages if size < sqlite_size] + [sqlite_size], repeat)
         print_cold_table(sqlite_results, "SQLite")
-        postgresql = dict(results).get(sqlite_size)
+        size, sqlite = sqlite_results[-1]
+        postgresql = dict(results).get(size)
         if postgresql is None:
-            print(f"\n(no PostgreSQL stage at {sqlite_size:,} cases to compare with)")
+            print(f"\n(no PostgreSQL archive of {size:,} published cases to compare with)")
         else:
-            print_side_by_side(sqlite_size, postgresql, dict(sqlite_results)[sqlite_size])
-            compare_counts(sqlite_size, postgresql, dict(sqlite_results)[sqlite_size])
+            print_side_by_side(size, postgresql, sqlite)
+            compare_counts(size, postgresql, sqlite)
     check_cold_queries(results)
     print(f"\nWhole cold benchmark: {time.perf_counter() - started:.0f} s")
 
@@ -561,7 +565,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench_pages database afterwards")
     parser.add_argument("--resident", action="store_true", help="measure logged in as a resident")
     parser.add_argument("--cold", action="store_true", help="only the cold table (issue 21), at --cold-sizes")
-    parser.add_argument("--cold-sizes", default="1000,10000,100000", help="published cases at each stage")
+    parser.add_argument(
+        "--cold-sizes",
+        default="1000,10000,100000",
+        help="generated published cases at each stage (also SQLite's stages with --cold-databases)",
+    )
     parser.add_argument("--cold-repeat", type=int, default=15, help="cold requests per page and stage")
     parser.add_argument("--sqlite-cases", type=int, default=10_000, help="SQLite's last stage (0: none)")
     parser.add_argument("--database", default=BENCH_DATABASE, help="the throwaway database's name")
@@ -579,7 +587,7 @@ def main() -> None:
         setup_test_environment(debug=False)
         with override_settings(ROOT_URLCONF=bench_urls, DEBUG=False):
             results = measure_kept_archives(args.cold_databases.split(","), Client(), args.cold_repeat)
-            run_cold(results, args.cold_repeat, args.sqlite_cases or None)
+            run_cold(results, cold_sizes, args.cold_repeat, args.sqlite_cases or None)
         return
     if args.cold:
         with (
@@ -588,7 +596,7 @@ def main() -> None:
             override_settings(ROOT_URLCONF=bench_urls, MEDIA_ROOT=media, DEBUG=False),
         ):
             results = grow_in_stages(cold_sizes, Client(), args.cold_repeat)
-            run_cold(results, args.cold_repeat, args.sqlite_cases or None)
+            run_cold(results, cold_sizes, args.cold_repeat, args.sqlite_cases or None)
         return
     if args.quick:
         args.cases_small, args.cases_large, args.repeat = 200, 1_000, 10
