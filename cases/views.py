@@ -2,8 +2,9 @@
 
 Only the facet counts and the home page's newest cases are cached (``cases/caching.py``), keyed by
 the versions of what they depend on, which an edit that can change them replaces, and by the user's
-visibility class, so an edit shows at once and one user's counts never reach a user who may see less. Everything else is
-read on every request, in a fixed number of queries (``tests/cases/test_query_counts.py``).
+visibility class, so an edit shows at once and one user's counts never reach a user who may see less.
+Everything else is read on every request, in a fixed number of queries
+(``tests/cases/test_query_counts.py``).
 """
 
 from django.conf import settings
