@@ -3,8 +3,9 @@ differential items, tags, regions and two series of images each, written in radi
 with British and American spellings mixed, as a real archive written by many hands would be.
 
 Rows are bulk-inserted, which bypasses the models' ``save()`` and every signal; the search documents
-are then built by ``cases.search.search_documents_refresh``, the same code (and the same
-normalisation) a save uses, and ``cases.caching.archive_changed`` retires every cached page part.
+are then built by ``cases.search.search_documents_refresh`` and the facet rows and counts by
+``cases.facet_rows.case_facets_refresh``, the same code (and the same normalisation) a save uses,
+and ``cases.caching.archive_changed`` retires every cached page part.
 
 Images: each case gets one study with ``SERIES_PER_CASE`` series of ``IMAGES_PER_SERIES`` image rows.
 The rows point at a handful of small real PNG files (``SHARED_PNGS``), written once to the default
@@ -39,6 +40,7 @@ from django.utils.text import slugify
 from taggit.models import Tag
 
 from cases.caching import archive_changed
+from cases.facet_rows import case_facets_refresh
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region, TaggedCase
 from cases.search import search_documents_refresh
 from cases.seed import read_seed, seed_load
@@ -770,6 +772,7 @@ def generate_archive(n_cases: int, *, drafts: int, seed: int, images: bool = Tru
     # The bulk inserts bypassed save(): build the search documents with the same code a save runs.
     ids = [case.pk for case in cases]
     search_documents_refresh(case_ids=ids)
+    case_facets_refresh(case_ids=ids)
     # ...and every signal: retire the cached facet counts and home-page aggregates explicitly.
     archive_changed()
     return ids

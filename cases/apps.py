@@ -6,7 +6,8 @@ class CasesConfig(AppConfig):
     verbose_name = "Teaching cases"
 
     def ready(self) -> None:
-        from cases import search_upkeep, signals
+        from cases import facet_upkeep, search_upkeep, signals
 
         signals.connect()
         search_upkeep.connect()
+        facet_upkeep.connect()

@@ -1,21 +1,30 @@
 """Facet counts beside the case-list filters, for the set of cases that currently match.
 
-Three queries whatever the archive's size: one aggregate counts the total, every region (with
-its sub-regions) and every modality at once; one groups by final diagnosis; one by tag. They are
-the larger part of the list and home pages, so the views keep them in Django's cache
-(``VisibleCasesMixin.cached``) under the archive version, the user's visibility class and the
-normalised filters (``cases/caching.py``): none on a hit, and any edit of the archive retires them.
+Counts are read from the facet rows (``CaseFacet``, one narrow row per value a case counts under,
+kept by ``cases/facet_rows.py``), never from the cases and their joins:
+
+* the unfiltered list and the home page add the maintained published counts (``FacetCount``, a few
+  hundred rows whatever the archive's size) to those of the other cases this user may see (drafts
+  of their own, or for editors; none for anonymous visitors);
+* a filtered list or a search groups the rows of the matching cases by value, in one query.
+
+Names of the diagnoses and tags shown are read in one query each. The views keep the result in
+Django's cache (``cases/caching.py``).
 """
 
+from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count
+from taggit.models import Tag
 
-from cases.modalities import MODALITY_CHOICES, facet_key, modality_codes_matching
-from cases.models import Case, CaseQuerySet, TaggedCase
+from cases.facet_rows import FacetValue as FacetKey
+from cases.modalities import MODALITY_CHOICES, facet_key
+from cases.models import Case, CaseFacet, CaseQuerySet, Diagnosis, FacetCount
 from cases.regions import RegionTree
 
 TAG_FACET_LIMIT = 25
+Kind = CaseFacet.Kind
 
 
 @dataclass(frozen=True)
@@ -48,52 +57,90 @@ def _facet_modalities() -> list[tuple[str, str]]:
     return entries
 
 
-def count_regions_and_modalities(cases: CaseQuerySet, tree: RegionTree) -> dict[str, int]:
-    """Total, per-region (sub-regions included), per-sex and per-modality counts, in one query."""
-    aggregates = {"total": Count("pk", distinct=True)}
-    for region in tree.regions:
-        aggregates[f"region_{region.pk}"] = Count(
-            "pk", filter=Q(regions__in=tree.descendant_ids(region)), distinct=True
-        )
-    for code, _label in Case.Sex.choices:
-        aggregates[f"sex_{code}"] = Count("pk", filter=Q(sex=code), distinct=True)
-    for code, _label in _facet_modalities():
-        aggregates[f"modality_{code}"] = Count(
-            "pk", filter=Q(findings__modality__in=modality_codes_matching(code)), distinct=True
-        )
-    return Case.objects.filter(pk__in=cases.values("pk")).aggregate(**aggregates)
+def _grouped(cases: CaseQuerySet, kinds: list[str] | None = None):
+    rows = CaseFacet.objects.filter(case__in=cases.values("pk"))
+    if kinds is not None:
+        rows = rows.filter(facet__in=kinds)
+    return rows.values_list("facet", "value").annotate(n=Count("*")).order_by()
 
 
-def case_facets(cases: CaseQuerySet, tree: RegionTree, *, tag_limit: int | None = TAG_FACET_LIMIT) -> Facets:
-    counts = count_regions_and_modalities(cases, tree)
+def facet_counts(cases: CaseQuerySet, *, kinds: list[str] | None = None) -> Counter[FacetKey]:
+    """Every facet value of these cases with how many of them count under it, in one GROUP BY over
+    their facet rows (``kinds`` narrows it to some facets)."""
+    return Counter({(facet, value): n for facet, value, n in _grouped(cases, kinds)})
+
+
+def visible_counts(user) -> Counter[FacetKey]:
+    """The counts of every case this user may see: the maintained published counts plus, for a
+    logged-in user, those of the other cases they may see (few or none), read together in one query."""
+    published = FacetCount.objects.filter(count__gt=0).values_list("facet", "value", "count")
+    rows = published
+    if user.is_authenticated:
+        rows = published.union(_grouped(Case.objects.unpublished_visible_to(user)), all=True)
+    counts: Counter[FacetKey] = Counter()
+    for facet, value, n in rows:
+        counts[(facet, value)] += n
+    return counts
+
+
+def case_facets(
+    cases: CaseQuerySet,
+    tree: RegionTree,
+    *,
+    tag_limit: int | None = TAG_FACET_LIMIT,
+    all_visible_to=None,
+) -> Facets:
+    """The facets of ``cases``; ``all_visible_to=user`` says that they are every case that user may
+    see (no filter), which reads the maintained counts instead of grouping every case's rows."""
+    counts = visible_counts(all_visible_to) if all_visible_to is not None else facet_counts(cases)
     regions = [
-        FacetValue(region.slug, region.name, counts[f"region_{region.pk}"], depth)
+        FacetValue(region.slug, region.name, counts[(Kind.REGION, str(region.pk))], depth)
         for region, depth in tree.walk()
-        if counts[f"region_{region.pk}"]
+        if counts[(Kind.REGION, str(region.pk))]
     ]
     modalities = [
-        FacetValue(code, label, counts[f"modality_{code}"])
+        FacetValue(code, label, counts[(Kind.MODALITY, code)])
         for code, label in _facet_modalities()
-        if counts[f"modality_{code}"]
+        if counts[(Kind.MODALITY, code)]
     ]
     sexes = [
-        FacetValue(code, label, counts[f"sex_{code}"])
+        FacetValue(code, label, counts[(Kind.SEX, code)])
         for code, label in Case.Sex.choices
-        if counts[f"sex_{code}"]
+        if counts[(Kind.SEX, code)]
     ]
-    matching_ids = cases.values("pk")
-    diagnoses = [
-        FacetValue(row["final_diagnosis__slug"], row["final_diagnosis__name"], row["n"])
-        for row in Case.objects.filter(pk__in=matching_ids, final_diagnosis__isnull=False)
-        .values("final_diagnosis__slug", "final_diagnosis__name")
-        .annotate(n=Count("pk"))
-        .order_by("final_diagnosis__name")
-    ]
-    tags = [
-        FacetValue(row["tag__slug"], row["tag__name"], row["n"])
-        for row in TaggedCase.objects.filter(content_object__in=matching_ids)
-        .values("tag__slug", "tag__name")
-        .annotate(n=Count("content_object", distinct=True))
-        .order_by("-n", "tag__name")[:tag_limit]
-    ]
-    return Facets(counts["total"], regions, modalities, diagnoses, tags, sexes)
+    return Facets(
+        counts[(Kind.ALL, "")],
+        regions,
+        modalities,
+        _diagnoses(counts),
+        _tags(counts, tag_limit),
+        sexes,
+    )
+
+
+def _ids_of(counts: Counter[FacetKey], kind: str) -> dict[int, int]:
+    return {int(value): n for (facet, value), n in counts.items() if facet == kind and n > 0}
+
+
+def _diagnoses(counts: Counter[FacetKey]) -> list[FacetValue]:
+    by_id = _ids_of(counts, Kind.DIAGNOSIS)
+    if not by_id:
+        return []
+    named = Diagnosis.objects.filter(pk__in=by_id).order_by("name").values_list("pk", "slug", "name")
+    return [FacetValue(slug, name, by_id[pk]) for pk, slug, name in named]
+
+
+def _tags(counts: Counter[FacetKey], limit: int | None) -> list[FacetValue]:
+    """The ``limit`` most used tags, ties by name: only tags at least as used as the last one shown
+    are read."""
+    by_id = _ids_of(counts, Kind.TAG)
+    if not by_id:
+        return []
+    ranked = sorted(by_id.values(), reverse=True)
+    least = ranked[min(limit, len(ranked)) - 1] if limit is not None else 0
+    wanted = [pk for pk, n in by_id.items() if n >= least]
+    named = Tag.objects.filter(pk__in=wanted).values_list("pk", "slug", "name")
+    tags = sorted(
+        (FacetValue(slug, name, by_id[pk]) for pk, slug, name in named), key=lambda t: (-t.count, t.label)
+    )
+    return tags[:limit]

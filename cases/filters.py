@@ -5,10 +5,12 @@
 """
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet, Subquery
+from django.db.models.functions import Cast
+from taggit.models import Tag
 
-from cases.modalities import MODALITY_CHOICES
-from cases.models import Case, CaseQuerySet
+from cases.modalities import MODALITY_CHOICES, facet_key
+from cases.models import Case, CaseFacet, CaseQuerySet
 from cases.regions import RegionTree, load_region_tree
 
 FILTER_PARAMETERS = ("q", "region", "diagnosis", "modality", "tag", "sex", "age_min", "age_max")
@@ -52,30 +54,34 @@ class CaseFilterForm(forms.Form):
         }
 
 
+def _counted_under(cases: CaseQuerySet, kind: str, value) -> QuerySet:
+    """Cases with a facet row for this value: one range of the narrow (facet, value, case) index,
+    whatever the archive's size, rather than a join of the case rows with their links."""
+    return cases.filter(pk__in=CaseFacet.objects.filter(facet=kind, value=value).values("case_id"))
+
+
 def filter_cases(cases: CaseQuerySet, filters: dict, tree: RegionTree | None = None) -> QuerySet:
     """Apply the filters; they combine with AND. An unknown region slug matches nothing.
 
-    ``q`` is not applied here but by ``cases.search.search_filter``, which the list view calls.
+    Regions (with their sub-regions: a case's rows name every region above its own), modalities
+    (CR and DX together) and tags are looked up in the facet rows (``CaseFacet``). ``q`` is not
+    applied here but by ``cases.search.search_filter``, which the list view calls.
     """
     if "region" in filters:
         tree = tree or load_region_tree()
         region = tree.by_slug.get(filters["region"])
         if region is None:
             return cases.none()
-        # A subquery rather than a join keeps one row per case whatever the number of regions.
-        cases = cases.filter(
-            pk__in=Case.regions.through.objects.filter(region_id__in=tree.descendant_ids(region)).values(
-                "case_id"
-            )
-        )
+        cases = _counted_under(cases, CaseFacet.Kind.REGION, str(region.pk))
     if "diagnosis" in filters:
         cases = cases.filter(final_diagnosis__slug=filters["diagnosis"])
     if "modality" in filters:
-        cases = cases.with_modality(filters["modality"])
+        cases = _counted_under(cases, CaseFacet.Kind.MODALITY, facet_key(filters["modality"]))
     if "tag" in filters:
-        cases = cases.filter(
-            pk__in=Case.tags.through.objects.filter(tag__slug=filters["tag"]).values("content_object_id")
+        tag_id = (
+            Tag.objects.filter(slug=filters["tag"]).annotate(value=Cast("pk", CharField())).values("value")
         )
+        cases = _counted_under(cases, CaseFacet.Kind.TAG, Subquery(tag_id[:1]))
     if "sex" in filters:
         cases = cases.filter(sex=filters["sex"])
     if "age_min" in filters:

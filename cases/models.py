@@ -106,13 +106,23 @@ class CaseQuerySet(models.QuerySet):
         visible = Q(status=Case.Status.PUBLISHED)
         if not user.is_authenticated:
             return self.filter(visible)
-        visible |= Q(author=user)
+        return self.filter(visible | self._unpublished_visible(user))
+
+    def _unpublished_visible(self, user) -> Q:
+        visible = Q(author=user)
         codenames = case_visibility_permissions(user)
         if VIEW_DRAFT in codenames:
             visible |= Q(status=Case.Status.DRAFT)
         if VIEW_REVIEW in codenames:
             visible |= Q(status=Case.Status.IN_REVIEW)
-        return self.filter(visible)
+        return visible
+
+    def unpublished_visible_to(self, user):
+        """The cases beyond the published ones that the user may see (``visible_to``): none for an
+        anonymous visitor; a logged-in user's own, and drafts or cases in review by permission."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(self._unpublished_visible(user)).exclude(status=Case.Status.PUBLISHED)
 
     def with_modality(self, code: str):
         codes = modality_codes_matching(code)
@@ -372,3 +382,55 @@ class SearchTerm(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+class CaseFacet(models.Model):
+    """One value a case counts under in the list's facets: a narrow copy of what the counts read.
+
+    A case has a row for "all", its sex, its final diagnosis, each region it is in with every region
+    above it (once, however many of its regions share an ancestor), each modality group of its
+    findings (``facet_key``: CR and DX are one), each tag, and each diagnosis of its differential
+    other than the final one. Counting the facets of any set of cases is then one GROUP BY over these
+    rows, instead of joins of the cases with their regions and findings. ``published`` is the case's
+    status when the row was written, so that ``FacetCount`` can be kept by differences.
+    Kept by ``cases/facet_rows.py`` in the transaction of the write that changes them.
+    """
+
+    class Kind(models.TextChoices):
+        ALL = "all", "Every case"
+        REGION = "region", "Region"
+        MODALITY = "modality", "Modality"
+        SEX = "sex", "Sex"
+        DIAGNOSIS = "diagnosis", "Final diagnosis"
+        DIFFERENTIAL = "differential", "In the differential"
+        TAG = "tag", "Tag"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="facet_rows")
+    facet = models.CharField(max_length=12, choices=Kind.choices)
+    # A region, diagnosis or tag id, a modality group's code or a sex code, as text; "" for "all".
+    value = models.CharField(max_length=20, blank=True)
+    published = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "facet", "value"], name="case_facet_unique"),
+        ]
+        indexes = [models.Index(fields=["facet", "value", "case"], name="case_facet_value_idx")]
+
+    def __str__(self) -> str:
+        return f"Case {self.case_id}: {self.facet} {self.value}"
+
+
+class FacetCount(models.Model):
+    """How many published cases count under each facet value (``CaseFacet``): the unfiltered list,
+    the home page and a diagnosis page read these few rows instead of counting the archive."""
+
+    facet = models.CharField(max_length=12, choices=CaseFacet.Kind.choices)
+    value = models.CharField(max_length=20, blank=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["facet", "value"], name="facet_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.facet} {self.value}: {self.count}"

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cases.facet_rows import case_facets_refresh
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
 from cases.search import case_search_refresh
 
@@ -140,5 +141,7 @@ def _load_case(row: dict, *, regions, diagnoses, author, report: SeedReport) -> 
     )
     case.regions.set([regions[slug] for slug in row.get("regions", [])])
     case.tags.set(row.get("tags", []))
-    case_search_refresh(case=case)  # the bulk inserts above bypass the rows' save()
+    # The bulk inserts above bypass the rows' save(): the search document and facet rows are made here.
+    case_search_refresh(case=case)
+    case_facets_refresh(case_ids=[case.pk])
     report.record("case", row["slug"], created=True)

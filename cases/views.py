@@ -1,9 +1,10 @@
 """Thin views over the case selectors; ``VisibleCasesMixin`` alone decides what a user may see.
 
 Only the facet counts and the home page's newest cases are cached (``cases/caching.py``), keyed by
-the archive version, which any edit of the archive replaces, and by the user's visibility class, so
-an edit shows at once and one user's counts never reach a user who may see less. Everything else is
-read on every request, in a fixed number of queries (``tests/cases/test_query_counts.py``).
+the versions of what they depend on, which an edit that can change them replaces, and by the user's
+visibility class, so an edit shows at once and one user's counts never reach a user who may see less.
+Everything else is read on every request, in a fixed number of queries
+(``tests/cases/test_query_counts.py``).
 """
 
 from django.conf import settings
@@ -17,9 +18,9 @@ from taggit.models import Tag
 
 from cases.caching import cache_key, cached, visibility_class
 from cases.extensions import as_cards
-from cases.facets import case_facets, count_regions_and_modalities
+from cases.facets import case_facets, facet_counts, visible_counts
 from cases.filters import CaseFilterForm, filter_cases
-from cases.models import Case, Diagnosis, DifferentialItem
+from cases.models import Case, CaseFacet, Diagnosis, DifferentialItem
 from cases.regions import load_region_tree
 from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
 
@@ -50,7 +51,9 @@ class HomeView(VisibleCasesMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["facets"] = self.cached(
-            "facets", lambda: case_facets(self.visible_cases(), load_region_tree()), {}
+            "facets",
+            lambda: case_facets(self.visible_cases(), load_region_tree(), all_visible_to=self.request.user),
+            {},
         )
         context["newest_cases"] = self.cached(
             "home-newest", lambda: as_cards(self.visible_cases().for_list()[:NEWEST_CASES_ON_HOME])
@@ -70,7 +73,11 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         # Search narrows the visible cases like any other filter, so facets count the matching set.
         cases = search_filter(filter_cases(self.visible_cases(), filters, tree), search)
         # Keyed by exactly `filters` (the validated, non-empty ones; the page number is not one).
-        facets = self.cached("facets", lambda: case_facets(cases, tree), filters)
+        facets = self.cached(
+            "facets",
+            lambda: case_facets(cases, tree, all_visible_to=None if filters else self.request.user),
+            filters,
+        )
         listing = with_snippet_text(search_rank(cases, search)) if search else cases
         paginator = Paginator(listing.for_list(with_text=bool(search)), settings.CASES_PER_PAGE)
         paginator.count = facets.total  # already counted by the facet query
@@ -137,11 +144,15 @@ class RegionDetailView(VisibleCasesMixin, TemplateView):
         filters = {"region": slug}
         cases = filter_cases(self.visible_cases(), filters, tree)
         # The sub-regions' counts are facet counts: cached like those of the list page.
-        counts = self.cached("region-counts", lambda: count_regions_and_modalities(cases, tree), filters)
+        counts = self.cached(
+            "region-counts", lambda: facet_counts(cases, kinds=[CaseFacet.Kind.REGION]), filters
+        )
         context.update(
             region=region,
             ancestors=tree.ancestors(region),
-            children=[(child, counts[f"region_{child.pk}"]) for child in tree.children(region)],
+            children=[
+                (child, counts[(CaseFacet.Kind.REGION, str(child.pk))]) for child in tree.children(region)
+            ],
             page_obj=self.paginate(cases),
         )
         return context
@@ -187,22 +198,18 @@ class DiagnosisDetailView(DiagnosesOfVisibleCasesMixin, TemplateView):
         in_differential = cases.filter(differential_items__diagnosis=diagnosis).exclude(
             final_diagnosis=diagnosis
         )
-        # Both counts in one query: the visible cases with it as final diagnosis, and those that
-        # listed it in their differential with another final diagnosis (or none), as the lists.
-        listed = DifferentialItem.objects.filter(diagnosis=diagnosis).values("case_id")
-        counts = cases.aggregate(
-            final=Count("pk", filter=Q(final_diagnosis=diagnosis)),
-            differential=Count("pk", filter=Q(pk__in=listed) & ~Q(final_diagnosis=diagnosis)),
-        )
+        # The visible cases with it as final diagnosis, and those that listed it in their differential
+        # with another final diagnosis (or none), as the lists: from the facet counts.
+        counts = visible_counts(self.request.user)
         final_cases = list(final.for_list()[:CASES_PER_SECTION])
         differential_cases = list(in_differential.for_list()[:CASES_PER_SECTION])
         as_cards(final_cases + differential_cases)  # both lists' cards completed together
         context.update(
             diagnosis=diagnosis,
             final_cases=final_cases,
-            final_count=counts["final"],
+            final_count=counts[(CaseFacet.Kind.DIAGNOSIS, str(diagnosis.pk))],
             differential_cases=differential_cases,
-            differential_count=counts["differential"],
+            differential_count=counts[(CaseFacet.Kind.DIFFERENTIAL, str(diagnosis.pk))],
         )
         return context
 
