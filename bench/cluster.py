@@ -84,16 +84,18 @@ FOREIGN_SETTINGS = [
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=60, help="seconds of load; the kill comes halfway")
+    parser.add_argument("--duration", type=float, help="seconds of load (default 60); the kill comes halfway")
     parser.add_argument("--connections", type=int, default=16, help="wrk's connections (default 16)")
-    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--cases", type=int, help="published cases (default 10,000)")
     parser.add_argument("--residents", type=int, default=3, help="residents answering quizzes (default 3)")
     parser.add_argument("--slices", type=int, default=4, help="CT slices per uploaded series (default 4)")
-    parser.add_argument("--warmup", type=float, default=5, help="seconds of discarded load first (default 5)")
-    parser.add_argument("--quick", action="store_true", help="1,000 cases, 15 s, 2 s warm-up")
+    parser.add_argument("--warmup", type=float, help="seconds of discarded load first (default 5)")
+    parser.add_argument("--quick", action="store_true", help="1,000 cases, 15 s, 2 s warm-up (unless given)")
     args = parser.parse_args()
-    if args.quick:
-        args.cases, args.duration, args.warmup = 1000, 15, 2
+    defaults = (1000, 15, 2) if args.quick else (10_000, 60, 5)
+    for name, default in zip(("cases", "duration", "warmup"), defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     return args
 
 
@@ -281,6 +283,10 @@ class Run:
     server_times: dict[str, list[float]]
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def kill_host(app) -> KillWindow:
     """SIGKILL to the host's gunicorn master and workers at once; the window ends when none is left."""
 
@@ -333,6 +339,7 @@ def run_load(args, cluster: Cluster, site: Site) -> Run:
             wrk_result["error"] = error
 
     offsets = [app.access_log.stat().st_size for app in cluster.apps]
+    print(f"load average before: {load_average()}")
     started, started_wall = time.monotonic(), time.time()
     wrk = threading.Thread(target=load, name="wrk")
     wrk.start()
@@ -345,6 +352,7 @@ def run_load(args, cluster: Cluster, site: Site) -> Run:
         f"{1000 * (kill.done - kill.at):.0f} ms later"
     )
     wrk.join()
+    print(f"load average after: {load_average()} (the machine is shared: other work slows every figure)")
     stop.set()
     for worker in clients:
         worker.join(30)
