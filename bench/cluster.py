@@ -386,7 +386,9 @@ def merged_server_times(apps, offsets: list[int]) -> dict[str, list[float]]:
     return merged
 
 
-def run_checks(run: Run, site: Site, proxy_records: list, work: Path) -> list[tuple[str, bool, str]]:
+def run_checks(
+    run: Run, site: Site, proxy_records: list, cuts: list, work: Path
+) -> list[tuple[str, bool, str]]:
     """The database, the bucket and the logs against what the clients were told (while the cluster runs)."""
     from bench.faults import check_rows
     from bench.multihost.checks import check_failures, check_uploads, queue_drained
@@ -394,7 +396,7 @@ def run_checks(run: Run, site: Site, proxy_records: list, work: Path) -> list[tu
     drained, waited = queue_drained(timeout=300)
     results = check_rows(run.quiz_ledger, site.residents)
     results += check_uploads(run.upload_ledger, drained, waited)
-    results.append(check_failures(run.client_records, proxy_records, run.wrk, run.kill))
+    results.append(check_failures(run.client_records, proxy_records, cuts, run.wrk, run.kill))
     local = [
         str(path) for name in ("media", "quarantine") for path in (work / name).rglob("*") if path.is_file()
     ]
@@ -417,7 +419,7 @@ def main() -> int:
         sys.exit("bench/cluster.py makes network namespaces: run it as root")
     if missing := missing_tools():
         sys.exit(f"bench/cluster.py needs {', '.join(missing)} (make cluster-tools installs them)")
-    from bench.multihost.nginx import read_access_log
+    from bench.multihost.nginx import read_access_log, read_cut_answers
     from bench.multihost.services import tool_versions
     from bench.server import exit_on_sigterm
 
@@ -436,7 +438,8 @@ def main() -> int:
             versions = tool_versions()
             run = run_load(args, cluster, site)
             proxy_records = read_access_log(work / "proxy" / "access.log")
-            results = run_checks(run, site, proxy_records, work)
+            cuts = read_cut_answers(work / "proxy" / "error.log")
+            results = run_checks(run, site, proxy_records, cuts, work)
             server_errors = {
                 name: count for app in cluster.apps for name, count in app.django_errors().items()
             }
@@ -450,7 +453,7 @@ def main() -> int:
     report.print_wrk(run.wrk)
     measured = [r for r in proxy_records if run.started_wall <= r.started <= run.ended_wall]
     hosts = {role: f"{Network.address(role)}:{APP_PORT}" for role in ("app1", "app2")}
-    report.print_proxy(measured, begin=run.started_wall, end=run.ended_wall, kill=run.kill, hosts=hosts)
+    report.print_proxy(measured, cuts, begin=run.started_wall, end=run.ended_wall, kill=run.kill, hosts=hosts)
     report.print_server_times(run.server_times)
     report.print_clients(run.client_records, run.quiz_ledger, run.upload_ledger)
     for line, count in sorted(server_errors.items(), key=lambda item: -item[1]):

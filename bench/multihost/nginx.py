@@ -107,3 +107,29 @@ def read_access_log(path: Path) -> list[ProxyRecord]:
             )
         )
     return records
+
+
+# An answer cut off after its first bytes had gone to the client: nginx can no longer pass the request to
+# another host, and closes the client's connection (wrk counts a read error). "while reading response
+# header from upstream", by contrast, is an error nginx recovers from by trying the next host.
+CUT_RE = re.compile(
+    r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[error\].* while reading upstream, .*upstream: "http://([^/"]+)'
+)
+
+
+@dataclass
+class CutAnswer:
+    logged: float  # epoch seconds, to the second (nginx's error log)
+    upstream: str
+
+
+def read_cut_answers(path: Path) -> list[CutAnswer]:
+    """The answers nginx's error log says were cut off mid-way by their upstream."""
+    import time
+
+    cuts = []
+    for line in path.read_text(errors="replace").splitlines():
+        if match := CUT_RE.match(line):
+            logged = time.mktime(time.strptime(match.group(1), "%Y/%m/%d %H:%M:%S"))
+            cuts.append(CutAnswer(logged=logged, upstream=match.group(2)))
+    return cuts

@@ -45,7 +45,7 @@ def _counted(values) -> str:
     return ", ".join(f"{key}: {n}" for key, n in sorted(counts.items()))
 
 
-def print_proxy(records: list, *, begin: float, end: float, kill, hosts: dict[str, str]) -> None:
+def print_proxy(records: list, cuts: list, *, begin: float, end: float, kill, hosts: dict[str, str]) -> None:
     """``records``: nginx's log of the measured run, shown before and after the kill; ``hosts``: name ->
     upstream address."""
     print("\nproxy (nginx access log: wrk and the clients, the measured run):")
@@ -78,6 +78,10 @@ def print_proxy(records: list, *, begin: float, end: float, kill, hosts: dict[st
     errors = [r for r in records if r.status >= 500]
     kinds = _counted(f"{r.method} {r.path.split('?')[0]} {r.status}" for r in errors)
     print(f"5xx answers: {len(errors)}" + (f" ({kinds})" if errors else ""))
+    print(
+        f"answers cut off mid-way (nginx closed the client's connection): {len(cuts)}, "
+        f"{sum(1 for c in cuts if kill.holds_cut(c))} of them by the kill"
+    )
     gone = sum(1 for r in records if r.status == 499)
     if gone:
         print(f"499 (the client closed first): {gone}, wrk's connections closed at its end")

@@ -4,7 +4,7 @@ fails, a POST never sent twice; and the reading of its access log, which the ben
 
 from pathlib import Path
 
-from bench.multihost.nginx import proxy_config, read_access_log
+from bench.multihost.nginx import proxy_config, read_access_log, read_cut_answers
 
 UPSTREAMS = ["10.201.0.11:8000", "10.201.0.12:8000"]
 
@@ -48,3 +48,17 @@ def test_the_access_log_gives_each_request_its_window_and_every_upstream_tried(t
     )
     assert failed.started == 1764926399.5
     assert gone.upstreams == [] and gone.status == 499
+
+
+def test_the_error_log_names_answers_cut_off_mid_way_not_those_passed_to_the_other_host(tmp_path):
+    log = tmp_path / "error.log"
+    log.write_text(
+        "2026/12/05 09:40:01 [error] 7#7: *51 upstream prematurely closed connection while reading upstream, "
+        'client: 10.201.0.1, server: , request: "GET /cases/ HTTP/1.1", upstream: '
+        '"http://10.201.0.11:8000/cases/", host: "10.201.0.10"\n'
+        "2026/12/05 09:40:01 [error] 7#7: *52 upstream prematurely closed connection while reading response "
+        'header from upstream, client: 10.201.0.1, server: , request: "GET / HTTP/1.1", upstream: '
+        '"http://10.201.0.11:8000/", host: "10.201.0.10"\n'
+    )
+    (cut,) = read_cut_answers(log)
+    assert cut.upstream == "10.201.0.11:8000"
