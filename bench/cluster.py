@@ -74,7 +74,6 @@ from bench.multihost.services import APP_PORT  # noqa: E402
 
 WRK_THREADS = 2
 ROUNDS = 100
-UPLOAD_GAP = 2.0
 # What the outer environment may hold that would point the cluster at the machine's own services.
 FOREIGN_SETTINGS = [
     "DATABASE_URL", "REDIS_URL", "CACHE_BACKEND", "MEDIA_ROOT", "QUARANTINE_ROOT", "STATIC_ROOT",
@@ -89,6 +88,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cases", type=int, help="published cases (default 10,000)")
     parser.add_argument("--residents", type=int, default=3, help="residents answering quizzes (default 3)")
     parser.add_argument("--slices", type=int, default=4, help="CT slices per uploaded series (default 4)")
+    parser.add_argument(
+        "--upload-gap", type=float, default=2, help="seconds between two uploads (default 2; 0: no uploads)"
+    )
     parser.add_argument("--warmup", type=float, help="seconds of discarded load first (default 5)")
     parser.add_argument("--quick", action="store_true", help="1,000 cases, 15 s, 2 s warm-up (unless given)")
     args = parser.parse_args()
@@ -218,7 +220,7 @@ def prepare_site(args, work: Path) -> Site:
     )
     paths_file = work / "paths.txt"
     paths_file.write_text("\n".join(build_paths(ROUNDS, seed=8)) + "\n")
-    uploads = int(args.duration / UPLOAD_GAP) + 2
+    uploads = int(args.duration / args.upload_gap) + 2 if args.upload_gap else 0
     slices = [make_slices(work / "uploads" / f"{n:03d}", args.slices) for n in range(uploads)]
     connection.close()  # the bench holds no connection while the cluster is measured
     collect_static(work / "static")
@@ -320,12 +322,13 @@ def run_load(args, cluster: Cluster, site: Site) -> Run:
         Quizzer(client(f"resident-{n}"), site.archive, quiz_ledger, stop, seed=n, username=username)
         for n, username in enumerate(site.residents, start=1)
     ]
-    clients.append(
-        Uploader(
-            client("faculty"), site.archive, quiz_ledger, stop, seed=99,
-            username=site.faculty, study_id=site.study_id, slices=site.slices, uploads=upload_ledger,
-        )
-    )  # fmt: skip
+    if args.upload_gap:
+        clients.append(
+            Uploader(
+                client("faculty"), site.archive, quiz_ledger, stop, seed=99, username=site.faculty,
+                study_id=site.study_id, slices=site.slices, uploads=upload_ledger, gap=args.upload_gap,
+            )
+        )  # fmt: skip
     for worker in clients:
         worker.prepare()  # log-ins before the measured run: the kill must not meet a client not yet started
     wrk_result: dict = {}
@@ -395,7 +398,8 @@ def run_checks(
 
     drained, waited = queue_drained(timeout=300)
     results = check_rows(run.quiz_ledger, site.residents)
-    results += check_uploads(run.upload_ledger, drained, waited)
+    if site.slices:  # uploads were part of the run
+        results += check_uploads(run.upload_ledger, drained, waited)
     results.append(check_failures(run.client_records, proxy_records, cuts, run.wrk, run.kill))
     local = [
         str(path) for name in ("media", "quarantine") for path in (work / name).rglob("*") if path.is_file()
@@ -449,7 +453,7 @@ def main() -> int:
         finally:
             stopped = cluster.stop()
             print(f"Stopped by pid (exit statuses): {', '.join(stopped)}; the namespaces and links deleted")
-    report.print_setup(args, versions=versions, pool=pool, wrk_threads=WRK_THREADS, upload_gap=UPLOAD_GAP)
+    report.print_setup(args, versions=versions, pool=pool, wrk_threads=WRK_THREADS)
     report.print_wrk(run.wrk)
     measured = [r for r in proxy_records if run.started_wall <= r.started <= run.ended_wall]
     hosts = {role: f"{Network.address(role)}:{APP_PORT}" for role in ("app1", "app2")}

@@ -16,8 +16,6 @@ from bench.faults import CSRF_RE, Worker
 
 PROGRESS_RE = re.compile(r"/admin/imaging/upload/(\d+)/progress/$")
 FACULTY_PASSWORD = "bench-cluster-faculty-pass"
-#: Seconds between two uploads: a faculty member adding series while residents quiz.
-UPLOAD_GAP = 2.0
 #: A series' order is unique in its study: the bench's come after any the generated case has.
 ORDER_FROM = 1000
 
@@ -54,7 +52,14 @@ class Uploader(Worker):
     """A faculty member adding new series to their draft case, each with a few CT slices."""
 
     def __init__(
-        self, *args, username: str, study_id: int, slices: list[list[Path]], uploads: UploadLedger, **kw
+        self,
+        *args,
+        username: str,
+        study_id: int,
+        slices: list[list[Path]],
+        uploads: UploadLedger,
+        gap: float,
+        **kw,
     ):
         super().__init__(*args, **kw)
         self.username = username
@@ -62,6 +67,7 @@ class Uploader(Worker):
         self.slices = slices  # one list of files per upload, each a series of its own (own UIDs)
         self.uploads = uploads
         self.count = 0
+        self.gap = gap  # seconds between two uploads
 
     def setup(self) -> None:
         page = self.client.call("login page", "GET", "/accounts/login/")
@@ -81,7 +87,7 @@ class Uploader(Worker):
                 self.setup()
             while not self.stop.is_set() and self.count < len(self.slices):
                 self.step()
-                self.stop.wait(UPLOAD_GAP)
+                self.stop.wait(self.gap)
         except BaseException as error:  # reported after the run, never swallowed
             self.error = error
 

@@ -7,17 +7,22 @@ import statistics
 from bench.stats import percentile
 
 
-def print_setup(args, *, versions: dict, pool: tuple[int, int], wrk_threads: int, upload_gap: float) -> None:
+def print_setup(args, *, versions: dict, pool: tuple[int, int], wrk_threads: int) -> None:
     print("\nVersions: " + ", ".join(f"{name} {version}" for name, version in versions.items()))
     print(
         f"Hosts: nginx proxy -> 2 application hosts (gunicorn, {pool[0]} workers x {pool[1]} threads each), "
-        "1 task worker, PostgreSQL, Redis, SeaweedFS: 7 namespaces sharing this machine's "
+        "1 task worker, PostgreSQL, Redis, SeaweedFS: 7 hosts (namespaces) sharing this machine's "
         f"{os.cpu_count()} CPUs with wrk and the clients"
     )
     print(
         f"Load: wrk {wrk_threads} threads x {args.connections} connections for {args.duration:.0f} s, "
-        f"{args.residents} residents answering quizzes, 1 faculty member uploading a {args.slices}-slice "
-        f"series every {upload_gap:.0f} s; app1 killed halfway"
+        f"{args.residents} residents answering quizzes, "
+        + (
+            f"1 faculty member uploading a {args.slices}-slice series every {args.upload_gap:g} s"
+            if args.upload_gap
+            else "no uploads"
+        )
+        + "; app1 killed halfway"
     )
 
 
