@@ -129,15 +129,29 @@ class Cluster:
     apps: tuple = ()
     worker: object = None
     proxy: object = None
+    wrk: object = None
 
     def stop(self) -> list[str]:
-        """Stop, by pid, whatever was started (the proxy first, the data last); then delete the network."""
-        stopped = []
-        for service in [self.proxy, *self.apps, self.worker, self.seaweed, self.redis, self.postgres]:
-            if service is not None:
+        """Stop, by pid, whatever was started (the load first, the data last); then delete the network."""
+        stopped, problems = [], []
+        for service in [
+            self.wrk,
+            self.proxy,
+            *self.apps,
+            self.worker,
+            self.seaweed,
+            self.redis,
+            self.postgres,
+        ]:
+            if service is None:
+                continue
+            try:  # one that will not stop must not keep the others running
                 code = service.stop()
-                stopped.append(f"{getattr(service, 'name', 'gunicorn')} {code}")
-        problems = self.network.delete()
+            except Exception as error:
+                problems.append(f"{service.name}: {error!r}")
+            else:
+                stopped.append(f"{service.name} {code}")
+        problems += self.network.delete()
         for problem in problems:
             print(f"clean-up: {problem}")
         return stopped
@@ -302,14 +316,19 @@ def kill_host(app) -> KillWindow:
 
 def run_load(args, cluster: Cluster, site: Site) -> Run:
     from bench.faults import Client, Ledger, Quizzer
-    from bench.load import run_wrk
     from bench.multihost.clients import Uploader, UploadLedger
     from bench.multihost.services import PROXY_PORT
+    from bench.multihost.wrk import Wrk
 
     proxy = cluster.network.address("proxy")
-    base = f"http://{proxy}"
+
+    def wrk(seconds: int) -> Wrk:
+        options = {"threads": WRK_THREADS, "connections": args.connections, "seconds": seconds}
+        cluster.wrk = Wrk(f"http://{proxy}", site.paths_file, **options).start()  # stopped with the cluster
+        return cluster.wrk
+
     print(f"Warm-up: {args.warmup:.0f} s of wrk (discarded)")
-    run_wrk(base, site.paths_file, connections=args.connections, seconds=max(1, round(args.warmup)))
+    wrk(max(1, round(args.warmup))).figures()
 
     records: list = []
     lock = threading.Lock()
@@ -331,21 +350,10 @@ def run_load(args, cluster: Cluster, site: Site) -> Run:
         )  # fmt: skip
     for worker in clients:
         worker.prepare()  # log-ins before the measured run: the kill must not meet a client not yet started
-    wrk_result: dict = {}
-
-    def load() -> None:
-        try:
-            wrk_result["figures"], _raw = run_wrk(
-                base, site.paths_file, connections=args.connections, seconds=round(args.duration)
-            )
-        except Exception as error:  # reported with the figures
-            wrk_result["error"] = error
-
     offsets = [app.access_log.stat().st_size for app in cluster.apps]
     print(f"load average before: {load_average()}")
     started, started_wall = time.monotonic(), time.time()
-    wrk = threading.Thread(target=load, name="wrk")
-    wrk.start()
+    load = wrk(round(args.duration))
     for worker in clients:
         worker.start()
     time.sleep(max(0.0, started + args.duration / 2 - time.monotonic()))
@@ -354,19 +362,17 @@ def run_load(args, cluster: Cluster, site: Site) -> Run:
         f"Killed app1 (SIGKILL) at {kill.at - started:.1f} s; its last process was gone "
         f"{1000 * (kill.done - kill.at):.0f} ms later"
     )
-    wrk.join()
+    figures = load.figures()
     print(f"load average after: {load_average()} (the machine is shared: other work slows every figure)")
     stop.set()
     for worker in clients:
         worker.join(30)
     ended_wall = time.time()
-    if "error" in wrk_result:
-        raise RuntimeError(f"wrk failed: {wrk_result['error']}")
     times = merged_server_times(cluster.apps, offsets)
     errors = [f"{worker.name}: {worker.error!r}" for worker in clients if worker.error]
     errors += [f"{worker.name}: still running" for worker in clients if worker.is_alive()]
     return Run(
-        wrk_result["figures"],
+        figures,
         records,
         quiz_ledger,
         upload_ledger,
@@ -451,6 +457,8 @@ def main() -> int:
 
             connection.close()
         finally:
+            for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(number, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
             stopped = cluster.stop()
             print(f"Stopped by pid (exit statuses): {', '.join(stopped)}; the namespaces and links deleted")
     report.print_setup(args, versions=versions, pool=pool, wrk_threads=WRK_THREADS)
