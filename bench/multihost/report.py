@@ -111,7 +111,8 @@ def print_clients(records: list, quiz, uploads) -> None:
     print("  " + ", ".join(f"{kind} {n} ({bad})" for kind, (n, bad) in sorted(kinds.items())))
     for record in [r for r in records if r.outcome != "ok"][:10]:
         print(
-            f"  {record.outcome} {record.client} {record.kind}, status {record.status}: {record.detail[:80]}"
+            f"  {record.outcome} {record.client} {record.kind}, status {record.status}: "
+            + " ".join(record.detail.split())[:80]  # an error page's first words, on one line
         )
     print(
         f"quiz answers: {len(quiz.sent)} sent, {len(quiz.attempts)} acknowledged, {len(quiz.failed)} not "
