@@ -160,8 +160,6 @@ class Cluster:
 def site_settings(cluster: Cluster, work: Path, database_url: str, redis_url: str, s3: dict) -> dict:
     """The settings every host shares (one secret key: a session or a form made on one host is valid on
     the other), pointing at the cluster's own services only."""
-    for name in FOREIGN_SETTINGS:
-        os.environ.pop(name, None)
     proxy = cluster.network.address("proxy")
     return {
         "DATABASE_URL": database_url,
@@ -182,38 +180,51 @@ def site_settings(cluster: Cluster, work: Path, database_url: str, redis_url: st
 
 
 def prepare_site(args, work: Path) -> Site:
-    """Migrate, generate the archive, make the accounts and the faculty member's draft case and study,
-    and write the inputs of the clients (wrk's paths, the series to upload)."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.hashers import make_password
-    from django.contrib.auth.models import Group
+    """Migrate, generate the archive, make the accounts, and write the clients' inputs."""
     from django.core.management import call_command
     from django.db import connection
 
-    from bench.faults import RESIDENT_PASSWORD, Archive
-    from bench.generate import generate_archive
-    from bench.ingest import make_slices
-    from bench.load import build_paths
-    from bench.multihost.clients import FACULTY_PASSWORD
     from bench.server import collect_static
-    from cases.models import Case, Diagnosis, Finding, Region
-    from imaging.services import series_create
 
     call_command("migrate", verbosity=0)
+    generate(args.cases)
+    residents, faculty, study_id = make_accounts(args.residents)
+    paths_file, slices = client_inputs(args, work)
+    site = Site(archive_facts(), residents, faculty, study_id, paths_file, slices)
+    connection.close()  # the bench holds no connection while the cluster is measured
+    collect_static(work / "static")
+    return site
+
+
+def generate(cases: int) -> None:
+    from django.db import connection
+
+    from bench.generate import generate_archive
+
     started = time.monotonic()
-    generate_archive(args.cases, drafts=args.cases // 20, seed=1)
+    generate_archive(cases, drafts=cases // 20, seed=1)
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    seconds = time.monotonic() - started
-    print(f"Generated {args.cases} published cases (+{args.cases // 20} drafts) in {seconds:.0f} s")
+        cursor.execute("VACUUM ANALYZE")  # as autovacuum would, in production
+    print(f"Generated {cases} published cases (+{cases // 20} drafts) in {time.monotonic() - started:.0f} s")
+
+
+def make_accounts(residents: int) -> tuple[list[str], str, int]:
+    """Resident accounts, and a faculty account with a draft case of its own to upload into; returns the
+    residents' and the faculty member's user names and the id of that case's study."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group
+
+    from bench.faults import RESIDENT_PASSWORD
+    from bench.multihost.clients import FACULTY_PASSWORD
+    from cases.models import Case
+    from imaging.services import series_create
 
     User = get_user_model()
-    residents = [f"cluster-resident-{n}" for n in range(1, args.residents + 1)]
+    names = [f"cluster-resident-{n}" for n in range(1, residents + 1)]
     password = make_password(RESIDENT_PASSWORD)  # hashed once: the hash is slow on purpose
-    for username in residents:
-        User.objects.create(username=username, password=password).groups.add(
-            Group.objects.get(name="resident")
-        )
+    for name in names:
+        User.objects.create(username=name, password=password).groups.add(Group.objects.get(name="resident"))
     faculty = User.objects.create(
         username="cluster-faculty", password=make_password(FACULTY_PASSWORD), is_staff=True
     )
@@ -221,9 +232,16 @@ def prepare_site(args, work: Path) -> Site:
     draft = Case.objects.filter(status=Case.Status.DRAFT).order_by("pk").first()
     Case.objects.filter(pk=draft.pk).update(author=faculty)
     study_id = series_create(case=draft, label="Axial", modality="CT").study_id
+    return names, faculty.username, study_id
+
+
+def archive_facts():
+    """What the quiz clients pick their cases and guesses from (``bench.faults.Archive``)."""
+    from bench.faults import Archive
+    from cases.models import Case, Diagnosis, Finding, Region
 
     published = Case.objects.published()
-    archive = Archive(
+    return Archive(
         slugs=list(published.values_list("slug", flat=True)),
         diagnoses=list(
             Diagnosis.objects.filter(final_cases__in=published).distinct().values_list("slug", flat=True)
@@ -232,13 +250,18 @@ def prepare_site(args, work: Path) -> Site:
         regions=list(Region.objects.values_list("slug", flat=True)),
         modalities=sorted(set(Finding.objects.values_list("modality", flat=True))),
     )
+
+
+def client_inputs(args, work: Path) -> tuple[Path, list[list[Path]]]:
+    """wrk's paths (load.py's mix) and one series of CT slices, with UIDs of its own, per upload."""
+    from bench.ingest import make_slices
+    from bench.load import build_paths
+
     paths_file = work / "paths.txt"
     paths_file.write_text("\n".join(build_paths(ROUNDS, seed=8)) + "\n")
     uploads = int(args.duration / args.upload_gap) + 2 if args.upload_gap else 0
     slices = [make_slices(work / "uploads" / f"{n:03d}", args.slices) for n in range(uploads)]
-    connection.close()  # the bench holds no connection while the cluster is measured
-    collect_static(work / "static")
-    return Site(archive, residents, faculty.username, study_id, paths_file, slices)
+    return paths_file, slices
 
 
 def start_cluster(cluster: Cluster, work: Path) -> dict:
@@ -251,7 +274,9 @@ def start_cluster(cluster: Cluster, work: Path) -> dict:
     cluster.redis, redis_url = services.start_redis(network, work / "redis")
     cluster.seaweed, s3 = services.start_seaweed(network, work / "s3")
     settings = site_settings(cluster, work, database_url, redis_url, s3)
-    os.environ.update(settings)
+    for name in FOREIGN_SETTINGS:
+        os.environ.pop(name, None)
+    os.environ.update(settings)  # the bench's own Django, and every host it starts, use these
     import django
 
     django.setup()
@@ -276,8 +301,8 @@ def start_hosts(cluster: Cluster, work: Path, settings: dict) -> None:
             netns=network.namespace(role),
             address=address,
             port=services.APP_PORT,
+            name=role,
         )
-        app.name = role
         apps.append(app)
         cluster.apps = tuple(apps)
         app.start()

@@ -121,7 +121,9 @@ class Gunicorn:
         netns: str | None = None,
         address: str = "127.0.0.1",
         port: int | None = None,
+        name: str = "gunicorn",
     ):
+        self.name = name
         self.workdir = workdir
         self.netns = netns
         self.address = address
