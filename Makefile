@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser dicom-peers demo test lint bench clean
+.PHONY: install browser dicom-peers cluster-tools demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,12 @@ dicom-peers:
 test: install browser dicom-peers
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
+# The cluster benchmark (bench/cluster.py) runs Debian's nginx, wrk, Redis and PostgreSQL 15 as hosts of its own.
+cluster-tools:
+	@command -v nginx >/dev/null && command -v wrk >/dev/null && command -v redis-server >/dev/null && test -x /usr/lib/postgresql/15/bin/initdb || (apt-get update -qq && apt-get install -y -qq nginx wrk redis-server postgresql-15)
+
 # Benchmarks print figures and never fail on a time; results go to bench/RESULTS.md.
-bench: install
+bench: install cluster-tools
 	$(BIN)/python bench/run_all.py
 
 lint: install

@@ -53,6 +53,7 @@ request that uses it.
 """
 
 import argparse
+import html
 import http.client
 import os
 import random
@@ -87,8 +88,14 @@ SEARCHES = ["haemangioma", "EMH", "giant cell tumor", "oedema", "fracture", "met
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 ATTEMPT_RE = re.compile(r'name="attempt" value="([0-9a-f-]{36})"')
 KEY_RE = re.compile(r'name="key" value="([0-9a-f-]{36})"')
-GUESS_RE = re.compile(r'<dd class="quiz-guess">([^<]*)</dd>')
+GUESS_RE = re.compile(r'<p class="your-answer">You answered “([^”<]*)”')
 REVEALED = "Quiz case: the answer"
+
+
+def shown_guess(page: str) -> str | None:
+    """The guess the revealed answer repeats to its reader (unescaped), or None."""
+    match = GUESS_RE.search(page)
+    return html.unescape(match.group(1)) if match else None
 
 
 class Hung(Exception):
@@ -120,10 +127,12 @@ class Record:
 class Client:
     """One browser: a keep-alive connection of its own, and its cookies."""
 
-    def __init__(self, name: str, port: int, records: list, lock: threading.Lock):
+    def __init__(self, name: str, port: int, records: list, lock: threading.Lock, host: str = "127.0.0.1"):
         self.name = name
+        self.host = host
         self.port = port
-        self.origin = f"https://127.0.0.1:{port}"
+        # What a browser sends: the address the request goes to (no port when it is the default one).
+        self.origin = f"https://{host}" + ("" if port == 80 else f":{port}")
         self.records = records
         self.lock = lock
         self.connection: http.client.HTTPConnection | None = None
@@ -135,7 +144,7 @@ class Client:
         if self.connection is None or time.monotonic() - self.last_used > 1.0:
             if self.connection is not None:
                 self.connection.close()
-            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
         return self.connection
 
     def _drop(self) -> None:
@@ -143,19 +152,18 @@ class Client:
             self.connection.close()
         self.connection = None
 
-    def send(self, method: str, path: str, form: dict | None = None) -> Response:
+    def send(self, method: str, path: str, form: dict | tuple[str, bytes] | None = None) -> Response:
         headers = {"X-Forwarded-Proto": "https", "Accept": "text/html"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         body = None
         if form is not None:
-            body = urlencode(form)
+            # A dict is a plain form; a (content type, bytes) pair comes encoded, e.g. multipart with files.
+            content_type, body = (
+                ("application/x-www-form-urlencoded", urlencode(form)) if isinstance(form, dict) else form
+            )
             headers.update(
-                {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Origin": self.origin,
-                    "Referer": self.origin + path,
-                }
+                {"Content-Type": content_type, "Origin": self.origin, "Referer": self.origin + path}
             )
         connection = self._connection()
         try:
@@ -181,7 +189,15 @@ class Client:
                     self.cookies[name] = morsel.value
         return Response(response.status, response.headers, data.decode("utf-8", errors="replace"))
 
-    def call(self, kind: str, method: str, path: str, form: dict | None = None, expect=(200,), check=None):
+    def call(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        form: dict | tuple[str, bytes] | None = None,
+        expect=(200,),
+        check=None,
+    ):
         """One request, recorded. Returns the response when it was what was expected, else None."""
         started = time.monotonic()
         outcome, status, detail, response = "ok", None, "", None
@@ -238,10 +254,17 @@ class Worker(threading.Thread):
         self.stop = stop
         self.rng = random.Random(seed)
         self.error: BaseException | None = None
+        self.prepared = False
+
+    def prepare(self) -> None:
+        """Do ``setup`` (log in …) now, before the load starts; ``run`` then goes straight to the steps."""
+        self.setup()
+        self.prepared = True
 
     def run(self) -> None:
         try:
-            self.setup()
+            if not self.prepared:
+                self.setup()
             while not self.stop.is_set():
                 self.step()
                 self.stop.wait(self.rng.uniform(0, THINK_TIME))
@@ -337,8 +360,7 @@ class Quizzer(Worker):
             ledger.sent.add(guess)
 
         def revealed(response: Response) -> bool:
-            shown = GUESS_RE.search(response.text)
-            return REVEALED in response.text and shown is not None and shown.group(1) == guess
+            return REVEALED in response.text and shown_guess(response.text) == guess
 
         answer = self.client.call("quiz answer", "POST", f"/cases/{slug}/quiz/", form, check=revealed)
         if answer is None or ATTEMPT_RE.search(answer.text) is None:
@@ -392,7 +414,7 @@ class Quizzer(Worker):
                 "GET",
                 f"/cases/{entry['slug']}/quiz/?" + urlencode({"attempt": entry["token"]}),
                 check=lambda r, guess=guess: (
-                    REVEALED in r.text and (GUESS_RE.search(r.text) or [None, None])[1] == guess
+                    REVEALED in r.text and shown_guess(r.text) == guess
                 ),
             )
             if response is None:

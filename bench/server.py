@@ -108,14 +108,27 @@ def post_worker_init(worker):
 
 
 class Gunicorn:
-    """``gunicorn config.wsgi`` in its own process group, on a free loopback port."""
+    """``gunicorn config.wsgi`` in its own process group, on a free loopback port; or, for the cluster
+    bench, on ``address``:``port`` inside the network namespace ``netns``."""
 
     def __init__(
-        self, workdir: Path, database_url: str, *, redis_url: str | None, extra_env: dict | None = None
+        self,
+        workdir: Path,
+        database_url: str,
+        *,
+        redis_url: str | None,
+        extra_env: dict | None = None,
+        netns: str | None = None,
+        address: str = "127.0.0.1",
+        port: int | None = None,
+        name: str = "gunicorn",
     ):
+        self.name = name
         self.workdir = workdir
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.netns = netns
+        self.address = address
+        self.port = port or free_port()
+        self.base = f"http://{address}:{self.port}"
         self.access_log = workdir / "access.log"
         self.error_log = workdir / "error.log"
         self.config = workdir / "gunicorn_bench.conf.py"
@@ -132,10 +145,10 @@ class Gunicorn:
             DATABASE_URL=database_url,
             DEBUG="0",
             SECRET_KEY=secrets.token_urlsafe(50),
-            ALLOWED_HOSTS="127.0.0.1",
+            ALLOWED_HOSTS=address,
             STATIC_ROOT=str(workdir / "static"),
             MEDIA_ROOT=str(workdir / "media"),
-            GUNICORN_BIND=f"127.0.0.1:{self.port}",
+            GUNICORN_BIND=f"{address}:{self.port}",
             DJANGO_SETTINGS_MODULE="config.settings",
         )
         if redis_url:
@@ -147,8 +160,10 @@ class Gunicorn:
 
     def start(self, timeout: float = 60) -> None:
         self.stderr = open(self.workdir / "gunicorn.stderr", "w")  # noqa: SIM115 (closed in stop())
+        # `ip netns exec` execs the command: the pid is gunicorn's master either way.
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.process = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "config.wsgi", "-c", str(self.config)],
+            [*prefix, str(VENV_BIN / "gunicorn"), "config.wsgi", "-c", str(self.config)],
             cwd=ROOT,
             env=self.env,
             stdout=self.stderr,

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef
 
-from cases.models import Case, Diagnosis
+from cases.models import Case, Diagnosis, DifferentialItem
 from cases.spelling import normalise
 from quiz.models import Mark
 
@@ -135,12 +135,15 @@ class AnswerKey:
         indistinguishable = frozenset(item.diagnosis.name for item in items if item.indistinguishable)
         own_ids = {case.final_diagnosis_id, *(item.diagnosis_id for item in items)}
         # Only diagnoses that published cases name: the mark must not hint that a draft's diagnosis exists.
+        # Two EXISTS, not joins: joining both relations multiplies a diagnosis' cases by its differential
+        # items before DISTINCT, which took seconds per answer at 10,000 cases (bench/cluster.py).
         published = Case.Status.PUBLISHED
-        named_in_public = Q(final_cases__status=published) | Q(differential_items__case__status=published)
+        named_in_public = Exists(
+            Case.objects.filter(final_diagnosis=OuterRef("pk"), status=published)
+        ) | Exists(DifferentialItem.objects.filter(diagnosis=OuterRef("pk"), case__status=published))
         others = (
             Diagnosis.objects.filter(named_in_public)
             .exclude(pk__in=[pk for pk in own_ids if pk])
-            .distinct()
             .values_list("name", "synonyms", "accepted_answers")
         )
         other_forms = frozenset(
