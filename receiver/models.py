@@ -110,9 +110,13 @@ class ReceivedStudy(models.Model):
 
     class Status(models.TextChoices):
         RECEIVING = "receiving", "Receiving"
-        PROCESSING = "processing", "Passing the image gate"
+        REQUESTED = "requested", "Pull requested"
+        PULLING = "pulling", "Being pulled over DICOMweb"
+        PROCESSING = "processing", "Waiting for the image gate"
+        GATING = "gating", "Passing the image gate"
         READY = "ready", "In the inbox"
         USED = "used", "Made into a case"
+        FAILED = "failed", "Failed"
 
     sender = models.ForeignKey(
         DicomSender, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -139,6 +143,19 @@ class ReceivedStudy(models.Model):
     first_received_at = models.DateTimeField()
     last_received_at = models.DateTimeField()
     gated_at = models.DateTimeField(null=True, blank=True)
+    # A task working on the study (pulling or gating it) records itself here, so that every worker's sweep
+    # can tell a dead worker's study from a slow one (imaging.jobs): runs counts its tries.
+    runs = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    status_note = models.CharField(
+        max_length=500, blank=True, help_text="Why the study failed, or what happened to it, for its owner."
+    )
+    # What a pull asks the source for, until the pull has run: the original identifier is not kept after.
+    pull_study_uid = models.CharField(max_length=64, blank=True)
+    pull_accession = models.CharField(max_length=64, blank=True)
+    pull_hint = models.CharField(
+        max_length=80, blank=True, help_text="Which pull this was, without the identifier asked for."
+    )
     deidentification_summary = models.JSONField(default=dict, blank=True)
     key_object_title = models.CharField(max_length=64, blank=True)
     key_object_description = models.TextField(

@@ -4,8 +4,10 @@ Called from the receiver's threads (one per association); nothing here de-identi
 The gate runs later, in a task (:mod:`receiver.tasks`).
 """
 
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
 import time
 import uuid
@@ -27,6 +29,27 @@ def quarantine():
     """The quarantine storage (``settings.QUARANTINE_STORAGE``), shared with the uploads: their sweep
     touches only their own ``uploads/`` folder, and received instances live under ``received/``."""
     return quarantine_storage()
+
+
+def study_folder(study_id: int) -> str:
+    """The folder of a received study's own files, in media storage and (for a pull) in quarantine. Named by
+    a keyed hash of the study's id, so that it cannot be guessed; removed whole with the study, so that a
+    file a dead worker stored before its row was written goes with it."""
+    message = f"received-files:{study_id}".encode()
+    return "received/" + hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def folder_delete(storage, folder: str) -> int:
+    """Delete every file of `folder` in `storage`, and the folder where the storage has folders; how many."""
+    try:
+        _, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    for name in files:
+        storage.delete(f"{folder}/{name}")
+    with contextlib.suppress(NotImplementedError, OSError):  # object stores have no folders to remove
+        os.rmdir(storage.path(folder))
+    return len(files)
 
 
 def sender_for(*, ae_title: str, address: str) -> tuple[DicomSender | None, str]:

@@ -1,6 +1,5 @@
 """The inbox and the senders in the admin: who sees what, and the three actions."""
 
-from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -8,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import Case
-from receiver import admin as admin_module
+from receiver import tasks as tasks_module
 from receiver.models import DicomSender, DicomWebSource, ReceivedStudy
 from tests.helpers.receiver import receive, sample
 
@@ -129,8 +128,14 @@ def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
     both = client.post(url, {"source": source.pk, "study_uid": "1.2.3", "accession": "A1"})
     assert b"one of the two" in both.content
     queued = []  # the pull itself is tested against Orthanc (test_receiver_orthanc.py)
-    monkeypatch.setattr(
-        admin_module, "dicomweb_pull_task", SimpleNamespace(enqueue=lambda *a: queued.append(a))
+    monkeypatch.setattr(tasks_module.dicomweb_pull_task, "enqueue", lambda *a: queued.append(a))
+    assert client.post(url, {"source": source.pk, "accession": "A1234567890"}).status_code == 302
+    (pull,) = ReceivedStudy.objects.filter(owner=faculty)
+    assert queued == [(pull.pk,)]  # the identifier asked for is on the row, not in the task's arguments
+    assert (pull.status, pull.pull_accession, pull.pull_hint) == (
+        "requested",
+        "A1234567890",
+        "accession number ending …7890",
     )
-    assert client.post(url, {"source": source.pk, "accession": "A1"}).status_code == 302
-    assert queued == [(source.pk, faculty.pk, "", "A1")]
+    page = client.get(url)
+    assert b"accession number ending \xe2\x80\xa67890" in page.content and b"Pull requested" in page.content
