@@ -87,6 +87,8 @@ def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> Receiv
     """
     run = ReceivedStudy.objects.filter(pk=study_id) if run is None else run
     study = ReceivedStudy.objects.get(pk=study_id)
+    if study.runs > 1:  # a run after a dead one: what it stored before writing its row goes
+        _unnamed_files_remove(study)
     instances = list(study.instances.filter(status=ReceivedInstance.Status.QUARANTINED).order_by("pk"))
     documents = [i for i in instances if i.sop_class_uid == KEY_OBJECT_SELECTION]
     key_uids = _key_objects_read(study, documents)
@@ -96,8 +98,8 @@ def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> Receiv
             continue
         if not run.exists():
             raise StudySettled(study_id)
-        _instance_gate(study, instance, deidentifier, key_uids)
-    _thumbnails_make(study)
+        _instance_gate(study, instance, deidentifier, key_uids, run)
+    _thumbnails_make(study, run)
     with transaction.atomic():
         # The documents go with the end of the gate, not before: a run that dies keeps them for the next.
         ReceivedInstance.objects.filter(pk__in=[d.pk for d in documents]).delete()
@@ -155,13 +157,19 @@ def _key_objects_read(study: ReceivedStudy, documents: list[ReceivedInstance]) -
 
 
 def _instance_gate(
-    study: ReceivedStudy, instance: ReceivedInstance, deidentifier: Deidentifier, key_uids: set[str]
+    study: ReceivedStudy,
+    instance: ReceivedInstance,
+    deidentifier: Deidentifier,
+    key_uids: set[str],
+    run: QuerySet,
 ) -> None:
-    """Gate one instance: its row is written first (only if no other run finished it meanwhile), then its
-    original leaves quarantine, whatever the gate said."""
+    """Gate one instance: its row is written first (only while this run holds the study, and if no other
+    run finished the instance), then its original leaves quarantine, whatever the gate said."""
     name = f"instance-{instance.pk}.dcm"  # the gate names files in its reasons; never the sender's
     held = instance.quarantine_file
-    waiting = ReceivedInstance.objects.filter(pk=instance.pk, status=ReceivedInstance.Status.QUARANTINED)
+    waiting = ReceivedInstance.objects.filter(
+        pk=instance.pk, status=ReceivedInstance.Status.QUARANTINED, study__in=run
+    )
     data = _quarantined_bytes(instance)
     is_key_image = bool(key_uids) and _original_uid(data) in key_uids
     try:
@@ -206,7 +214,25 @@ def _instance_gate(
         default_storage.delete(stored)
 
 
-def _thumbnails_make(study: ReceivedStudy) -> None:
+def _unnamed_files_remove(study: ReceivedStudy) -> int:
+    """Delete the files of the study's folder in media storage that no row names: a dead run's, stored
+    before it could write the row. The run that calls it has claimed the study, so a stalled earlier run
+    can no longer name a file (its writes are conditional on holding the study)."""
+    folder = study_folder(study.pk)
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    named = set()
+    for instance in study.instances.all():
+        named.update(field.name for field in (instance.file, instance.thumbnail) if field)
+    unnamed = [f"{folder}/{name}" for name in files if f"{folder}/{name}" not in named]
+    for name in unnamed:
+        default_storage.delete(name)
+    return len(unnamed)
+
+
+def _thumbnails_make(study: ReceivedStudy, run: QuerySet) -> None:
     """One thumbnail per series, of its middle instance's middle frame, for the inbox."""
     by_series: dict[str, list[ReceivedInstance]] = defaultdict(list)
     for instance in study.instances.filter(status=ReceivedInstance.Status.ACCEPTED):
@@ -231,9 +257,11 @@ def _thumbnails_make(study: ReceivedStudy) -> None:
             f"{study_folder(study.pk)}/{uuid.uuid4().hex}.png", ContentFile(picture)
         )
         previous = middle.thumbnail.name  # a thumbnail of an earlier run, if it died after making it
-        ReceivedInstance.objects.filter(pk=middle.pk).update(thumbnail=stored)
-        if previous:
-            default_storage.delete(previous)
+        if ReceivedInstance.objects.filter(pk=middle.pk, study__in=run).update(thumbnail=stored):
+            if previous:
+                default_storage.delete(previous)
+        else:
+            default_storage.delete(stored)
 
 
 def _original_uid(data: bytes) -> str:
@@ -441,10 +469,9 @@ def received_study_discard(*, study: ReceivedStudy, by=None) -> None:
 def received_files_remove(*, study: ReceivedStudy) -> None:
     """Remove every instance of `study`, its rows and its files (a dead or failed run's partial work), and
     leave the study's row for its owner to read what happened."""
-    names = _file_names(study)
-    with transaction.atomic():
-        study.instances.all().delete()
-    _files_delete(study.pk, names)
+    # The files first: a process stopped half-way leaves rows, which a later removal finds again.
+    _files_delete(study.pk, _file_names(study))
+    study.instances.all().delete()
 
 
 def _file_names(study: ReceivedStudy) -> tuple[list[str], list[str]]:

@@ -139,7 +139,15 @@ def received_jobs_sweep(**_kwargs) -> list[tuple[int, str]]:
         status = _dead_settle(study)
         if status:
             settled.append((study.pk, status))
+    _failed_leftovers_remove()
     return settled
+
+
+def _failed_leftovers_remove() -> None:
+    """Remove what is left of failed studies: a study is failed first, then its files are removed, and a
+    process that stops in between leaves them to this."""
+    for study in ReceivedStudy.objects.filter(status=Status.FAILED, instances__isnull=False).distinct():
+        services.received_files_remove(study=study)
 
 
 def _dead_settle(study: ReceivedStudy) -> str:

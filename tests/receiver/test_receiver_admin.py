@@ -1,5 +1,6 @@
 """The inbox and the senders in the admin: who sees what, and the three actions."""
 
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -128,7 +129,9 @@ def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
     both = client.post(url, {"source": source.pk, "study_uid": "1.2.3", "accession": "A1"})
     assert b"one of the two" in both.content
     queued = []  # the pull itself is tested against Orthanc (test_receiver_orthanc.py)
-    monkeypatch.setattr(tasks_module.dicomweb_pull_task, "enqueue", lambda *a: queued.append(a))
+    monkeypatch.setattr(
+        tasks_module, "dicomweb_pull_task", SimpleNamespace(enqueue=lambda *a: queued.append(a))
+    )
     assert client.post(url, {"source": source.pk, "accession": "A1234567890"}).status_code == 302
     (pull,) = ReceivedStudy.objects.filter(owner=faculty)
     assert queued == [(pull.pk,)]  # the identifier asked for is on the row, not in the task's arguments
