@@ -93,6 +93,7 @@ class Tally:
     refused_sop_classes: list[str] = field(default_factory=list)  # refused at negotiation: never sent
     finished: bool = False
     abort_reason: str = ""  # set when the receiver itself aborts the association
+    in_transit: int = 0  # bytes of PDUs received since the last whole instance
     started: float = field(default_factory=time.monotonic)
 
     def reject(self, sop_class: str, reason: str) -> None:
