@@ -16,9 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from io import BytesIO
 
-import pydicom
 from django.db import OperationalError, close_old_connections, connection
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
@@ -26,6 +24,7 @@ from pynetdicom.sop_class import Verification
 from imaging.inputs import MAX_FILE_BYTES
 from receiver.contexts import ACCEPTED_STORAGE_CLASSES, TRANSFER_SYNTAXES
 from receiver.handover import studies_hand_over
+from receiver.headers import header_elements
 from receiver.models import AssociationLog
 from receiver.spooling import Tally, association_close, association_open, instance_spool, sender_for
 
@@ -37,10 +36,10 @@ SUCCESS = 0x0000
 LOCKED_RETRIES = 8
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
+# The header elements read from each instance; everything else stays unread until the gate.
+_GROUPING_TAGS = ["SOPClassUID", "Modality", "StudyInstanceUID"]
 # A-ASSOCIATE-RJ: rejected permanent, by the service user, calling AE title not recognised (PS3.8 9.3.4).
 _REJECT_CALLING_AE = (0x01, 0x01, 0x03)
-# The header elements read from each instance; everything else stays unread until the gate.
-_GROUPING_TAGS = ["StudyInstanceUID", "Modality", "SOPClassUID"]
 
 
 @dataclass(frozen=True)
@@ -234,7 +233,7 @@ class Receiver:
             tally.reject(sop_class, "SOP class not accepted")
             return OUT_OF_RESOURCES
         try:
-            header = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=_GROUPING_TAGS)
+            header = header_elements(data, _GROUPING_TAGS)
             study_uid = str(header.StudyInstanceUID).strip()
             modality = str(header.get("Modality", "") or "")
             if not study_uid:

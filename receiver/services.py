@@ -47,6 +47,7 @@ from imaging.rendering import THUMBNAIL_SIZE
 from imaging.services import next_order, series_create
 from imaging.upload_reports import without_file_name
 from receiver.contexts import KEY_OBJECT_SELECTION
+from receiver.headers import header_elements
 from receiver.key_objects import read_key_objects
 from receiver.models import ReceivedInstance, ReceivedStudy
 from receiver.spooling import folder_delete, quarantine, study_folder
@@ -266,7 +267,7 @@ def _thumbnails_make(study: ReceivedStudy, run: QuerySet) -> None:
 
 def _original_uid(data: bytes) -> str:
     try:
-        header = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+        header = header_elements(data, ["SOPInstanceUID"])
     except Exception:
         return ""
     return str(header.get("SOPInstanceUID", "") or "").strip()
