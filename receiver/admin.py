@@ -19,7 +19,14 @@ from pydicom.uid import UID
 from authoring import rules
 from cases.models import Case
 from receiver import services
-from receiver.models import AssociationLog, DicomSender, DicomWebSource, ReceivedInstance, ReceivedStudy
+from receiver.models import (
+    AssociationLog,
+    DicomSender,
+    DicomWebSource,
+    ReceivedInstance,
+    ReceivedStudy,
+    no_credentials_in_url,
+)
 from receiver.pulling import PullError
 from receiver.tasks import dicomweb_pull_enqueue
 
@@ -47,7 +54,12 @@ class DicomSenderAdmin(admin.ModelAdmin):
 
 
 class DicomWebSourceForm(forms.ModelForm):
-    url = forms.URLField(label="QIDO-RS/WADO-RS root URL", max_length=500, assume_scheme="https")
+    url = forms.URLField(
+        label="QIDO-RS/WADO-RS root URL",
+        max_length=500,
+        assume_scheme="https",
+        validators=[no_credentials_in_url],
+    )
     password = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),

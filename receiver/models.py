@@ -5,7 +5,10 @@ draft case (or part of one), is discarded, or is purged after ``RECEIVED_STUDY_D
 identifier is stored: a study is recognised while it arrives by a keyed hash of its Study Instance UID.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
@@ -43,6 +46,12 @@ class DicomSender(models.Model):
         return self.ae_title + (f" @ {self.host}" if self.host else "")
 
 
+def no_credentials_in_url(url: str) -> None:
+    """The source's URL is shown in lists: a username or password belongs in their own fields."""
+    if urlsplit(url).username is not None:
+        raise ValidationError("Put the username and password in their own fields, not in the URL.")
+
+
 class DicomWebSource(models.Model):
     """A DICOMweb server (QIDO-RS and WADO-RS) faculty may pull studies from; managed by editors. Its
     credentials stay on the server: the admin never shows the password back."""
@@ -51,7 +60,7 @@ class DicomWebSource(models.Model):
     url = models.URLField(
         "QIDO-RS/WADO-RS root URL",
         max_length=500,
-        validators=[URLValidator(schemes=["http", "https"])],
+        validators=[URLValidator(schemes=["http", "https"]), no_credentials_in_url],
         help_text="e.g. https://pacs.example.org/dicom-web",
     )
     username = models.CharField(max_length=150, blank=True)

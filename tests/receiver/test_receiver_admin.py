@@ -115,6 +115,16 @@ def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
     )
     source = DicomWebSource.objects.get()
     assert source.password == "s3cret-pw"
+    in_url = client.post(
+        reverse("admin:receiver_dicomwebsource_add"),
+        {
+            "name": "In the URL",
+            "url": "http://u:s3cret-pw@127.0.0.1:9/dicom-web",
+            "username": "",
+            "password": "",
+        },
+    )
+    assert b"not in the URL" in in_url.content and DicomWebSource.objects.count() == 1
     page = client.get(reverse("admin:receiver_dicomwebsource_change", args=[source.pk]))
     assert b"s3cret-pw" not in page.content  # never shown back
     client.post(
