@@ -56,6 +56,7 @@ __all__ = [
     "ReceiverError",
     "StudySettled",
     "received_files_remove",
+    "received_files_sweep",
     "received_purge",
     "received_study_add_to_case",
     "received_study_discard",
@@ -494,6 +495,44 @@ def _files_delete(study_id: int, names: tuple[list[str], list[str]]) -> None:
         quarantine().delete(name)
     folder_delete(default_storage, study_folder(study_id))
     folder_delete(quarantine(), study_folder(study_id))
+
+
+#: A spooled file that no row names is left this long: the receiver writes the file before its row.
+SPOOL_GRACE = timedelta(hours=1)
+_NAMES_PER_QUERY = 500  # well under SQLite's limit on a query's parameters
+
+
+def received_files_sweep() -> int:
+    """Delete what a stopped process left under ``received/``: spooled files no row names (the receiver
+    stopped between a file and its row) once past :data:`SPOOL_GRACE`, and the folders of studies that
+    no longer exist (a process stopped between a discard's commit and its files' deletion). A study's
+    folder is made only once its row is committed, so an unknown folder is never a live study's. How many
+    files went."""
+    known = {study_folder(pk) for pk in ReceivedStudy.objects.values_list("pk", flat=True)}
+    cutoff = timezone.now() - SPOOL_GRACE
+    deleted = 0
+    for storage in (default_storage, quarantine()):
+        try:
+            folders, files = storage.listdir("received")
+        except FileNotFoundError:
+            continue
+        for folder in folders:
+            if f"received/{folder}" not in known:
+                deleted += folder_delete(storage, f"received/{folder}")
+        if storage is default_storage:
+            continue  # gated files live in the studies' folders; loose ones are from before them
+        loose = [f"received/{name}" for name in files]
+        named = set()
+        for start in range(0, len(loose), _NAMES_PER_QUERY):
+            rows = ReceivedInstance.objects.filter(
+                quarantine_file__in=loose[start : start + _NAMES_PER_QUERY]
+            )
+            named.update(rows.values_list("quarantine_file", flat=True))
+        for name in loose:
+            if name not in named and storage.get_modified_time(name) < cutoff:
+                storage.delete(name)
+                deleted += 1
+    return deleted
 
 
 def received_purge(*, now=None) -> int:

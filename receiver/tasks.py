@@ -140,6 +140,7 @@ def received_jobs_sweep(**_kwargs) -> list[tuple[int, str]]:
         if status:
             settled.append((study.pk, status))
     _failed_leftovers_remove()
+    services.received_files_sweep()
     return settled
 
 

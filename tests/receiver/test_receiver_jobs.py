@@ -3,6 +3,7 @@ its pull again, or fails it with its files removed, and the inbox says which. A 
 a KeyboardInterrupt out of the gate (the immediate backend lets it through, as a SIGKILL leaves the task
 unfinished); the same with real ``db_worker`` processes killed by SIGKILL is in test_receiver_worker.py."""
 
+import os
 import socket
 from datetime import timedelta
 
@@ -207,3 +208,23 @@ def test_the_sweep_removes_what_a_failed_study_left(sender, quarantine_root, med
     tasks.received_jobs_sweep()
     assert not study.instances.exists() and quarantined_files(quarantine_root) == []
     assert ReceivedStudy.objects.get(pk=study.pk).status_note == "Failed."
+
+
+def test_the_sweep_removes_files_a_stopped_process_left_and_nothing_else(sender, quarantine_root, media_root):
+    study = spool(sender, sample("CT_small.dcm"))  # receiving: its spooled file is named by its row
+    storage = quarantine_storage()
+    stray, young = (
+        storage.save("received/stray.dcm", ContentFile(b"x")),
+        storage.save("received/young.dcm", ContentFile(b"x")),
+    )
+    long_ago = (timezone.now() - timedelta(hours=2)).timestamp()
+    os.utime(quarantine_root / stray, (long_ago, long_ago))  # the receiver stopped before its row
+    gone = "received/0123456789abcdef0123456789abcdef"  # a discarded study's folder, left
+    default_storage.save(f"{gone}/gated.dcm", ContentFile(b"x"))
+    storage.save(f"{gone}/pulled.dcm", ContentFile(b"x"))
+    default_storage.save(f"{study_folder(study.pk)}/kept.dcm", ContentFile(b"x"))
+    tasks.received_jobs_sweep()
+    assert not storage.exists(stray) and storage.exists(young)
+    assert not default_storage.exists(f"{gone}/gated.dcm") and not storage.exists(f"{gone}/pulled.dcm")
+    assert default_storage.exists(f"{study_folder(study.pk)}/kept.dcm")
+    assert storage.exists(study.instances.get().quarantine_file)
