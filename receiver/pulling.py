@@ -9,6 +9,7 @@ study not found, too large, nothing the archive accepts). The identifier asked f
 only until the pull has run.
 """
 
+import time
 import uuid
 from io import BytesIO
 
@@ -107,6 +108,7 @@ def pull_retrieve(*, study: ReceivedStudy, run: QuerySet) -> int:
     quarantine (in the study's own folder) with its row; how many. Stops (:class:`PullError`) past the
     receiver's limits, and with nothing once `run` (the study's row while this run holds it) is gone."""
     client = _client(study.source)
+    started = time.monotonic()
     try:
         uid = _study_uid(client, study_uid=study.pull_study_uid, accession=study.pull_accession)
         count = size = 0
@@ -122,6 +124,9 @@ def pull_retrieve(*, study: ReceivedStudy, run: QuerySet) -> int:
                 raise PullError(f"The study has more than {settings.RECEIVER_MAX_INSTANCES} instances.")
             if size > settings.RECEIVER_MAX_BYTES:
                 raise PullError(f"The study is larger than {settings.RECEIVER_MAX_BYTES} bytes.")
+            if time.monotonic() - started > settings.RECEIVER_MAX_SECONDS:
+                # Each answer has a timeout of its own; a source that trickles is bounded here.
+                raise PullError(f"The pull took longer than {settings.RECEIVER_MAX_SECONDS:g} seconds.")
             study.modality = study.modality or str(dataset.get("Modality", "") or "")[:16]
     except requests.RequestException as error:
         raise PullError(source_error(error)) from error

@@ -29,8 +29,16 @@ wrong = DicomWebSource.objects.create(name="wrong password", url=url, username="
 away = DicomWebSource.objects.create(name="away", url="http://127.0.0.1:{closed}/dicom-web")
 fac = User.objects.get(username="fac")
 for asked_of, accession in [(source, "PLANTACC99"), (source, "NO-SUCH-STUDY"), (wrong, "PLANTACC99"),
-                            (away, "PLANTACC99")]:
+                            (away, "PLANTACC99"), (source, "BROKEN01")]:
     dicomweb_pull_enqueue(source=asked_of, by=fac, accession=accession)
+"""
+#: One more pull of the two-slice study, run by a worker allowed one instance per study.
+PULL_AGAIN = """
+from django.contrib.auth.models import User
+from receiver.models import DicomWebSource
+from receiver.tasks import dicomweb_pull_enqueue
+source = DicomWebSource.objects.get(name="orthanc")
+dicomweb_pull_enqueue(source=source, by=User.objects.get(username="fac"), accession="PLANTACC99")
 """
 #: The password Orthanc asks of the archive's source (HTTP basic).
 PASSWORD = "right-pw"
@@ -76,11 +84,11 @@ def main() -> None:
         "QUARANTINE_ROOT": str(folder / "quarantine"),
     }
 
-    def manage(*args) -> str:
+    def manage(*args, **settings) -> str:
         done = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
-            env=env,
+            env={**env, **settings},
             capture_output=True,
             text=True,
         )
@@ -98,10 +106,16 @@ def main() -> None:
     try:
         first, second = sample("CT_small.dcm", InstanceNumber=1), sample("CT_small.dcm", InstanceNumber=2)
         second.SOPInstanceUID = first.SOPInstanceUID + ".2"
-        for ds in (first, second, sample("MR_small.dcm", AccessionNumber="OTHERACC")):
+        broken = sample(
+            "MR_small.dcm", AccessionNumber="BROKEN01", Rows=4096, StudyInstanceUID="1.2.826.0.1.99.1"
+        )
+        # (its pixel data falls short of what its header declares)
+        for ds in (first, second, sample("MR_small.dcm", AccessionNumber="OTHERACC"), broken):
             client.json("POST", "/instances", encoded(ds), "application/dicom")
         output = manage("shell", "-c", PULL.format(port=client.port, password=PASSWORD, closed=free_port()))
         manage("db_worker", "--batch", "--no-startup-delay")  # a task worker pulls, gates, then exits
+        manage("shell", "-c", PULL_AGAIN)
+        manage("db_worker", "--batch", "--no-startup-delay", RECEIVER_MAX_INSTANCES="1")
     finally:
         orthanc_stop(orthanc, client)
     try:
