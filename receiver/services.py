@@ -89,8 +89,8 @@ def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> Receiv
     """
     run = ReceivedStudy.objects.filter(pk=study_id) if run is None else run
     study = ReceivedStudy.objects.get(pk=study_id)
-    if study.runs > 1:  # a run after a dead one: what it stored before writing its row goes
-        _unnamed_files_remove(study)
+    if study.runs > 1:  # a run after a dead one: what it left half-done goes
+        _dead_run_leftovers_remove(study)
     instances = list(study.instances.filter(status=ReceivedInstance.Status.QUARANTINED).order_by("pk"))
     documents = [i for i in instances if i.sop_class_uid == KEY_OBJECT_SELECTION]
     key_uids = _key_objects_read(study, documents)
@@ -105,6 +105,11 @@ def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> Receiv
     with transaction.atomic():
         # The documents go with the end of the gate, not before: a run that dies keeps them for the next.
         ReceivedInstance.objects.filter(pk__in=[d.pk for d in documents]).delete()
+        # Each finished instance kept its original's name until now, for a run after a dead one to delete
+        # an original the dead one could not (it writes the row, then deletes the original).
+        study.instances.exclude(status=ReceivedInstance.Status.QUARANTINED).exclude(
+            quarantine_file=""
+        ).update(quarantine_file="")
         summary = _summary(study)
         passed = summary["accepted"] > 0
         now = timezone.now()
@@ -166,7 +171,8 @@ def _instance_gate(
     run: QuerySet,
 ) -> None:
     """Gate one instance: its row is written first (only while this run holds the study, and if no other
-    run finished the instance), then its original leaves quarantine, whatever the gate said."""
+    run finished the instance), then its original leaves quarantine, whatever the gate said. The row keeps
+    the original's name until the gate's end (see :func:`_dead_run_leftovers_remove`)."""
     name = f"instance-{instance.pk}.dcm"  # the gate names files in its reasons; never the sender's
     held = instance.quarantine_file
     waiting = ReceivedInstance.objects.filter(
@@ -185,7 +191,6 @@ def _instance_gate(
         if waiting.update(
             status=ReceivedInstance.Status.REJECTED,
             reason=reason[:500],
-            quarantine_file="",
             is_key_image=is_key_image,
         ):
             quarantine().delete(held)
@@ -197,7 +202,6 @@ def _instance_gate(
         )
         finished = waiting.update(
             status=ReceivedInstance.Status.ACCEPTED,
-            quarantine_file="",
             file=stored,
             series_uid=str(header.get("SeriesInstanceUID", "") or "")[:64],
             modality=fields.get("modality", "")[:16],
@@ -216,10 +220,14 @@ def _instance_gate(
         default_storage.delete(stored)
 
 
-def _unnamed_files_remove(study: ReceivedStudy) -> int:
-    """Delete the files of the study's folder in media storage that no row names: a dead run's, stored
-    before it could write the row. The run that calls it has claimed the study, so a stalled earlier run
-    can no longer name a file (its writes are conditional on holding the study)."""
+def _dead_run_leftovers_remove(study: ReceivedStudy) -> int:
+    """Delete what a dead run left: the originals of instances it finished (it writes the row, then deletes
+    the original), and the files of the study's folder in media storage that no row names (stored before
+    it could write the row). The run that calls it has claimed the study, so a stalled earlier run can no
+    longer name a file (its writes are conditional on holding the study). How many gated files went."""
+    finished = study.instances.exclude(status=ReceivedInstance.Status.QUARANTINED).exclude(quarantine_file="")
+    for name in finished.values_list("quarantine_file", flat=True):
+        quarantine().delete(name)
     folder = study_folder(study.pk)
     try:
         _, files = default_storage.listdir(folder)

@@ -52,14 +52,19 @@ def dies_on_second_instance(monkeypatch):
 
 
 def died_mid_gate(sender) -> ReceivedStudy:
-    """A study whose gate died after its first instance, its heartbeat now stale; an orphan file in its
-    folder, as a worker leaves that dies between storing a file and writing its row."""
+    """A study whose gate died after its first instance, its heartbeat now stale; that instance's original
+    still in quarantine, and an orphan file in its folder, as a worker leaves them that dies between
+    writing a row and deleting the original, or between storing a file and writing its row."""
     study = spool(sender, *three_slices())
     with pytest.raises(KeyboardInterrupt):
         studies_hand_over(stable_seconds=0)
     study.refresh_from_db()
     assert (study.status, study.runs) == ("gating", 1)
-    assert study.instances.filter(status="accepted").count() == 1
+    finished = study.instances.get(status="accepted")
+    # Killed between writing the finished instance's row and deleting its original: the original stays.
+    assert (
+        quarantine_storage().save(finished.quarantine_file, ContentFile(b"DICM")) == finished.quarantine_file
+    )
     default_storage.save(f"{study_folder(study.pk)}/orphan.dcm", ContentFile(b"half"))
     ReceivedStudy.objects.filter(pk=study.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     return study
