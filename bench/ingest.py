@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import base64
 import cProfile
 import ctypes
 import http.client
@@ -444,12 +445,16 @@ def _die_with_parent() -> None:
 
 
 class OrthancClient:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, auth: tuple[str, str] | None = None) -> None:
         self.port = port
+        # HTTP basic, for an Orthanc whose AuthenticationEnabled is on (the receiver's pull test).
+        self.authorization = "Basic " + base64.b64encode(":".join(auth).encode()).decode() if auth else ""
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_SECONDS)
 
     def request(self, method: str, path: str, body: bytes | None = None, content_type: str = "") -> bytes:
         headers = {"Content-Type": content_type} if content_type else {}
+        if self.authorization:
+            headers["Authorization"] = self.authorization
         try:
             self.connection.request(method, path, body=body, headers=headers)
             response = self.connection.getresponse()

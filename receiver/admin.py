@@ -19,8 +19,16 @@ from pydicom.uid import UID
 from authoring import rules
 from cases.models import Case
 from receiver import services
-from receiver.models import AssociationLog, DicomSender, DicomWebSource, ReceivedInstance, ReceivedStudy
-from receiver.tasks import dicomweb_pull_task
+from receiver.models import (
+    AssociationLog,
+    DicomSender,
+    DicomWebSource,
+    ReceivedInstance,
+    ReceivedStudy,
+    no_credentials_in_url,
+)
+from receiver.pulling import PullError
+from receiver.tasks import dicomweb_pull_enqueue
 
 
 @admin.register(DicomSender)
@@ -46,7 +54,12 @@ class DicomSenderAdmin(admin.ModelAdmin):
 
 
 class DicomWebSourceForm(forms.ModelForm):
-    url = forms.URLField(label="QIDO-RS/WADO-RS root URL", max_length=500, assume_scheme="https")
+    url = forms.URLField(
+        label="QIDO-RS/WADO-RS root URL",
+        max_length=500,
+        assume_scheme="https",
+        validators=[no_credentials_in_url],
+    )
     password = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
@@ -98,6 +111,10 @@ class AssociationLogAdmin(admin.ModelAdmin):
         return False
 
 
+#: The pull page lists its user's most recent pulls, this many.
+PULLS_LISTED = 20
+
+
 class PullForm(forms.Form):
     source = forms.ModelChoiceField(queryset=DicomWebSource.objects.all())
     study_uid = forms.CharField(label="Study Instance UID", required=False, max_length=64)
@@ -123,20 +140,24 @@ class ReceivedStudyAdmin(admin.ModelAdmin):
     list_display = [
         "arrived",
         "modality",
-        "sender",
+        "origin",
         "owner",
         "status",
         "series_counts",
         "flagged",
         "key_object_title",
+        "status_note",
     ]
     list_filter = ["status", "modality"]
-    list_select_related = ["sender", "owner"]
+    list_select_related = ["sender", "source", "owner"]
     actions = ["create_draft", "add_to_draft", "discard"]
     fields = [
         "status",
+        "status_note",
         "modality",
         "sender",
+        "source",
+        "pull_hint",
         "owner",
         "first_received_at",
         "last_received_at",
@@ -187,6 +208,12 @@ class ReceivedStudyAdmin(admin.ModelAdmin):
     @admin.display(description="Arrived", ordering="first_received_at")
     def arrived(self, study):
         return study.first_received_at
+
+    @admin.display(description="From")
+    def origin(self, study):
+        if study.source_id:
+            return f"{study.source} (pull: {study.pull_hint})" if study.pull_hint else str(study.source)
+        return study.sender or "—"
 
     @admin.display(description="Instances")
     def series_counts(self, study):
@@ -346,24 +373,37 @@ class ReceivedStudyAdmin(admin.ModelAdmin):
         )
 
     def pull_view(self, request):
-        """Faculty pull a study over DICOMweb into their inbox: queued, since retrieval takes a while."""
+        """Faculty pull a study over DICOMweb into their inbox: queued, since retrieval takes a while. The
+        page lists their recent pulls, with why one failed."""
         if not self.has_use_permission(request):
             raise PermissionDenied
         form = PullForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            dicomweb_pull_task.enqueue(
-                data["source"].pk, request.user.pk, data["study_uid"], data["accession"]
-            )
-            self.message_user(
-                request, "The study is being pulled; it appears here once it passed the image gate."
-            )
-            return redirect("admin:receiver_receivedstudy_changelist")
+            try:
+                dicomweb_pull_enqueue(
+                    source=data["source"],
+                    by=request.user,
+                    study_uid=data["study_uid"],
+                    accession=data["accession"],
+                )
+            except PullError as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(
+                    request, "The study is being pulled; this page and your inbox show how it goes."
+                )
+                return redirect("admin:receiver_receivedstudy_pull")
+        pulls = (
+            ReceivedStudy.objects.filter(owner=request.user, source__isnull=False)
+            .select_related("source")
+            .order_by("-first_received_at", "-pk")[:PULLS_LISTED]
+        )
         context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form}
         return TemplateResponse(
             request,
             "admin/receiver/receivedstudy/pull.html",
-            {**context, "title": "Pull a study over DICOMweb"},
+            {**context, "title": "Pull a study over DICOMweb", "pulls": pulls},
         )
 
     @admin.action(description="Discard the selected studies (their files go)", permissions=["discard"])

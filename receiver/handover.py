@@ -20,7 +20,10 @@ def studies_hand_over(*, stable_seconds: float, now=None) -> int:
     due = ReceivedStudy.objects.filter(status=ReceivedStudy.Status.RECEIVING, last_received_at__lte=cutoff)
     handed = 0
     for pk in list(due.values_list("pk", flat=True)):
-        claimed = due.filter(pk=pk).update(status=ReceivedStudy.Status.PROCESSING)
+        # The heartbeat dates the wait: a study whose enqueue was lost is enqueued again by a worker's sweep.
+        claimed = due.filter(pk=pk).update(
+            status=ReceivedStudy.Status.PROCESSING, heartbeat_at=timezone.now()
+        )
         if claimed:
             received_study_gate_task.enqueue(pk)
             handed += 1

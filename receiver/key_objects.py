@@ -8,14 +8,15 @@ Django-free, like :mod:`imaging.dicom`.
 """
 
 from dataclasses import dataclass, field
-from io import BytesIO
 
-import pydicom
+from receiver.headers import whole_dataset
 
 #: Document titles (DCM code values) whose referenced instances become a draft's images.
 TEACHING_TITLES = {"113004": "For Teaching", "113005": "For Conference"}
 _KEY_OBJECT_DESCRIPTION = "113012"
 _MAX_DESCRIPTION = 10_000
+#: A key object selection lists references and a note: one inflating past this is no such document.
+MAX_DOCUMENT_BYTES = 16 << 20
 
 
 @dataclass
@@ -40,7 +41,7 @@ def _code(item) -> tuple[str, str]:
 
 def read_key_objects(data: bytes) -> KeyObjects:
     """The title, referenced instances and description of a KOS document; raises on an unreadable one."""
-    ds = pydicom.dcmread(BytesIO(data))
+    ds = whole_dataset(data, limit=MAX_DOCUMENT_BYTES)
     value, scheme = _code(ds)
     found = KeyObjects()
     if scheme == "DCM":

@@ -5,7 +5,10 @@ draft case (or part of one), is discarded, or is purged after ``RECEIVED_STUDY_D
 identifier is stored: a study is recognised while it arrives by a keyed hash of its Study Instance UID.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
@@ -43,6 +46,12 @@ class DicomSender(models.Model):
         return self.ae_title + (f" @ {self.host}" if self.host else "")
 
 
+def no_credentials_in_url(url: str) -> None:
+    """The source's URL is shown in lists: a username or password belongs in their own fields."""
+    if urlsplit(url).username is not None:
+        raise ValidationError("Put the username and password in their own fields, not in the URL.")
+
+
 class DicomWebSource(models.Model):
     """A DICOMweb server (QIDO-RS and WADO-RS) faculty may pull studies from; managed by editors. Its
     credentials stay on the server: the admin never shows the password back."""
@@ -51,7 +60,7 @@ class DicomWebSource(models.Model):
     url = models.URLField(
         "QIDO-RS/WADO-RS root URL",
         max_length=500,
-        validators=[URLValidator(schemes=["http", "https"])],
+        validators=[URLValidator(schemes=["http", "https"]), no_credentials_in_url],
         help_text="e.g. https://pacs.example.org/dicom-web",
     )
     username = models.CharField(max_length=150, blank=True)
@@ -110,9 +119,13 @@ class ReceivedStudy(models.Model):
 
     class Status(models.TextChoices):
         RECEIVING = "receiving", "Receiving"
-        PROCESSING = "processing", "Passing the image gate"
+        REQUESTED = "requested", "Pull requested"
+        PULLING = "pulling", "Being pulled over DICOMweb"
+        PROCESSING = "processing", "Waiting for the image gate"
+        GATING = "gating", "Passing the image gate"
         READY = "ready", "In the inbox"
         USED = "used", "Made into a case"
+        FAILED = "failed", "Failed"
 
     sender = models.ForeignKey(
         DicomSender, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -139,6 +152,19 @@ class ReceivedStudy(models.Model):
     first_received_at = models.DateTimeField()
     last_received_at = models.DateTimeField()
     gated_at = models.DateTimeField(null=True, blank=True)
+    # A task working on the study (pulling or gating it) records itself here, so that every worker's sweep
+    # can tell a dead worker's study from a slow one (imaging.jobs): runs counts its tries.
+    runs = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    status_note = models.CharField(
+        max_length=500, blank=True, help_text="Why the study failed, or what happened to it, for its owner."
+    )
+    # What a pull asks the source for, until the pull has run: the original identifier is not kept after.
+    pull_study_uid = models.CharField(max_length=64, blank=True)
+    pull_accession = models.CharField(max_length=64, blank=True)
+    pull_hint = models.CharField(
+        max_length=80, blank=True, help_text="Which pull this was, without the identifier asked for."
+    )
     deidentification_summary = models.JSONField(default=dict, blank=True)
     key_object_title = models.CharField(max_length=64, blank=True)
     key_object_description = models.TextField(

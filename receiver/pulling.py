@@ -1,95 +1,143 @@
 """Pull a study over DICOMweb: find it with QIDO-RS, retrieve it with WADO-RS (the well-kept
-``dicomweb-client``), spool it to quarantine like a received one, and hand it to the same gate.
+``dicomweb-client``), and spool it to quarantine like a received one, for the same gate.
 
-Runs in a task (:func:`receiver.tasks.dicomweb_pull_task`): retrieval takes as long as the study is large.
+A pull is a received study from the moment it is asked for ("pull requested", in its owner's inbox), so
+that whatever becomes of it is shown there: :func:`pull_request` records it, and a task
+(:func:`receiver.tasks.dicomweb_pull_task`) runs :func:`pull_retrieve`, whose :class:`PullError` says in
+words for the person who asked why nothing came (the source unreachable, the credentials refused, the
+study not found, too large, nothing the archive accepts). The identifier asked for is kept on the row
+only until the pull has run.
 """
 
-import secrets
+import time
 import uuid
 from io import BytesIO
 
 import requests
 from dicomweb_client.api import DICOMwebClient
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from pydicom.dataset import FileMetaDataset
 
 from authoring import rules
 from receiver.contexts import ACCEPTED_STORAGE_CLASSES
 from receiver.models import DicomWebSource, ReceivedInstance, ReceivedStudy
-from receiver.spooling import new_study_key, quarantine
-from receiver.tasks import received_study_gate_task
+from receiver.services import StudySettled
+from receiver.spooling import new_study_key, quarantine, study_folder
+
+__all__ = ["PullError", "pull_request", "pull_retrieve"]
 
 _STUDY_INSTANCE_UID = "0020000D"
+#: Seconds to connect to the source and to wait for each answer: a source that hangs fails the pull.
+TIMEOUT = (10, 120)
 
 
 class PullError(Exception):
     """The study cannot be pulled, in words for the person who asked."""
 
 
+def pull_request(*, source: DicomWebSource, by, study_uid: str = "", accession: str = "") -> ReceivedStudy:
+    """Record `by`'s request to pull the study named by `study_uid` or `accession` from `source`: a
+    received study in their inbox, "pull requested", for a task to retrieve (the caller enqueues it)."""
+    if not rules.may_author(by):
+        raise PermissionDenied("Only faculty and editors pull studies.")
+    study_uid, accession = study_uid.strip(), accession.strip()
+    if bool(study_uid) == bool(accession):
+        raise PullError("Give a Study Instance UID or an accession number (one of the two).")
+    seed, offset = new_study_key()
+    now = timezone.now()
+    asked = study_uid or accession
+    kind = "Study Instance UID" if study_uid else "accession number"
+    return ReceivedStudy.objects.create(
+        source=source,
+        owner=by,
+        arrival_key=uuid.uuid4().hex,  # a pull is a study of its own: nothing to group it with
+        status=ReceivedStudy.Status.REQUESTED,
+        seed=seed,
+        date_offset_days=offset,
+        first_received_at=now,
+        last_received_at=now,
+        heartbeat_at=now,
+        pull_study_uid=study_uid,
+        pull_accession=accession,
+        # Enough for its owner to tell their pulls apart, not the identifier itself.
+        pull_hint=f"{kind} ending …{asked[-4:]}" if len(asked) > 8 else kind,
+    )
+
+
 def _client(source: DicomWebSource) -> DICOMwebClient:
     session = requests.Session()
     if source.username:
         session.auth = (source.username, source.password)
-    return DICOMwebClient(url=source.url, session=session)
+    return DICOMwebClient(url=source.url, session=session, timeout=TIMEOUT)
 
 
 def _study_uid(client: DICOMwebClient, *, study_uid: str, accession: str) -> str:
     filters = {"StudyInstanceUID": study_uid} if study_uid else {"AccessionNumber": accession}
     matches = client.search_for_studies(search_filters=filters, fields=["StudyInstanceUID"])
-    if len(matches) != 1:
-        raise PullError(f"{len(matches)} studies match on the source; exactly one is needed.")
+    if not matches:
+        raise PullError("Study not found: no study on the source matches.")
+    if len(matches) > 1:
+        raise PullError(f"{len(matches)} studies on the source match; exactly one is needed.")
     return str(matches[0][_STUDY_INSTANCE_UID]["Value"][0])
 
 
-def dicomweb_pull(*, source: DicomWebSource, by, study_uid: str = "", accession: str = "") -> ReceivedStudy:
-    """The study named by `study_uid` or `accession` on `source`, spooled into `by`'s inbox and handed to
-    the gate. Instances of a SOP class the receiver does not accept are left on the source."""
-    if not rules.may_author(by):
-        raise PermissionDenied("Only faculty and editors pull studies.")
-    if bool(study_uid) == bool(accession):
-        raise PullError("Give a Study Instance UID or an accession number (one of the two).")
-    client = _client(source)
-    uid = _study_uid(client, study_uid=study_uid.strip(), accession=accession.strip())
-    seed, offset = new_study_key()
-    now = timezone.now()
-    study = ReceivedStudy.objects.create(
-        source=source,
-        owner=by,
-        arrival_key=secrets.token_hex(32),  # a pull is a study of its own: nothing to group it with
-        status=ReceivedStudy.Status.PROCESSING,
-        seed=seed,
-        date_offset_days=offset,
-        first_received_at=now,
-        last_received_at=now,
-    )
-    held: list[str] = []
+def source_error(error: Exception) -> str | None:
+    """What a failed exchange with the source means, for the person who asked; None if it is not one."""
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        code = error.response.status_code
+        if code in (401, 403):
+            return f"The source refused the credentials (HTTP {code}): an editor should check the source's."
+        if code == 404:
+            return "Study not found: the source answered HTTP 404."
+        return f"The source answered with an error (HTTP {code})."
+    if isinstance(error, requests.Timeout):
+        return "The source did not answer in time."
+    if isinstance(error, requests.ConnectionError):
+        return "The source could not be reached (no connection to its address)."
+    if isinstance(error, requests.RequestException):
+        return f"The exchange with the source failed ({type(error).__name__})."
+    return None
+
+
+def pull_retrieve(*, study: ReceivedStudy, run: QuerySet) -> int:
+    """Find and retrieve the study `study` asks for, spooling each instance of an accepted SOP class to
+    quarantine (in the study's own folder) with its row; how many. Stops (:class:`PullError`) past the
+    receiver's limits, and with nothing once `run` (the study's row while this run holds it) is gone."""
+    client = _client(study.source)
+    started = time.monotonic()
     try:
+        uid = _study_uid(client, study_uid=study.pull_study_uid, accession=study.pull_accession)
+        count = size = 0
         for dataset in client.iter_study(uid):
+            if not run.exists():
+                raise StudySettled(study.pk)
             sop_class = str(dataset.get("SOPClassUID", ""))
             if sop_class not in ACCEPTED_STORAGE_CLASSES:
                 continue
-            held.append(_spool(study, dataset, sop_class))
+            size += _spool(study, dataset, sop_class)
+            count += 1
+            if count > settings.RECEIVER_MAX_INSTANCES:
+                raise PullError(f"The study has more than {settings.RECEIVER_MAX_INSTANCES} instances.")
+            if size > settings.RECEIVER_MAX_BYTES:
+                raise PullError(f"The study is larger than {settings.RECEIVER_MAX_BYTES} bytes.")
+            if time.monotonic() - started > settings.RECEIVER_MAX_SECONDS:
+                # Each answer has a timeout of its own; a source that trickles is bounded here.
+                raise PullError(f"The pull took longer than {settings.RECEIVER_MAX_SECONDS:g} seconds.")
             study.modality = study.modality or str(dataset.get("Modality", "") or "")[:16]
-    except BaseException:
-        with transaction.atomic():
-            study.delete()
-        for name in held:
-            quarantine().delete(name)
-        raise
-    if not held:
-        study.delete()
+    except requests.RequestException as error:
+        raise PullError(source_error(error)) from error
+    if not count:
         raise PullError("The study holds no instance the archive accepts.")
-    study.last_received_at = timezone.now()
-    study.save(update_fields=["modality", "last_received_at"])
-    received_study_gate_task.enqueue(study.pk)
-    return study
+    run.update(modality=study.modality, last_received_at=timezone.now())
+    return count
 
 
-def _spool(study: ReceivedStudy, dataset, sop_class: str) -> str:
-    """One retrieved instance written to quarantine as a DICOM file, and its row; returns the file's name."""
+def _spool(study: ReceivedStudy, dataset, sop_class: str) -> int:
+    """One retrieved instance written to quarantine as a DICOM file, and its row; returns its size."""
     if not isinstance(getattr(dataset, "file_meta", None), FileMetaDataset) or "TransferSyntaxUID" not in (
         dataset.file_meta
     ):
@@ -97,7 +145,7 @@ def _spool(study: ReceivedStudy, dataset, sop_class: str) -> str:
     buffer = BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     data = buffer.getvalue()
-    name = quarantine().save(f"received/{uuid.uuid4().hex}.dcm", ContentFile(data))
+    name = quarantine().save(f"{study_folder(study.pk)}/{uuid.uuid4().hex}.dcm", ContentFile(data))
     try:
         ReceivedInstance.objects.create(
             study=study, sop_class_uid=sop_class[:64], quarantine_file=name, size_bytes=len(data),
@@ -106,4 +154,4 @@ def _spool(study: ReceivedStudy, dataset, sop_class: str) -> str:
     except BaseException:
         quarantine().delete(name)
         raise
-    return name
+    return len(data)

@@ -16,15 +16,15 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from io import BytesIO
 
-import pydicom
 from django.db import OperationalError, close_old_connections, connection
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
 
+from imaging.inputs import MAX_FILE_BYTES
 from receiver.contexts import ACCEPTED_STORAGE_CLASSES, TRANSFER_SYNTAXES
 from receiver.handover import studies_hand_over
+from receiver.headers import header_elements
 from receiver.models import AssociationLog
 from receiver.spooling import Tally, association_close, association_open, instance_spool, sender_for
 
@@ -36,10 +36,10 @@ SUCCESS = 0x0000
 LOCKED_RETRIES = 8
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
+# The header elements read from each instance; everything else stays unread until the gate.
+_GROUPING_TAGS = ["SOPClassUID", "Modality", "StudyInstanceUID"]
 # A-ASSOCIATE-RJ: rejected permanent, by the service user, calling AE title not recognised (PS3.8 9.3.4).
 _REJECT_CALLING_AE = (0x01, 0x01, 0x03)
-# The header elements read from each instance; everything else stays unread until the gate.
-_GROUPING_TAGS = ["StudyInstanceUID", "Modality", "SOPClassUID"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class Limits:
     max_bytes: int
     max_seconds: float  # from the association's start: a sender that trickles is cut off
     idle_seconds: float  # with nothing received: pynetdicom's network timeout
+    # One instance, as the ingest's own limit on a file: pynetdicom holds an instance in memory until it is
+    # whole, so a larger one is cut off while it arrives.
+    max_instance_bytes: int = MAX_FILE_BYTES
 
 
 class Receiver:
@@ -85,6 +88,7 @@ class Receiver:
             (evt.EVT_ACCEPTED, self._on_accepted),
             (evt.EVT_C_ECHO, self._on_echo),
             (evt.EVT_C_STORE, self._on_store),
+            (evt.EVT_DATA_RECV, self._on_data),
             (evt.EVT_RELEASED, self._on_released),
             (evt.EVT_ABORTED, self._on_aborted),
             (evt.EVT_CONN_CLOSE, self._on_closed),
@@ -196,11 +200,27 @@ class Receiver:
     def _on_echo(self, event) -> int:
         return SUCCESS
 
+    def _on_data(self, event) -> None:
+        """Each PDU as it arrives: the limits are checked on the bytes in transit, so that an association
+        sending one huge instance, or trickling one for ever, is aborted before the instance is whole."""
+        tally = self._tally(event.assoc)
+        if tally is None or tally.abort_reason:
+            return
+        tally.in_transit += len(event.data)
+        over = self._over_limit(tally, 0)
+        if not over and tally.in_transit > self.limits.max_instance_bytes:
+            over = f"an instance larger than {self.limits.max_instance_bytes} bytes"
+        if over:
+            tally.reject("", over)
+            tally.abort_reason = over
+            event.assoc.abort(block=False)  # queued for the reactor whose thread this handler runs on
+
     def _on_store(self, event) -> int:
         tally = self._tally(event.assoc)
         sop_class = str(event.request.AffectedSOPClassUID)
         if tally is None:  # cannot happen for an accepted association; refuse rather than guess
             return OUT_OF_RESOURCES
+        tally.in_transit = 0  # the PDUs that carried this instance: the next one counts afresh
         data = event.encoded_dataset()
         over = self._over_limit(tally, len(data))
         if over:
@@ -213,7 +233,7 @@ class Receiver:
             tally.reject(sop_class, "SOP class not accepted")
             return OUT_OF_RESOURCES
         try:
-            header = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=_GROUPING_TAGS)
+            header = header_elements(data, _GROUPING_TAGS)
             study_uid = str(header.StudyInstanceUID).strip()
             modality = str(header.get("Modality", "") or "")
             if not study_uid:
@@ -237,20 +257,42 @@ class Receiver:
         return SUCCESS
 
     def _over_limit(self, tally: Tally, size: int) -> str:
+        """Why the association must end, if it must: `size` more bytes of an instance received whole, or
+        (0) the bytes in transit counted in the tally."""
         limits = self.limits
-        if tally.accepted + 1 > limits.max_instances:
+        if size and tally.accepted + 1 > limits.max_instances:
             return f"more than {limits.max_instances} instances in one association"
-        if tally.received_bytes + size > limits.max_bytes:
+        if tally.received_bytes + size + tally.in_transit > limits.max_bytes:
             return f"more than {limits.max_bytes} bytes in one association"
         if time.monotonic() - tally.started > limits.max_seconds:
             return f"association open longer than {limits.max_seconds:g} seconds"
         return ""
+
+    def _overdue_cut(self) -> None:
+        """Close the connection of every association open longer than ``max_seconds``. The per-PDU check
+        cannot see a sender that trickles one PDU: pynetdicom's reader waits for the PDU's last byte
+        (each byte resets its idle timer), so its socket is closed from here, which ends that wait."""
+        now = time.monotonic()
+        with self._lock:
+            overdue = [
+                (assoc, tally)
+                for assoc, tally in self._tallies.items()
+                if not tally.finished and now - tally.started > self.limits.max_seconds
+            ]
+        for assoc, tally in overdue:
+            if not tally.abort_reason:
+                tally.abort_reason = f"association open longer than {self.limits.max_seconds:g} seconds"
+                tally.reject("", tally.abort_reason)
+            socket = assoc.dul.socket
+            if socket is not None:
+                socket.close()
 
     # -- hand-over -----------------------------------------------------------------------
 
     def _hand_over_loop(self) -> None:
         interval = min(1.0, max(self.stable_seconds / 4, 0.1))
         while not self._stop.wait(interval):
+            self._overdue_cut()
             try:
                 self.hand_over_now()
             except Exception:

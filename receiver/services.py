@@ -31,6 +31,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from authoring import rules
@@ -46,12 +47,16 @@ from imaging.rendering import THUMBNAIL_SIZE
 from imaging.services import next_order, series_create
 from imaging.upload_reports import without_file_name
 from receiver.contexts import KEY_OBJECT_SELECTION
+from receiver.headers import header_elements
 from receiver.key_objects import read_key_objects
 from receiver.models import ReceivedInstance, ReceivedStudy
-from receiver.spooling import quarantine
+from receiver.spooling import folder_delete, quarantine, study_folder
 
 __all__ = [
     "ReceiverError",
+    "StudySettled",
+    "received_files_remove",
+    "received_files_sweep",
     "received_purge",
     "received_study_add_to_case",
     "received_study_discard",
@@ -71,32 +76,67 @@ class ReceiverError(Exception):
 # -- the gate ------------------------------------------------------------------------------------
 
 
-def received_study_gate(*, study_id: int) -> ReceivedStudy:
+def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> ReceivedStudy:
     """Pass every quarantined instance of the study through the image gate; the study then waits in
-    its owner's inbox. Key Object Selection documents are read first: their teaching title and
-    description go on the study, their references mark key images, and the document itself is not kept.
+    its owner's inbox, or has failed if no instance passed. Key Object Selection documents are read first:
+    their teaching title and description go on the study, their references mark key images, and the
+    document itself is not kept.
+
+    `run` is the study's row while the calling task's run holds it (:mod:`receiver.tasks`): the gate stops
+    (:class:`StudySettled`) once a sweep has taken the run's worker for dead and settled the study. Each
+    instance is finished on its own (its row written, then its original deleted), so a run that dies
+    half-way leaves the instances it finished, and the next run gates only the rest.
     """
+    run = ReceivedStudy.objects.filter(pk=study_id) if run is None else run
     study = ReceivedStudy.objects.get(pk=study_id)
+    if study.runs > 1:  # a run after a dead one: what it left half-done goes
+        _dead_run_leftovers_remove(study)
     instances = list(study.instances.filter(status=ReceivedInstance.Status.QUARANTINED).order_by("pk"))
-    key_uids = _key_objects_read(study, [i for i in instances if i.sop_class_uid == KEY_OBJECT_SELECTION])
+    documents = [i for i in instances if i.sop_class_uid == KEY_OBJECT_SELECTION]
+    key_uids = _key_objects_read(study, documents)
     deidentifier = Deidentifier(seed=study.seed, date_offset_days=study.date_offset_days)
     for instance in instances:
-        if instance.sop_class_uid != KEY_OBJECT_SELECTION:
-            _instance_gate(instance, deidentifier, key_uids)
-    _thumbnails_make(study)
-    study.status = ReceivedStudy.Status.READY
-    study.gated_at = timezone.now()
-    study.deidentification_summary = _summary(study)
-    study.save(
-        update_fields=[
-            "status",
-            "gated_at",
-            "deidentification_summary",
-            "key_object_title",
-            "key_object_description",
-        ]
-    )
+        if instance.sop_class_uid == KEY_OBJECT_SELECTION:
+            continue
+        if not run.exists():
+            raise StudySettled(study_id)
+        _instance_gate(study, instance, deidentifier, key_uids, run)
+    _thumbnails_make(study, run)
+    with transaction.atomic():
+        # The documents go with the end of the gate, not before: a run that dies keeps them for the next.
+        ReceivedInstance.objects.filter(pk__in=[d.pk for d in documents]).delete()
+        # Each finished instance kept its original's name until now, for a run after a dead one to delete
+        # an original the dead one could not (it writes the row, then deletes the original).
+        study.instances.exclude(status=ReceivedInstance.Status.QUARANTINED).exclude(
+            quarantine_file=""
+        ).update(quarantine_file="")
+        summary = _summary(study)
+        passed = summary["accepted"] > 0
+        now = timezone.now()
+        ended = run.update(
+            status=ReceivedStudy.Status.READY if passed else ReceivedStudy.Status.FAILED,
+            status_note="" if passed else _nothing_passed(summary),
+            gated_at=now,
+            heartbeat_at=now,
+            deidentification_summary=summary,
+            key_object_title=study.key_object_title,
+            key_object_description=study.key_object_description,
+        )
+        if not ended:
+            raise StudySettled(study_id)
+        held = [document.quarantine_file for document in documents]
+        transaction.on_commit(lambda: [quarantine().delete(name) for name in held])
+    study.refresh_from_db()
     return study
+
+
+class StudySettled(Exception):
+    """The study is no longer the calling run's: a sweep took its worker for dead and settled it."""
+
+
+def _nothing_passed(summary: dict) -> str:
+    reasons = "; ".join(summary.get("rejections", [])) or "no instance to gate"
+    return f"No instance passed the image gate: {reasons}"[:500]
 
 
 def _quarantined_bytes(instance: ReceivedInstance) -> bytes:
@@ -105,18 +145,16 @@ def _quarantined_bytes(instance: ReceivedInstance) -> bytes:
 
 
 def _key_objects_read(study: ReceivedStudy, documents: list[ReceivedInstance]) -> set[str]:
-    """The original SOP Instance UIDs that teaching KOS documents of the study reference."""
+    """The original SOP Instance UIDs that teaching KOS documents of the study reference; their title and
+    description are set on `study` (not saved: the gate's end writes them)."""
     referenced: set[str] = set()
     descriptions = []
     for document in documents:
         try:
             found = read_key_objects(_quarantined_bytes(document))
         except Exception:  # an unreadable KOS marks nothing; the images still arrive
-            found = None
-        finally:
-            quarantine().delete(document.quarantine_file)
-        document.delete()
-        if found is not None and found.for_teaching:
+            continue
+        if found.for_teaching:
             study.key_object_title = study.key_object_title or found.title
             referenced |= found.referenced
             if found.description:
@@ -125,42 +163,86 @@ def _key_objects_read(study: ReceivedStudy, documents: list[ReceivedInstance]) -
     return referenced
 
 
-def _instance_gate(instance: ReceivedInstance, deidentifier: Deidentifier, key_uids: set[str]) -> None:
+def _instance_gate(
+    study: ReceivedStudy,
+    instance: ReceivedInstance,
+    deidentifier: Deidentifier,
+    key_uids: set[str],
+    run: QuerySet,
+) -> None:
+    """Gate one instance: its row is written first (only while this run holds the study, and if no other
+    run finished the instance), then its original leaves quarantine, whatever the gate said. The row keeps
+    the original's name until the gate's end (see :func:`_dead_run_leftovers_remove`)."""
     name = f"instance-{instance.pk}.dcm"  # the gate names files in its reasons; never the sender's
     held = instance.quarantine_file
+    waiting = ReceivedInstance.objects.filter(
+        pk=instance.pk, status=ReceivedInstance.Status.QUARANTINED, study__in=run
+    )
+    data = _quarantined_bytes(instance)
+    is_key_image = bool(key_uids) and _original_uid(data) in key_uids
     try:
-        data = _quarantined_bytes(instance)
-        instance.is_key_image = bool(key_uids) and _original_uid(data) in key_uids
         content, fields, report = prepare(name, data, deidentifier, memory_limit=settings.DECODE_MEMORY_LIMIT)
-    except RejectedFile as rejection:
-        instance.status = ReceivedInstance.Status.REJECTED
-        instance.reason = without_file_name(rejection.reason, name)[:500]
-        instance.quarantine_file = ""
-        instance.save(update_fields=["status", "reason", "quarantine_file", "is_key_image"])
+    except Exception as error:
+        if isinstance(error, RejectedFile):
+            reason = without_file_name(error.reason, name)
+        else:  # a reader's own failure on an odd file refuses that file, not the whole study
+            logger.warning("The gate failed on received instance %s", instance.pk, exc_info=True)
+            reason = f"the image gate could not read it ({type(error).__name__})"
+        if waiting.update(
+            status=ReceivedInstance.Status.REJECTED,
+            reason=reason[:500],
+            is_key_image=is_key_image,
+        ):
+            quarantine().delete(held)
         return
-    finally:
-        quarantine().delete(held)  # the original goes, whatever the gate said
-    stored = default_storage.save(f"received/{uuid.uuid4().hex}.dcm", ContentFile(content))
+    stored = default_storage.save(f"{study_folder(study.pk)}/{uuid.uuid4().hex}.dcm", ContentFile(content))
     try:
         header = pydicom.dcmread(
             BytesIO(content), stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]
         )
-        instance.status = ReceivedInstance.Status.ACCEPTED
-        instance.quarantine_file = ""
-        instance.file.name = stored
-        instance.series_uid = str(header.get("SeriesInstanceUID", "") or "")[:64]
-        instance.modality = fields.get("modality", "")[:16]
-        instance.image_fields = fields  # with the SHA-256 of the stored bytes
-        instance.deid_report = report
-        instance.needs_review = bool(fields.get("needs_review"))
-        instance.review_reason = fields.get("review_reason", "")[:300]
-        instance.save()
+        finished = waiting.update(
+            status=ReceivedInstance.Status.ACCEPTED,
+            file=stored,
+            series_uid=str(header.get("SeriesInstanceUID", "") or "")[:64],
+            modality=fields.get("modality", "")[:16],
+            image_fields=fields,  # with the SHA-256 of the stored bytes
+            deid_report=report,
+            needs_review=bool(fields.get("needs_review")),
+            review_reason=fields.get("review_reason", "")[:300],
+            is_key_image=is_key_image,
+        )
     except BaseException:
         default_storage.delete(stored)
         raise
+    if finished:
+        quarantine().delete(held)
+    else:  # another run finished it first: its file is the one the row names
+        default_storage.delete(stored)
 
 
-def _thumbnails_make(study: ReceivedStudy) -> None:
+def _dead_run_leftovers_remove(study: ReceivedStudy) -> int:
+    """Delete what a dead run left: the originals of instances it finished (it writes the row, then deletes
+    the original), and the files of the study's folder in media storage that no row names (stored before
+    it could write the row). The run that calls it has claimed the study, so a stalled earlier run can no
+    longer name a file (its writes are conditional on holding the study). How many gated files went."""
+    finished = study.instances.exclude(status=ReceivedInstance.Status.QUARANTINED).exclude(quarantine_file="")
+    for name in finished.values_list("quarantine_file", flat=True):
+        quarantine().delete(name)
+    folder = study_folder(study.pk)
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    named = set()
+    for instance in study.instances.all():
+        named.update(field.name for field in (instance.file, instance.thumbnail) if field)
+    unnamed = [f"{folder}/{name}" for name in files if f"{folder}/{name}" not in named]
+    for name in unnamed:
+        default_storage.delete(name)
+    return len(unnamed)
+
+
+def _thumbnails_make(study: ReceivedStudy, run: QuerySet) -> None:
     """One thumbnail per series, of its middle instance's middle frame, for the inbox."""
     by_series: dict[str, list[ReceivedInstance]] = defaultdict(list)
     for instance in study.instances.filter(status=ReceivedInstance.Status.ACCEPTED):
@@ -181,12 +263,20 @@ def _thumbnails_make(study: ReceivedStudy) -> None:
         except Exception:  # decoders raise what their libraries raise; the series is shown without one
             logger.warning("No thumbnail for received instance %s", middle.pk, exc_info=True)
             continue
-        middle.thumbnail.save("thumbnail.png", ContentFile(picture), save=True)
+        stored = default_storage.save(
+            f"{study_folder(study.pk)}/{uuid.uuid4().hex}.png", ContentFile(picture)
+        )
+        previous = middle.thumbnail.name  # a thumbnail of an earlier run, if it died after making it
+        if ReceivedInstance.objects.filter(pk=middle.pk, study__in=run).update(thumbnail=stored):
+            if previous:
+                default_storage.delete(previous)
+        else:
+            default_storage.delete(stored)
 
 
 def _original_uid(data: bytes) -> str:
     try:
-        header = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+        header = header_elements(data, ["SOPInstanceUID"])
     except Exception:
         return ""
     return str(header.get("SOPInstanceUID", "") or "").strip()
@@ -242,6 +332,8 @@ def usable_instances(study: ReceivedStudy) -> list[ReceivedInstance]:
 def _ready(study: ReceivedStudy, by) -> list[ReceivedInstance]:
     if not may_use(by, study):
         raise PermissionDenied("Only the inbox's owner or an editor may use a received study.")
+    if study.status == ReceivedStudy.Status.FAILED:
+        raise ReceiverError(f"This study failed: {study.status_note or 'see its page'}")
     if study.status not in (ReceivedStudy.Status.READY, ReceivedStudy.Status.USED):
         raise ReceiverError("This study has not passed the image gate yet.")
     instances = usable_instances(study)
@@ -378,20 +470,77 @@ def received_study_discard(*, study: ReceivedStudy, by=None) -> None:
     `by` None: the system (purge)."""
     if by is not None and not may_use(by, study):
         raise PermissionDenied("Only the inbox's owner or an editor may discard a received study.")
+    names = _file_names(study)
+    study_id = study.pk
+    study.delete()
+    transaction.on_commit(lambda: _files_delete(study_id, names))
+
+
+def received_files_remove(*, study: ReceivedStudy) -> None:
+    """Remove every instance of `study`, its rows and its files (a dead or failed run's partial work), and
+    leave the study's row for its owner to read what happened."""
+    # The files first: a process stopped half-way leaves rows, which a later removal finds again.
+    _files_delete(study.pk, _file_names(study))
+    study.instances.all().delete()
+
+
+def _file_names(study: ReceivedStudy) -> tuple[list[str], list[str]]:
+    """The files the study's rows name: (in media storage, in quarantine)."""
     gated, held = [], []
     for instance in study.instances.all():
         gated.extend(field.name for field in (instance.file, instance.thumbnail) if field)
         if instance.quarantine_file:
             held.append(instance.quarantine_file)
-    study.delete()
+    return gated, held
 
-    def delete_files() -> None:
-        for name in gated:
-            default_storage.delete(name)
-        for name in held:
-            quarantine().delete(name)
 
-    transaction.on_commit(delete_files)
+def _files_delete(study_id: int, names: tuple[list[str], list[str]]) -> None:
+    """Delete the named files, and the study's folders (with any file stored before its row was written)."""
+    gated, held = names
+    for name in gated:
+        default_storage.delete(name)
+    for name in held:
+        quarantine().delete(name)
+    folder_delete(default_storage, study_folder(study_id))
+    folder_delete(quarantine(), study_folder(study_id))
+
+
+#: A spooled file that no row names is left this long: the receiver writes the file before its row.
+SPOOL_GRACE = timedelta(hours=1)
+_NAMES_PER_QUERY = 500  # well under SQLite's limit on a query's parameters
+
+
+def received_files_sweep() -> int:
+    """Delete what a stopped process left under ``received/``: spooled files no row names (the receiver
+    stopped between a file and its row) once past :data:`SPOOL_GRACE`, and the folders of studies that
+    no longer exist (a process stopped between a discard's commit and its files' deletion). A study's
+    folder is made only once its row is committed, so an unknown folder is never a live study's. How many
+    files went."""
+    known = {study_folder(pk) for pk in ReceivedStudy.objects.values_list("pk", flat=True)}
+    cutoff = timezone.now() - SPOOL_GRACE
+    deleted = 0
+    for storage in (default_storage, quarantine()):
+        try:
+            folders, files = storage.listdir("received")
+        except FileNotFoundError:
+            continue
+        for folder in folders:
+            if f"received/{folder}" not in known:
+                deleted += folder_delete(storage, f"received/{folder}")
+        if storage is default_storage:
+            continue  # gated files live in the studies' folders; loose ones are from before them
+        loose = [f"received/{name}" for name in files]
+        named = set()
+        for start in range(0, len(loose), _NAMES_PER_QUERY):
+            rows = ReceivedInstance.objects.filter(
+                quarantine_file__in=loose[start : start + _NAMES_PER_QUERY]
+            )
+            named.update(rows.values_list("quarantine_file", flat=True))
+        for name in loose:
+            if name not in named and storage.get_modified_time(name) < cutoff:
+                storage.delete(name)
+                deleted += 1
+    return deleted
 
 
 def received_purge(*, now=None) -> int:

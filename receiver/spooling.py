@@ -4,8 +4,10 @@ Called from the receiver's threads (one per association); nothing here de-identi
 The gate runs later, in a task (:mod:`receiver.tasks`).
 """
 
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
 import time
 import uuid
@@ -27,6 +29,27 @@ def quarantine():
     """The quarantine storage (``settings.QUARANTINE_STORAGE``), shared with the uploads: their sweep
     touches only their own ``uploads/`` folder, and received instances live under ``received/``."""
     return quarantine_storage()
+
+
+def study_folder(study_id: int) -> str:
+    """The folder of a received study's own files, in media storage and (for a pull) in quarantine. Named by
+    a keyed hash of the study's id, so that it cannot be guessed; removed whole with the study, so that a
+    file a dead worker stored before its row was written goes with it."""
+    message = f"received-files:{study_id}".encode()
+    return "received/" + hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def folder_delete(storage, folder: str) -> int:
+    """Delete every file of `folder` in `storage`, and the folder where the storage has folders; how many."""
+    try:
+        _, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    for name in files:
+        storage.delete(f"{folder}/{name}")
+    with contextlib.suppress(NotImplementedError, OSError):  # object stores have no folders to remove
+        os.rmdir(storage.path(folder))
+    return len(files)
 
 
 def sender_for(*, ae_title: str, address: str) -> tuple[DicomSender | None, str]:
@@ -70,6 +93,7 @@ class Tally:
     refused_sop_classes: list[str] = field(default_factory=list)  # refused at negotiation: never sent
     finished: bool = False
     abort_reason: str = ""  # set when the receiver itself aborts the association
+    in_transit: int = 0  # bytes of PDUs received since the last whole instance
     started: float = field(default_factory=time.monotonic)
 
     def reject(self, sop_class: str, reason: str) -> None:

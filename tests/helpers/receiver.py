@@ -19,6 +19,7 @@ __all__ = [
     "quarantined_files",
     "receive",
     "sample",
+    "spool",
 ]
 
 
@@ -37,6 +38,11 @@ def make_receiver(limits: Limits) -> Receiver:
 
 def receive(sender, *datasets) -> ReceivedStudy:
     """Spool `datasets` as the receiver does, then gate their study (the hand-over's task)."""
+    return services.received_study_gate(study_id=spool(sender, *datasets).pk)
+
+
+def spool(sender, *datasets) -> ReceivedStudy:
+    """Spool `datasets` as the receiver does: their study, still receiving."""
     log = AssociationLog.objects.create(
         sender=sender, calling_ae_title=sender.ae_title, address="127.0.0.1", started_at=timezone.now()
     )
@@ -49,4 +55,4 @@ def receive(sender, *datasets) -> ReceivedStudy:
             study_uid=str(ds.StudyInstanceUID),
             modality=str(ds.Modality),
         )
-    return services.received_study_gate(study_id=instance.study_id)
+    return instance.study

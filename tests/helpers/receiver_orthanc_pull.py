@@ -22,15 +22,26 @@ PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 PULL = """
 from django.contrib.auth.models import User
 from receiver.models import DicomWebSource
-from receiver.pulling import PullError, dicomweb_pull
-source = DicomWebSource.objects.create(name="orthanc", url="http://127.0.0.1:{port}/dicom-web")
+from receiver.tasks import dicomweb_pull_enqueue
+url = "http://127.0.0.1:{port}/dicom-web"
+source = DicomWebSource.objects.create(name="orthanc", url=url, username="teach", password="{password}")
+wrong = DicomWebSource.objects.create(name="wrong password", url=url, username="teach", password="wrong")
+away = DicomWebSource.objects.create(name="away", url="http://127.0.0.1:{closed}/dicom-web")
 fac = User.objects.get(username="fac")
-print(dicomweb_pull(source=source, by=fac, accession="PLANTACC99").pk)
-try:
-    dicomweb_pull(source=source, by=fac, accession="NO-SUCH-STUDY")
-except PullError as error:
-    print("refused:", error)
+for asked_of, accession in [(source, "PLANTACC99"), (source, "NO-SUCH-STUDY"), (wrong, "PLANTACC99"),
+                            (away, "PLANTACC99"), (source, "BROKEN01")]:
+    dicomweb_pull_enqueue(source=asked_of, by=fac, accession=accession)
 """
+#: One more pull of the two-slice study, run by a worker allowed one instance per study.
+PULL_AGAIN = """
+from django.contrib.auth.models import User
+from receiver.models import DicomWebSource
+from receiver.tasks import dicomweb_pull_enqueue
+source = DicomWebSource.objects.get(name="orthanc")
+dicomweb_pull_enqueue(source=source, by=User.objects.get(username="fac"), accession="PLANTACC99")
+"""
+#: The password Orthanc asks of the archive's source (HTTP basic).
+PASSWORD = "right-pw"
 
 
 def start_orthanc(folder: Path) -> tuple[subprocess.Popen, OrthancClient]:
@@ -42,7 +53,8 @@ def start_orthanc(folder: Path) -> tuple[subprocess.Popen, OrthancClient]:
         "StorageDirectory": str(folder / "storage"),
         "IndexDirectory": str(folder / "index"),
         "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
+        "AuthenticationEnabled": True,
+        "RegisteredUsers": {"teach": PASSWORD},
         "Plugins": [PLUGIN],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
     }
@@ -51,7 +63,7 @@ def start_orthanc(folder: Path) -> tuple[subprocess.Popen, OrthancClient]:
         process = subprocess.Popen(
             [ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT
         )
-    client = OrthancClient(config["HttpPort"])
+    client = OrthancClient(config["HttpPort"], auth=("teach", PASSWORD))
     for _ in range(300):
         try:
             client.json("GET", "/system")
@@ -72,15 +84,16 @@ def main() -> None:
         "QUARANTINE_ROOT": str(folder / "quarantine"),
     }
 
-    def manage(*args) -> str:
+    def manage(*args, **settings) -> str:
         done = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
-            env=env,
-            check=True,
+            env={**env, **settings},
             capture_output=True,
             text=True,
         )
+        if done.returncode:  # the command's own error, for the test's failure message
+            raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
         return done.stdout
 
     manage("migrate", "-v0")
@@ -93,21 +106,29 @@ def main() -> None:
     try:
         first, second = sample("CT_small.dcm", InstanceNumber=1), sample("CT_small.dcm", InstanceNumber=2)
         second.SOPInstanceUID = first.SOPInstanceUID + ".2"
-        for ds in (first, second, sample("MR_small.dcm", AccessionNumber="OTHERACC")):
+        # A study of its own whose pixel data falls short of what its header declares: the gate refuses it.
+        broken = sample(
+            "MR_small.dcm", AccessionNumber="BROKEN01", Rows=4096, StudyInstanceUID="1.2.826.0.1.99.1"
+        )
+        for ds in (first, second, sample("MR_small.dcm", AccessionNumber="OTHERACC"), broken):
             client.json("POST", "/instances", encoded(ds), "application/dicom")
-        output = manage("shell", "-c", PULL.format(port=client.port))
-        manage("db_worker", "--batch", "--no-startup-delay")  # a task worker runs the gate, then exits
+        output = manage("shell", "-c", PULL.format(port=client.port, password=PASSWORD, closed=free_port()))
+        manage("db_worker", "--batch", "--no-startup-delay")  # a task worker pulls, gates, then exits
+        manage("shell", "-c", PULL_AGAIN)
+        manage("db_worker", "--batch", "--no-startup-delay", RECEIVER_MAX_INSTANCES="1")
     finally:
         orthanc_stop(orthanc, client)
     try:
         with sqlite3.connect(folder / "site.sqlite3") as connection:
             studies = connection.execute(
-                "SELECT status, modality, source_id FROM receiver_receivedstudy"
+                "SELECT s.name, r.status, r.modality, r.status_note, r.pull_accession, r.pull_study_uid "
+                "FROM receiver_receivedstudy r JOIN receiver_dicomwebsource s ON s.id = r.source_id "
+                "ORDER BY r.id"
             ).fetchall()
             accepted = connection.execute(
                 "SELECT count(*) FROM receiver_receivedinstance WHERE status = 'accepted'"
             ).fetchone()[0]
-        stored = [path.read_bytes() for path in (folder / "media" / "received").glob("*.dcm")]
+        stored = [path.read_bytes() for path in (folder / "media" / "received").rglob("*.dcm")]
         print(json.dumps({
             "output": output,
             "studies": studies,

@@ -97,7 +97,7 @@ def push_and_look(folder: Path, client, receiver, manage) -> dict:
         log = connection.execute(
             "SELECT calling_ae_title, outcome, accepted FROM receiver_associationlog"
         ).fetchall()
-    stored = [path.read_bytes() for path in (folder / "media" / "received").glob("*.dcm")]
+    stored = [path.read_bytes() for path in (folder / "media" / "received").rglob("*.dcm")]
     return {
         "status": status,
         "studies": studies_received,

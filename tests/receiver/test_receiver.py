@@ -1,5 +1,8 @@
 """The receiver driven by pynetdicom as the client: senders, C-ECHO, C-STORE, the gate, the log."""
 
+import resource
+import subprocess
+import sys
 import time
 
 import pytest
@@ -9,6 +12,7 @@ from pynetdicom.sop_class import CTImageStorage, MRImageStorage, Verification
 
 from receiver.handover import studies_hand_over
 from receiver.models import AssociationLog, DicomSender, ReceivedInstance, ReceivedStudy
+from tests.helpers.bombs import deflate_bomb_dicom
 from tests.helpers.receiver import (
     Limits,
     assert_no_planted_data,
@@ -150,3 +154,39 @@ def test_a_silent_association_is_aborted(sender, quarantine_root, media_root):
     finally:
         receiver.shutdown()
     assert (log.outcome, log.reason) == ("aborted", "nothing received for 1 s")
+
+
+#: A sender in a process of its own that sends a file as it is on disk, deflated: pynetdicom's client
+#: otherwise decodes the file first (its STORE_SEND_CHUNKED_DATASET option, set as its documentation shows).
+RAW_SENDER = """
+import sys
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pynetdicom import AE, _config
+from pynetdicom.sop_class import CTImageStorage
+_config.STORE_SEND_CHUNKED_DATASET = True
+client = AE(ae_title="PACS1")
+client.add_requested_context(CTImageStorage, [DeflatedExplicitVRLittleEndian])
+assoc = client.associate("127.0.0.1", int(sys.argv[1]), ae_title="TEACHING")
+print(assoc.send_c_store(sys.argv[2]).Status)
+assoc.release()
+"""
+
+
+def test_a_deflate_bomb_is_read_by_the_receiver_without_inflating_it_and_refused_by_the_gate(
+    receiver, sender, quarantine_root, media_root, tmp_path
+):
+    path = tmp_path / "bomb.dcm"
+    path.write_bytes(deflate_bomb_dicom(inflated=1 << 30))  # a megabyte or so that inflates to 1 GiB
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB, of this process: the receiver's
+    sent = subprocess.run(
+        [sys.executable, "-c", RAW_SENDER, str(receiver.port), str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert sent.stdout.split() == ["0"], sent.stderr[-2000:]
+    assert wait_for_log().accepted == 1
+    studies_hand_over(stable_seconds=0)  # the gate, here too
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 256 << 10  # far from 1 GiB
+    instance = ReceivedInstance.objects.get()
+    assert (instance.status, bool(instance.file)) == ("rejected", False)
+    assert "limit" in instance.reason
+    assert quarantined_files(quarantine_root) == []

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import Case
-from receiver import admin as admin_module
+from receiver import tasks as tasks_module
 from receiver.models import DicomSender, DicomWebSource, ReceivedStudy
 from tests.helpers.receiver import receive, sample
 
@@ -115,6 +115,16 @@ def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
     )
     source = DicomWebSource.objects.get()
     assert source.password == "s3cret-pw"
+    in_url = client.post(
+        reverse("admin:receiver_dicomwebsource_add"),
+        {
+            "name": "In the URL",
+            "url": "http://u:s3cret-pw@127.0.0.1:9/dicom-web",
+            "username": "",
+            "password": "",
+        },
+    )
+    assert b"not in the URL" in in_url.content and DicomWebSource.objects.count() == 1
     page = client.get(reverse("admin:receiver_dicomwebsource_change", args=[source.pk]))
     assert b"s3cret-pw" not in page.content  # never shown back
     client.post(
@@ -130,7 +140,15 @@ def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
     assert b"one of the two" in both.content
     queued = []  # the pull itself is tested against Orthanc (test_receiver_orthanc.py)
     monkeypatch.setattr(
-        admin_module, "dicomweb_pull_task", SimpleNamespace(enqueue=lambda *a: queued.append(a))
+        tasks_module, "dicomweb_pull_task", SimpleNamespace(enqueue=lambda *a: queued.append(a))
     )
-    assert client.post(url, {"source": source.pk, "accession": "A1"}).status_code == 302
-    assert queued == [(source.pk, faculty.pk, "", "A1")]
+    assert client.post(url, {"source": source.pk, "accession": "A1234567890"}).status_code == 302
+    (pull,) = ReceivedStudy.objects.filter(owner=faculty)
+    assert queued == [(pull.pk,)]  # the identifier asked for is on the row, not in the task's arguments
+    assert (pull.status, pull.pull_accession, pull.pull_hint) == (
+        "requested",
+        "A1234567890",
+        "accession number ending …7890",
+    )
+    page = client.get(url)
+    assert b"accession number ending \xe2\x80\xa67890" in page.content and b"Pull requested" in page.content

@@ -119,5 +119,5 @@ def test_receive_dicom_prints_its_port_receives_and_hands_the_study_over(site):
     assert receiver.returncode == 0, err
     assert "Receiver stopped." in out
     assert [p for p in (tmp_path / "quarantine").rglob("*") if p.is_file()] == []
-    (stored,) = (tmp_path / "media" / "received").glob("*.dcm")
+    (stored,) = (tmp_path / "media" / "received").rglob("*.dcm")
     assert_no_planted_data(stored.read_bytes())

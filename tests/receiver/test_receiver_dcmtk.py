@@ -5,6 +5,7 @@ dcmtk is installed by ``make test`` when missing; without it these tests fail ra
 run without it cannot pass unnoticed.
 """
 
+import contextlib
 import socket
 import threading
 import time
@@ -155,8 +156,10 @@ def test_an_association_sending_too_many_bytes_is_aborted(sender, quarantine_roo
     assert quarantined_files(quarantine_root) == []
 
 
-def cutting_proxy(target_port: int, cut_after: int) -> tuple[int, threading.Thread]:
-    """A TCP proxy on 127.0.0.1 that passes `cut_after` bytes from its client, then closes both ends."""
+def cutting_proxy(target_port: int, cut_after: int, *, stall: bool = False) -> tuple[int, threading.Thread]:
+    """A TCP proxy on 127.0.0.1 that passes `cut_after` bytes from its client, then closes both ends; or,
+    with `stall`, passes nothing more (a sender trickling one PDU) and closes both ends once the receiver
+    has closed its own."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -165,6 +168,7 @@ def cutting_proxy(target_port: int, cut_after: int) -> tuple[int, threading.Thre
         listener.close()
         server = socket.create_connection(("127.0.0.1", target_port))
         passed = 0
+        receiver_closed = threading.Event()
 
         def replies() -> None:
             try:
@@ -172,16 +176,20 @@ def cutting_proxy(target_port: int, cut_after: int) -> tuple[int, threading.Thre
                     client.sendall(data)
             except OSError:
                 pass
+            receiver_closed.set()
 
         threading.Thread(target=replies, daemon=True).start()
         try:
             while passed < cut_after and (data := client.recv(min(65536, cut_after - passed))):
                 server.sendall(data)
                 passed += len(data)
+            if stall:
+                receiver_closed.wait(timeout=120)
         finally:
             # shutdown, not only close: the reply thread's pending recv would keep the sockets open.
             for end in (server, client):
-                end.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
                 end.close()
 
     thread = threading.Thread(target=run, daemon=True)
@@ -214,3 +222,34 @@ def test_a_pixel_bomb_is_refused_by_the_gate_before_decoding_and_nothing_kept(
     assert (instance.status, bool(instance.file)) == ("rejected", False)
     assert "limit" in instance.reason
     assert quarantined_files(quarantine_root) == []
+
+
+def test_a_sender_trickling_one_instance_is_cut_off_at_the_time_limit(sender, tmp_path, quarantine_root):
+    # Idle far longer than the time limit: only the time limit can end this association.
+    receiver = make_receiver(Limits(max_instances=100, max_bytes=1 << 30, max_seconds=2, idle_seconds=600))
+    try:
+        port, proxy = cutting_proxy(receiver.port, cut_after=20_000, stall=True)  # half an instance, then
+        sent = storescu(port, written(tmp_path, "ct.dcm", sample("CT_small.dcm")))
+        proxy.join(timeout=60)
+        (log,) = ended_logs()
+    finally:
+        receiver.shutdown()
+    assert sent.returncode != 0
+    assert (log.outcome, log.accepted, log.reason) == ("aborted", 0, "association open longer than 2 seconds")
+    assert not ReceivedInstance.objects.exists() and quarantined_files(quarantine_root) == []
+
+
+def test_an_instance_over_the_size_limit_is_cut_off_as_it_arrives(sender, tmp_path, quarantine_root):
+    limits = Limits(
+        max_instances=100, max_bytes=1 << 30, max_seconds=600, idle_seconds=30, max_instance_bytes=20_000
+    )
+    receiver = make_receiver(limits)
+    try:
+        sent = storescu(receiver.port, written(tmp_path, "ct.dcm", sample("CT_small.dcm")))  # about 39 kB
+        (log,) = ended_logs()
+    finally:
+        receiver.shutdown()
+    assert sent.returncode != 0
+    assert (log.outcome, log.accepted, log.rejected) == ("aborted", 0, 1)
+    assert log.reason == "an instance larger than 20000 bytes"
+    assert not ReceivedInstance.objects.exists() and quarantined_files(quarantine_root) == []

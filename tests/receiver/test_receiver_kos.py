@@ -1,8 +1,12 @@
 """IHE Teaching File and Clinical Trial Export: a Key Object Selection "For Teaching" sent with a study
 picks the draft's images; its free-text description is kept on the received study only."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.storage import default_storage
+from django.forms.models import model_to_dict
+from django.utils import timezone
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
@@ -79,18 +83,14 @@ def wait_gated() -> ReceivedStudy:
     return ReceivedStudy.objects.get()
 
 
-def test_a_for_teaching_kos_picks_the_drafts_images_and_its_note_stays_on_the_study(
-    receiver, sender, quarantine_root, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("title", [("113004", "For Teaching"), ("113005", "For Conference")])
+def test_a_teaching_kos_picks_the_drafts_images_and_its_note_stays_on_the_study_until_purged(
+    title, receiver, sender, quarantine_root, settings
 ):
     first, second = two_slices()
-    send(
-        receiver,
-        first,
-        second,
-        key_object_selection(("113004", "For Teaching"), first.StudyInstanceUID, [second]),
-    )
+    send(receiver, first, second, key_object_selection(title, first.StudyInstanceUID, [second]))
     study = wait_gated()
-    assert (study.key_object_title, study.key_object_description) == ("For Teaching", NOTE)
+    assert (study.key_object_title, study.key_object_description) == (title[1], NOTE)
     assert study.instances.count() == 2  # the KOS document itself is not kept
     assert [i.is_key_image for i in study.instances.order_by("image_fields__sort_key")] == [False, True]
     assert quarantined_files(quarantine_root) == []
@@ -101,6 +101,11 @@ def test_a_for_teaching_kos_picks_the_drafts_images_and_its_note_stays_on_the_st
     assert b"Plantednote" not in data
     assert image.sort_key == 2  # the key image, not the other
     assert study.instances.filter(used=False).count() == 1  # the rest stays in the inbox
+    case.refresh_from_db()
+    assert "Plantednote" not in str(model_to_dict(case))  # nothing of it reaches the case
+    settings.RECEIVED_STUDY_DAYS = 0
+    assert services.received_purge(now=timezone.now() + timedelta(seconds=1)) == 1
+    assert not ReceivedStudy.objects.filter(key_object_description__contains="Plantednote").exists()
 
 
 def test_a_kos_with_another_title_marks_nothing(receiver, sender):

@@ -46,7 +46,14 @@ def test_a_study_pulled_over_dicomweb_from_orthanc_reaches_the_inbox_without_pat
     )
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found["studies"] == [["ready", "CT", 1]]  # found by its accession number: the CT, not the MR
+    pulled, not_found, refused, away, broken, too_many = found["studies"]
+    assert pulled[:4] == ["orthanc", "ready", "CT", ""]  # by its accession number: the CT, not the MR
     assert (found["accepted"], found["stored"]) == (2, 2)
     assert found["planted"] == [] and found["quarantined"] == []
-    assert "refused: 0 studies match" in found["output"]  # an accession number that matches nothing
+    # Each failed pull is in its owner's inbox with the reason; no identifier asked for is kept.
+    assert not_found[:2] == ["orthanc", "failed"] and "Study not found" in not_found[3]
+    assert refused[:2] == ["wrong password", "failed"] and "refused the credentials (HTTP 401)" in refused[3]
+    assert away[:2] == ["away", "failed"] and "could not be reached" in away[3]
+    assert broken[:2] == ["orthanc", "failed"] and broken[3].startswith("No instance passed the image gate: ")
+    assert too_many[:2] == ["orthanc", "failed"] and too_many[3] == "The study has more than 1 instances."
+    assert all(study[4:] == ["", ""] for study in found["studies"])
