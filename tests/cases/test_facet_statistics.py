@@ -8,6 +8,7 @@ from django.db import connection
 from cases.facets import LIST_KINDS
 from cases.models import CaseFacet
 
+
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_facet_and_value_have_statistics_together():
