@@ -29,7 +29,6 @@ def drop_statistics(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("cases", "0012_facet_rows"),
     ]
