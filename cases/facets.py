@@ -25,6 +25,9 @@ from cases.regions import RegionTree
 
 TAG_FACET_LIMIT = 25
 Kind = CaseFacet.Kind
+# The facets a list shows. The differential rows (three a case, counted only on a diagnosis page)
+# are left out of a filtered list's GROUP BY: a fifth fewer rows read for every matching case.
+LIST_KINDS = [Kind.ALL, Kind.REGION, Kind.MODALITY, Kind.SEX, Kind.DIAGNOSIS, Kind.TAG]
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,10 @@ def case_facets(
 ) -> Facets:
     """The facets of ``cases``; ``all_visible_to=user`` says that they are every case that user may
     see (no filter), which reads the maintained counts instead of grouping every case's rows."""
-    counts = visible_counts(all_visible_to) if all_visible_to is not None else facet_counts(cases)
+    if all_visible_to is not None:
+        counts = visible_counts(all_visible_to)
+    else:
+        counts = facet_counts(cases, kinds=LIST_KINDS)
     regions = [
         FacetValue(region.slug, region.name, counts[(Kind.REGION, str(region.pk))], depth)
         for region, depth in tree.walk()

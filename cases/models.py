@@ -235,7 +235,12 @@ class Case(models.Model):
                 name="case_published_has_date",
             ),
         ]
-        indexes = [models.Index(fields=["status", "-published_at"], name="case_status_published_idx")]
+        indexes = [
+            models.Index(fields=["status", "-published_at"], name="case_status_published_idx"),
+            # The published cases' ids alone: a search or a filter checks "published" against this
+            # small index (read index-only) instead of the case rows, once per matching case.
+            models.Index(fields=["id"], condition=Q(status="published"), name="case_published_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title
