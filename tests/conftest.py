@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
+from cases.search import search_refresh_deferred
 from cases.seed import read_seed, seed_load
 from tests.helpers.accounts import make_user
 from tests.helpers.leaks import seeded_with_images, tempting_case  # noqa: F401 (fixtures shared by several modules)
@@ -104,13 +105,14 @@ def make_case(db):
         fields.setdefault("status", Case.Status.PUBLISHED)
         if fields["status"] == Case.Status.PUBLISHED:
             fields.setdefault("published_at", timezone.now())
-        case = Case.objects.create(**fields)
-        for order, modality in enumerate(findings, start=1):
-            Finding.objects.create(case=case, modality=modality, text=f"Finding {order}", order=order)
-        for order, diagnosis in enumerate(differential, start=1):
-            DifferentialItem.objects.create(case=case, diagnosis=diagnosis, order=order)
-        case.regions.set(regions)
-        case.tags.set(list(tags))
+        with search_refresh_deferred():  # the search document is written once, when the case is whole
+            case = Case.objects.create(**fields)
+            for order, modality in enumerate(findings, start=1):
+                Finding.objects.create(case=case, modality=modality, text=f"Finding {order}", order=order)
+            for order, diagnosis in enumerate(differential, start=1):
+                DifferentialItem.objects.create(case=case, diagnosis=diagnosis, order=order)
+            case.regions.set(regions)
+            case.tags.set(list(tags))
         return case
 
     return factory
