@@ -18,13 +18,18 @@ from tests.helpers.roles import roles_ensure
 def pytest_configure(config):
     """Tests run in one process: every task at once, in the test's own process (the immediate backend),
     and a local-memory cache. The tests of the queue itself start real workers on a database of their
-    own (tests/imaging/test_upload_queue_worker.py)."""
+    own (tests/imaging/test_upload_queue_worker.py).
+
+    A fast password hasher for the whole run, not per test: hashing at production strength (PBKDF2,
+    about half a second a password here) would otherwise also run for every user that a module- or
+    session-wide fixture makes before any test's settings apply."""
     from django.test.utils import override_settings
 
     # override_settings, not assignment: the task backends and caches made at start-up are dropped.
     override_settings(
         TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}},
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     ).enable()
 
 
@@ -161,9 +166,3 @@ def quarantine_root(settings, tmp_path):
         "quarantine": {**settings.STORAGES["quarantine"], "OPTIONS": {"location": location}},
     }
     return location
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """Every test: hashing a password at production strength costs far more than the test around it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
