@@ -34,8 +34,10 @@ browser:
 dicom-peers:
 	@command -v storescu >/dev/null && test -x /usr/sbin/Orthanc && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so || (apt-get update -qq && apt-get install -y -qq dcmtk orthanc orthanc-dicomweb)
 
+# --dist loadgroup: a module marked xdist_group (one whose world or helper process is built once per module)
+# runs on one worker; every other test is handed out one by one as with the default distribution.
 test: install browser dicom-peers
-	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 # The cluster benchmark (bench/cluster.py) runs Debian's nginx, wrk, Redis and PostgreSQL 15 as hosts of its own.
 cluster-tools:

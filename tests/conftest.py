@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
+from cases.search import search_refresh_deferred
 from cases.seed import read_seed, seed_load
 from tests.helpers.accounts import make_user
 from tests.helpers.leaks import seeded_with_images, tempting_case  # noqa: F401 (fixtures shared by several modules)
@@ -17,13 +18,18 @@ from tests.helpers.roles import roles_ensure
 def pytest_configure(config):
     """Tests run in one process: every task at once, in the test's own process (the immediate backend),
     and a local-memory cache. The tests of the queue itself start real workers on a database of their
-    own (tests/imaging/test_upload_queue_worker.py)."""
+    own (tests/imaging/test_upload_queue_worker.py).
+
+    A fast password hasher for the whole run, not per test: hashing at production strength (PBKDF2,
+    about half a second a password here) would otherwise also run for every user that a module- or
+    session-wide fixture makes before any test's settings apply."""
     from django.test.utils import override_settings
 
     # override_settings, not assignment: the task backends and caches made at start-up are dropped.
     override_settings(
         TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}},
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     ).enable()
 
 
@@ -104,13 +110,14 @@ def make_case(db):
         fields.setdefault("status", Case.Status.PUBLISHED)
         if fields["status"] == Case.Status.PUBLISHED:
             fields.setdefault("published_at", timezone.now())
-        case = Case.objects.create(**fields)
-        for order, modality in enumerate(findings, start=1):
-            Finding.objects.create(case=case, modality=modality, text=f"Finding {order}", order=order)
-        for order, diagnosis in enumerate(differential, start=1):
-            DifferentialItem.objects.create(case=case, diagnosis=diagnosis, order=order)
-        case.regions.set(regions)
-        case.tags.set(list(tags))
+        with search_refresh_deferred():  # the search document is written once, when the case is whole
+            case = Case.objects.create(**fields)
+            for order, modality in enumerate(findings, start=1):
+                Finding.objects.create(case=case, modality=modality, text=f"Finding {order}", order=order)
+            for order, diagnosis in enumerate(differential, start=1):
+                DifferentialItem.objects.create(case=case, diagnosis=diagnosis, order=order)
+            case.regions.set(regions)
+            case.tags.set(list(tags))
         return case
 
     return factory
@@ -159,9 +166,3 @@ def quarantine_root(settings, tmp_path):
         "quarantine": {**settings.STORAGES["quarantine"], "OPTIONS": {"location": location}},
     }
     return location
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """Every test: hashing a password at production strength costs far more than the test around it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

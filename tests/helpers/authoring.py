@@ -5,6 +5,7 @@ from taggit.forms import TagField
 from taggit.utils import edit_string_for_tags
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding
+from cases.search import search_refresh_deferred
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.services import images_ingest, series_create
@@ -31,12 +32,13 @@ def complete_case(
     }
     if status == Case.Status.PUBLISHED:
         fields.setdefault("published_at", timezone.now())
-    case = Case.objects.create(slug=slug, status=status, author=author, **fields)
-    Finding.objects.create(
-        case=case, modality="MR", study="Sagittal T2", text="A lobulated sacral mass.", order=1
-    )
-    for order, name in enumerate(["Chordoma", "Giant cell tumour"], start=1):
-        DifferentialItem.objects.create(case=case, diagnosis=diagnosis_named(name), order=order)
+    with search_refresh_deferred():  # the search document is written once, when the case is whole
+        case = Case.objects.create(slug=slug, status=status, author=author, **fields)
+        Finding.objects.create(
+            case=case, modality="MR", study="Sagittal T2", text="A lobulated sacral mass.", order=1
+        )
+        for order, name in enumerate(["Chordoma", "Giant cell tumour"], start=1):
+            DifferentialItem.objects.create(case=case, diagnosis=diagnosis_named(name), order=order)
     add_image(case)
     return case
 

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import ORTHANC, OrthancClient, free_port, orthanc_stop  # noqa: E402
+from tests.helpers.migrated_sqlite import sqlite_copy  # noqa: E402
 from tests.helpers.receiver_samples import PLANTED_TEXTS, encoded, sample  # noqa: E402
 
 PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
@@ -96,7 +97,10 @@ def main() -> None:
             raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
         return done.stdout
 
-    manage("migrate", "-v0")
+    if len(sys.argv) > 1:  # the test's migrated database, copied (tests/helpers/migrated_sqlite.py)
+        sqlite_copy(Path(sys.argv[1]), folder / "site.sqlite3")
+    else:
+        manage("migrate", "-v0")
     manage(
         "shell", "-c",
         "from django.contrib.auth.models import Group, User; "

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import orthanc_start, orthanc_stop  # noqa: E402
+from tests.helpers.migrated_sqlite import sqlite_copy  # noqa: E402
 from tests.helpers.receiver_samples import PLANTED_TEXTS, encoded, sample  # noqa: E402
 
 
@@ -38,7 +39,10 @@ def main() -> None:
             [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
         )
 
-    manage("migrate", "-v0")
+    if len(sys.argv) > 1:  # the test's migrated database, copied (tests/helpers/migrated_sqlite.py)
+        sqlite_copy(Path(sys.argv[1]), folder / "site.sqlite3")
+    else:
+        manage("migrate", "-v0")
     manage(
         "shell", "-c",
         "from django.contrib.auth.models import Group, User; "

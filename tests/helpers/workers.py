@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.migrated_sqlite import migrated_sqlite_copy
+
 ROOT = Path(__file__).resolve().parents[2]
 #: How long a step may take on a busy machine before the test gives up (never asserted as a time).
 PATIENCE = 120
@@ -62,7 +64,10 @@ def worker_site(tmp_path, database_url: str) -> dict:
     }
     env.pop("REDIS_URL", None)
     env.pop("CACHE_BACKEND", None)
-    manage(env, "migrate", "--noinput", "-v0")
+    if database_url.startswith("sqlite:///"):
+        migrated_sqlite_copy(Path(database_url.removeprefix("sqlite:///")))
+    else:
+        manage(env, "migrate", "--noinput", "-v0")
     return {"env": env, "tmp": tmp_path, "url": database_url}
 
 

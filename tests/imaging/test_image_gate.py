@@ -46,7 +46,8 @@ from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case, form_data
 from tests.helpers.viewer import image_page_inlines, run_queued_uploads
 
-pytestmark = pytest.mark.django_db
+# One group (`make test` runs with --dist loadgroup): the module's world is built by one worker, not by each.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("image-gate")]
 
 ROLES = ["anon", "resident", "staff", "faculty", "editor", "admin"]
 DRAFT, REVIEW, PUBLISHED = Case.Status.DRAFT, Case.Status.IN_REVIEW, Case.Status.PUBLISHED

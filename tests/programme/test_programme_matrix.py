@@ -30,7 +30,8 @@ from programme.services import conference_create, playlist_add_case, playlist_cr
 from tests.helpers.accounts import make_user
 from tests.helpers.matrix import admin_page_cells
 
-pytestmark = pytest.mark.django_db
+# One group (`make test` runs with --dist loadgroup): the module's world is built by one worker, not by each.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("programme-matrix")]
 
 ROLES = ["anon", "resident", "outsider", "staff", "faculty", "editor", "director", "admin"]
 APP = "programme"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.dcmtk import storescu
+from tests.helpers.migrated_sqlite import migrated_sqlite_copy
 from tests.helpers.receiver import assert_no_planted_data, sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ def site(tmp_path):
             check=check,
         )
 
-    manage("migrate", "-v0")
+    migrated_sqlite_copy(tmp_path / "site.sqlite3")
     manage(
         "shell",
         "-c",

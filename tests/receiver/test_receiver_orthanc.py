@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.migrated_sqlite import template
+
 HELPER = Path(__file__).resolve().parents[1] / "helpers" / "receiver_orthanc_push.py"
 
 
@@ -18,7 +20,8 @@ def test_orthanc_pushes_a_study_that_reaches_the_inbox_without_patient_data():
     assert Path("/usr/sbin/Orthanc").exists(), "Debian's orthanc is not installed"
     assert shutil.which("unshare"), "unshare (util-linux) is missing"
     done = subprocess.run(
-        ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable, str(HELPER)],
+        ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable, str(HELPER),
+         str(template())],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -38,7 +41,7 @@ def test_a_study_pulled_over_dicomweb_from_orthanc_reaches_the_inbox_without_pat
     )
     namespace = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
     done = subprocess.run(
-        [*namespace, sys.executable, str(PULL_HELPER)],
+        [*namespace, sys.executable, str(PULL_HELPER), str(template())],
         capture_output=True,
         text=True,
         timeout=300,

@@ -52,7 +52,8 @@ from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case, form_data, new_case_data
 from tests.helpers.viewer import image_page_inlines, post_upload, series_admin_form
 
-pytestmark = pytest.mark.django_db
+# One group (`make test` runs with --dist loadgroup): the module's world is built by one worker, not by each.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("hostile-input")]
 
 ADMIN = "/admin/cases/case/"
 TEN_K = "x" * 10_000

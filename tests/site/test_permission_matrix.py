@@ -65,7 +65,8 @@ from tests.helpers.questions import add_question
 from weekly.models import week_start_of
 from weekly.services import weekly_case_schedule
 
-pytestmark = pytest.mark.django_db
+# One group (`make test` runs with --dist loadgroup): the module's world is built by one worker, not by each.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("permission-matrix")]
 
 ROLES = ["anon", "resident", "staff", "faculty", "editor", "admin"]
 DRAFT, REVIEW, PUBLISHED = Case.Status.DRAFT, Case.Status.IN_REVIEW, Case.Status.PUBLISHED

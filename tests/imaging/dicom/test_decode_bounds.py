@@ -33,7 +33,11 @@ from tests.helpers.dicom_samples import sample_bytes, sample_dataset, to_bytes
 ROOT = Path(__file__).resolve().parents[3]
 MIB = 1 << 20
 
-pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR")
+# xdist_group: one reader process for the module (`make test` runs with --dist loadgroup), not one per worker.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Invalid value for VR"),
+    pytest.mark.xdist_group("decode-bounds"),
+]
 
 # The reader process loads every codec once (so that the baseline holds what any read needs), then
 # for each file forks a child that limits its address space to what it uses now plus the budget and
@@ -379,8 +383,7 @@ def test_the_memory_limit_refuses_a_file_by_what_it_would_take():
 def run_settings(environment: dict) -> subprocess.CompletedProcess:
     inherited = {key: value for key, value in os.environ.items() if key != "DECODE_MEMORY_LIMIT"}
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
-         "print(settings.DECODE_MEMORY_LIMIT)"],
+        [sys.executable, "-c", "from django.conf import settings; print(settings.DECODE_MEMORY_LIMIT)"],
         cwd=ROOT,
         env={**inherited, "DJANGO_SETTINGS_MODULE": "config.settings", **environment},
         capture_output=True,

@@ -1,0 +1,42 @@
+"""`search_refresh_deferred()`: a case written row by row gets its search document once, at the end of the
+block, with the same text as refreshing after every row would give."""
+
+import pytest
+
+from cases.models import Case, CaseSearchDocument, Finding
+from cases.search import search_documents_refresh, search_refresh_deferred
+from cases.seed import read_seed, seed_load
+
+pytestmark = pytest.mark.django_db
+
+
+def written(case) -> dict:
+    return CaseSearchDocument.objects.filter(case=case).values("title_and_diagnosis", "findings").first()
+
+
+def test_the_document_is_written_once_at_the_end_of_the_block_with_every_row():
+    with search_refresh_deferred():
+        case = Case.objects.create(slug="deferred", title="Deferred ganglioneuroma")
+        Finding.objects.create(case=case, modality="MR", text="A paraspinal mass.", order=1)
+        with search_refresh_deferred():  # nested: the outer block refreshes
+            case.tags.set(["paraspinal"])
+        assert written(case) is None
+        assert search_documents_refresh(case_ids=[case.pk]) == 0  # noted, not yet written
+    document = written(case)
+    assert "ganglioneuroma" in document["title_and_diagnosis"]
+    assert "paraspinal mass" in document["findings"] and "paraspinal" in document["findings"]
+
+
+def test_a_failing_block_writes_nothing():
+    with pytest.raises(RuntimeError), search_refresh_deferred():
+        case = Case.objects.create(slug="failed", title="Never indexed")
+        raise RuntimeError("the loader failed")
+    assert written(case) is None
+
+
+def test_the_seed_loads_the_same_documents_as_a_refresh_of_every_case_afterwards():
+    seed_load(data=read_seed())
+    loaded = {case.slug: written(case) for case in Case.objects.all()}
+    CaseSearchDocument.objects.all().delete()
+    search_documents_refresh(case_ids=Case.objects.values_list("pk", flat=True))
+    assert loaded == {case.slug: written(case) for case in Case.objects.all()} and len(loaded) >= 3
