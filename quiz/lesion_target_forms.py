@@ -26,6 +26,21 @@ POINTS_EXAMPLE = "[[120, 80], [160, 85], [140, 130]]"
 ELLIPSE_FIELDS = ("center_x", "center_y", "radius_x", "radius_y", "rotation")
 
 
+# The inline's columns, in the order the drawing board fills them (quiz/localisation_admin.py shows the same).
+TARGET_FORM_FIELDS = [
+    "question",
+    "prompt",
+    "frame",
+    "shape",
+    "points",
+    "center_x",
+    "center_y",
+    "radius_x",
+    "radius_y",
+    "rotation",
+]
+
+
 class LesionTargetForm(WellFormedIdsMixin, forms.ModelForm):
     """One target, in the image's pixels; its frame counted from 1 as the board and the viewer show it.
     Left without a question, the target makes a new question of the image's series with ``prompt``."""
@@ -46,18 +61,7 @@ class LesionTargetForm(WellFormedIdsMixin, forms.ModelForm):
 
     class Meta:
         model = LesionTarget
-        fields = [
-            "question",
-            "prompt",
-            "frame",
-            "shape",
-            "points",
-            "center_x",
-            "center_y",
-            "radius_x",
-            "radius_y",
-            "rotation",
-        ]
+        fields = TARGET_FORM_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -13,7 +13,12 @@ from django.utils.html import format_html
 
 from cases.rules import may_edit
 from imaging.models import Image, Series
-from quiz.lesion_target_forms import LesionTargetForm, LesionTargetFormSet, LocalisationQuestionForm
+from quiz.lesion_target_forms import (
+    TARGET_FORM_FIELDS,
+    LesionTargetForm,
+    LesionTargetFormSet,
+    LocalisationQuestionForm,
+)
 from quiz.models import LesionTarget, LocalisationQuestion
 
 
@@ -30,18 +35,7 @@ class LesionTargetInline(admin.TabularInline):
     verbose_name_plural = (
         "Lesion targets of “point to the lesion” questions (each row is one region drawn above)"
     )
-    fields = [
-        "question",
-        "prompt",
-        "frame",
-        "shape",
-        "points",
-        "center_x",
-        "center_y",
-        "radius_x",
-        "radius_y",
-        "rotation",
-    ]
+    fields = TARGET_FORM_FIELDS
 
     class Media:
         js = ["js/lesion_targets.js"]
