@@ -11,6 +11,7 @@ from authoring.services import case_publish, case_return_to_draft, case_submit_f
 from cases.caching import archive_changed, archive_version, cache_key, visibility_class
 from cases.facet_rows import case_facets_refresh
 from cases.models import Case, Diagnosis, Finding
+from tests.helpers.archives import small_archive
 from tests.helpers.authoring import FAST_HASHERS, complete_case
 
 pytestmark = pytest.mark.django_db
@@ -26,18 +27,7 @@ def empty_cache(settings):
 
 @pytest.fixture
 def archive(make_case, region_tree, diagnosis):
-    chordoma = diagnosis("Chordoma")
-    for n in range(3):
-        make_case(
-            slug=f"sacral-{n}",
-            findings=["MR"],
-            regions=[region_tree["sacrum"]],
-            tags=["bone"],
-            final_diagnosis=chordoma,
-            sex="F",
-        )
-    make_case(slug="chest-0", findings=["CT"], regions=[region_tree["chest"]], tags=["lung"], sex="M")
-    return {"chordoma": chordoma, **region_tree}
+    return {"chordoma": small_archive(make_case, region_tree, diagnosis), **region_tree}
 
 
 def facets(client, url: str = "/cases/"):

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from authoring.services import case_return_to_draft
 from cases.models import Case, Region
+from tests.helpers.archives import small_archive
 
 pytestmark = pytest.mark.django_db
 
@@ -27,18 +28,7 @@ PAGES = [
 
 @pytest.fixture
 def archive(make_case, region_tree, diagnosis):
-    chordoma = diagnosis("Chordoma")
-    for n in range(3):
-        make_case(
-            slug=f"sacral-{n}",
-            findings=["MR"],
-            regions=[region_tree["sacrum"]],
-            tags=["bone"],
-            final_diagnosis=chordoma,
-            sex="F",
-        )
-    make_case(slug="chest-0", findings=["CT"], regions=[region_tree["chest"]], tags=["lung"], sex="M")
-    make_case(slug="lumbar-0", findings=["MR"], regions=[region_tree["lumbar"]], tags=["bone"], sex="F")
+    small_archive(make_case, region_tree, diagnosis, with_lumbar=True)
     return region_tree
 
 
