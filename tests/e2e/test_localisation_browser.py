@@ -16,6 +16,7 @@ DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SIZE = 128  # CT_small is 128 x 128 pixels
+TIMES = "\u00d7"  # the multiplication sign the status line puts between width and height
 CENTRE = (90.5, 40.5)  # the target's centre, in image pixels: up and to the right
 
 
@@ -172,17 +173,17 @@ def test_a_point_is_placed_and_answered_with_the_keyboard_only(page, live_server
     page.keyboard.press("Enter")
     expect(viewer.locator(".viewport")).to_be_focused()
     status = page.locator(".localisation-status")
-    expect(status).to_contain_text("64, 64 of 128 × 128 pixels (50 % across, 50 % down)")
+    expect(status).to_contain_text(f"64, 64 of 128 {TIMES} 128 pixels (50 % across, 50 % down)")
     expect(viewer.locator(".point-marker line.point-crosshair")).to_have_count(2)
     # Arrows move it by 1 % of the frame (one pixel here), with Shift by 10 % (13): not the slices.
-    for key in ["Shift+ArrowRight", "Shift+ArrowRight", "Shift+ArrowUp", "Shift+ArrowUp", "ArrowDown", "ArrowDown"]:
+    for key in ["Shift+ArrowRight"] * 2 + ["Shift+ArrowUp"] * 2 + ["ArrowDown"] * 2:
         page.keyboard.press(key)
     expect(viewer).to_have_attribute("data-slice", "2")
-    expect(status).to_contain_text("90, 40 of 128 × 128 pixels (70 % across, 31 % down)")
+    expect(status).to_contain_text(f"90, 40 of 128 {TIMES} 128 pixels (70 % across, 31 % down)")
     assert page.locator("input[name=x]").input_value() == ""  # nothing chosen before Enter or Space
     screenshot("keyboard-crosshair")
     page.keyboard.press("Space")
-    expect(status).to_contain_text("Point chosen on slice 2, at 90, 40 of 128 × 128 pixels")
+    expect(status).to_contain_text(f"Point chosen on slice 2, at 90, 40 of 128 {TIMES} 128 pixels")
     assert float(page.locator("input[name=x]").input_value()) == 90.0
     assert float(page.locator("input[name=y]").input_value()) == 40.0
     assert page.locator("input[name=frame]").input_value() == "0"
