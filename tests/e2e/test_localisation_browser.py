@@ -176,7 +176,10 @@ def test_a_point_is_placed_and_answered_with_the_keyboard_only(page, live_server
     expect(status).to_contain_text(f"64, 64 of 128 {TIMES} 128 pixels (50 % across, 50 % down)")
     expect(viewer.locator(".point-marker line.point-crosshair")).to_have_count(2)
     # Arrows move it by 1 % of the frame (one pixel here), with Shift by 10 % (13): not the slices.
-    for key in ["Shift+ArrowRight"] * 2 + ["Shift+ArrowUp"] * 2 + ["ArrowDown"] * 2:
+    page.keyboard.press("Shift+ArrowUp")
+    expect(status).to_contain_text(f"64, 51 of 128 {TIMES} 128 pixels")
+    expect(viewer).to_have_attribute("data-slice", "2")  # the viewer would have gone to slice 1
+    for key in ["Shift+ArrowRight"] * 2 + ["Shift+ArrowUp"] + ["ArrowDown"] * 2:
         page.keyboard.press(key)
     expect(viewer).to_have_attribute("data-slice", "2")
     expect(status).to_contain_text(f"90, 40 of 128 {TIMES} 128 pixels (70 % across, 31 % down)")
