@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils.formats import localize
 from django.utils.html import escape, format_html
+from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 from reversion.models import Version
@@ -58,6 +59,7 @@ class RowChange:
     label: str
     state: str  # "added", "removed" or "changed"
     changes: tuple[FieldChange, ...]
+    summary: str = ""  # a whole sentence, e.g. "Target added on image 3, frame 2", where the app gives one
 
 
 @dataclass
@@ -239,7 +241,28 @@ def version_diff(old: Version, new: Version) -> VersionDiff:
             if changes:
                 group.rows.append(RowChange(label, state, changes))
         groups.append(group)
+    groups += _other_apps_groups(old, new)
     return VersionDiff(case_changes=_field_changes(Case, old_case, new_case, names), groups=tuple(groups))
+
+
+def _other_apps_groups(old: Version, new: Version) -> list[RowGroup]:
+    """Rows that other apps keep for the case (quiz's questions and targets), compared by those apps: an
+    app config's ``case_history_changes`` names a function of (old revision, new revision, case pk) that
+    answers ``[(title, [{"summary", "state", "changes": [(field, before, after)]}])]`` in plain text."""
+    groups = []
+    for config in apps.get_app_configs():
+        path = getattr(config, "case_history_changes", None)
+        if not path:
+            continue
+        for title, rows in import_string(path)(old.revision, new.revision, old.object_id):
+            group = RowGroup(title)
+            for row in rows:
+                changes = tuple(
+                    FieldChange(label, *_marked(before, after)) for label, before, after in row["changes"]
+                )
+                group.rows.append(RowChange(row["summary"], row["state"], changes, summary=row["summary"]))
+            groups.append(group)
+    return groups
 
 
 def case_versions(case: Case):

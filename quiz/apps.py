@@ -8,6 +8,8 @@ class QuizConfig(AppConfig):
     # Rows of the case that quiz owns, followed in each revision of the case (``authoring.history``,
     # which may not import quiz, reads this from the app registry).
     case_history_follows = ("questions", "quiz_format", "localisation_questions")
+    # How those rows differ between two revisions, in words, for the versions page (a dotted path).
+    case_history_changes = "quiz.history.case_history_changes"
 
     def ready(self):
         from cases import extensions as case_extensions

@@ -6,9 +6,9 @@
 // drawing creates, moves or deletes rows. Rows hold the image's own pixels (x along its columns, y along
 // its rows, from the frame's top-left corner), whatever size the board is shown at: every coordinate is
 // scaled by the shown width over the image's columns (and height over rows) on its way to the screen,
-// and back on its way into a row. A polygon is drawn by clicking its corners (a double-click, Enter or a
-// click on its first corner closes it); an ellipse by dragging its box, then turning it by its round
-// handle. Frames are stored from 0 and shown from 1.
+// and back on its way into a row. A polygon is drawn by clicking its corners (a double-click, Enter, the
+// "Close shape" button, for phones, or a click on its first corner closes it); an ellipse by dragging its
+// box, then turning it by its round handle. Frames are stored from 0 and shown from 1.
 "use strict";
 
 (() => {
@@ -105,7 +105,7 @@
     build() {
       const tools = this.board.root.querySelector(".board-tools");
       for (const [value, text] of [
-        ["polygon", "Target polygon (click its corners; double-click or Enter closes it)"],
+        ["polygon", "Target polygon (click its corners; double-click, Enter or “Close shape” closes it)"],
         ["ellipse", "Target ellipse (drag its box; turn it by its round handle)"],
       ]) {
         const label = document.createElement("label");
@@ -133,7 +133,11 @@
       this.deleteButton = Object.assign(document.createElement("button"), {
         type: "button", className: "target-delete", textContent: "Delete target", disabled: true,
       });
-      panel.append(questionLabel, this.promptLabel, this.deleteButton);
+      // A tap on the first corner is a small target on a phone: the open polygon is also closed here.
+      this.closeButton = Object.assign(document.createElement("button"), {
+        type: "button", className: "target-close", textContent: "Close shape", hidden: true,
+      });
+      panel.append(questionLabel, this.promptLabel, this.closeButton, this.deleteButton);
       tools.after(panel);
       this.framesList = document.createElement("p");
       this.framesList.className = "target-frames";
@@ -186,6 +190,10 @@
       this.prompt.addEventListener("input", () => this.showPrompt());
       this.prompt.addEventListener("keydown", (event) => {
         if (event.key === "Enter") event.preventDefault(); // Enter would submit the whole form
+      });
+      this.closeButton.addEventListener("click", () => {
+        this.closeDraft();
+        board.stage.focus({ preventScroll: true });
       });
       this.deleteButton.addEventListener("click", () => {
         if (this.selected) this.deleteRow(this.selected);
@@ -450,6 +458,8 @@
       // Each tool picks its own kind of drawing: targets under the arrow tools, arrows under the target tools.
       overlay.classList.toggle("target-tool", TOOLS.includes(this.board.tool()));
       if (this.draft && this.draft.frame !== this.board.frame) this.draft = null; // another frame: dropped
+      this.closeButton.hidden = !this.draft;
+      this.closeButton.disabled = !this.draft || this.draft.points.length < 3; // three corners at least
       const scale = { x: width / this.columns, y: height / this.rows };
       const targets = this.targets();
       if (this.selected && (!this.tableRows().includes(this.selected) || !drawable(targetOfRow(this.selected)))) {

@@ -5,6 +5,7 @@ then moves the polygon, deletes the ellipse, draws a triangle closed by Enter, a
 the question."""
 
 import math
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -20,7 +21,9 @@ from tests.helpers.browser import admin_log_in
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
 SCREEN_TOLERANCE = 2  # screen pixels
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -209,3 +212,73 @@ def test_the_next_image_of_the_series_opens_with_the_question_chosen(page, live_
     expect(page.locator(".board-previous-image")).to_have_attribute(
         "href", f"/admin/imaging/image/{first.pk}/change/"
     )
+
+
+def touch_drag(page, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:
+    """One finger pressed at ``start``, moved to ``end`` and lifted: real touch input through the
+    DevTools protocol (Playwright's touchscreen only taps)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send(
+        "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start[0], "y": start[1]}]}
+    )
+    for step in range(1, steps + 1):
+        x = start[0] + (end[0] - start[0]) * step / steps
+        y = start[1] + (end[1] - start[1]) * step / steps
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    # The finger rests before it lifts, as a hand does: a lift while moving is a fling, and the browser
+    # spends the next tap on stopping that fling instead of clicking.
+    page.wait_for_timeout(200)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": end[0], "y": end[1]}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_on_a_phone_a_polygon_is_closed_by_its_button_and_an_ellipse_drawn_by_touch(
+    browser, live_server, cine
+):
+    image = cine
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2)
+    page = context.new_page()
+    try:
+        admin_log_in(page, live_server, "target-author")
+        page.goto(f"{live_server.url}/admin/imaging/image/{image.pk}/change/")
+        page.wait_for_load_state()
+        close = page.get_by_role("button", name="Close shape")
+        expect(close).to_be_hidden()  # no polygon open
+        page.get_by_label("Target polygon").tap()
+        stage = page.locator(".board-stage")
+        stage.scroll_into_view_if_needed()
+        screen = Screen(page.locator(".board-image").bounding_box(), image)
+        corners = [(40.0, 40.0), (150.0, 30.0), (160.0, 120.0), (50.0, 130.0)]
+        for corner in corners[:2]:
+            page.touchscreen.tap(*screen.at(*corner))
+        expect(close).to_be_visible()
+        expect(close).to_be_disabled()  # two corners are no shape yet
+        for corner in corners[2:]:
+            page.touchscreen.tap(*screen.at(*corner))
+        expect(close).to_be_enabled()
+        expect(page.locator(".target-draft-corner")).to_have_count(3)
+        close.tap()
+        expect(page.locator("polygon.target-shape")).to_have_count(1)
+        expect(page.locator(".target-draft")).to_have_count(0)
+        expect(close).to_be_hidden()
+
+        page.get_by_label("Target ellipse").tap()
+        stage.scroll_into_view_if_needed()
+        screen = Screen(page.locator(".board-image").bounding_box(), image)
+        touch_drag(page, screen.at(180.0, 140.0), screen.at(300.0, 220.0))  # centre (240, 180), radii 60, 40
+        expect(page.locator("ellipse.target-shape")).to_have_count(1)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "test_lesion_targets_on_a_phone--drawn.png"))
+        page.locator("input[name=_continue]").tap()
+        expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    finally:
+        context.close()
+
+    polygon, ellipse = LocalisationQuestion.objects.get().targets.order_by("pk")
+    assert (polygon.shape, ellipse.shape) == ("polygon", "ellipse")
+    assert len(polygon.points) == 4
+    for (x, y), (tapped_x, tapped_y) in zip(polygon.points, corners, strict=True):
+        assert screen.close(x, tapped_x) and screen.close(y, tapped_y), (polygon.points, corners)
+    assert screen.close(ellipse.center_x, 240) and screen.close(ellipse.center_y, 180)
+    assert screen.close(ellipse.radius_x, 60) and screen.close(ellipse.radius_y, 40)

@@ -16,6 +16,7 @@ DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SIZE = 128  # CT_small is 128 x 128 pixels
+TIMES = "\u00d7"  # the multiplication sign the status line puts between width and height
 CENTRE = (90.5, 40.5)  # the target's centre, in image pixels: up and to the right
 
 
@@ -134,3 +135,70 @@ def test_a_tap_on_a_phone_is_marked(browser, live_server, case):
     finally:
         context.close()
     assert violations == []
+
+
+def tab_to(page, selector: str, limit: int = 80) -> None:
+    """Press Tab (and only Tab) until the element matching `selector` has the focus."""
+    for _ in range(limit):
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_a_point_is_placed_and_answered_with_the_keyboard_only(page, live_server, case, screenshot):
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{live_server.url}/cases/{case.slug}/quiz/")
+    tab_to(page, "#id_guess")
+    page.keyboard.type("chordoma")
+    page.keyboard.press("Enter")
+    expect(page.locator("#question-heading")).to_have_text("Question 1 of 1")
+    viewer = page.locator(".quiz-localisation .stack-viewer")
+    expect(viewer).to_have_class(re.compile("is-pointing"))
+    expect(viewer).to_have_attribute("data-slice", "2")
+
+    # Outside keyboard pointing the arrow keys still scroll the viewer's slices.
+    tab_to(page, ".quiz-localisation .viewport")
+    page.keyboard.press("ArrowUp")
+    expect(viewer).to_have_attribute("data-slice", "1")
+    page.keyboard.press("ArrowDown")
+    expect(viewer).to_have_attribute("data-slice", "2")
+    expect(viewer.locator(".point-marker")).to_have_class("point-marker hidden")
+
+    # The button is the next stop after the image; it puts a crosshair at the frame's centre.
+    page.keyboard.press("Tab")
+    button = page.get_by_role("button", name="Place a point with the keyboard")
+    expect(button).to_be_visible()
+    expect(button).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(viewer.locator(".viewport")).to_be_focused()
+    status = page.locator(".localisation-status")
+    expect(status).to_contain_text(f"64, 64 of 128 {TIMES} 128 pixels (50 % across, 50 % down)")
+    expect(viewer.locator(".point-marker line.point-crosshair")).to_have_count(2)
+    # Arrows move it by 1 % of the frame (one pixel here), with Shift by 10 % (13): not the slices.
+    page.keyboard.press("Shift+ArrowUp")
+    expect(status).to_contain_text(f"64, 51 of 128 {TIMES} 128 pixels")
+    expect(viewer).to_have_attribute("data-slice", "2")  # the viewer would have gone to slice 1
+    for key in ["Shift+ArrowRight"] * 2 + ["Shift+ArrowUp"] + ["ArrowDown"] * 2:
+        page.keyboard.press(key)
+    expect(viewer).to_have_attribute("data-slice", "2")
+    expect(status).to_contain_text(f"90, 40 of 128 {TIMES} 128 pixels (70 % across, 31 % down)")
+    assert page.locator("input[name=x]").input_value() == ""  # nothing chosen before Enter or Space
+    screenshot("keyboard-crosshair")
+    page.keyboard.press("Space")
+    expect(status).to_contain_text(f"Point chosen on slice 2, at 90, 40 of 128 {TIMES} 128 pixels")
+    assert float(page.locator("input[name=x]").input_value()) == 90.0
+    assert float(page.locator("input[name=y]").input_value()) == 40.0
+    assert page.locator("input[name=frame]").input_value() == "0"
+    expect(viewer.locator(".point-marker circle")).to_have_count(1)
+    expect(viewer.locator(".point-marker line")).to_have_count(0)
+    # Out of the mode again: the arrow keys are the viewer's.
+    page.keyboard.press("ArrowUp")
+    expect(viewer).to_have_attribute("data-slice", "1")
+    page.keyboard.press("ArrowDown")
+    expect(viewer).to_have_attribute("data-slice", "2")
+
+    tab_to(page, ".localisation-form button[type=submit]")
+    page.keyboard.press("Enter")
+    expect(page.locator(".your-answer")).to_contain_text("a hit")
+    expect(page.locator(".localisation-figure circle.lesion-click-hit")).to_have_count(1)
