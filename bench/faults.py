@@ -413,9 +413,7 @@ class Quizzer(Worker):
                 "anonymous reopen",
                 "GET",
                 f"/cases/{entry['slug']}/quiz/?" + urlencode({"attempt": entry["token"]}),
-                check=lambda r, guess=guess: (
-                    REVEALED in r.text and shown_guess(r.text) == guess
-                ),
+                check=lambda r, guess=guess: REVEALED in r.text and shown_guess(r.text) == guess,
             )
             if response is None:
                 missing.append(guess)

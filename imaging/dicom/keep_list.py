@@ -36,6 +36,7 @@ from __future__ import annotations
 
 __all__ = ["DEFINED_TERMS", "KEEP", "RETAIN_OPTION_EXCEPTIONS"]
 
+
 def _keep(how: str, keywords: str) -> dict[str, str]:
     return dict.fromkeys(keywords.split(), how)
 

@@ -1,7 +1,6 @@
 """Playlists in Chromium: a faculty member reorders a playlist's cases by dragging a row in the admin
 (``static/programme/playlist_order.js`` renumbers the order fields), and the saved order is the new one."""
 
-
 import pytest
 from playwright.sync_api import expect
 

@@ -77,9 +77,7 @@ def test_nothing_goes_before_the_commit_nor_after_a_rollback(
     assert second_files <= files_under(media_root)
 
 
-def test_a_case_deleted_takes_every_image_file(
-    two_images, media_root, django_capture_on_commit_callbacks
-):
+def test_a_case_deleted_takes_every_image_file(two_images, media_root, django_capture_on_commit_callbacks):
     case, first, second = two_images
     files = {first.file.name, second.file.name} | viewed(first) | viewed(second)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
