@@ -17,7 +17,7 @@ from quiz.models import LocalisationQuestion
 from tests.helpers.accounts import make_user
 from tests.helpers.browser import admin_log_in
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DESKTOP = {"width": 1366, "height": 900}
 SCREEN_TOLERANCE = 2  # screen pixels
