@@ -23,7 +23,8 @@ def pytest_configure(config):
 
     A fast password hasher for the whole run, not per test: hashing at production strength (PBKDF2,
     about half a second a password here) would otherwise also run for every user that a module- or
-    session-wide fixture makes before any test's settings apply."""
+    session-wide fixture makes before any test's settings apply. Likewise a short back-off between the
+    attempts at an unreachable DICOMweb source."""
     from django.test.utils import override_settings
 
     # override_settings, not assignment: the task backends and caches made at start-up are dropped.
@@ -31,6 +32,8 @@ def pytest_configure(config):
         TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}},
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        # A DICOMweb source that is down is still asked 5 times, without 30 s of back-off in between.
+        RECEIVER_PULL_RETRY_SECONDS=0.01,
     ).enable()
 
 
