@@ -76,18 +76,18 @@ def _transactional(item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Transactional tests run last, and PostgreSQL-only tests are deselected (not skipped) on SQLite.
+    """Transactional tests run last; PostgreSQL-only tests are deselected (not skipped) on SQLite, and
+    SQLite-only tests in the PostgreSQL pass.
 
     pytest-django puts transactional tests last, but pytest's own grouping of parametrized fixtures
     runs after it and can move browser tests before others: their flush would then leave the tests
     after them without the role groups the migrations created. So the order is enforced once more here.
     """
     items.sort(key=_transactional)  # stable: otherwise the order stays
-    if connection.vendor == "postgresql":
-        return
+    other = "sqlite" if connection.vendor == "postgresql" else "postgres"
     selected, deselected = [], []
     for item in items:
-        (deselected if item.get_closest_marker("postgres") else selected).append(item)
+        (deselected if item.get_closest_marker(other) else selected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected

@@ -10,10 +10,8 @@ from django.db import connection
 
 from tests.helpers.migrated_sqlite import template
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "sqlite", reason="the PostgreSQL pass runs the migrations"),
-]
+# The PostgreSQL pass runs the migrations.
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 #: Django's bookkeeping of applied migrations, which only ``migrate`` fills, and the database cache's table,
 #: which ``migrate`` makes only where the database cache is configured (the tests use a local-memory cache).
