@@ -149,6 +149,9 @@ RECEIVER_MAX_INSTANCES = int(os.environ.get("RECEIVER_MAX_INSTANCES", "10000"))
 RECEIVER_MAX_BYTES = int(os.environ.get("RECEIVER_MAX_BYTES", str(8 << 30)))
 RECEIVER_MAX_SECONDS = float(os.environ.get("RECEIVER_MAX_SECONDS", "3600"))
 RECEIVER_IDLE_SECONDS = float(os.environ.get("RECEIVER_IDLE_SECONDS", "60"))
+# A DICOMweb source that does not answer is asked again 5 times, waiting 2, 4, 8 and 16 times this many
+# seconds in between (dicomweb-client's own back-off; the tests shorten it).
+RECEIVER_PULL_RETRY_SECONDS = float(os.environ.get("RECEIVER_PULL_RETRY_SECONDS", "1"))
 RECEIVED_STUDY_DAYS = int(os.environ.get("RECEIVED_STUDY_DAYS", "14"))
 # How often a worker running an upload beats its heartbeat, and how long without one makes the upload
 # dead to the sweep (run by every worker at start and every UPLOAD_SWEEP_SECONDS).

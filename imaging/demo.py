@@ -55,10 +55,12 @@ DEMO_SERIES = [
 ]
 
 
-def demo_images_ensure() -> list[str]:
-    """Attach the sample series to seed cases that have no images yet; returns what was added."""
+def demo_images_ensure(*, slugs: set[str] | None = None) -> list[str]:
+    """Attach the sample series to seed cases that have no images yet (only the cases of `slugs`, when
+    given: a test that needs one case with images skips ingesting the others); returns what was added."""
     added = []
-    cases = {case.slug: case for case in Case.objects.filter(slug__in={s.case_slug for s in DEMO_SERIES})}
+    wanted = {s.case_slug for s in DEMO_SERIES} if slugs is None else set(slugs)
+    cases = {case.slug: case for case in Case.objects.filter(slug__in=wanted)}
     without_images = {slug for slug, case in cases.items() if not case.studies.exists()}
     for demo in DEMO_SERIES:
         if demo.case_slug not in without_images:

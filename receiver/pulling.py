@@ -72,7 +72,9 @@ def _client(source: DicomWebSource) -> DICOMwebClient:
     session = requests.Session()
     if source.username:
         session.auth = (source.username, source.password)
-    return DICOMwebClient(url=source.url, session=session, timeout=TIMEOUT)
+    client = DICOMwebClient(url=source.url, session=session, timeout=TIMEOUT)
+    client.set_http_retry_params(wait_exponential_multiplier=settings.RECEIVER_PULL_RETRY_SECONDS * 1000)
+    return client
 
 
 def _study_uid(client: DICOMwebClient, *, study_uid: str, accession: str) -> str:

@@ -1,6 +1,7 @@
 """Shared fixtures: role users, the seed archive and a small case factory."""
 
 import itertools
+from contextlib import nullcontext
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,7 +23,8 @@ def pytest_configure(config):
 
     A fast password hasher for the whole run, not per test: hashing at production strength (PBKDF2,
     about half a second a password here) would otherwise also run for every user that a module- or
-    session-wide fixture makes before any test's settings apply."""
+    session-wide fixture makes before any test's settings apply. Likewise a short back-off between the
+    attempts at an unreachable DICOMweb source."""
     from django.test.utils import override_settings
 
     # override_settings, not assignment: the task backends and caches made at start-up are dropped.
@@ -30,7 +32,40 @@ def pytest_configure(config):
         TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}},
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        # A DICOMweb source that is down is still asked 5 times, without 30 s of back-off in between.
+        RECEIVER_PULL_RETRY_SECONDS=0.01,
     ).enable()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """The test databases, as pytest-django makes them, except that on SQLite the tables come straight
+    from the models and the role groups from our data migrations' own code (run once more): seconds less
+    per worker than running every migration. On SQLite every other migration only changes the schema,
+    which the models describe as well (`makemigrations --check` is clean); the PostgreSQL pass, whose
+    migrations also run SQL of their own, migrates as before. tests/site/test_test_database.py compares
+    the result with a migrated database."""
+    from django.apps import apps as project_apps
+    from django.test.utils import override_settings, setup_databases, teardown_databases
+
+    sqlite = connection.vendor == "sqlite"
+    schema_only = {app.label: None for app in project_apps.get_app_configs()} if sqlite else None
+    serialized = {
+        "default"
+        for item in request.session.items
+        for marker in item.iter_markers("django_db")
+        if marker.kwargs.get("serialized_rollback")
+    }
+    with django_db_blocker.unblock():
+        with override_settings(MIGRATION_MODULES=schema_only) if sqlite else nullcontext():
+            config = setup_databases(
+                verbosity=request.config.option.verbose, interactive=False, serialized_aliases=serialized
+            )
+        if sqlite:
+            roles_ensure()
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=request.config.option.verbose)
 
 
 def _transactional(item) -> bool:
@@ -41,18 +76,18 @@ def _transactional(item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Transactional tests run last, and PostgreSQL-only tests are deselected (not skipped) on SQLite.
+    """Transactional tests run last; PostgreSQL-only tests are deselected (not skipped) on SQLite, and
+    SQLite-only tests in the PostgreSQL pass.
 
     pytest-django puts transactional tests last, but pytest's own grouping of parametrized fixtures
     runs after it and can move browser tests before others: their flush would then leave the tests
     after them without the role groups the migrations created. So the order is enforced once more here.
     """
     items.sort(key=_transactional)  # stable: otherwise the order stays
-    if connection.vendor == "postgresql":
-        return
+    other = "sqlite" if connection.vendor == "postgresql" else "postgres"
     selected, deselected = [], []
     for item in items:
-        (deselected if item.get_closest_marker("postgres") else selected).append(item)
+        (deselected if item.get_closest_marker(other) else selected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected

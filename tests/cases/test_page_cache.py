@@ -185,7 +185,7 @@ def test_bulk_writes_are_retired_by_refreshing_their_cases(client, archive):
     assert facets(client, "/cases/?sex=M").total == 0
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_version_changes_again_when_the_transaction_commits(archive):
     """A request that reads the old rows between the first replacement and the commit stores them
     under the new version; the commit-time replacement retires that entry too."""
@@ -200,7 +200,7 @@ def test_the_version_changes_again_when_the_transaction_commits(archive):
     assert cache_key("facets", "public") != stale_key
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_the_version_changes_at_once(archive):
     before = archive_version()
     Case.objects.filter(slug="chest-0").update(sex="F")

@@ -11,7 +11,7 @@ from imaging.demo import SAMPLE_DIR
 from tests.helpers.accounts import make_user
 from tests.helpers.browser import admin_log_in
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 TITLE = "52-year-old man with sacral pain"
 SLUG = "52-year-old-man-with-sacral-pain"

@@ -14,7 +14,7 @@ from tests.helpers.accounts import make_user
 from tests.helpers.ingest import blank_png
 from tests.helpers.viewer import sample_file
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DESKTOP = pytest.param(
     "desktop", marks=pytest.mark.browser_context_args(viewport={"width": 1366, "height": 900}), id="1366x900"

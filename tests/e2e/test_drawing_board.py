@@ -16,7 +16,7 @@ from imaging.services import images_ingest, series_create
 from tests.helpers.accounts import make_user
 from tests.helpers.browser import admin_log_in
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}

@@ -11,7 +11,7 @@ from tests.helpers.accounts import make_user
 from tests.helpers.authoring import complete_case
 from tests.helpers.browser import admin_log_in
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SCREENS = [
     pytest.param(

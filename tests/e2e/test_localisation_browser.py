@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.helpers.localisation import add_localisation, ellipse, images_of, series_with_images
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}

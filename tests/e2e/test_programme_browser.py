@@ -9,7 +9,7 @@ from programme.models import PlaylistItem
 from tests.e2e.conftest import ARTIFACTS
 from tests.helpers.accounts import make_user
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_dragging_a_row_reorders_the_playlist(page, live_server, make_case, screenshot):

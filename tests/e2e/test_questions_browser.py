@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from cases.models import Case
 from tests.helpers.questions import OPTIONS, add_question
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}

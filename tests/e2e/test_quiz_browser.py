@@ -9,7 +9,7 @@ from cases.models import Case
 from imaging.demo import demo_images_ensure
 from tests.helpers.accounts import make_user
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # The two seed cases in the thoracic spine, and what the resident answers for each.
 ANSWERS = {

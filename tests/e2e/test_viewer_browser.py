@@ -19,7 +19,7 @@ from imaging.services import images_ingest, series_create
 from tests.helpers.ingest import large_ct_file
 from tests.helpers.viewer import build_viewer_case, sample_file
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DESKTOP = pytest.param(
     "desktop", marks=pytest.mark.browser_context_args(viewport={"width": 1366, "height": 900}), id="1366x900"

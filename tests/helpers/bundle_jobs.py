@@ -31,9 +31,10 @@ ROW_MODELS = (
 )
 
 
-def seed_archive() -> dict[str, Case]:
-    """The seed cases (loaded already) with their sample images (real stored DICOM files), by slug."""
-    demo_images_ensure()
+def seed_archive(*, slugs: set[str] | None = None) -> dict[str, Case]:
+    """The seed cases (loaded already) with their sample images (real stored DICOM files), by slug; only
+    the cases of `slugs` get their images, when given."""
+    demo_images_ensure(slugs=slugs)
     assert Image.objects.exists()
     return {case.slug: case for case in Case.objects.all()}
 

@@ -83,6 +83,8 @@ def main() -> None:
         "DATABASE_URL": f"sqlite:///{folder / 'site.sqlite3'}",
         "MEDIA_ROOT": str(folder / "media"),
         "QUARANTINE_ROOT": str(folder / "quarantine"),
+        # The unreachable source is still asked 5 times, without waiting 30 s in between.
+        "RECEIVER_PULL_RETRY_SECONDS": "0.01",
     }
 
     def manage(*args, **settings) -> str:

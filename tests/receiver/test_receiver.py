@@ -23,7 +23,7 @@ from tests.helpers.receiver import (
 
 pytest_plugins = ["tests.helpers.receiver_fixtures"]
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def associate(receiver, ae_title="PACS1", contexts=(Verification, CTImageStorage, MRImageStorage)):

@@ -28,7 +28,7 @@ from tests.helpers.receiver import (
 )
 
 pytest_plugins = ["tests.helpers.receiver_fixtures"]
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def ended_logs(count: int = 1) -> list[AssociationLog]:

@@ -22,7 +22,7 @@ from receiver.spooling import study_folder
 from tests.helpers.receiver import quarantined_files, sample, spool
 
 pytest_plugins = ["tests.helpers.receiver_fixtures"]
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def three_slices() -> list:

@@ -19,7 +19,7 @@ from receiver.models import ReceivedInstance, ReceivedStudy
 from tests.helpers.receiver import PLANTED, quarantined_files, sample
 
 pytest_plugins = ["tests.helpers.receiver_fixtures"]
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 NOTE = "Plantednote: Mrs Plantedname's lesion, ask Dr Plantedphysician"
 

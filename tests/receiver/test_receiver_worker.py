@@ -24,7 +24,8 @@ from tests.helpers.workers import (
     worker_site,
 )
 
-SLICES = 300
+#: Enough that each kill lands mid-gate (after 10 more accepted), few enough to spool quickly.
+SLICES = 80
 
 #: Run by ``manage.py shell``: a faculty member and a sender, a study of SLICES slices spooled as the
 #: receiver spools them, handed over (its gate task queued for the workers).
