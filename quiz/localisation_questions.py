@@ -9,6 +9,7 @@ from django.db.models import Prefetch
 from django.urls import reverse
 
 from cases.models import Case
+from imaging.case_images import FLAGGED_ON_PUBLISHED_CASE
 from imaging.models import Image
 from quiz.localisation import Click, ClickError, check_click_inside, click_hits
 from quiz.models import LesionTarget, LocalisationQuestion
@@ -18,8 +19,16 @@ def askable_localisations(case: Case) -> list[LocalisationQuestion]:
     """The case's localisation questions that can be answered: at least one target, on an image of the
     question's own series, which must be a series of this case. Three queries (none past the first when
     the case has none), whatever their number: the series' images come along to mark and show clicks."""
-    targets = LesionTarget.objects.select_related("image").order_by("image__order", "image_id", "frame", "pk")
-    images = Image.objects.only("pk", "series_id", "rows", "columns", "frame_count", "order")
+    # An image whose burned-in text flag no editor has cleared is not shown on a published case, so it is
+    # neither clicked nor drawn with its targets.
+    targets = (
+        LesionTarget.objects.select_related("image")
+        .exclude(image__in=Image.objects.filter(FLAGGED_ON_PUBLISHED_CASE))
+        .order_by("image__order", "image_id", "frame", "pk")
+    )
+    images = Image.objects.exclude(FLAGGED_ON_PUBLISHED_CASE).only(
+        "pk", "series_id", "rows", "columns", "frame_count", "order"
+    )
     questions = (
         LocalisationQuestion.objects.filter(case=case, series__study__case=case)
         .select_related("series")

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from reversion.models import Version
 
+from imaging.models import Image
 from quiz.models import LesionTarget, LocalisationQuestion, QuizAttempt, ReviewCard
 from quiz.scheduling import attempt_quality
 from tests.helpers.localisation import (
@@ -92,6 +93,21 @@ def test_a_click_off_the_image_is_refused_and_nothing_is_stored(client, question
     assert click(client, url, image=image, x=10, y=10, frame=1).status_code == 400
     assert click(client, url, image=image, x="", y=10).status_code == 400
     assert QuizAttempt.objects.get().localisation_marks == {}
+
+
+def test_an_image_flagged_for_review_on_a_published_case_is_neither_clicked_nor_drawn(client, question):
+    first, second = images_of(question.series)
+    add_localisation(
+        question.case, question.series, polygon(second, SQUARE), prompt="Click the other one", order=2
+    )
+    Image.objects.filter(pk=second.pk).update(needs_review=True, review_reason="Burned-in text")
+    url = answer_diagnosis(client, question.case)
+    # Only the first question is asked: the second's one target is on the flagged image.
+    assert "Question 1 of 1" in client.get(url).content.decode()
+    refused = click(client, url, image=second, x=30, y=30)
+    assert refused.status_code == 400
+    assert "not on an image of this question" in refused.content.decode()
+    assert click(client, url, image=first, x=30, y=30).status_code == 302
 
 
 def test_a_click_on_an_image_of_another_series_is_refused(client, question):
