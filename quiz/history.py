@@ -9,6 +9,9 @@ such as "Target added on image 3, frame 2"), ``state`` ("added", "removed" or "c
 ``changes`` ([(field, before, after), …], texts).
 """
 
+from itertools import groupby
+from operator import itemgetter
+
 from imaging.models import Image, Series
 from quiz.models import LesionTarget, LocalisationQuestion, Question, QuestionOption, QuizFormat
 
@@ -71,12 +74,17 @@ class _Words:
         }
         self.series = dict(Series.objects.filter(pk__in=series_ids).values_list("pk", "label"))
         image_ids = {values.get("image_id") for side in (old, new) for values in side[LesionTarget].values()}
-        wanted = Image.objects.filter(pk__in=image_ids).values_list("series_id", flat=True)
-        # An image is named by its place in its series (1-based), as the editor lists it.
+        # An image is named by its place in its series (1-based), as the editor lists it: every image of
+        # the series concerned, in one query.
+        wanted = Image.objects.filter(pk__in=image_ids).values("series_id")
+        in_order = (
+            Image.objects.filter(series_id__in=wanted)
+            .order_by("series_id", "order", "pk")
+            .values_list("series_id", "pk")
+        )
         self.image_places = {}
-        for series_id in set(wanted):
-            in_order = Image.objects.filter(series_id=series_id).order_by("order", "pk")
-            for place, pk in enumerate(in_order.values_list("pk", flat=True), 1):
+        for _series_id, images in groupby(in_order, key=itemgetter(0)):
+            for place, (_, pk) in enumerate(images, 1):
                 if pk in image_ids:
                     self.image_places[pk] = place
 

@@ -4,6 +4,8 @@ targets (each revision of the case holds them)."""
 
 import pytest
 import reversion
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from reversion.models import Version
 
 from authoring.history import version_diff
@@ -145,3 +147,28 @@ def test_an_option_whose_question_belongs_to_another_case_is_not_listed(changed,
     newest, oldest = Version.objects.get_for_object(changed)
     summaries = [row.summary for group in version_diff(oldest, newest).groups for row in group.rows]
     assert not any("Elsewhere" in summary for summary in summaries)
+
+
+def diff_queries(faculty, slug: str, series_count: int) -> int:
+    """Queries of comparing two revisions of a case whose targets moved on `series_count` series."""
+    case = complete_case(slug=slug, author=faculty)
+    targets = []
+    for n in range(series_count):
+        series = series_with_images(case, RTDOSE, RTDOSE, label=f"Dose {n}", modality="OT")
+        question = add_localisation(case, series, polygon(images_of(series)[1], [(1, 1), (9, 1), (5, 8)]))
+        targets.append(question.targets.get())
+    snapshot(case)
+    for target in targets:
+        target.points = [[2, 2], [9, 1], [5, 8]]
+        target.save()
+    snapshot(case)
+    newest, oldest = Version.objects.get_for_object(case)
+    with CaptureQueriesContext(connection) as queries:
+        diff = version_diff(oldest, newest)
+    rows = rows_by_group(diff)["Point to the lesion"]
+    assert len(rows) == series_count and all("on image 2, frame 1" in row.summary for row in rows)
+    return len(queries)
+
+
+def test_naming_the_images_takes_the_same_queries_whatever_the_number_of_series(faculty):
+    assert diff_queries(faculty, "one-series", 1) == diff_queries(faculty, "three-series", 3)
