@@ -44,6 +44,7 @@ from imaging.models import Annotation, DeidentificationKey, Image, Series, Study
 from imaging.services import images_ingest, series_create
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case, form_data
+from tests.helpers.sessions import client_as, sessions_for
 from tests.helpers.viewer import image_page_inlines, run_queued_uploads
 
 # One group (`make test` runs with --dist loadgroup): the module's world is built by one worker, not by each.
@@ -123,16 +124,14 @@ def build_world() -> SimpleNamespace:
     images_ingest(series=cleared, files=[InputFile("seen.png", png())])
     cleared.images.update(reviewed_by=users["editor"], reviewed_at=timezone.now())
     w.cleared = cleared.images.get()
+    w.sessions = sessions_for(users)
     return w
 
 
 @pytest.fixture
 def as_role(world):
     def log_in(role: str) -> Client:
-        client = Client()
-        if role != "anon":
-            client.force_login(world.users[role])
-        return client
+        return client_as(world.sessions.get(role))
 
     return log_in
 

@@ -20,7 +20,6 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.db import transaction
-from django.test import Client
 from django.urls import Resolver404, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 
@@ -29,6 +28,7 @@ from programme.models import Assignment, CaseCompletion, Cohort, Conference, Con
 from programme.services import conference_create, playlist_add_case, playlist_create
 from tests.helpers.accounts import make_user
 from tests.helpers.matrix import admin_page_cells
+from tests.helpers.sessions import client_as, sessions_for
 
 # One group (`make test` runs with --dist loadgroup): the module's world is built by one worker, not by each.
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("programme-matrix")]
@@ -94,6 +94,7 @@ def build_world() -> SimpleNamespace:
     w.open_conference = conference_create(playlist=w.public, presenter=users["faculty"], allow_anonymous=True)
     w.assignment = w.study  # the admin rows' object
     w.playlist = w.public
+    w.sessions = sessions_for(users)
     return w
 
 
@@ -336,9 +337,7 @@ def assert_no_leak(response, role: str, row: Row) -> None:
 
 @pytest.mark.parametrize(("row", "role"), CELLS, ids=[f"{row.name}-{role}" for row, role in CELLS])
 def test_matrix(world, role, row):
-    client = Client()
-    if role != "anon":
-        client.force_login(world.users[role])
+    client = client_as(world.sessions.get(role))
     url = url_of(row, world)
     data = {key: value.format(w=world) for key, value in row.data.items()}
     response = client.post(url, data) if row.method == "post" else client.get(url)

@@ -50,6 +50,7 @@ from imaging.models import Annotation, Image, Series, Study, Upload
 from quiz.models import QuizAttempt, ReviewCard
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import FAST_HASHERS, complete_case, form_data, new_case_data
+from tests.helpers.sessions import client_as, sessions_for
 from tests.helpers.viewer import image_page_inlines, post_upload, series_admin_form
 
 # One group (`make test` runs with --dist loadgroup): the module's world is built by one worker, not by each.
@@ -95,6 +96,7 @@ def world(django_db_setup, django_db_blocker, world_media):
         image = Image.objects.get(series__study__case=draft)
         yield {
             **users,
+            "sessions": sessions_for(users),
             "published": published,
             "draft": draft,
             "other": other,
@@ -110,9 +112,7 @@ def world(django_db_setup, django_db_blocker, world_media):
 @pytest.fixture
 def as_user(client, world):
     def log_in(role: str | None):
-        if role:
-            client.force_login(world[role])
-        return client
+        return client_as(world["sessions"][role] if role else None, client)
 
     return log_in
 

@@ -43,7 +43,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import Resolver404, URLResolver, clear_url_caches, get_resolver, resolve, reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -62,6 +62,7 @@ from tests.helpers.authoring import FAST_HASHERS, complete_case
 from tests.helpers.localisation import add_localisation, polygon
 from tests.helpers.matrix import admin_page_cells
 from tests.helpers.questions import add_question
+from tests.helpers.sessions import client_as, sessions_for
 from weekly.models import week_start_of
 from weekly.services import weekly_case_schedule
 
@@ -241,6 +242,7 @@ def build_world() -> SimpleNamespace:
         setattr(w, key, study)
         setattr(w, f"{key}_instance", instance)
     w.receivedstudy = w.received_own
+    w.sessions = sessions_for(users)
     return w
 
 
@@ -902,9 +904,7 @@ def assert_no_leak(response, role: str, row: Row, w) -> None:
 @pytest.fixture
 def as_role(client, world):
     def log_in(role: str):
-        if role != "anon":
-            client.force_login(world.users[role])
-        return client
+        return client_as(world.sessions.get(role), client)
 
     return log_in
 
@@ -937,10 +937,7 @@ def test_no_page_is_served_from_a_cache_warmed_by_another_role(world, media_root
     one, all in one test, and each still gets exactly its own outcome and nothing it may not see."""
     url = url_of(row, world)
     for role in reversed(ROLES):
-        client = Client()
-        if role != "anon":
-            client.force_login(world.users[role])
-        response = client.get(url)
+        response = client_as(world.sessions.get(role)).get(url)
         assert_outcome(response, row.expected(role), url, world)
         assert_no_leak(response, role, row, world)
 
