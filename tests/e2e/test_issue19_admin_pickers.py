@@ -45,7 +45,9 @@ def test_admin_pickers_and_lists_name_the_case(page, live_server, look_alike_cas
     check_distinct_and_named(labels, look_alike_cases)
     assert all("CT — Initial" in label for label in labels)
     # Unfolded for the screenshot: a closed menu shows one entry.
-    page.locator("#id_study").evaluate("select => { select.size = select.options.length; }")
+    page.locator("#id_study").evaluate(
+        "select => { select.size = select.options.length; select.style.height = 'auto'; }"
+    )
     page.locator("#id_study").scroll_into_view_if_needed()
     screenshot("study-picker")
 
