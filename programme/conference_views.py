@@ -76,10 +76,18 @@ class ConferencePresentView(PresenterMixin, View):
         context = {
             "conference": conference,
             "stage": stage,
-            "tally": conference_tally(conference, revealed=stage.case if stage else None),
+            "tally": conference_tally(conference, revealed=tally_key_case(conference, stage)),
             "join_url": request.build_absolute_uri(conference.get_absolute_url()),
         }
         return render(request, "programme/conference_present.html", context)
+
+
+def tally_key_case(conference: Conference, stage):
+    """The case that marks the tally: the stage's own once its diagnosis is open (no second query), else
+    the revealed case after a step back, else None (no marks before the reveal)."""
+    if stage is None or not stage.revealed:
+        return None
+    return stage.case or revealed_case(conference)
 
 
 class ConferenceStepView(PresenterMixin, View):

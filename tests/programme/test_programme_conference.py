@@ -241,3 +241,35 @@ def test_hostile_join_codes_find_nothing(conference, code):
 def test_addresses_that_are_not_uuids_are_not_routed(client):
     assert client.get("/conference/1/").status_code == 404
     assert client.get("/conference/1/present/").status_code == 404
+
+
+def test_answers_stay_closed_after_the_presenter_steps_back_from_the_reveal(conference, faculty, resident):
+    """Residents who have seen the diagnosis cannot answer, or change their answer, when the presenter goes
+    "Back" to the differential (or from the next case into this one)."""
+    presenter, audience = logged_in(faculty), logged_in(resident)
+    audience.post(f"/conference/{conference.id}/answer/", {"answer": "Chordoma"})
+    for _ in range(4):  # history → diagnosis
+        presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "next"})
+    conference.refresh_from_db()
+    assert conference.revealed_case_ids == [conference.case_ids[0]]
+    presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "previous"})
+    conference.refresh_from_db()
+    assert conference.step == Step.DIFFERENTIAL
+    page = text(audience.get(f"/conference/{conference.id}/"))
+    assert 'name="answer"' not in page and "Answers to this case are closed" in page
+    assert "Your answer: “Chordoma”" in page
+    audience.post(f"/conference/{conference.id}/answer/", {"answer": "Ependymoma"})
+    logged_in(make_user("latecomer", "resident")).post(
+        f"/conference/{conference.id}/answer/", {"answer": "Ependymoma"}
+    )
+    assert list(ConferenceAnswer.objects.values_list("answer", flat=True)) == ["Chordoma"]
+    # The presenter's tally keeps its marks: the room has seen the diagnosis.
+    assert "In the differential, not the diagnosis" in text(
+        presenter.get(f"/conference/{conference.id}/present/")
+    )
+    # On to the next case (answers open there) and back again into the revealed one: still closed.
+    for _ in range(2):
+        presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "next"})
+    assert 'name="answer"' in text(audience.get(f"/conference/{conference.id}/"))
+    presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "previous"})
+    assert 'name="answer"' not in text(audience.get(f"/conference/{conference.id}/"))
