@@ -2,6 +2,7 @@
 answers and their nameless tally, joining by code, anonymous residents only when allowed."""
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -273,3 +274,10 @@ def test_answers_stay_closed_after_the_presenter_steps_back_from_the_reveal(conf
     assert 'name="answer"' in text(audience.get(f"/conference/{conference.id}/"))
     presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "previous"})
     assert 'name="answer"' not in text(audience.get(f"/conference/{conference.id}/"))
+
+
+def test_the_playlists_page_title_is_plain_text_for_a_presenter_with_running_conferences(conference, faculty):
+    page = text(logged_in(faculty).get("/playlists/"))
+    title = re.search(r"<title>(.*?)</title>", page, re.DOTALL).group(1)
+    assert "<" not in title and "Your running conferences" not in title and title.startswith("Playlists")
+    assert page.count("Your running conferences") == 1  # in the page's content, once
