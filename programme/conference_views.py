@@ -73,10 +73,12 @@ class ConferencePresentView(PresenterMixin, View):
     def get(self, request, conference_id):
         conference = self.get_conference(request, conference_id)
         stage = conference_stage(conference)
+        tally = conference_tally(conference, revealed=tally_key_case(conference, stage))
         context = {
             "conference": conference,
             "stage": stage,
-            "tally": conference_tally(conference, revealed=tally_key_case(conference, stage)),
+            "tally": tally,
+            "answer_count": sum(row.count for row in tally),
             "join_url": request.build_absolute_uri(conference.get_absolute_url()),
         }
         return render(request, "programme/conference_present.html", context)

@@ -281,3 +281,28 @@ def test_the_playlists_page_title_is_plain_text_for_a_presenter_with_running_con
     title = re.search(r"<title>(.*?)</title>", page, re.DOTALL).group(1)
     assert "<" not in title and "Your running conferences" not in title and title.startswith("Playlists")
     assert page.count("Your running conferences") == 1  # in the page's content, once
+
+
+def test_the_projected_tally_is_hidden_until_the_presenter_shows_it(conference, faculty):
+    """The presenter's page is on the projector: the answers stay folded away ("Show answers", a closed
+    <details>) so that the room does not read each other's answers while still answering."""
+    resident = make_user("zebramate", "resident")
+    logged_in(resident).post(f"/conference/{conference.id}/answer/", {"answer": "Chordoma"})
+    page = text(logged_in(faculty).get(f"/conference/{conference.id}/present/"))
+    tally = re.search(r'<details class="conference-tally"[^>]*>', page).group(0)
+    assert " open" not in tally and "Show answers" in page and "1</span> so far, no names" in page
+    assert page.index("Show answers") < page.index("Chordoma")  # the answers are inside the folded part
+    assert "zebramate" not in page
+    audience = text(logged_in(resident).get(f"/conference/{conference.id}/"))
+    assert "Show answers" not in audience and "tally" not in audience
+
+
+def test_the_last_case_ends_with_no_next_button(conference, faculty):
+    presenter = logged_in(faculty)
+    Conference.objects.filter(pk=conference.pk).update(position=1, step=Step.DIFFERENTIAL)
+    assert "Open: Diagnosis and discussion →" in text(presenter.get(f"/conference/{conference.id}/present/"))
+    Conference.objects.filter(pk=conference.pk).update(position=0, step=Step.DIAGNOSIS)
+    assert "Next case →" in text(presenter.get(f"/conference/{conference.id}/present/"))
+    Conference.objects.filter(pk=conference.pk).update(position=1, step=Step.DIAGNOSIS)
+    page = text(presenter.get(f"/conference/{conference.id}/present/"))
+    assert "Next case" not in page and 'value="next"' not in page and "End of conference" in page
