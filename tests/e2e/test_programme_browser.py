@@ -165,3 +165,42 @@ def test_the_presenter_page_on_a_phone_does_not_overflow(browser, live_server, m
     assert code_size >= 2 * phone.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     ARTIFACTS.mkdir(exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / f"{request.node.name}--presenter-at-390.png"))
+
+
+def test_the_directors_report_sorts_on_a_phone(browser, live_server, make_case, request):
+    """At 390 px the report's table stacks and its header (the sort links) is hidden: a "Sort by" form
+    above the table sorts it instead."""
+    import datetime
+
+    from django.utils import timezone
+
+    from programme.models import Assignment, Cohort
+
+    faculty = make_user("browser-faculty", "faculty", is_staff=True)
+    make_user("browser-director", "director", is_staff=True)
+    playlist = services.playlist_create(title="Phone report", owner=faculty)
+    cases = [make_case(title=f"Adult number {n}") for n in range(2)]
+    for case in cases:
+        services.playlist_add_case(playlist=playlist, case=case)
+    cohort = Cohort.objects.create(name="PGY-1")
+    slow = make_user("aaron", "resident", first_name="Aaron", last_name="Slow")
+    quick = make_user("zoe", "resident", first_name="Zoe", last_name="Quick")
+    cohort.residents.add(slow, quick)
+    today = timezone.localdate()
+    assignment = Assignment.objects.create(
+        playlist=playlist, cohort=cohort, opens_on=today, due_on=today + datetime.timedelta(days=7)
+    )
+    for case in cases:
+        services.case_mark_done(assignment=assignment, resident=quick, case=case)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    site_log_in(phone, live_server, "browser-director", f"/assignments/{assignment.pk}/")
+    rows = phone.locator("table.report tbody tr")
+    expect(rows.first).to_contain_text("Aaron Slow")
+    expect(phone.locator("table.report thead")).to_be_hidden()
+    phone.get_by_label("Sort by").select_option("-completion")
+    phone.get_by_role("button", name="Sort").click()
+    expect(rows.first).to_contain_text("Zoe Quick")
+    expect(phone.get_by_label("Sort by")).to_have_value("-completion")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / f"{request.node.name}--sorted-at-390.png"))

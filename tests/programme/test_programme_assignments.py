@@ -231,6 +231,20 @@ def test_the_report_as_csv(resident, director, assign, cohort):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
+def test_the_csv_gives_the_residents_full_name_beside_the_username(resident, director, assign, cohort):
+    resident.first_name, resident.last_name = "Ada", "Okafor"
+    resident.save()
+    rows = read_csv(logged_in(director).get(f"/assignments/{assign().pk}/report.csv"))
+    assert [(row["resident"], row["name"]) for row in rows] == [("res", "Ada Okafor"), ("res-b", "")]
+
+
+def test_the_report_has_a_sort_by_form_for_phones(director, assign, cohort):
+    page = logged_in(director).get(assign().get_absolute_url(), {"sort": "-accuracy"}).content.decode()
+    form = page.split('<form class="report-sort" method="get">', 1)[1].split("</form>", 1)[0]
+    assert '<option value="-accuracy" selected>Accuracy, highest first</option>' in form
+    assert form.count("<option") == 8
+
+
 def test_a_csv_cell_is_never_a_formula(director, assign, cohort):
     cohort.residents.add(make_user("=HYPERLINK(1)", "resident"))
     rows = read_csv(logged_in(director).get(f"/assignments/{assign().pk}/report.csv"))
