@@ -113,6 +113,10 @@ def test_a_study_assignment_is_worked_through_by_marking_cases_done(resident, as
     client = logged_in(resident)
     page = client.get(f"/assignments/{assignment.pk}/cases/1/").content.decode()
     assert first.title in page and "Study note 0" in page and "Mark this case done" in page
+    assert "Hide diagnoses" in page  # the switch of the playlist's study page (and the browsing pages)
+    client.post("/preferences/hide-diagnoses/", {"hide": "1", "next": "/"})
+    page = client.get(f"/assignments/{assignment.pk}/cases/1/").content.decode()
+    assert '<body class="hide-diagnoses">' in page and "Show diagnoses" in page
     response = client.post(f"/assignments/{assignment.pk}/cases/1/done/")
     assert response["Location"] == f"/assignments/{assignment.pk}/cases/2/"
     client.post(f"/assignments/{assignment.pk}/cases/1/done/")  # twice: still one completion

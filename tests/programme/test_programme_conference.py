@@ -306,3 +306,18 @@ def test_the_last_case_ends_with_no_next_button(conference, faculty):
     Conference.objects.filter(pk=conference.pk).update(position=1, step=Step.DIAGNOSIS)
     page = text(presenter.get(f"/conference/{conference.id}/present/"))
     assert "Next case" not in page and 'value="next"' not in page and "End of conference" in page
+
+
+def test_wrong_join_codes_are_limited_per_address(conference):
+    """After JOIN_FAILURE_LIMIT wrong codes in a minute an address is refused (a right code too) with a 429
+    page naming the wait; another address is not."""
+    from programme.join_throttling import JOIN_FAILURE_LIMIT
+
+    guesser = Client(REMOTE_ADDR="192.0.2.7")
+    for n in range(JOIN_FAILURE_LIMIT):
+        assert guesser.post("/conference/join/", {"code": f"zz{n:04d}"}).status_code == 404
+    refused = guesser.post("/conference/join/", {"code": conference.code})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert re.search(r"please wait \d+ seconds? before trying again", refused.content.decode())
+    other = Client(REMOTE_ADDR="192.0.2.8").post("/conference/join/", {"code": conference.code})
+    assert other["Location"] == f"/conference/{conference.id}/"
