@@ -5,7 +5,7 @@
 //
 // The presenter's page takes its steps without a page load: the step form's POST is sent by fetch, and
 // the live region of the page it leads to (the steps, the case, the tally) replaces this page's, so the
-// projector's full screen (the "Full screen" button: the whole stage, step buttons included) stays on.
+// projector's full screen ("Present in full screen": the whole stage, step buttons included) stays on.
 // Without JavaScript the form posts and the page reloads as before. Keys: → / Page Down for the next
 // step, ← / Page Up for the previous one. The tally is refreshed every second without a reload.
 "use strict";
@@ -99,7 +99,7 @@ if (presenter) {
     document.addEventListener("fullscreenchange", () => {
       const on = document.fullscreenElement === screen;
       fullscreenButton.setAttribute("aria-pressed", String(on));
-      fullscreenButton.textContent = on ? "Exit full screen" : "Full screen";
+      fullscreenButton.textContent = on ? "Exit full screen" : "Present in full screen";
     });
   }
 

@@ -133,13 +133,19 @@ def test_the_presenter_steps_with_the_keys_and_stays_in_full_screen(page, live_s
     site_log_in(page, live_server, "browser-faculty", f"/conference/{conference.id}/present/")
     expect(page.locator("article.case")).to_contain_text("Historyword one")
     page.evaluate("window.sameDocument = true")
-    page.get_by_role("button", name="Full screen").click()
+    page.get_by_role("button", name="Present in full screen").click()
     in_full_screen = "document.fullscreenElement?.classList.contains('conference-screen') === true"
     page.wait_for_function(in_full_screen)
     expect(page.get_by_role("button", name="Exit full screen")).to_be_visible()
     page.keyboard.press("ArrowRight")
     expect(page.locator(".stack-viewer.is-ready")).to_be_visible()  # the swapped-in viewer was started
     expect(page.locator(".quiz-position")).to_contain_text("Images")
+    # The viewer's own full screen opens over the stage's, and leaving it returns to the stage.
+    page.locator(".stack-viewer button[data-action=fullscreen]").click()
+    page.wait_for_function("document.fullscreenElement?.classList.contains('stack-viewer') === true")
+    page.locator(".stack-viewer button[data-action=fullscreen]").click()
+    page.wait_for_function(in_full_screen)
+    page.get_by_role("button", name="Exit full screen").focus()
     page.keyboard.press("PageDown")
     expect(page.locator("article.case")).to_contain_text("Findingword one")
     assert page.evaluate(in_full_screen) and page.evaluate("window.sameDocument === true")
