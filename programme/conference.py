@@ -39,6 +39,7 @@ class Stage:
     count: int
     step: int
     withdrawn: bool = False  # unpublished since the conference was made: shown without anything of it
+    revealed: bool = False  # its diagnosis has been shown (perhaps before a step back): answers closed
     meta: str = ""
     age_sex_source: str = ""
     source_recorded: bool = False
@@ -58,14 +59,19 @@ class Stage:
 
     @property
     def answers_open(self) -> bool:
-        return not self.withdrawn and self.step < Step.DIAGNOSIS
+        return not self.withdrawn and not self.revealed and self.step < Step.DIAGNOSIS
 
 
 def conference_stage(conference: Conference) -> Stage | None:
     """None when the conference has no case at all."""
     if conference.case_id is None:
         return None
-    place = {"position": conference.position + 1, "count": len(conference.case_ids), "step": conference.step}
+    place = {
+        "position": conference.position + 1,
+        "count": len(conference.case_ids),
+        "step": conference.step,
+        "revealed": conference.case_revealed,
+    }
     case = Case.objects.published().for_detail().filter(pk=conference.case_id).first()
     if case is None:
         return Stage(withdrawn=True, **place)
@@ -101,8 +107,8 @@ class TallyRow:
 
 
 def revealed_case(conference: Conference) -> Case | None:
-    """The current case with what marking needs, once its diagnosis is open; else None."""
-    if conference.step < Step.DIAGNOSIS or conference.case_id is None:
+    """The current case with what marking needs, once its diagnosis has been shown; else None."""
+    if not conference.case_revealed or conference.case_id is None:
         return None
     return (
         Case.objects.published()

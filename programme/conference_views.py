@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 
 from programme import services
 from programme.conference import conference_stage, conference_tally, revealed_case
+from programme.join_throttling import join_failure_record, join_wait_seconds
 from programme.models import CONFERENCE_CODE_LENGTH, Conference
 from programme.views import visible_playlist
 
@@ -73,13 +74,23 @@ class ConferencePresentView(PresenterMixin, View):
     def get(self, request, conference_id):
         conference = self.get_conference(request, conference_id)
         stage = conference_stage(conference)
+        tally = conference_tally(conference, revealed=tally_key_case(conference, stage))
         context = {
             "conference": conference,
             "stage": stage,
-            "tally": conference_tally(conference, revealed=stage.case if stage else None),
+            "tally": tally,
+            "answer_count": sum(row.count for row in tally),
             "join_url": request.build_absolute_uri(conference.get_absolute_url()),
         }
         return render(request, "programme/conference_present.html", context)
+
+
+def tally_key_case(conference: Conference, stage):
+    """The case that marks the tally: the stage's own once its diagnosis is open (no second query), else
+    the revealed case after a step back, else None (no marks before the reveal)."""
+    if stage is None or not stage.revealed:
+        return None
+    return stage.case or revealed_case(conference)
 
 
 class ConferenceStepView(PresenterMixin, View):
@@ -170,16 +181,23 @@ def conference_url(conference_id) -> str:
 
 
 class ConferenceJoinView(View):
-    """``/conference/join/``: the short code shown on the presenter's screen leads to the conference."""
+    """``/conference/join/``: the short code shown on the presenter's screen leads to the conference; wrong
+    codes are limited per address (``programme.join_throttling``)."""
 
     def get(self, request):
         return render(request, "programme/conference_join.html", {})
 
     def post(self, request):
+        wait = join_wait_seconds(request)
+        if wait:
+            response = render(request, "programme/conference_join.html", {"wait": wait}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
         form = JoinForm(request.POST)
         code = form.cleaned_data["code"].lower() if form.is_valid() else ""
         conference = Conference.objects.running().filter(code=code).first() if code else None
         if conference is None:
+            join_failure_record(request)
             return render(
                 request, "programme/conference_join.html", {"not_found": True, "code": code}, status=404
             )

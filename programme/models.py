@@ -255,6 +255,8 @@ class Conference(models.Model):
     case_ids = models.JSONField(default=list)
     position = models.PositiveSmallIntegerField(default=0)
     step = models.PositiveSmallIntegerField(choices=Step.choices, default=Step.HISTORY)
+    # Cases whose diagnosis has been shown: their answers stay closed even when the presenter steps back.
+    revealed_case_ids = models.JSONField(default=list, blank=True)
     version = models.PositiveIntegerField(default=1)
     allow_anonymous = models.BooleanField(
         default=False, help_text="Residents who are not logged in may join with the code."
@@ -282,6 +284,11 @@ class Conference(models.Model):
     @property
     def ended(self) -> bool:
         return self.ended_at is not None
+
+    @property
+    def case_revealed(self) -> bool:
+        """The current case's diagnosis is open now or has been shown before (answers closed for good)."""
+        return self.step >= Step.DIAGNOSIS or self.case_id in self.revealed_case_ids
 
 
 class ConferenceAnswer(models.Model):

@@ -108,7 +108,8 @@ def conference_create(*, playlist: Playlist, presenter, allow_anonymous: bool = 
 
 @transaction.atomic
 def conference_move(*, conference: Conference, forward: bool = True) -> Conference:
-    """Open the next step (after the diagnosis: the next case's history), or go back one step.
+    """Open the next step (after the diagnosis: the next case's history), or go back one step. Opening a
+    diagnosis records its case as revealed (``Conference.revealed_case_ids``): its answers close for good.
 
     The row is locked, so two clicks of the presenter at once move two steps, never one twice.
     """
@@ -125,8 +126,10 @@ def conference_move(*, conference: Conference, forward: bool = True) -> Conferen
         position, step = position - 1, Step.DIAGNOSIS  # back to a case already revealed
     if (position, step) != (conference.position, conference.step):
         conference.position, conference.step = position, step
+        if step == Step.DIAGNOSIS and conference.case_id not in conference.revealed_case_ids:
+            conference.revealed_case_ids = [*conference.revealed_case_ids, conference.case_id]
         conference.version += 1
-        conference.save(update_fields=["position", "step", "version"])
+        conference.save(update_fields=["position", "step", "revealed_case_ids", "version"])
     return conference
 
 
@@ -143,10 +146,10 @@ def conference_settings(*, conference: Conference, allow_anonymous: bool, end: b
 
 @transaction.atomic
 def conference_answer(*, conference: Conference, participant: str, answer: str) -> ConferenceAnswer | None:
-    """The participant's answer for the current case, while the diagnosis is not yet open (it may be
-    changed until then); None when answers are closed."""
+    """The participant's answer for the current case, until its diagnosis is first shown (it may be changed
+    until then); None when answers are closed, which they stay even if the presenter steps back."""
     conference = Conference.objects.select_for_update().get(pk=conference.pk)
-    if conference.ended or conference.step >= Step.DIAGNOSIS or conference.case_id is None:
+    if conference.ended or conference.case_revealed or conference.case_id is None:
         return None
     found, _ = ConferenceAnswer.objects.update_or_create(
         conference=conference,

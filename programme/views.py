@@ -23,6 +23,17 @@ from quiz.session_state import quiz_session_start
 QUIZ_SOURCE = "playlist"
 QUIZ_ORDERS = ("playlist", "shuffled")
 REPORT_SORTS = ("resident", "completion", "accuracy", "last_activity")
+# The report's "Sort by" choices, for phones, where the table's header (its sort links) is not shown.
+REPORT_SORT_CHOICES = (
+    ("resident", "Resident, A to Z"),
+    ("-resident", "Resident, Z to A"),
+    ("-completion", "Completion, highest first"),
+    ("completion", "Completion, lowest first"),
+    ("-accuracy", "Accuracy, highest first"),
+    ("accuracy", "Accuracy, lowest first"),
+    ("-last_activity", "Last activity, latest first"),
+    ("last_activity", "Last activity, earliest first"),
+)
 
 
 def visible_playlist(request, slug: str) -> Playlist:
@@ -146,6 +157,7 @@ class AssignmentDetailView(AssignmentMixin, TemplateView):
             rows=assignment_report(assignment, viewer=user, sort=sort),
             sort=sort,
             sorts=REPORT_SORTS,
+            sort_choices=REPORT_SORT_CHOICES,
             cases=assignment_cases(assignment, user) if member else None,
             is_director=user.has_perm("programme.view_assignment_report"),
         )
@@ -169,6 +181,7 @@ class AssignmentReportCsvView(AssignmentMixin, View):
         writer.writerow(
             [
                 "resident",
+                "name",
                 "cases done",
                 "cases",
                 "completion %",
@@ -186,6 +199,7 @@ class AssignmentReportCsvView(AssignmentMixin, View):
                     csv_cell,
                     [
                         row.resident.get_username(),
+                        row.resident.get_full_name(),
                         row.done,
                         row.total,
                         row.completion,

@@ -480,8 +480,10 @@ class StackViewer {
     }
   }
 
+  // Full screen for this viewer, over a page element already in full screen (a conference's stage, which
+  // it returns to when the viewer leaves full screen).
   fullscreen() {
-    if (document.fullscreenElement) document.exitFullscreen();
+    if (document.fullscreenElement === this.root) document.exitFullscreen();
     else this.root.requestFullscreen?.();
   }
 
@@ -712,17 +714,23 @@ const nearScreen = "IntersectionObserver" in window
   }, { rootMargin: FULL_FRAME_MARGIN })
   : null;
 
-for (const panel of document.querySelectorAll(".image-panel")) {
-  const viewers = [];
-  for (const root of panel.querySelectorAll(".stack-viewer[data-stack-id]")) {
-    if (!document.getElementById(root.dataset.stackId)) continue;
-    root.viewer = new StackViewer(root);
-    root.classList.add("is-ready");
-    viewers.push(root.viewer);
-  }
-  if (viewers.length > 1) new SeriesStrip(panel, viewers);
-  for (const viewer of viewers) {
-    if (nearScreen) nearScreen.observe(viewer.root);
-    else viewer.showFullFrame();
+function startViewers(container) {
+  for (const panel of container.querySelectorAll(".image-panel")) {
+    const viewers = [];
+    for (const root of panel.querySelectorAll(".stack-viewer[data-stack-id]")) {
+      if (root.viewer || !document.getElementById(root.dataset.stackId)) continue;
+      root.viewer = new StackViewer(root);
+      root.classList.add("is-ready");
+      viewers.push(root.viewer);
+    }
+    if (viewers.length > 1) new SeriesStrip(panel, viewers);
+    for (const viewer of viewers) {
+      if (nearScreen) nearScreen.observe(viewer.root);
+      else viewer.showFullFrame();
+    }
   }
 }
+
+startViewers(document);
+// A page that puts new images in place without a load (a conference's step) asks for their viewers.
+document.addEventListener("viewers:scan", (event) => startViewers(event.target));

@@ -1,8 +1,13 @@
 // The unknown-case conference. The audience page polls the conference's state (a version number only)
 // about once a second and reloads when the presenter has moved: the server renders what the new step
 // shows, so nothing of a later step is ever in the browser before it is opened. An answer being typed
-// is kept across the reload. The presenter's page refreshes the answers' tally the same way, without
-// reloading, so the viewer stays as it is on the projector.
+// is kept across the reload.
+//
+// The presenter's page takes its steps without a page load: the step form's POST is sent by fetch, and
+// the live region of the page it leads to (the steps, the case, the tally) replaces this page's, so the
+// projector's full screen ("Present in full screen": the whole stage, step buttons included) stays on.
+// Without JavaScript the form posts and the page reloads as before. Keys: → / Page Down for the next
+// step, ← / Page Up for the previous one. The tally is refreshed every second without a reload.
 "use strict";
 
 const POLL_MS = 1000;
@@ -36,11 +41,73 @@ if (audience) {
 
 const presenter = document.querySelector(".conference-present");
 if (presenter) {
-  const list = presenter.querySelector(".tally");
+  const screen = presenter.querySelector(".conference-screen");
+  const live = presenter.querySelector("[data-conference-live]");
+  let busy = false;
+
+  // Send the step form (as its button would) and swap in the live region of the page it answers with.
+  const step = async (direction) => {
+    const form = live.querySelector("form.conference-step");
+    if (busy || !form) return;
+    busy = true;
+    const focused = document.activeElement?.closest?.("[data-conference-live] button[name=direction]");
+    const body = new FormData(form);
+    body.set("direction", direction);
+    try {
+      const response = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
+      if (!response.ok) throw new Error(`step refused: ${response.status}`);
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = page.querySelector("[data-conference-live]");
+      if (!fresh) throw new Error("no live region in the answer");
+      const tally = live.querySelector(".conference-tally");
+      const wasOpen = tally?.open && tally.dataset.casePosition;
+      live.replaceChildren(...Array.from(fresh.childNodes, (node) => document.importNode(node, true)));
+      const newTally = live.querySelector(".conference-tally");
+      if (newTally && wasOpen === newTally.dataset.casePosition) newTally.open = true; // same case
+      live.dispatchEvent(new CustomEvent("viewers:scan", { bubbles: true })); // the new step's images
+      if (focused) live.querySelector(`button[name=direction][value=${focused.value}]`)?.focus();
+    } catch {
+      window.location.reload(); // whatever happened to the step, the page as the server now has it
+    } finally {
+      busy = false;
+    }
+  };
+
+  presenter.addEventListener("submit", (event) => {
+    if (!event.target.matches("form.conference-step") || !event.submitter) return;
+    event.preventDefault();
+    step(event.submitter.value);
+  });
+
+  const STEP_KEYS = { ArrowRight: "next", PageDown: "next", ArrowLeft: "previous", PageUp: "previous" };
+  document.addEventListener("keydown", (event) => {
+    const direction = STEP_KEYS[event.key];
+    // The viewer's own keys (it handles them first) and typing in a field are left alone.
+    if (!direction || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+    event.preventDefault();
+    step(direction);
+  });
+
+  const fullscreenButton = presenter.querySelector(".conference-fullscreen");
+  if (fullscreenButton && screen.requestFullscreen) {
+    fullscreenButton.hidden = false;
+    fullscreenButton.addEventListener("click", () => {
+      if (document.fullscreenElement === screen) document.exitFullscreen();
+      else screen.requestFullscreen();
+    });
+    document.addEventListener("fullscreenchange", () => {
+      const on = document.fullscreenElement === screen;
+      fullscreenButton.setAttribute("aria-pressed", String(on));
+      fullscreenButton.textContent = on ? "Exit full screen" : "Present in full screen";
+    });
+  }
+
   const refresh = async () => {
     try {
       const response = await fetch(presenter.dataset.tallyUrl, { cache: "no-store", credentials: "same-origin" });
-      if (response.ok) {
+      const list = live.querySelector(".tally");
+      if (response.ok && list) {
         const { answers } = await response.json();
         const items = answers.map(({ answer, count, mark }) => {
           const item = document.createElement("li");
@@ -66,6 +133,8 @@ if (presenter) {
           items.push(empty);
         }
         list.replaceChildren(...items);
+        const total = live.querySelector(".tally-total");
+        if (total) total.textContent = String(answers.reduce((sum, row) => sum + row.count, 0));
       }
     } catch {
       // Try again at the next round.

@@ -85,6 +85,11 @@ def test_a_conference_with_a_presenter_and_two_audience_phones(browser, live_ser
     anonymous.fill("#conference-answer", "chordoma")
     anonymous.get_by_role("button", name="Commit my answer").click()
     expect(presenter.locator(".tally li")).to_have_count(2)  # refreshed by the page's own polling
+    expect(presenter.locator(".tally-total")).to_have_text("2")
+    # The projected tally stays folded until the presenter shows it.
+    expect(presenter.locator(".tally")).to_be_hidden()
+    presenter.get_by_text("Show answers").click()
+    expect(presenter.locator(".tally")).to_be_visible()
     expect(presenter.locator(".tally")).not_to_contain_text("browser-resident")
     steps = [
         (".stack-viewer", None),
@@ -105,3 +110,103 @@ def test_a_conference_with_a_presenter_and_two_audience_phones(browser, live_ser
         expect(phone.locator("article.case")).to_contain_text("Ependymoma")
         expect(phone.locator("#conference-answer")).to_have_count(0)
     expect(logged.locator("main")).to_contain_text("Your answer: “Ependymoma”")
+
+
+def conference_of_two_cases(make_case):
+    from tests.helpers.authoring import add_image
+
+    faculty = make_user("browser-faculty", "faculty", is_staff=True)
+    first = make_case(title="Man with a limp", clinical_history="Historyword one.", findings=())
+    first.findings.model.objects.create(case=first, modality="MR", text="Findingword one.", order=1)
+    add_image(first)
+    second = make_case(title="Woman with a cough", clinical_history="Historyword two.")
+    playlist = services.playlist_create(title="Projector unknowns", owner=faculty, visibility="unlisted")
+    for case in (first, second):
+        services.playlist_add_case(playlist=playlist, case=case)
+    return services.conference_create(playlist=playlist, presenter=faculty)
+
+
+def test_the_presenter_steps_with_the_keys_and_stays_in_full_screen(page, live_server, make_case, screenshot):
+    """A step is taken without a page load (the live region is swapped), so the stage's full screen stays on,
+    with the step buttons inside it, and the new step's images get their viewer."""
+    conference = conference_of_two_cases(make_case)
+    site_log_in(page, live_server, "browser-faculty", f"/conference/{conference.id}/present/")
+    expect(page.locator("article.case")).to_contain_text("Historyword one")
+    page.evaluate("window.sameDocument = true")
+    page.get_by_role("button", name="Present in full screen").click()
+    in_full_screen = "document.fullscreenElement?.classList.contains('conference-screen') === true"
+    page.wait_for_function(in_full_screen)
+    expect(page.get_by_role("button", name="Exit full screen")).to_be_visible()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(".stack-viewer.is-ready")).to_be_visible()  # the swapped-in viewer was started
+    expect(page.locator(".quiz-position")).to_contain_text("Images")
+    # The viewer's own full screen opens over the stage's, and leaving it returns to the stage.
+    page.locator(".stack-viewer button[data-action=fullscreen]").click()
+    page.wait_for_function("document.fullscreenElement?.classList.contains('stack-viewer') === true")
+    page.locator(".stack-viewer button[data-action=fullscreen]").click()
+    page.wait_for_function(in_full_screen)
+    page.get_by_role("button", name="Exit full screen").focus()
+    page.keyboard.press("PageDown")
+    expect(page.locator("article.case")).to_contain_text("Findingword one")
+    assert page.evaluate(in_full_screen) and page.evaluate("window.sameDocument === true")
+    expect(page.locator(".conference-screen button[value=next]")).to_be_visible()  # reachable in full screen
+    screenshot("stepped-in-full-screen")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator(".quiz-position")).to_contain_text("Images")
+    expect(page.locator("article.case")).not_to_contain_text("Findingword one")
+    conference.refresh_from_db()
+    assert (conference.position, conference.step) == (0, 1)
+    page.keyboard.press("PageUp")
+    expect(page.locator(".quiz-position")).to_contain_text("History")
+    assert page.evaluate(in_full_screen) and page.evaluate("window.sameDocument === true")
+
+
+def test_the_presenter_page_on_a_phone_does_not_overflow(browser, live_server, make_case, request):
+    conference = conference_of_two_cases(make_case)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    site_log_in(phone, live_server, "browser-faculty", f"/conference/{conference.id}/present/")
+    expect(phone.locator(".join-code")).to_have_text(conference.code)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    code_size = phone.evaluate("parseFloat(getComputedStyle(document.querySelector('.join-code')).fontSize)")
+    assert code_size >= 2 * phone.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / f"{request.node.name}--presenter-at-390.png"))
+
+
+def test_the_directors_report_sorts_on_a_phone(browser, live_server, make_case, request):
+    """At 390 px the report's table stacks and its header (the sort links) is hidden: a "Sort by" form
+    above the table sorts it instead."""
+    import datetime
+
+    from django.utils import timezone
+
+    from programme.models import Assignment, Cohort
+
+    faculty = make_user("browser-faculty", "faculty", is_staff=True)
+    make_user("browser-director", "director", is_staff=True)
+    playlist = services.playlist_create(title="Phone report", owner=faculty)
+    cases = [make_case(title=f"Adult number {n}") for n in range(2)]
+    for case in cases:
+        services.playlist_add_case(playlist=playlist, case=case)
+    cohort = Cohort.objects.create(name="PGY-1")
+    slow = make_user("aaron", "resident", first_name="Aaron", last_name="Slow")
+    quick = make_user("zoe", "resident", first_name="Zoe", last_name="Quick")
+    cohort.residents.add(slow, quick)
+    today = timezone.localdate()
+    assignment = Assignment.objects.create(
+        playlist=playlist, cohort=cohort, opens_on=today, due_on=today + datetime.timedelta(days=7)
+    )
+    for case in cases:
+        services.case_mark_done(assignment=assignment, resident=quick, case=case)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    site_log_in(phone, live_server, "browser-director", f"/assignments/{assignment.pk}/")
+    rows = phone.locator("table.report tbody tr")
+    expect(rows.first).to_contain_text("Aaron Slow")
+    expect(phone.locator("table.report thead")).to_be_hidden()
+    phone.get_by_label("Sort by").select_option("-completion")
+    phone.get_by_role("button", name="Sort").click()
+    expect(rows.first).to_contain_text("Zoe Quick")
+    expect(phone.get_by_label("Sort by")).to_have_value("-completion")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / f"{request.node.name}--sorted-at-390.png"))

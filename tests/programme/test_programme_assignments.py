@@ -113,6 +113,10 @@ def test_a_study_assignment_is_worked_through_by_marking_cases_done(resident, as
     client = logged_in(resident)
     page = client.get(f"/assignments/{assignment.pk}/cases/1/").content.decode()
     assert first.title in page and "Study note 0" in page and "Mark this case done" in page
+    assert "Hide diagnoses" in page  # the switch of the playlist's study page (and the browsing pages)
+    client.post("/preferences/hide-diagnoses/", {"hide": "1", "next": "/"})
+    page = client.get(f"/assignments/{assignment.pk}/cases/1/").content.decode()
+    assert '<body class="hide-diagnoses">' in page and "Show diagnoses" in page
     response = client.post(f"/assignments/{assignment.pk}/cases/1/done/")
     assert response["Location"] == f"/assignments/{assignment.pk}/cases/2/"
     client.post(f"/assignments/{assignment.pk}/cases/1/done/")  # twice: still one completion
@@ -229,6 +233,20 @@ def test_the_report_as_csv(resident, director, assign, cohort):
     ] == ["res"]
     response = Client().get(f"/assignments/{assignment.pk}/report.csv")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_csv_gives_the_residents_full_name_beside_the_username(resident, director, assign, cohort):
+    resident.first_name, resident.last_name = "Ada", "Okafor"
+    resident.save()
+    rows = read_csv(logged_in(director).get(f"/assignments/{assign().pk}/report.csv"))
+    assert [(row["resident"], row["name"]) for row in rows] == [("res", "Ada Okafor"), ("res-b", "")]
+
+
+def test_the_report_has_a_sort_by_form_for_phones(director, assign, cohort):
+    page = logged_in(director).get(assign().get_absolute_url(), {"sort": "-accuracy"}).content.decode()
+    form = page.split('<form class="report-sort" method="get">', 1)[1].split("</form>", 1)[0]
+    assert '<option value="-accuracy" selected>Accuracy, highest first</option>' in form
+    assert form.count("<option") == 8
 
 
 def test_a_csv_cell_is_never_a_formula(director, assign, cohort):

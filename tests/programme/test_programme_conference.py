@@ -2,6 +2,7 @@
 answers and their nameless tally, joining by code, anonymous residents only when allowed."""
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -241,3 +242,82 @@ def test_hostile_join_codes_find_nothing(conference, code):
 def test_addresses_that_are_not_uuids_are_not_routed(client):
     assert client.get("/conference/1/").status_code == 404
     assert client.get("/conference/1/present/").status_code == 404
+
+
+def test_answers_stay_closed_after_the_presenter_steps_back_from_the_reveal(conference, faculty, resident):
+    """Residents who have seen the diagnosis cannot answer, or change their answer, when the presenter goes
+    "Back" to the differential (or from the next case into this one)."""
+    presenter, audience = logged_in(faculty), logged_in(resident)
+    audience.post(f"/conference/{conference.id}/answer/", {"answer": "Chordoma"})
+    for _ in range(4):  # history → diagnosis
+        presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "next"})
+    conference.refresh_from_db()
+    assert conference.revealed_case_ids == [conference.case_ids[0]]
+    presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "previous"})
+    conference.refresh_from_db()
+    assert conference.step == Step.DIFFERENTIAL
+    page = text(audience.get(f"/conference/{conference.id}/"))
+    assert 'name="answer"' not in page and "Answers to this case are closed" in page
+    assert "Your answer: “Chordoma”" in page
+    audience.post(f"/conference/{conference.id}/answer/", {"answer": "Ependymoma"})
+    logged_in(make_user("latecomer", "resident")).post(
+        f"/conference/{conference.id}/answer/", {"answer": "Ependymoma"}
+    )
+    assert list(ConferenceAnswer.objects.values_list("answer", flat=True)) == ["Chordoma"]
+    # The presenter's tally keeps its marks: the room has seen the diagnosis.
+    assert "In the differential, not the diagnosis" in text(
+        presenter.get(f"/conference/{conference.id}/present/")
+    )
+    # On to the next case (answers open there) and back again into the revealed one: still closed.
+    for _ in range(2):
+        presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "next"})
+    assert 'name="answer"' in text(audience.get(f"/conference/{conference.id}/"))
+    presenter.post(f"/conference/{conference.id}/present/step/", {"direction": "previous"})
+    assert 'name="answer"' not in text(audience.get(f"/conference/{conference.id}/"))
+
+
+def test_the_playlists_page_title_is_plain_text_for_a_presenter_with_running_conferences(conference, faculty):
+    page = text(logged_in(faculty).get("/playlists/"))
+    title = re.search(r"<title>(.*?)</title>", page, re.DOTALL).group(1)
+    assert "<" not in title and "Your running conferences" not in title and title.startswith("Playlists")
+    assert page.count("Your running conferences") == 1  # in the page's content, once
+
+
+def test_the_projected_tally_is_hidden_until_the_presenter_shows_it(conference, faculty):
+    """The presenter's page is on the projector: the answers stay folded away ("Show answers", a closed
+    <details>) so that the room does not read each other's answers while still answering."""
+    resident = make_user("zebramate", "resident")
+    logged_in(resident).post(f"/conference/{conference.id}/answer/", {"answer": "Chordoma"})
+    page = text(logged_in(faculty).get(f"/conference/{conference.id}/present/"))
+    tally = re.search(r'<details class="conference-tally"[^>]*>', page).group(0)
+    assert " open" not in tally and "Show answers" in page and "1</span> so far, no names" in page
+    assert page.index("Show answers") < page.index("Chordoma")  # the answers are inside the folded part
+    assert "zebramate" not in page
+    audience = text(logged_in(resident).get(f"/conference/{conference.id}/"))
+    assert "Show answers" not in audience and "tally" not in audience
+
+
+def test_the_last_case_ends_with_no_next_button(conference, faculty):
+    presenter = logged_in(faculty)
+    Conference.objects.filter(pk=conference.pk).update(position=1, step=Step.DIFFERENTIAL)
+    assert "Open: Diagnosis and discussion →" in text(presenter.get(f"/conference/{conference.id}/present/"))
+    Conference.objects.filter(pk=conference.pk).update(position=0, step=Step.DIAGNOSIS)
+    assert "Next case →" in text(presenter.get(f"/conference/{conference.id}/present/"))
+    Conference.objects.filter(pk=conference.pk).update(position=1, step=Step.DIAGNOSIS)
+    page = text(presenter.get(f"/conference/{conference.id}/present/"))
+    assert "Next case" not in page and 'value="next"' not in page and "End of conference" in page
+
+
+def test_wrong_join_codes_are_limited_per_address(conference):
+    """After JOIN_FAILURE_LIMIT wrong codes in a minute an address is refused (a right code too) with a 429
+    page naming the wait; another address is not."""
+    from programme.join_throttling import JOIN_FAILURE_LIMIT
+
+    guesser = Client(REMOTE_ADDR="192.0.2.7")
+    for n in range(JOIN_FAILURE_LIMIT):
+        assert guesser.post("/conference/join/", {"code": f"zz{n:04d}"}).status_code == 404
+    refused = guesser.post("/conference/join/", {"code": conference.code})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert re.search(r"please wait \d+ seconds? before trying again", refused.content.decode())
+    other = Client(REMOTE_ADDR="192.0.2.8").post("/conference/join/", {"code": conference.code})
+    assert other["Location"] == f"/conference/{conference.id}/"

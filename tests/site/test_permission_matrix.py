@@ -1,8 +1,10 @@
 """The permission matrix: every role against every URL, each row with its exact expected outcome.
 
 Roles (columns, in this order): ``anon`` (not logged in), ``resident``, ``staff`` (``is_staff`` and no
-role: permissions decide, never ``is_staff``), ``faculty`` (the author ``fac``; a colleague ``fac2``
-writes the other cases), ``editor``, ``admin`` (superuser).
+role: permissions decide, never ``is_staff``), ``director`` (a programme director, staff: its group's
+permissions are the programme's alone, so everywhere here it has the access of staff without a role; its
+programme pages are in tests/programme/test_programme_matrix.py), ``faculty`` (the author ``fac``; a
+colleague ``fac2`` writes the other cases), ``editor``, ``admin`` (superuser).
 
 The world (built once for the module, rolled back at its end): a published case (by ``fac2``), a draft
 of ``fac``'s own, a draft of ``fac2``'s and a case in review (``fac2``), each with one stored DICOM image;
@@ -69,7 +71,7 @@ from weekly.services import weekly_case_schedule
 # One group (`make test` runs with --dist loadgroup): the module's world is built by one worker, not by each.
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("permission-matrix")]
 
-ROLES = ["anon", "resident", "staff", "faculty", "editor", "admin"]
+ROLES = ["anon", "resident", "staff", "director", "faculty", "editor", "admin"]
 DRAFT, REVIEW, PUBLISHED = Case.Status.DRAFT, Case.Status.IN_REVIEW, Case.Status.PUBLISHED
 
 # Each case's title and slug carry a word of its own, so a leak of either is found in any page.
@@ -83,6 +85,7 @@ VISIBLE = {
     "anon": {"pub"},
     "resident": {"pub"},
     "staff": {"pub"},
+    "director": {"pub"},
     "faculty": {"pub", "draft_own", "review"},
     "editor": set(CASES),
     "admin": set(CASES),
@@ -151,6 +154,7 @@ def build_world() -> SimpleNamespace:
         "resident": make_user("res", "resident"),
         "res2": make_user("res2", "resident"),
         "staff": make_user("staffer", is_staff=True),
+        "director": make_user("dir", "director", is_staff=True),
         "faculty": make_user("fac", "faculty", is_staff=True),
         "fac2": make_user("fac2", "faculty", is_staff=True),
         "editor": make_user("edi", "editor", is_staff=True),
@@ -269,71 +273,76 @@ class Row:
 R = Row
 SITE_ROWS = [
     # Public pages.
-    R("home", "/", "200 200 200 200 200 200"),
-    R("case list", "/cases/", "200 200 200 200 200 200", shows="visible"),
+    R("home", "/", "200 200 200 200 200 200 200"),
+    R("case list", "/cases/", "200 200 200 200 200 200 200", shows="visible"),
     R(
         "case list filtered",
         "/cases/?region=pelvis&tag=matrix-tag",
-        "200 200 200 200 200 200",
+        "200 200 200 200 200 200 200",
         shows="visible",
     ),
-    R("search", f"/cases/?q={COMMON_WORD}", "200 200 200 200 200 200", shows="visible"),
-    R("search draft word", "/cases/?q=numbat", "200 200 200 200 200 200"),
-    R("region", "/regions/pelvis/", "200 200 200 200 200 200", shows="visible"),
-    R("diagnoses", "/diagnoses/", "200 200 200 200 200 200"),
-    R("diagnosis", "/diagnoses/{w.diagnosis.slug}/", "200 200 200 200 200 200", shows="visible"),
-    R("tag", "/tags/matrix-tag/", "200 200 200 200 200 200", shows="visible"),
-    R("health", "/healthz", "200 200 200 200 200 200"),
+    R("search", f"/cases/?q={COMMON_WORD}", "200 200 200 200 200 200 200", shows="visible"),
+    R("search draft word", "/cases/?q=numbat", "200 200 200 200 200 200 200"),
+    R("region", "/regions/pelvis/", "200 200 200 200 200 200 200", shows="visible"),
+    R("diagnoses", "/diagnoses/", "200 200 200 200 200 200 200"),
+    R("diagnosis", "/diagnoses/{w.diagnosis.slug}/", "200 200 200 200 200 200 200", shows="visible"),
+    R("tag", "/tags/matrix-tag/", "200 200 200 200 200 200 200", shows="visible"),
+    R("health", "/healthz", "200 200 200 200 200 200 200"),
     R(
         "hide diagnoses",
         "/preferences/hide-diagnoses/",
-        "→/cases/ →/cases/ →/cases/ →/cases/ →/cases/ →/cases/",
+        "→/cases/ →/cases/ →/cases/ →/cases/ →/cases/ →/cases/ →/cases/",
         method="post",
         data={"hide": "1", "next": "/cases/"},
     ),
-    R("login page", "/accounts/login/", "200 200 200 200 200 200"),
-    R("logout", "/accounts/logout/", "→/ →/ →/ →/ →/ →/", method="post"),
+    R("login page", "/accounts/login/", "200 200 200 200 200 200 200"),
+    R("logout", "/accounts/logout/", "→/ →/ →/ →/ →/ →/ →/", method="post"),
     # Case pages.
-    R("case published", "/cases/{w.pub.slug}/", "200 200 200 200 200 200", shows="self:pub"),
-    R("case own draft", "/cases/{w.draft_own.slug}/", "404 404 404 200 200 200", shows="self:draft_own"),
+    R("case published", "/cases/{w.pub.slug}/", "200 200 200 200 200 200 200", shows="self:pub"),
+    R("case own draft", "/cases/{w.draft_own.slug}/", "404 404 404 404 200 200 200", shows="self:draft_own"),
     R(
         "case other draft",
         "/cases/{w.draft_other.slug}/",
-        "404 404 404 404 200 200",
+        "404 404 404 404 404 200 200",
         shows="self:draft_other",
     ),
-    R("case in review", "/cases/{w.review.slug}/", "404 404 404 200 200 200", shows="self:review"),
-    R("preview published", "/cases/{w.pub.slug}/preview/", "L 404 404 200 200 200", shows="self:pub"),
+    R("case in review", "/cases/{w.review.slug}/", "404 404 404 404 200 200 200", shows="self:review"),
+    R("preview published", "/cases/{w.pub.slug}/preview/", "L 404 404 404 200 200 200", shows="self:pub"),
     R(
         "preview own draft",
         "/cases/{w.draft_own.slug}/preview/",
-        "L 404 404 200 200 200",
+        "L 404 404 404 200 200 200",
         shows="self:draft_own",
     ),
     R(
         "preview other draft",
         "/cases/{w.draft_other.slug}/preview/",
-        "L 404 404 404 200 200",
+        "L 404 404 404 404 200 200",
         shows="self:draft_other",
     ),
-    R("preview in review", "/cases/{w.review.slug}/preview/", "L 404 404 200 200 200", shows="self:review"),
+    R(
+        "preview in review",
+        "/cases/{w.review.slug}/preview/",
+        "L 404 404 404 200 200 200",
+        shows="self:review",
+    ),
     # Quiz: only published cases, whoever asks.
-    R("quiz published", "/cases/{w.pub.slug}/quiz/", "200 200 200 200 200 200"),
-    R("quiz own draft", "/cases/{w.draft_own.slug}/quiz/", "404 404 404 404 404 404"),
-    R("quiz other draft", "/cases/{w.draft_other.slug}/quiz/", "404 404 404 404 404 404"),
-    R("quiz in review", "/cases/{w.review.slug}/quiz/", "404 404 404 404 404 404"),
+    R("quiz published", "/cases/{w.pub.slug}/quiz/", "200 200 200 200 200 200 200"),
+    R("quiz own draft", "/cases/{w.draft_own.slug}/quiz/", "404 404 404 404 404 404 404"),
+    R("quiz other draft", "/cases/{w.draft_other.slug}/quiz/", "404 404 404 404 404 404 404"),
+    R("quiz in review", "/cases/{w.review.slug}/quiz/", "404 404 404 404 404 404 404"),
     # The published case asks to point to the lesion after the diagnosis: the answer leads there.
     R(
         "reveal published",
         "/cases/{w.pub.slug}/quiz/",
-        " ".join(["→/cases/{w.pub.slug}/quiz/localise/*"] * 6),
+        " ".join(["→/cases/{w.pub.slug}/quiz/localise/*"] * 7),
         "post",
         {"guess": "x"},
     ),
     R(
         "reveal own draft",
         "/cases/{w.draft_own.slug}/quiz/",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
         "post",
         {"guess": "x"},
         unchanged="no attempt at draft_own",
@@ -341,7 +350,7 @@ SITE_ROWS = [
     R(
         "reveal other draft",
         "/cases/{w.draft_other.slug}/quiz/",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
         "post",
         {"guess": "x"},
         unchanged="no attempt at draft_other",
@@ -349,7 +358,7 @@ SITE_ROWS = [
     R(
         "reveal in review",
         "/cases/{w.review.slug}/quiz/",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
         "post",
         {"guess": "x"},
         unchanged="no attempt at review",
@@ -357,7 +366,7 @@ SITE_ROWS = [
     R(
         "override another's attempt",
         "/cases/{w.pub.slug}/quiz/override/",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
         "post",
         {"attempt": "{w.attempt.token}", "override": "correct"},
         unchanged="attempt not overridden",
@@ -366,12 +375,12 @@ SITE_ROWS = [
     R(
         "quiz question of another's attempt",
         "/cases/{w.pub.slug}/quiz/questions/{w.draft_own_question.pk}/?attempt={w.attempt.token}",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
     ),
     R(
         "quiz question answered in another's attempt",
         "/cases/{w.draft_own.slug}/quiz/questions/{w.draft_own_question.pk}/",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
         "post",
         {"attempt": "{w.attempt.token}", "choice": "1"},
     ),
@@ -379,189 +388,197 @@ SITE_ROWS = [
     R(
         "quiz localisation of another's attempt",
         "/cases/{w.pub.slug}/quiz/localise/{w.pub_localisation.pk}/?attempt={w.attempt.token}",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
     ),
     R(
         "quiz localisation answered in another's attempt",
         "/cases/{w.pub.slug}/quiz/localise/{w.pub_localisation.pk}/",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
         "post",
         {"attempt": "{w.attempt.token}", "image": "{w.pub_image.pk}", "frame": "0", "x": "5", "y": "5"},
         unchanged="no click recorded",
     ),
-    R("quiz preview published", "/cases/{w.pub.slug}/quiz/preview/", "L 404 404 200 200 200"),
-    R("quiz preview own draft", "/cases/{w.draft_own.slug}/quiz/preview/", "L 404 404 200 200 200"),
-    R("quiz preview other draft", "/cases/{w.draft_other.slug}/quiz/preview/", "L 404 404 404 200 200"),
-    R("quiz preview in review", "/cases/{w.review.slug}/quiz/preview/", "L 404 404 200 200 200"),
-    R("quiz start", "/quiz/", "200 200 200 200 200 200"),
+    R("quiz preview published", "/cases/{w.pub.slug}/quiz/preview/", "L 404 404 404 200 200 200"),
+    R("quiz preview own draft", "/cases/{w.draft_own.slug}/quiz/preview/", "L 404 404 404 200 200 200"),
+    R("quiz preview other draft", "/cases/{w.draft_other.slug}/quiz/preview/", "L 404 404 404 404 200 200"),
+    R("quiz preview in review", "/cases/{w.review.slug}/quiz/preview/", "L 404 404 404 200 200 200"),
+    R("quiz start", "/quiz/", "200 200 200 200 200 200 200"),
     R(
         "quiz start post",
         "/quiz/",
-        " ".join(["→/quiz/session/*"] * 6),
+        " ".join(["→/quiz/session/*"] * 7),
         "post",
         {"count": "5"},
     ),
     R(
         "quiz session of nobody",
         "/quiz/session/3f0c4b1e-8d5e-4c1a-9a57-2b7f6f0f2a11/",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
     ),
     R(
         "quiz score of nobody",
         "/quiz/session/3f0c4b1e-8d5e-4c1a-9a57-2b7f6f0f2a11/score/",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
     ),
-    R("quiz review", "/quiz/review/", "L 200 200 200 200 200"),
+    R("quiz review", "/quiz/review/", "L 200 200 200 200 200 200"),
     R(
         "quiz review post",
         "/quiz/review/",
-        "L →/quiz/review/ →/quiz/review/ →/quiz/review/ →/quiz/review/ →/quiz/review/",
+        "L →/quiz/review/ →/quiz/review/ →/quiz/review/ →/quiz/review/ →/quiz/review/ →/quiz/review/",
         "post",
     ),
-    R("quiz progress", "/quiz/progress/", "L 200 200 200 200 200"),
+    R("quiz progress", "/quiz/progress/", "L 200 200 200 200 200 200"),
     # Case of the week and the feeds: public, for everyone (the week's case is the published one).
-    R("case of the week", "/case-of-the-week/", "200 200 200 200 200 200"),
-    R("new cases feed", "/feeds/cases.atom", "200 200 200 200 200 200"),
-    R("case of the week feed", "/feeds/case-of-the-week.atom", "200 200 200 200 200 200"),
+    R("case of the week", "/case-of-the-week/", "200 200 200 200 200 200 200"),
+    R("new cases feed", "/feeds/cases.atom", "200 200 200 200 200 200 200"),
+    R("case of the week feed", "/feeds/case-of-the-week.atom", "200 200 200 200 200 200 200"),
     # Image bytes, through the permission-checked views only.
-    R("frame published", "/images/{w.pub_image.pk}/default/0.png", "200 200 200 200 200 200"),
-    R("thumb published", "/images/{w.pub_image.pk}/thumb.png", "200 200 200 200 200 200"),
-    R("frame own draft", "/images/{w.draft_own_image.pk}/default/0.png", "404 404 404 200 200 200"),
-    R("thumb own draft", "/images/{w.draft_own_image.pk}/thumb.png", "404 404 404 200 200 200"),
-    R("frame other draft", "/images/{w.draft_other_image.pk}/default/0.png", "404 404 404 404 200 200"),
-    R("thumb other draft", "/images/{w.draft_other_image.pk}/thumb.png", "404 404 404 404 200 200"),
-    R("frame in review", "/images/{w.review_image.pk}/default/0.png", "404 404 404 200 200 200"),
-    R("thumb in review", "/images/{w.review_image.pk}/thumb.png", "404 404 404 200 200 200"),
+    R("frame published", "/images/{w.pub_image.pk}/default/0.png", "200 200 200 200 200 200 200"),
+    R("thumb published", "/images/{w.pub_image.pk}/thumb.png", "200 200 200 200 200 200 200"),
+    R("frame own draft", "/images/{w.draft_own_image.pk}/default/0.png", "404 404 404 404 200 200 200"),
+    R("thumb own draft", "/images/{w.draft_own_image.pk}/thumb.png", "404 404 404 404 200 200 200"),
+    R("frame other draft", "/images/{w.draft_other_image.pk}/default/0.png", "404 404 404 404 404 200 200"),
+    R("thumb other draft", "/images/{w.draft_other_image.pk}/thumb.png", "404 404 404 404 404 200 200"),
+    R("frame in review", "/images/{w.review_image.pk}/default/0.png", "404 404 404 404 200 200 200"),
+    R("thumb in review", "/images/{w.review_image.pk}/thumb.png", "404 404 404 404 200 200 200"),
     R(
         "frame other draft bad preset",
         "/images/{w.draft_other_image.pk}/bone/99.png",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
     ),
     # The viewer's first image, a small copy of a frame: answered exactly like the frame.
-    R("frame thumb published", "/images/{w.pub_image.pk}/default/0.thumb.png", "200 200 200 200 200 200"),
+    R("frame thumb published", "/images/{w.pub_image.pk}/default/0.thumb.png", "200 200 200 200 200 200 200"),
     R(
         "frame thumb own draft",
         "/images/{w.draft_own_image.pk}/default/0.thumb.png",
-        "404 404 404 200 200 200",
+        "404 404 404 404 200 200 200",
     ),
     R(
         "frame thumb other draft",
         "/images/{w.draft_other_image.pk}/default/0.thumb.png",
-        "404 404 404 404 200 200",
+        "404 404 404 404 404 200 200",
     ),
-    R("frame thumb in review", "/images/{w.review_image.pk}/default/0.thumb.png", "404 404 404 200 200 200"),
+    R(
+        "frame thumb in review",
+        "/images/{w.review_image.pk}/default/0.thumb.png",
+        "404 404 404 404 200 200 200",
+    ),
     R(
         "frame thumb other draft bad preset",
         "/images/{w.draft_other_image.pk}/bone/99.thumb.png",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
     ),
     # The stored values the viewer windows in the page: answered exactly like the frames.
-    R("values published", "/images/{w.pub_image.pk}/values/0.raw", "200 200 200 200 200 200"),
-    R("values own draft", "/images/{w.draft_own_image.pk}/values/0.raw", "404 404 404 200 200 200"),
-    R("values other draft", "/images/{w.draft_other_image.pk}/values/0.raw", "404 404 404 404 200 200"),
-    R("values in review", "/images/{w.review_image.pk}/values/0.raw", "404 404 404 200 200 200"),
+    R("values published", "/images/{w.pub_image.pk}/values/0.raw", "200 200 200 200 200 200 200"),
+    R("values own draft", "/images/{w.draft_own_image.pk}/values/0.raw", "404 404 404 404 200 200 200"),
+    R("values other draft", "/images/{w.draft_other_image.pk}/values/0.raw", "404 404 404 404 404 200 200"),
+    R("values in review", "/images/{w.review_image.pk}/values/0.raw", "404 404 404 404 200 200 200"),
     R(
         "values other draft bad frame",
         "/images/{w.draft_other_image.pk}/values/99.raw",
-        "404 404 404 404 404 404",
+        "404 404 404 404 404 404 404",
     ),
     # Stored files are never served from MEDIA_URL, not even a published case's.
-    R("raw media published", "/media/{w.pub_image.file.name}", "404 404 404 404 404 404"),
-    R("raw media own draft", "/media/{w.draft_own_image.file.name}", "404 404 404 404 404 404"),
-    R("raw media other draft", "/media/{w.draft_other_image.file.name}", "404 404 404 404 404 404"),
-    R("raw media render", "/media/{w.draft_other_render}", "404 404 404 404 404 404"),
+    R("raw media published", "/media/{w.pub_image.file.name}", "404 404 404 404 404 404 404"),
+    R("raw media own draft", "/media/{w.draft_own_image.file.name}", "404 404 404 404 404 404 404"),
+    R("raw media other draft", "/media/{w.draft_other_image.file.name}", "404 404 404 404 404 404 404"),
+    R("raw media render", "/media/{w.draft_other_render}", "404 404 404 404 404 404 404"),
 ]
 
 ADMIN_ROWS = [
-    R("admin index", "/admin/", "L L 200 200 200 200"),
-    R("admin login", "/admin/login/", "200 200 →/admin/ →/admin/ →/admin/ →/admin/"),
-    R("admin password change", "/admin/password_change/", "L L 200 200 200 200"),
-    R("admin password changed", "/admin/password_change/done/", "L L 200 200 200 200"),
-    R("admin logout", "/admin/logout/", "→/admin/ →/admin/ →/ →/ →/ →/", "post"),
-    R("admin jsi18n", "/admin/jsi18n/", "L L 200 200 200 200"),
+    R("admin index", "/admin/", "L L 200 200 200 200 200"),
+    R("admin login", "/admin/login/", "200 200 →/admin/ →/admin/ →/admin/ →/admin/ →/admin/"),
+    R("admin password change", "/admin/password_change/", "L L 200 200 200 200 200"),
+    R("admin password changed", "/admin/password_change/done/", "L L 200 200 200 200 200"),
+    R("admin logout", "/admin/logout/", "→/admin/ →/admin/ →/ →/ →/ →/ →/", "post"),
+    R("admin jsi18n", "/admin/jsi18n/", "L L 200 200 200 200 200"),
     R(
         "admin autocomplete diagnosis",
         "/admin/autocomplete/?term=&app_label=cases&model_name=case&field_name=final_diagnosis",
-        "L L 403 200 200 200",
+        "L L 403 403 200 200 200",
     ),
-    R("admin app cases", "/admin/cases/", "L L 404 200 200 200"),
-    R("admin app imaging", "/admin/imaging/", "L L 404 200 200 200"),
-    R("admin app quiz", "/admin/quiz/", "L L 404 200 200 200"),
-    R("admin app auth", "/admin/auth/", "L L 404 404 404 200"),
-    R("admin app taggit", "/admin/taggit/", "L L 404 404 404 200"),
-    R("admin app axes", "/admin/axes/", "L L 404 404 404 200"),
-    R("admin app weekly", "/admin/weekly/", "L L 404 404 200 200"),
-    R("admin app receiver", "/admin/receiver/", "L L 404 200 200 200"),
+    R("admin app cases", "/admin/cases/", "L L 404 404 200 200 200"),
+    R("admin app imaging", "/admin/imaging/", "L L 404 404 200 200 200"),
+    R("admin app quiz", "/admin/quiz/", "L L 404 404 200 200 200"),
+    R("admin app auth", "/admin/auth/", "L L 404 404 404 404 200"),
+    R("admin app taggit", "/admin/taggit/", "L L 404 404 404 404 200"),
+    R("admin app axes", "/admin/axes/", "L L 404 404 404 404 200"),
+    R("admin app weekly", "/admin/weekly/", "L L 404 404 404 200 200"),
+    R("admin app receiver", "/admin/receiver/", "L L 404 404 200 200 200"),
     # The inbox's own pages: a study outside the user's inbox answers 404 (editors see every inbox).
     R(
         "received study thumbnail own",
         "/admin/receiver/receivedstudy/{w.received_own.pk}/thumbnail/{w.received_own_instance.pk}/",
-        "L L 404 200 200 200",
+        "L L 404 404 200 200 200",
     ),
     R(
         "received study thumbnail other",
         "/admin/receiver/receivedstudy/{w.received_other.pk}/thumbnail/{w.received_other_instance.pk}/",
-        "L L 404 404 200 200",
+        "L L 404 404 404 200 200",
     ),
-    R("received study pull", "/admin/receiver/receivedstudy/pull/", "L L 403 200 200 200"),
+    R("received study pull", "/admin/receiver/receivedstudy/pull/", "L L 403 403 200 200 200"),
     R(
         "received study add to draft own",
         "/admin/receiver/receivedstudy/{w.received_own.pk}/add-to-draft/",
-        "L L 404 200 200 200",
+        "L L 404 404 200 200 200",
     ),
     R(
         "received study add to draft other",
         "/admin/receiver/receivedstudy/{w.received_other.pk}/add-to-draft/",
-        "L L 404 404 200 200",
+        "L L 404 404 404 200 200",
     ),
     R(
         "view on site published",
         "/admin/r/{w.case_ct}/{w.pub.pk}/",
-        "L L 404 →/cases/{w.pub.slug}/ →/cases/{w.pub.slug}/ →/cases/{w.pub.slug}/",
+        "L L 404 404 →/cases/{w.pub.slug}/ →/cases/{w.pub.slug}/ →/cases/{w.pub.slug}/",
     ),
     R(
         "view on site other draft",
         "/admin/r/{w.case_ct}/{w.draft_other.pk}/",
-        "L L 404 404 →/cases/{w.draft_other.slug}/ →/cases/{w.draft_other.slug}/",
+        "L L 404 404 404 →/cases/{w.draft_other.slug}/ →/cases/{w.draft_other.slug}/",
     ),
-    R("tag merge page", "/admin/taggit/tag/merge-tags/", "L L 403 403 403 →/admin/taggit/tag/"),
+    R("tag merge page", "/admin/taggit/tag/merge-tags/", "L L 403 403 403 403 →/admin/taggit/tag/"),
     R(
         "tag merge post",
         "/admin/taggit/tag/merge-tags/",
-        "L L 403 403 403 →/admin/taggit/tag/",
+        "L L 403 403 403 403 →/admin/taggit/tag/",
         "post",
         {"new_tag_name": "merged-by-matrix"},
         unchanged="no tag merged-by-matrix",
     ),
-    R("user password", "/admin/auth/user/{w.user.pk}/password/", "L L 403 403 403 200"),
+    R("user password", "/admin/auth/user/{w.user.pk}/password/", "L L 403 403 403 403 200"),
     # django-reversion: recover deleted cases (editors), restore a version, compare versions.
-    R("recover list", "/admin/cases/case/recover/", "L L 403 403 200 200"),
-    R("recover deleted", "/admin/cases/case/recover/{w.deleted_version.pk}/", "L L 403 403 200 200"),
+    R("recover list", "/admin/cases/case/recover/", "L L 403 403 403 200 200"),
+    R("recover deleted", "/admin/cases/case/recover/{w.deleted_version.pk}/", "L L 403 403 403 200 200"),
     R(
         "revision own draft",
         "/admin/cases/case/{w.draft_own.pk}/history/{w.version[draft_own].pk}/",
-        "L L 404 200 200 200",
+        "L L 404 404 200 200 200",
     ),
     R(
         "revision other draft",
         "/admin/cases/case/{w.draft_other.pk}/history/{w.version[draft_other].pk}/",
-        "L L 404 404 200 200",
+        "L L 404 404 404 200 200",
     ),
     R(
         "revision published",
         "/admin/cases/case/{w.pub.pk}/history/{w.version[pub].pk}/",
-        "L L 404 403 200 200",
+        "L L 404 404 403 200 200",
     ),
-    R("versions own draft", "/admin/cases/case/{w.draft_own.pk}/versions/", "L L 404 200 200 200"),
-    R("versions other draft", "/admin/cases/case/{w.draft_other.pk}/versions/", "L L 404 404 200 200"),
-    R("versions in review", "/admin/cases/case/{w.review.pk}/versions/", "L L 404 200 200 200"),
-    R("versions published", "/admin/cases/case/{w.pub.pk}/versions/", "L L 404 200 200 200"),
+    R("versions own draft", "/admin/cases/case/{w.draft_own.pk}/versions/", "L L 404 404 200 200 200"),
+    R("versions other draft", "/admin/cases/case/{w.draft_other.pk}/versions/", "L L 404 404 404 200 200"),
+    R("versions in review", "/admin/cases/case/{w.review.pk}/versions/", "L L 404 404 200 200 200"),
+    R("versions published", "/admin/cases/case/{w.pub.pk}/versions/", "L L 404 404 200 200 200"),
     # Workflow pages: faculty cannot publish (the actual POST), nor move a colleague's case.
-    R("publish page in review", "/admin/cases/case/{w.review.pk}/workflow/publish/", "L L 404 403 200 200"),
+    R(
+        "publish page in review",
+        "/admin/cases/case/{w.review.pk}/workflow/publish/",
+        "L L 404 404 403 200 200",
+    ),
     R(
         "publish in review",
         "/admin/cases/case/{w.review.pk}/workflow/publish/",
-        "L L 404 403 →/admin/cases/case/{w.review.pk}/change/ →/admin/cases/case/{w.review.pk}/change/",
+        "L L 404 404 403 →/admin/cases/case/{w.review.pk}/change/ →/admin/cases/case/{w.review.pk}/change/",
         "post",
         {"note": "matrix"},
         unchanged="review still in review",
@@ -570,16 +587,20 @@ ADMIN_ROWS = [
     R(
         "publish own draft",
         "/admin/cases/case/{w.draft_own.pk}/workflow/publish/",
-        "L L 404 403 403 403",
+        "L L 404 404 403 403 403",
         "post",
         {"note": "matrix"},
         unchanged="draft_own still draft",
     ),
-    R("submit page own draft", "/admin/cases/case/{w.draft_own.pk}/workflow/submit/", "L L 404 200 200 200"),
+    R(
+        "submit page own draft",
+        "/admin/cases/case/{w.draft_own.pk}/workflow/submit/",
+        "L L 404 404 200 200 200",
+    ),
     R(
         "submit other draft",
         "/admin/cases/case/{w.draft_other.pk}/workflow/submit/",
-        "L L 404 404 →/admin/cases/case/{w.draft_other.pk}/change/"
+        "L L 404 404 404 →/admin/cases/case/{w.draft_other.pk}/change/"
         " →/admin/cases/case/{w.draft_other.pk}/change/",
         "post",
         {"note": "matrix"},
@@ -589,17 +610,17 @@ ADMIN_ROWS = [
     R(
         "unpublish published",
         "/admin/cases/case/{w.pub.pk}/workflow/return/",
-        "L L 404 403 →/admin/cases/case/{w.pub.pk}/change/ →/admin/cases/case/{w.pub.pk}/change/",
+        "L L 404 404 403 →/admin/cases/case/{w.pub.pk}/change/ →/admin/cases/case/{w.pub.pk}/change/",
         "post",
         {"note": "matrix"},
         unchanged="pub still published",
         changes="editor admin",
     ),
-    R("unknown step", "/admin/cases/case/{w.pub.pk}/workflow/delete/", "L L 404 404 404 404"),
+    R("unknown step", "/admin/cases/case/{w.pub.pk}/workflow/delete/", "L L 404 404 404 404 404"),
     R(
         "status posted in change form",
         "/admin/cases/case/{w.draft_own.pk}/change/",
-        "L L 403 200 200 200",
+        "L L 403 403 200 200 200",
         "post",
         {"status": "published", "title": "x"},
         unchanged="draft_own still draft",
@@ -607,7 +628,7 @@ ADMIN_ROWS = [
     R(
         "delete action on changelist",
         "/admin/cases/case/",
-        "L L 403 →/admin/cases/case/ 200 200",
+        "L L 403 403 →/admin/cases/case/ 200 200",
         "post",
         {"action": "delete_selected", "_selected_action": "{w.draft_other.pk}"},
         unchanged="draft_other exists",
@@ -616,7 +637,7 @@ ADMIN_ROWS = [
     R(
         "export action published and other draft",
         "/admin/cases/case/",
-        "L L 403" + " →/admin/cases/case/bundle-jobs/*" * 3,
+        "L L 403 403" + " →/admin/cases/case/bundle-jobs/*" * 3,
         "post",
         {"action": "export_bundle", "_selected_action": ["{w.pub.pk}", "{w.draft_other.pk}"]},
         shows="bundle:pub draft_other",
@@ -624,16 +645,16 @@ ADMIN_ROWS = [
     R(
         "export action other draft only",
         "/admin/cases/case/",
-        "L L 403 →/admin/cases/case/ →/admin/cases/case/bundle-jobs/* →/admin/cases/case/bundle-jobs/*",
+        "L L 403 403 →/admin/cases/case/ →/admin/cases/case/bundle-jobs/* →/admin/cases/case/bundle-jobs/*",
         "post",
         {"action": "export_bundle", "_selected_action": ["{w.draft_other.pk}"]},
         shows="bundle:draft_other",
     ),
-    R("import page", "/admin/cases/case/import/", "L 403 403 403 200 200"),
+    R("import page", "/admin/cases/case/import/", "L 403 403 403 403 200 200"),
     R(
         "import without a file",
         "/admin/cases/case/import/",
-        "L 403 403 403 200 200",
+        "L 403 403 403 403 200 200",
         "post",
         {"on_conflict": "rename"},
         unchanged="no case imported",
@@ -641,7 +662,7 @@ ADMIN_ROWS = [
     R(
         "import a bundle",
         "/admin/cases/case/import/",
-        "L 403 403 403 →/admin/cases/case/bundle-jobs/* →/admin/cases/case/bundle-jobs/*",
+        "L 403 403 403 403 →/admin/cases/case/bundle-jobs/* →/admin/cases/case/bundle-jobs/*",
         "post",
         {
             "on_conflict": "rename",
@@ -651,28 +672,36 @@ ADMIN_ROWS = [
         changes="editor admin",
     ),
     # A bundle job's page and an export's download: for the user who asked (fac, an editor) and editors.
-    R("bundle export job page", "/admin/cases/case/bundle-jobs/{w.export_job.pk}/", "L L 404 200 200 200"),
+    R(
+        "bundle export job page",
+        "/admin/cases/case/bundle-jobs/{w.export_job.pk}/",
+        "L L 404 404 200 200 200",
+    ),
     R(
         "bundle export download",
         "/admin/cases/case/bundle-jobs/{w.export_job.pk}/download/",
-        "L L 404 200 200 200",
+        "L L 404 404 200 200 200",
         shows="bundle:pub draft_own",
     ),
-    R("bundle import job page", "/admin/cases/case/bundle-jobs/{w.import_job.pk}/", "L L 404 404 200 200"),
+    R(
+        "bundle import job page",
+        "/admin/cases/case/bundle-jobs/{w.import_job.pk}/",
+        "L L 404 404 404 200 200",
+    ),
     R(
         "bundle import download",
         "/admin/cases/case/bundle-jobs/{w.import_job.pk}/download/",
-        "L L 404 404 404 404",
+        "L L 404 404 404 404 404",
     ),
-    R("bundle job of nobody", "/admin/cases/case/bundle-jobs/999999/", "L L 404 404 404 404"),
+    R("bundle job of nobody", "/admin/cases/case/bundle-jobs/999999/", "L L 404 404 404 404 404"),
     # An upload's progress page and its figures: for those who may edit the upload's case, as its series.
     *[
         R(f"upload {key} {page}", f"/admin/imaging/upload/{{w.{key}_upload.pk}}/{page}", outcomes)
         for key, outcomes in [
-            ("draft_own", "L L 404 200 200 200"),
-            ("draft_other", "L L 404 404 200 200"),
-            ("review", "L L 404 404 200 200"),
-            ("pub", "L L 404 404 200 200"),
+            ("draft_own", "L L 404 404 200 200 200"),
+            ("draft_other", "L L 404 404 404 200 200"),
+            ("review", "L L 404 404 404 200 200"),
+            ("pub", "L L 404 404 404 200 200"),
         ]
         for page in ["progress/", "progress.json"]
     ],
@@ -681,7 +710,7 @@ ADMIN_ROWS = [
 
 # The admin pages of each registered model. Objects per model: the world attribute holding each one;
 # for every object its change, delete and history page. Outcomes as above.
-SUPERUSER_ONLY = "L L 403 403 403 200"
+SUPERUSER_ONLY = "L L 403 403 403 403 200"
 
 
 def model_pages(changelist: str, add: str, objects: dict[str, tuple[str, str, str]]) -> dict:
@@ -700,64 +729,68 @@ ADMIN_MODELS = {
     "quiz.ReviewCard": only_superusers("reviewcard"),
     # Questions follow their case (cases.rules.may_edit); faculty may delete those of their own drafts.
     "quiz.Question": model_pages(
-        "L L 403 200 200 200",
-        "L L 403 200 200 200",
+        "L L 403 403 200 200 200",
+        "L L 403 403 200 200 200",
         {
             # (change, delete, history)
-            "draft_own_question": ("L L 403 200 200 200", "L L 403 200 200 200", "L L A 200 200 200"),
-            "draft_other_question": ("L L 403 A 200 200", "L L 403 A 200 200", "L L A A 200 200"),
+            "draft_own_question": (
+                "L L 403 403 200 200 200",
+                "L L 403 403 200 200 200",
+                "L L A A 200 200 200",
+            ),
+            "draft_other_question": ("L L 403 403 A 200 200", "L L 403 403 A 200 200", "L L A A A 200 200"),
         },
     ),
     # The case of the week's schedule: editors only.
     "weekly.WeeklyCase": model_pages(
-        "L L 403 403 200 200",
-        "L L 403 403 200 200",
-        {"weeklycase": ("L L 403 403 200 200",) * 3},
+        "L L 403 403 403 200 200",
+        "L L 403 403 403 200 200",
+        {"weeklycase": ("L L 403 403 403 200 200",) * 3},
     ),
     # Log-in throttling (django-axes): its records are read-only, so nobody adds one by hand; lifting a
     # lock-out is deleting its access attempt.
     **{
         f"axes.{model}": model_pages(
-            SUPERUSER_ONLY, "L L 403 403 403 403", {model.lower(): (SUPERUSER_ONLY,) * 3}
+            SUPERUSER_ONLY, "L L 403 403 403 403 403", {model.lower(): (SUPERUSER_ONLY,) * 3}
         )
         for model in ["AccessAttempt", "AccessLog", "AccessFailureLog"]
     },
     "cases.Case": model_pages(
-        "L L 403 200 200 200",
-        "L L 403 200 200 200",
+        "L L 403 403 200 200 200",
+        "L L 403 403 200 200 200",
         {
             # (change, delete, history)
-            "pub": ("L L 403 200 200 200", "L L 403 403 200 200", "L L 403 200 200 200"),
-            "draft_own": ("L L 403 200 200 200", "L L 403 403 200 200", "L L 403 200 200 200"),
-            "draft_other": ("L L 403 A 200 200", "L L 403 403 200 200", "L L 403 A 200 200"),
-            "review": ("L L 403 200 200 200", "L L 403 403 200 200", "L L 403 200 200 200"),
+            "pub": ("L L 403 403 200 200 200", "L L 403 403 403 200 200", "L L 403 403 200 200 200"),
+            "draft_own": ("L L 403 403 200 200 200", "L L 403 403 403 200 200", "L L 403 403 200 200 200"),
+            "draft_other": ("L L 403 403 A 200 200", "L L 403 403 403 200 200", "L L 403 403 A 200 200"),
+            "review": ("L L 403 403 200 200 200", "L L 403 403 403 200 200", "L L 403 403 200 200 200"),
         },
     ),
     "cases.Diagnosis": model_pages(
-        "L L 403 200 200 200",
-        "L L 403 200 200 200",
-        {"diagnosis": ("L L 403 200 200 200", "L L 403 403 403 200", "L L 403 200 200 200")},
+        "L L 403 403 200 200 200",
+        "L L 403 403 200 200 200",
+        {"diagnosis": ("L L 403 403 200 200 200", "L L 403 403 403 403 200", "L L 403 403 200 200 200")},
     ),
     "cases.Region": model_pages(
-        "L L 403 200 200 200",
-        "L L 403 403 200 200",
-        {"region": ("L L 403 200 200 200", "L L 403 403 403 200", "L L 403 200 200 200")},
+        "L L 403 403 200 200 200",
+        "L L 403 403 403 200 200",
+        {"region": ("L L 403 403 200 200 200", "L L 403 403 403 403 200", "L L 403 403 200 200 200")},
     ),
     **{
         f"imaging.{model}": model_pages(
-            "L L 403 200 200 200",
-            "L L 403 403 403 403" if model == "Image" else "L L 403 200 200 200",
+            "L L 403 403 200 200 200",
+            "L L 403 403 403 403 403" if model == "Image" else "L L 403 403 200 200 200",
             {
                 # (A staff member without a role: the history page looks in an empty queryset first.)
                 f"draft_own_{model.lower()}": (
-                    "L L 403 200 200 200",
-                    "L L 403 403 200 200",
-                    "L L A 200 200 200",
+                    "L L 403 403 200 200 200",
+                    "L L 403 403 403 200 200",
+                    "L L A A 200 200 200",
                 ),
                 f"draft_other_{model.lower()}": (
-                    "L L 403 A 200 200",
-                    "L L 403 403 200 200",
-                    "L L A A 200 200",
+                    "L L 403 403 A 200 200",
+                    "L L 403 403 403 200 200",
+                    "L L A A A 200 200",
                 ),
             },
         )
@@ -765,36 +798,40 @@ ADMIN_MODELS = {
     },
     # The receiver: editors manage senders and read the association log; faculty see their own inbox.
     "receiver.DicomSender": model_pages(
-        "L L 403 403 200 200", "L L 403 403 200 200", {"dicomsender": ("L L 403 403 200 200",) * 3}
+        "L L 403 403 403 200 200",
+        "L L 403 403 403 200 200",
+        {"dicomsender": ("L L 403 403 403 200 200",) * 3},
     ),
     "receiver.DicomWebSource": model_pages(
-        "L L 403 403 200 200", "L L 403 403 200 200", {"dicomwebsource": ("L L 403 403 200 200",) * 3}
+        "L L 403 403 403 200 200",
+        "L L 403 403 403 200 200",
+        {"dicomwebsource": ("L L 403 403 403 200 200",) * 3},
     ),
     "receiver.AssociationLog": model_pages(
-        "L L 403 403 200 200",
-        "L L 403 403 403 403",
-        {"associationlog": ("L L 403 403 200 200", "L L 403 403 403 403", "L L 403 403 200 200")},
+        "L L 403 403 403 200 200",
+        "L L 403 403 403 403 403",
+        {"associationlog": ("L L 403 403 403 200 200", "L L 403 403 403 403 403", "L L 403 403 403 200 200")},
     ),
     "receiver.ReceivedStudy": model_pages(
-        "L L 403 200 200 200",
-        "L L 403 403 403 403",
+        "L L 403 403 200 200 200",
+        "L L 403 403 403 403 403",
         {
-            "received_own": ("L L 403 200 200 200", "L L 403 403 403 403", "L L A 200 200 200"),
-            "received_other": ("L L 403 A 200 200", "L L 403 403 403 403", "L L A A 200 200"),
+            "received_own": ("L L 403 403 200 200 200", "L L 403 403 403 403 403", "L L A A 200 200 200"),
+            "received_other": ("L L 403 403 A 200 200", "L L 403 403 403 403 403", "L L A A A 200 200"),
         },
     ),
     # The task framework's records (django-tasks-db): read-only, and for superusers only.
     "django_tasks_database.DBTaskResult": model_pages(
         SUPERUSER_ONLY,
-        "L L 403 403 403 403",
-        {"dbtaskresult": (SUPERUSER_ONLY, "L L 403 403 403 403", SUPERUSER_ONLY)},
+        "L L 403 403 403 403 403",
+        {"dbtaskresult": (SUPERUSER_ONLY, "L L 403 403 403 403 403", SUPERUSER_ONLY)},
     ),
     "imaging.Upload": model_pages(
-        "L L 403 200 200 200",
-        "L L 403 403 403 403",
+        "L L 403 403 200 200 200",
+        "L L 403 403 403 403 403",
         {
-            "draft_own_upload": ("L L 403 200 200 200", "L L 403 403 403 200", "L L A 200 200 200"),
-            "draft_other_upload": ("L L 403 A 200 200", "L L 403 403 403 200", "L L A A 200 200"),
+            "draft_own_upload": ("L L 403 403 200 200 200", "L L 403 403 403 403 200", "L L A A 200 200 200"),
+            "draft_other_upload": ("L L 403 403 A 200 200", "L L 403 403 403 403 200", "L L A A A 200 200"),
         },
     ),
 }
