@@ -4,8 +4,9 @@ Permissions are normally created after all migrations run (post_migrate), so the
 here first: the groups must hold them from the first migrate.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from cases.role_permissions import role_permissions
 
 CONTENT = [
     "add_case", "change_case", "view_case",
@@ -25,26 +26,6 @@ ROLES = {
 }
 
 
-def create_roles(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        permissions = list(Permission.objects.filter(content_type__app_label="cases", codename__in=codenames))
-        missing = set(codenames) - {p.codename for p in permissions}
-        if missing:
-            raise RuntimeError(f"Permissions not found for role {role}: {sorted(missing)}")
-        group.permissions.add(*permissions)
-
-
-def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("cases", "0001_initial"),
@@ -52,4 +33,4 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(create_roles, remove_roles)]
+    operations = [role_permissions("cases", ROLES, new_groups=tuple(ROLES))]

@@ -4,8 +4,9 @@ Faculty make playlists (their own); editors see and change every playlist; direc
 playlist (to assign it) and manage cohorts and assignments, with every resident's progress.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from cases.role_permissions import role_permissions
 
 PLAYLISTS = [
     "add_playlist", "change_playlist", "delete_playlist", "view_playlist",
@@ -23,32 +24,7 @@ ROLES = {
 }
 
 
-def grant(apps, schema_editor):
-    app_config = apps.get_app_config("programme")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    Group.objects.get_or_create(name="director")
-    for role, codenames in ROLES.items():
-        permissions = list(Permission.objects.filter(content_type__app_label="programme", codename__in=codenames))
-        missing = set(codenames) - {p.codename for p in permissions}
-        if missing:
-            raise RuntimeError(f"Permissions not found for role {role}: {sorted(missing)}")
-        Group.objects.get(name=role).permissions.add(*permissions)
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    Group.objects.filter(name="director").delete()
-    programme = Permission.objects.filter(content_type__app_label="programme")
-    for group in Group.objects.filter(name__in=ROLES):
-        group.permissions.remove(*programme)
-
-
 class Migration(migrations.Migration):
     dependencies = [("programme", "0001_initial"), ("cases", "0002_roles")]
 
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [role_permissions("programme", ROLES, new_groups=("director",))]

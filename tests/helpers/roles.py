@@ -5,8 +5,6 @@ permissions again but not the groups, which only data migrations make. So before
 test, every data migration of ours that sets up groups is run again (each is idempotent).
 """
 
-import inspect
-import sys
 from functools import cache
 
 from django.apps import apps
@@ -21,8 +19,12 @@ def role_migrations() -> tuple:
     loader = MigrationLoader(None, ignore_no_migrations=True)
     codes = []
     for (app, _name), migration in sorted(loader.disk_migrations.items()):
-        if app in PROJECT_APPS and "Group" in inspect.getsource(sys.modules[type(migration).__module__]):
-            codes += [op.code for op in migration.operations if isinstance(op, RunPython)]
+        if app in PROJECT_APPS:
+            codes += [
+                op.code
+                for op in migration.operations
+                if isinstance(op, RunPython) and getattr(op.code, "grants_roles", False)
+            ]
     return tuple(codes)
 
 
