@@ -81,7 +81,7 @@ def test_progress_fits_the_screen_with_every_outcome_as_a_percentage(
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{live_server.url}/quiz/progress/")
     expect(page.locator(".quiz-score")).to_contain_text(
-        "25% correct, 25% close, 25% in the differential but not the diagnosis, 25% wrong"
+        "25% correct, 25% close, 25% in the case's differential, 25% not the diagnosis"
     )
     assert page_width(page) <= viewport["width"]
     # The wrong bar is as visible as the others: its colour differs clearly from the page.
