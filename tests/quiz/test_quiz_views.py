@@ -102,7 +102,7 @@ def test_revealed_page_compares_the_answer_with_the_case(client, seeded):
 def test_a_wrong_answer_reads_not_the_diagnosis(client, seeded):
     response = reveal(client, SACRAL, "osteosarcoma")
     # The chip is followed by the full stop itself, with no space between them.
-    assert 'not the diagnosis</span>. ' in response.content.decode()
+    assert "not the diagnosis</span>. " in response.content.decode()
     page = text_of(response)
     assert "You answered “osteosarcoma”: not the diagnosis" in page
     assert "wrong" not in page.lower()
