@@ -74,7 +74,7 @@ def test_an_editor_reviews_publishes_and_the_author_is_credited(page, live_serve
     # Pickers name the case: the series form's study list.
     study = Study.objects.get(case=case)
     page.goto(f"{live_server.url}/admin/imaging/series/add/")
-    option = page.locator("select[name=study] option", has_text=f"Case {case.pk} ·")
+    option = page.locator("select[name=study] option", has_text=f"(case {case.pk}) ·")
     expect(option).to_have_count(1)
     assert option.text_content() == str(study)
     screenshot("study-picker")
