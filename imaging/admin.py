@@ -297,6 +297,9 @@ class SeriesAdmin(CaseScopedAdmin):
     inlines = [ImageInline]
     readonly_fields = ["upload_reports"]
 
+    class Media:
+        css = {"all": ["css/series-images.css"]}
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(image_total=Count("images"))  # counted with the list
 
