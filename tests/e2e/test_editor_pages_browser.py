@@ -44,7 +44,8 @@ def tables_cut_off(page) -> list[str]:
           if (table.getBoundingClientRect().right <= width + 1) return false;
           for (let box = table.parentElement; box; box = box.parentElement) {
             const overflow = getComputedStyle(box).overflowX;
-            if (overflow === "auto" || overflow === "scroll") return box.getBoundingClientRect().right > width + 1;
+            const scrolls = overflow === "auto" || overflow === "scroll";
+            if (scrolls) return box.getBoundingClientRect().right > width + 1;
           }
           return true;
         }).map(table => table.closest("[id]")?.id || table.className)"""
@@ -78,7 +79,8 @@ def test_an_editor_reviews_publishes_and_the_author_is_credited(page, live_serve
     queue.get_by_role("link", name="Publish…").click()
     summary = page.locator(".case-summary")
     expect(summary).to_contain_text("52-year-old man with hip pain")
-    expect(summary).to_contain_text(f"{case.final_diagnosis.name} — confirmed by histology (biopsy or surgery)")
+    certainty = "confirmed by histology (biopsy or surgery)"
+    expect(summary).to_contain_text(f"{case.final_diagnosis.name} — {certainty}")
     assert "((" not in summary.inner_text() and "))" not in summary.inner_text()
     expect(page.get_by_role("link", name="Preview").first).to_be_visible()
     screenshot("publish-page")
@@ -111,7 +113,8 @@ def test_an_editor_reviews_publishes_and_the_author_is_credited(page, live_serve
     for cell in images.locator("tbody td:visible").all():
         assert box_right(cell) <= viewport["width"]
     if viewport["width"] < 768:
-        label = images.locator("td.field-caption").first.evaluate("td => getComputedStyle(td, '::before').content")
+        caption = images.locator("td.field-caption").first
+        label = caption.evaluate("td => getComputedStyle(td, '::before').content")
         assert label == '"Caption"'
     screenshot("series-images")
 
