@@ -111,7 +111,7 @@ QUEUED_NAMES_SHOWN = 20
 # Foreign keys to case-owned rows, and the lookup from the related row to its case.
 CASE_OF_RELATED = {"case": "pk", "study": "case", "series": "study__case", "finding": "case"}
 # What a choice's name reads (it names its case: ``imaging.models``), read with the choices in one query.
-CHOICE_RELATED = {"series": ["study"]}
+CHOICE_RELATED = {"study": ["case"], "series": ["study__case"]}
 
 
 def gate_message(db_field) -> str:
@@ -297,6 +297,9 @@ class SeriesAdmin(CaseScopedAdmin):
     inlines = [ImageInline]
     readonly_fields = ["upload_reports"]
 
+    class Media:
+        css = {"all": ["css/series-images.css"]}
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(image_total=Count("images"))  # counted with the list
 
@@ -402,7 +405,7 @@ class AnnotationInline(admin.TabularInline):
 class ImageAdmin(CaseScopedAdmin):
     case_path = "series__study__case"
     list_display = ["__str__", "kind", "modality", "review"]
-    list_select_related = ["series__study", "reviewed_by"]
+    list_select_related = ["series__study__case", "reviewed_by"]
     list_filter = ["needs_review", "kind"]
     file_fields = [
         "series",
@@ -500,7 +503,7 @@ class StudyAdmin(CaseScopedAdmin):
 class UploadAdmin(CaseScopedAdmin):
     case_path = "series__study__case"  # faculty read the reports of their own cases' uploads only
     list_display = ["__str__", "status", "uploaded_by", "created_at"]
-    list_select_related = ["series__study", "uploaded_by"]
+    list_select_related = ["series__study__case", "uploaded_by"]
     list_filter = ["status"]
     readonly_fields = [
         "series",

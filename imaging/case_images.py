@@ -33,12 +33,14 @@ def image_tree_prefetch() -> Prefetch:
 
 @dataclass(frozen=True)
 class KeyImage:
-    """The frame a case card shows: ids, a frame number and a window name only, nothing a resident reads."""
+    """The frame a case card shows: ids, a frame number and a window name only, nothing a resident reads;
+    and whether it is a sample image (not from this patient), which the card says as the viewer does."""
 
     image: int
     frame: int
     preset: str
     modality: str
+    is_sample: bool = False
 
     @property
     def url(self) -> str:
@@ -53,7 +55,7 @@ def _key_image(images: list[Image]) -> KeyImage:
     preset = series.teaching_preset if series.teaching_preset in presets else presets[0]
     for image in images:
         if start < image.frame_count:
-            return KeyImage(image.pk, start, preset, series.study.get_modality_display())
+            return KeyImage(image.pk, start, preset, series.study.get_modality_display(), series.is_sample)
         start -= image.frame_count
     raise AssertionError("teaching_slice_index is within the series")
 
@@ -83,6 +85,7 @@ def key_images_attach(cases: list[Case]) -> None:
             "series",
             "series__teaching_slice",
             "series__teaching_preset",
+            "series__is_sample",
             "series__study",
             "series__study__case",
             "series__study__modality",

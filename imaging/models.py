@@ -12,6 +12,18 @@ from django.db.models import Q
 
 from cases.modalities import MODALITY_CHOICES
 
+#: How much of a case's title a picker shows: enough to recognise it, short enough for a dropdown.
+CASE_NAME_CHARS = 40
+
+
+def case_name(case) -> str:
+    """A case as pickers and admin lists name it: its title, shortened, and its number, which keeps two
+    cases of like titles apart. A long title is cut at a word."""
+    title = case.title
+    if len(title) > CASE_NAME_CHARS:
+        title = title[: CASE_NAME_CHARS + 1].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
+    return f"{title} (case {case.pk})"
+
 
 class Study(models.Model):
     """One imaging study; real dates are removed, so a relative label orders them."""
@@ -31,8 +43,9 @@ class Study(models.Model):
         constraints = [models.UniqueConstraint(fields=["case", "order"], name="study_unique_order")]
 
     def __str__(self) -> str:
-        # Pickers list the studies of many cases, several of them "MRI — Initial": the case tells them apart.
-        return f"Case {self.case_id} · {self.get_modality_display()} — {self.time_label}"
+        """Pickers list the studies of many cases, several of them "MRI — Initial": the case tells them
+        apart (select ``case`` with a list of studies)."""
+        return f"{case_name(self.case)} · {self.get_modality_display()} — {self.time_label}"
 
 
 class Series(models.Model):
@@ -71,8 +84,8 @@ class Series(models.Model):
         ]
 
     def __str__(self) -> str:
-        """Names the case (read through the study: select ``study`` with a list of series)."""
-        return f"Case {self.study.case_id} · {self.label}"
+        """Names the case (read through the study: select ``study__case`` with a list of series)."""
+        return f"{case_name(self.study.case)} · {self.label}"
 
 
 #: The storage folder of the de-identified files.
@@ -125,7 +138,7 @@ class Image(models.Model):
         indexes = [models.Index(fields=["needs_review"], name="image_needs_review_idx")]
 
     def __str__(self) -> str:
-        """Names the case (read through the series and study: select ``series__study`` with a list)."""
+        """Names the case (read through the series and study: select ``series__study__case`` with a list)."""
         return f"{self.series} #{self.order}"
 
     @property

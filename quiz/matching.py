@@ -221,6 +221,16 @@ def explain_mark(key: AnswerKey, *, guess: str, mark: str, matched_name: str) ->
     return f"“{matched_name}” is in this case's differential, not its answer."
 
 
+def answered_diagnosis(key: AnswerKey, matched_name: str) -> str:
+    """The name of the diagnosis a marked guess matched (the final diagnosis' own name when the guess matched
+    one of its other names), to mark the resident's answer in the case's differential; "" for none."""
+    if not matched_name:
+        return ""
+    if key.final is not None and normalise_name(matched_name) in key.final.forms:
+        return key.final.name
+    return matched_name
+
+
 @dataclass(frozen=True)
 class DifferentialComparison:
     """One item of the resident's differential, and where it stands in the case."""

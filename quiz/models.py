@@ -17,7 +17,7 @@ class Mark(models.TextChoices):
     CORRECT = "correct", "Correct"
     CLOSE = "close", "Close"
     DIFFERENTIAL = "differential", "In the differential, not the diagnosis"
-    WRONG = "wrong", "Wrong"
+    WRONG = "wrong", "Not the diagnosis"
 
 
 NOT_ASKED = "Diagnosis not asked"

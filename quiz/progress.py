@@ -22,7 +22,7 @@ SHORT_LABELS = {
     Mark.CORRECT: "Correct",
     Mark.CLOSE: "Close",
     Mark.DIFFERENTIAL: "In the differential",
-    Mark.WRONG: "Wrong",
+    Mark.WRONG: "Not the diagnosis",
 }
 
 

@@ -28,7 +28,15 @@ from quiz.attempts import attempts_for, parse_token
 from quiz.forms import AnswerForm, LocalisationAnswerForm, OverrideForm, QuestionAnswerForm, QuizStartForm
 from quiz.localisation import ClickError
 from quiz.localisation_questions import answer_figures, askable_localisations, mark_click, next_localisation
-from quiz.matching import Answer, AnswerKey, Grade, compare_differential, explain_mark, grade_guess
+from quiz.matching import (
+    Answer,
+    AnswerKey,
+    Grade,
+    answered_diagnosis,
+    compare_differential,
+    explain_mark,
+    grade_guess,
+)
 from quiz.models import LocalisationQuestion, Mark, Question, QuizAttempt, ReviewCard
 from quiz.presentation import quiz_case
 from quiz.progress import modality_names, progress_for, top_level_region_names
@@ -210,6 +218,7 @@ class CaseQuizView(View):
             ),
             "your_differential": your_differential,
             "listed_names": listed,
+            "your_answer_name": answered_diagnosis(key, attempt.matched_name) if attempt.mark else "",
             "question_results": question_results(questions, attempt),
             "localisation_results": localisation_results(localisations, attempt),
             "override_form": OverrideForm(initial={"attempt": attempt.token, "override": attempt.override}),

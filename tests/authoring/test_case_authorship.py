@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from cases.seed import read_seed, seed_load
 from tests.helpers.accounts import make_user
 
 pytestmark = pytest.mark.django_db
@@ -19,15 +20,27 @@ def test_an_own_case_names_its_author_and_no_source(client, make_case):
     case = make_case(slug="own-case", title="Own case", author=author, attribution="", clinical_history="")
     page = text_of(client.get(f"/cases/{case.slug}/").content.decode())
     assert "By Ana Lee" in page
-    assert "in the source" not in page.replace("“not stated in the source”", "")  # the footer's policy
+    assert "in the source" not in page and "credited source" not in page
+    assert "not for decisions about the care of any patient" in page
     assert "No references." in page and "Not stated." in page
     cite = page[page.index("Cite this case") :]
     assert cite.startswith("Cite this case Ana Lee. “Own case”.")
     assert "Author Ana Lee" in cite and "Source" not in cite
 
 
-def test_a_case_from_a_source_keeps_the_source_wording(client, seeded):
+def test_a_case_from_a_source_keeps_the_source_wording_and_credits_its_author(client, db):
+    author = make_user("lee", "faculty", first_name="Ana", last_name="Lee")
+    seed_load(data=read_seed(), author=author)
     page = text_of(client.get("/cases/back-and-left-leg-pain-47f/").content.decode())
     assert "The source names no references." in page
-    assert "Source Case facts from a saved teaching-case web page" in page
-    assert "By faculty" not in page
+    assert "This case is rewritten from its credited source" in page
+    assert "By Ana Lee, from the source credited" in page
+    cite = page[page.index("Cite this case") :]
+    assert cite.startswith("Cite this case Ana Lee. “")
+    assert "Author Ana Lee Source Case facts from a saved teaching-case web page" in cite
+
+
+def test_pages_without_a_case_carry_only_the_education_notice(client, seeded):
+    page = text_of(client.get("/cases/").content.decode())
+    assert "not for decisions about the care of any patient" in page
+    assert "credited source" not in page and "in the source" not in page

@@ -60,6 +60,21 @@ def test_the_card_shows_the_teaching_frame_of_the_first_series(client, make_case
     assert card_images(client) == [(f"/images/{images[3].pk}/default/0.thumb.png", "MRI image")]
 
 
+def test_a_sample_key_image_carries_the_sample_badge(client, make_case):
+    sample_case, own_case = make_case(title="Sample case"), make_case(title="Own images case")
+    add_image(series_create(case=sample_case, label="Axial CT", modality="CT", is_sample=True))
+    add_image(series_create(case=own_case, label="Sagittal T2", modality="MR"))
+    html = client.get("/cases/").content.decode()
+    cards = {
+        title: card
+        for card in html.split('<article class="case-card">')[1:]
+        for title in re.findall(r"<h3><a [^>]*>([^<]+)</a>", card)
+    }
+    badge = '<span class="badge-sample">Sample image — not from this patient</span></a>'
+    assert badge in cards["Sample case"]
+    assert "badge-sample" not in cards["Own images case"]
+
+
 def test_a_teaching_slice_inside_a_multiframe_image_names_that_frame(client, make_case):
     case = make_case()
     series = series_create(case=case, label="Axial T1", modality="MR")

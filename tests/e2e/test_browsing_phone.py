@@ -81,9 +81,14 @@ def test_progress_fits_the_screen_with_every_outcome_as_a_percentage(
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{live_server.url}/quiz/progress/")
     expect(page.locator(".quiz-score")).to_contain_text(
-        "25% correct, 25% close, 25% in the differential but not the diagnosis, 25% wrong"
+        "25% correct, 25% close, 25% in the case's differential, 25% not the diagnosis"
     )
     assert page_width(page) <= viewport["width"]
+    # Each legend item is one line: its swatch beside its words, within the screen.
+    for item in page.locator(".bar-legend .legend").all():
+        swatch_and_words = item.evaluate("item => item.getClientRects().length")
+        box = item.bounding_box()
+        assert swatch_and_words == 1 and box["height"] < 30 and box["x"] + box["width"] <= viewport["width"]
     # The wrong bar is as visible as the others: its colour differs clearly from the page.
     colour = page.locator(".bar-wrong").first.evaluate("bar => getComputedStyle(bar).fill")
     assert colour == "rgb(179, 58, 58)"

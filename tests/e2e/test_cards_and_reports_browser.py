@@ -69,6 +69,13 @@ def test_case_cards_show_their_key_images(page, live_server, archive, screenshot
         expect(card.locator("img")).to_have_count(0)
     box = with_image.first.locator(".card-thumb").bounding_box()
     assert box["height"] > 100 and box["width"] <= page.viewport_size["width"]
+    # The seed cases show stand-in sample files: each card says so on its key image, as the viewer does.
+    badges = with_image.locator(".card-thumb .badge-sample")
+    expect(badges).to_have_count(3)
+    expect(badges.first).to_have_text("Sample image — not from this patient")
+    badge = badges.first.bounding_box()
+    assert box["x"] <= badge["x"] and badge["x"] + badge["width"] <= box["x"] + box["width"]
+    assert box["y"] <= badge["y"] and badge["y"] + badge["height"] <= box["y"] + box["height"]
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     screenshot("list")
     with_image.first.scroll_into_view_if_needed()

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from cases.models import Case
-from imaging.models import Study
+from imaging.models import Series, Study
 from tests.helpers.accounts import make_user
 from tests.helpers.authoring import complete_case
 from tests.helpers.browser import admin_log_in
@@ -29,6 +29,29 @@ SCREENS = [
 ]
 
 
+def box_right(locator) -> float:
+    box = locator.bounding_box()
+    return box["x"] + box["width"]
+
+
+def tables_cut_off(page) -> list[str]:
+    """Tables whose right edge passes the screen's edge with nothing to scroll them into view: each table
+    must end within the viewport, or sit in a box that scrolls sideways and ends within it."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("#content table")].filter(table => {
+          const width = document.documentElement.clientWidth;
+          if (!table.offsetParent) return false;
+          if (table.getBoundingClientRect().right <= width + 1) return false;
+          for (let box = table.parentElement; box; box = box.parentElement) {
+            const overflow = getComputedStyle(box).overflowX;
+            const scrolls = overflow === "auto" || overflow === "scroll";
+            if (scrolls) return box.getBoundingClientRect().right > width + 1;
+          }
+          return true;
+        }).map(table => table.closest("[id]")?.id || table.className)"""
+    )
+
+
 @pytest.mark.parametrize("viewport", SCREENS)
 def test_an_editor_reviews_publishes_and_the_author_is_credited(page, live_server, screenshot, viewport):
     author = make_user("page-author", "faculty", is_staff=True, first_name="Ada", last_name="Lovelace")
@@ -48,11 +71,17 @@ def test_an_editor_reviews_publishes_and_the_author_is_credited(page, live_serve
     box = queue.bounding_box()
     assert box["x"] + box["width"] <= viewport["width"]
     screenshot("review-queue")
+    # "Preview · Publish…" stays on one line, its dot with them, on a phone too.
+    preview, publish = queue.get_by_role("link", name="Preview"), queue.get_by_role("link", name="Publish…")
+    assert abs(preview.bounding_box()["y"] - publish.bounding_box()["y"]) < 2
 
     # The publish page summarises the case and links to its preview.
     queue.get_by_role("link", name="Publish…").click()
     summary = page.locator(".case-summary")
     expect(summary).to_contain_text("52-year-old man with hip pain")
+    certainty = "confirmed by histology (biopsy or surgery)"
+    expect(summary).to_contain_text(f"{case.final_diagnosis.name} — {certainty}")
+    assert "((" not in summary.inner_text() and "))" not in summary.inner_text()
     expect(page.get_by_role("link", name="Preview").first).to_be_visible()
     screenshot("publish-page")
     page.get_by_role("button", name="Publish").click()
@@ -71,10 +100,28 @@ def test_an_editor_reviews_publishes_and_the_author_is_credited(page, live_serve
     diagnosis.refresh_from_db()
     assert diagnosis.synonyms == ["notochordal tumour", "chordoma of the sacrum"]
 
+    # The case editor and a series' page fit the screen: a wide table scrolls inside its own box.
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
+    assert tables_cut_off(page) == []
+    page.locator("#differential_items-group").scroll_into_view_if_needed()
+    screenshot("case-editor-differential")
+    page.goto(f"{live_server.url}/admin/imaging/series/{Series.objects.get(study__case=case).pk}/change/")
+    assert tables_cut_off(page) == []
+    # A series' images are seen whole, not scrolled to: on a phone each image is a block of named fields.
+    images = page.locator("#images-group")
+    images.scroll_into_view_if_needed()
+    for cell in images.locator("tbody td:visible").all():
+        assert box_right(cell) <= viewport["width"]
+    if viewport["width"] < 768:
+        caption = images.locator("td.field-caption").first
+        label = caption.evaluate("td => getComputedStyle(td, '::before').content")
+        assert label == '"Caption"'
+    screenshot("series-images")
+
     # Pickers name the case: the series form's study list.
     study = Study.objects.get(case=case)
     page.goto(f"{live_server.url}/admin/imaging/series/add/")
-    option = page.locator("select[name=study] option", has_text=f"Case {case.pk} ·")
+    option = page.locator("select[name=study] option", has_text=f"(case {case.pk}) ·")
     expect(option).to_have_count(1)
     assert option.text_content() == str(study)
     screenshot("study-picker")

@@ -68,6 +68,23 @@ def test_a_resident_runs_a_quiz_session_in_the_browser(page, live_server, archiv
         expect(page.locator(".final-diagnosis")).to_have_text(case.final_diagnosis.name)
         expect(page.locator(".final-answer")).to_have_text(f"Final diagnosis: {case.final_diagnosis.name}")
         expect(page.locator(".your-answer")).to_contain_text(f"You answered “{guess}”: {expected_mark}.")
+        # The full stop follows the mark's chip with no gap between them.
+        after_chip = page.locator(".your-answer .mark").evaluate(
+            """mark => {
+              const range = document.createRange();
+              range.setStart(mark.nextSibling, 0);
+              range.setEnd(mark.nextSibling, 1);
+              const gap = range.getBoundingClientRect().left - mark.getBoundingClientRect().right;
+              return [range.toString(), gap];
+            }"""
+        )
+        assert after_chip[0] == "." and abs(after_chip[1]) < 1.5
+        if expected_mark != "correct":  # the answer is an item of the case's differential, marked as theirs
+            answered = page.locator(
+                "#differential li", has=page.locator(".listed-mark", has_text="Your answer")
+            )
+            expect(answered).to_have_count(1)
+            expect(answered).to_contain_text("Extramedullary haematopoiesis")
         expect(page.get_by_role("link", name="Open the full case page").first).to_have_attribute(
             "href", f"/cases/{slug}/"
         )

@@ -399,6 +399,11 @@ def test_the_series_strip_switches_series(page, viewer_page, screenshot, screen)
     expect(viewer(page, "Axial T1")).to_be_visible()
     expect(tabs.first).to_have_attribute("aria-pressed", "true")
     into_view(page.locator(".series-strip"), "start")
+    # Every tab and the "Side by side" button lie within the screen, on a phone too: the strip wraps.
+    width = page.viewport_size["width"]
+    for control in [*tabs.all(), page.get_by_role("button", name="Side by side")]:
+        assert box(control)["x"] >= 0 and box(control)["x"] + box(control)["width"] <= width
+    assert page.locator(".series-strip").evaluate("strip => strip.scrollWidth <= strip.clientWidth")
     screenshot("strip")
     ct = show_series(page, "Axial CT")
     expect(viewer(page, "Axial T1")).to_be_hidden()

@@ -1,6 +1,8 @@
-"""Pickers and admin lists name the case of a study, series, image or upload (issue 19): two cases'
-"MRI — Initial" studies or "Axial CT #1" images are told apart, without a query per row."""
+"""Pickers and admin lists name the case of a study, series, image or upload by its title (issue 19), so an
+editor recognises it: two cases' "MRI — Initial" studies or "Axial CT #1" images are told apart, even under
+like titles, without a query per row."""
 
+import html
 import re
 
 import pytest
@@ -20,10 +22,15 @@ def add_image(series) -> Image:
     )  # fmt: skip
 
 
+LONG_TITLE = "47-year-old woman with back and left leg pain for three months"
+
+
 @pytest.fixture
 def two_cases(make_case):
-    """Two cases with the same study, series label and image number."""
-    series = [series_create(case=make_case(), label="Axial CT", modality="CT") for _ in range(2)]
+    """Two cases of the same long title, with the same study, series label and image number."""
+    series = [
+        series_create(case=make_case(title=LONG_TITLE), label="Axial CT", modality="CT") for _ in range(2)
+    ]
     images = [add_image(one) for one in series]
     return series, images
 
@@ -31,20 +38,27 @@ def two_cases(make_case):
 def test_names_carry_the_case(two_cases):
     series, images = two_cases
     case = series[0].study.case
-    assert str(series[0].study) == f"Case {case.pk} · CT — Initial"
-    assert str(series[0]) == f"Case {case.pk} · Axial CT"
-    assert str(images[0]) == f"Case {case.pk} · Axial CT #1"
+    named = f"47-year-old woman with back and left leg… (case {case.pk})"
+    assert str(series[0].study) == f"{named} · CT — Initial"
+    assert str(series[0]) == f"{named} · Axial CT"
+    assert str(images[0]) == f"{named} · Axial CT #1"
     upload = Upload.objects.create(series=series[0], accepted=1)
-    assert str(upload) == f"Upload to Case {case.pk} · Axial CT (1 accepted, 0 rejected)"
+    assert str(upload) == f"Upload to {named} · Axial CT (1 accepted, 0 rejected)"
     assert len({str(image) for image in images}) == 2
+
+
+def test_a_short_title_is_shown_whole(make_case):
+    case = make_case(title="Back pain")
+    study = series_create(case=case, label="Sagittal T2", modality="MR").study
+    assert str(study) == f"Back pain (case {case.pk}) · MRI — Initial"
 
 
 def test_the_study_picker_names_each_case(client, editor, two_cases):
     client.force_login(editor)
     page = client.get("/admin/imaging/series/add/").content.decode()
-    offered = re.findall(r'<option value="\d+">([^<]+)</option>', page)
+    offered = [html.unescape(name) for name in re.findall(r'<option value="\d+">([^<]+)</option>', page)]
     cases = [one.study.case_id for one in two_cases[0]]
-    expected = sorted(f"Case {pk} · CT — Initial" for pk in cases)
+    expected = sorted(f"47-year-old woman with back and left leg… (case {pk}) · CT — Initial" for pk in cases)
     assert expected == sorted(name for name in offered if "CT —" in name)
 
 
@@ -67,4 +81,5 @@ def test_admin_lists_name_the_case_in_the_same_queries_however_many_rows(client,
     add(6)
     assert queries() == few
     page = client.get(url).content.decode()
-    assert all(f"Case {study.case_id} · " in page for study in Study.objects.all())
+    studies = Study.objects.select_related("case")
+    assert all(f"{study.case.title} (case {study.case_id}) · " in page for study in studies)

@@ -116,8 +116,8 @@ def test_progress_page_draws_bars_as_svg_without_inline_style(client, history):
     bars = re.findall(r'<rect class="bar-correct" x="0" width="(\d+)"', html)
     assert len(bars) == 2 + 4 + 3
     assert bars[0] == str(round(BAR_WIDTH * 2 / 6))  # Spine comes first: 2 of 6 correct
-    assert 'aria-label="33% correct, 17% close, 0% in the differential, not the diagnosis, 50% wrong"' in html
-    assert "0% in the differential but not the diagnosis, 50% wrong" in html  # the summary line
+    assert 'aria-label="33% correct, 17% close, 0% in the differential, 50% not the diagnosis"' in html
+    assert "0% in the case's differential, 50% not the diagnosis" in html  # the summary line
     by_diagnosis = html[html.index("By diagnosis") :]
     assert by_diagnosis.index("Leukaemic infiltration") < by_diagnosis.index("Intraosseous haemangioma")
 

@@ -73,7 +73,7 @@ def test_a_session_runs_case_by_case_to_a_score(client, seeded, resident):
     assert sorted(seen) == sorted(ANSWERS)
     assert client.get(session_url)["Location"] == f"{session_url}score/"
     score = client.get(f"{session_url}score/").content.decode()
-    assert "1 of 3 correct</strong>, 1 in the differential but not the diagnosis, 1 wrong" in score
+    assert "1 of 3 correct</strong>, 1 in the case's differential, 1 not the diagnosis" in score
     attempts = QuizAttempt.objects.filter(user=resident)
     assert attempts.count() == 3
     assert {str(attempt.quiz_session) for attempt in attempts} == {session_id(session_url)}

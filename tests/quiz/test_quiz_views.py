@@ -99,6 +99,42 @@ def test_revealed_page_compares_the_answer_with_the_case(client, seeded):
     assert "Extramedullary haematopoiesis you listed it" in page
 
 
+def test_a_wrong_answer_reads_not_the_diagnosis(client, seeded):
+    response = reveal(client, SACRAL, "osteosarcoma")
+    # The chip is followed by the full stop itself, with no space between them.
+    assert "not the diagnosis</span>. " in response.content.decode()
+    page = text_of(response)
+    assert "You answered “osteosarcoma”: not the diagnosis" in page
+    assert "wrong" not in page.lower()
+
+
+def differential_section(response) -> str:
+    html = response.content.decode()
+    return text_of_html(html[html.index('id="differential"') :])
+
+
+def text_of_html(html_text: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_text)))
+
+
+@pytest.mark.parametrize(
+    ("slug", "guess", "marked"),
+    [
+        (SACRAL, "haemangioma", "Intraosseous haemangioma Final diagnosis Your answer"),  # an accepted answer
+        (SACRAL, "chordoma", "Chordoma Your answer"),
+        (AML, "chloroma", "Your answer"),  # close: cannot be told apart, marked where it is
+    ],
+)
+def test_the_residents_answer_is_marked_in_the_cases_differential(client, seeded, slug, guess, marked):
+    section = differential_section(reveal(client, slug, guess))
+    assert marked in section
+    assert section.count("Your answer") == 1
+
+
+def test_an_answer_outside_the_differential_marks_no_item(client, seeded):
+    assert "Your answer" not in differential_section(reveal(client, SACRAL, "osteosarcoma"))
+
+
 def test_logged_in_attempt_keeps_guess_differential_mark_and_matched_name(client, seeded, resident):
     client.force_login(resident)
     reveal(client, SACRAL, "chordoma", differential_1="haemangioma", differential_2="GCT")
