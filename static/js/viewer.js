@@ -488,6 +488,13 @@ class StackViewer {
   }
 
   bind() {
+    const fullscreenButton = this.root.querySelector('[data-action="fullscreen"]');
+    document.addEventListener("fullscreenchange", () => {
+      const label = document.fullscreenElement === this.root ? "Exit full screen" : "Full screen";
+      if (!fullscreenButton) return;
+      fullscreenButton.textContent = label;
+      fullscreenButton.setAttribute("aria-label", label);
+    });
     for (const type of ["pointerenter", "focusin", "touchstart"]) {
       this.root.addEventListener(type, () => this.engage(), { passive: true });
     }

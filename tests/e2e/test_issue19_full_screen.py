@@ -44,6 +44,7 @@ def test_full_screen_fits_every_frame_to_the_screen_at_one_size(
     expect(viewer).to_have_class(re.compile(r"\bis-ready\b"))
     viewer.get_by_role("button", name="Full screen").click()
     page.wait_for_function("() => document.fullscreenElement !== null")
+    expect(viewer.locator('[data-action="fullscreen"]')).to_have_text("Exit full screen")
     canvas = viewer.locator("canvas.slice-canvas")
     window = page.evaluate("({width: innerWidth, height: innerHeight})")
     shown = {}
@@ -69,3 +70,6 @@ def test_full_screen_fits_every_frame_to_the_screen_at_one_size(
     assert first["areaWidth"] >= window["width"] - 2, (first, window)
     assert first["areaHeight"] >= 0.6 * window["height"], (first, window)
     assert first["width"] <= first["areaWidth"] + 1 and first["height"] <= first["areaHeight"] + 1
+    viewer.get_by_role("button", name="Exit full screen").click()
+    page.wait_for_function("() => document.fullscreenElement === null")
+    expect(viewer.locator('[data-action="fullscreen"]')).to_have_text("Full screen")
