@@ -238,14 +238,8 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["status", "-published_at"], name="case_status_published_idx"),
             # The published cases' ids alone: a search or a filter checks "published" against this
-            # small index (read index-only) instead of the case rows, once per matching case. The
-            # dates let a search rank its matches with their tie-breakers index-only too (PostgreSQL).
-            models.Index(
-                fields=["id"],
-                include=["published_at", "created_at"],
-                condition=Q(status="published"),
-                name="case_published_id_idx",
-            ),
+            # small index (read index-only) instead of the case rows, once per matching case.
+            models.Index(fields=["id"], condition=Q(status="published"), name="case_published_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -574,21 +574,6 @@ def search_rank(cases: QuerySet, search: CaseSearch) -> QuerySet:
     return cases.annotate(search_rank=rank).order_by("-search_rank", "-published_at", "-created_at", "-pk")
 
 
-class RankedCases:
-    """The cases that match a search, best first, for ``Paginator``: a page is one query that ranks
-    only narrow rows (id, rank and the tie-breaking dates) to pick the page's ids, and reads whole
-    rows (``shape`` adds what the cards need) and ranks again only for those. Ranking the whole rows
-    would carry every match's case columns and search vector through the sort (bench/EXPLAIN-facets.md).
-    Its length is the paginator's ``count``, which the caller sets (the facet query counted it)."""
-
-    def __init__(self, cases: QuerySet, search: CaseSearch, shape) -> None:
-        self.cases, self.search, self.shape = cases, search, shape
-
-    def __getitem__(self, page: slice) -> list[Case]:
-        ids = search_rank(self.cases, self.search).values("pk")[page]
-        return list(self.shape(search_rank(Case.objects.filter(pk__in=ids), self.search)))
-
-
 # --- Snippets -----------------------------------------------------------------------------------------
 
 

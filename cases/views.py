@@ -22,7 +22,7 @@ from cases.facets import case_facets, facet_counts, visible_counts
 from cases.filters import CaseFilterForm, filter_cases
 from cases.models import Case, CaseFacet, Diagnosis, DifferentialItem
 from cases.regions import load_region_tree
-from cases.search import RankedCases, case_search_parse, search_filter, search_snippet, with_snippet_text
+from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
 
 NEWEST_CASES_ON_HOME = 6
 CASES_PER_SECTION = 20
@@ -78,13 +78,8 @@ class CaseListView(VisibleCasesMixin, TemplateView):
             lambda: case_facets(cases, tree, all_visible_to=None if filters else self.request.user),
             filters,
         )
-        if search:
-            listing = RankedCases(
-                cases, search, lambda page: with_snippet_text(page.for_list(with_text=True))
-            )
-        else:
-            listing = cases.for_list()
-        paginator = Paginator(listing, settings.CASES_PER_PAGE)
+        listing = with_snippet_text(search_rank(cases, search)) if search else cases
+        paginator = Paginator(listing.for_list(with_text=bool(search)), settings.CASES_PER_PAGE)
         paginator.count = facets.total  # already counted by the facet query
         page_obj = paginator.get_page(self.request.GET.get("page"))
         page_obj.object_list = as_cards(page_obj.object_list)
