@@ -516,6 +516,17 @@ def test_pagination_keeps_the_search(client, make_case):
     assert len(found(client, "aneurysmal", page="2")) == 5
 
 
+def test_the_pages_of_a_search_list_every_match_once_best_first_then_newest(client, make_case):
+    # Each page ranks the matches again to pick its own: together they must be the one ranked list.
+    start = timezone.now()
+    for n in range(25):
+        where = {"title": f"Aneurysmal case {n:02d}"} if n % 2 else {"discussion": "An aneurysmal bone cyst."}
+        make_case(slug=f"many-{n:02d}", published_at=start + timedelta(minutes=n), **where)
+    in_title = [f"many-{n:02d}" for n in range(24, -1, -1) if n % 2]
+    in_discussion = [f"many-{n:02d}" for n in range(24, -1, -1) if not n % 2]
+    assert found(client, "aneurysmal") + found(client, "aneurysmal", page="2") == in_title + in_discussion
+
+
 SEARCH_PAGES = [
     "/cases/?q=chordoma",
     "/cases/?q=chordoma+sacrum&region=spine&modality=MR",
