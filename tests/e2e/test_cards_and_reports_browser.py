@@ -12,21 +12,10 @@ from imaging.models import Image
 from imaging.services import images_ingest, series_create
 from tests.helpers.accounts import make_user
 from tests.helpers.ingest import blank_png
+from tests.helpers.screens import SCREENS
 from tests.helpers.viewer import sample_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DESKTOP = pytest.param(
-    "desktop", marks=pytest.mark.browser_context_args(viewport={"width": 1366, "height": 900}), id="1366x900"
-)
-PHONE = pytest.param(
-    "phone",
-    marks=pytest.mark.browser_context_args(
-        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=1
-    ),
-    id="390x844",
-)
-SCREENS = [DESKTOP, PHONE]
 
 
 @pytest.fixture

@@ -17,21 +17,10 @@ from imaging.inputs import InputFile
 from imaging.models import Image
 from imaging.services import images_ingest, series_create
 from tests.helpers.ingest import large_ct_file
+from tests.helpers.screens import DESKTOP, PHONE, SCREENS
 from tests.helpers.viewer import build_viewer_case, sample_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DESKTOP = pytest.param(
-    "desktop", marks=pytest.mark.browser_context_args(viewport={"width": 1366, "height": 900}), id="1366x900"
-)
-PHONE = pytest.param(
-    "phone",
-    marks=pytest.mark.browser_context_args(
-        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=1
-    ),
-    id="390x844",
-)
-SCREENS = [DESKTOP, PHONE]
 
 
 def viewer(page, label: str):

@@ -1,4 +1,4 @@
-"""The two screens issue 19's browser tests run at, as ``browser_context_args`` marks (one browser context
+"""The two screens the browser tests run at, as ``browser_context_args`` marks (one browser context
 per test at that size), and the check that a page fits its width."""
 
 import pytest
