@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 
 from programme import services
 from programme.conference import conference_stage, conference_tally, revealed_case
-from programme.join_throttling import join_failure_record, join_wait_seconds
+from programme.join_throttling import join_try_forgive, join_try_wait
 from programme.models import CONFERENCE_CODE_LENGTH, Conference
 from programme.views import visible_playlist
 
@@ -181,14 +181,14 @@ def conference_url(conference_id) -> str:
 
 
 class ConferenceJoinView(View):
-    """``/conference/join/``: the short code shown on the presenter's screen leads to the conference; wrong
-    codes are limited per address (``programme.join_throttling``)."""
+    """``/conference/join/``: the short code shown on the presenter's screen leads to the conference; tries
+    are limited per address, right codes forgiven (``programme.join_throttling``)."""
 
     def get(self, request):
         return render(request, "programme/conference_join.html", {})
 
     def post(self, request):
-        wait = join_wait_seconds(request)
+        wait = join_try_wait(request)
         if wait:
             response = render(request, "programme/conference_join.html", {"wait": wait}, status=429)
             response["Retry-After"] = str(wait)
@@ -197,8 +197,8 @@ class ConferenceJoinView(View):
         code = form.cleaned_data["code"].lower() if form.is_valid() else ""
         conference = Conference.objects.running().filter(code=code).first() if code else None
         if conference is None:
-            join_failure_record(request)
             return render(
                 request, "programme/conference_join.html", {"not_found": True, "code": code}, status=404
             )
+        join_try_forgive(request)
         return redirect(conference)

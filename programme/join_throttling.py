@@ -1,42 +1,46 @@
-"""How many wrong conference codes one address may try: ``JOIN_FAILURE_LIMIT`` a minute.
+"""How many conference codes one address may try: ``JOIN_TRY_LIMIT`` a minute, right codes not counted.
 
 A code is 6 characters of 32 (about 10⁹ codes), and a running conference can be joined with it: without a
-limit, a script could try codes until it found one. The count lives in Django's cache, shared by every
+limit, a script could try codes until it found one. Tries are counted in Django's cache, shared by every
 application host (Redis or the database cache), per client address as log-in throttling reads it
-(``axes.helpers.get_client_ip_address``: the socket's address, or the trusted proxies' X-Forwarded-For).
-Over the limit, every try from the address is refused, a right code too, until its minute is over.
+(``axes.helpers.get_client_ip_address``: the socket's address, or the trusted proxies' X-Forwarded-For), in
+fixed minutes of the clock: each minute has a key of its own, so no write can stretch a minute. A try is
+counted before its code is looked at, so simultaneous tries cannot all slip under the limit (with Redis the
+count is atomic; the database cache reads then writes, so a burst may be undercounted by its width).
 """
 
+import contextlib
+import math
 import time
 
 from axes.helpers import get_client_ip_address
 from django.core.cache import cache
 
-JOIN_FAILURE_LIMIT = 10
+JOIN_TRY_LIMIT = 10
 JOIN_WINDOW_SECONDS = 60
 
 
-def _keys(request) -> tuple[str, str]:
+def _key(request, now: float) -> str:
     address = get_client_ip_address(request) or "unknown"
-    return f"conference-join-failures:{address}", f"conference-join-window-ends:{address}"
+    return f"conference-join-tries:{address}:{int(now // JOIN_WINDOW_SECONDS)}"
 
 
-def join_wait_seconds(request) -> int:
-    """Seconds before the address may try a code again: 0 when it may now."""
-    count_key, ends_key = _keys(request)
-    if (cache.get(count_key) or 0) < JOIN_FAILURE_LIMIT:
-        return 0
-    ends = cache.get(ends_key)
-    return max(1, round(ends - time.time())) if ends else 0
-
-
-def join_failure_record(request) -> None:
-    """Count one wrong code; the first of a window opens it for ``JOIN_WINDOW_SECONDS``."""
-    count_key, ends_key = _keys(request)
-    if cache.add(count_key, 1, timeout=JOIN_WINDOW_SECONDS):
-        cache.set(ends_key, time.time() + JOIN_WINDOW_SECONDS, timeout=JOIN_WINDOW_SECONDS)
-        return
+def join_try_wait(request) -> int:
+    """Count a try from the request's address: the seconds it must wait if it is over the limit, else 0."""
+    now = time.time()
+    key = _key(request, now)
+    cache.add(key, 0, timeout=JOIN_WINDOW_SECONDS)
     try:
-        cache.incr(count_key)
-    except ValueError:  # the window ended between the two calls: this failure opens a new one
-        join_failure_record(request)
+        tries = cache.incr(key)
+    except ValueError:  # the key went between the two calls
+        cache.set(key, 1, timeout=JOIN_WINDOW_SECONDS)
+        tries = 1
+    if tries <= JOIN_TRY_LIMIT:
+        return 0
+    return max(1, math.ceil(JOIN_WINDOW_SECONDS - now % JOIN_WINDOW_SECONDS))
+
+
+def join_try_forgive(request) -> None:
+    """A right code is not held against its address (residents behind one address join together)."""
+    with contextlib.suppress(ValueError):  # its minute is over
+        cache.decr(_key(request, time.time()))

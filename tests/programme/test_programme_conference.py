@@ -3,6 +3,7 @@ answers and their nameless tally, joining by code, anonymous residents only when
 
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
@@ -308,16 +309,34 @@ def test_the_last_case_ends_with_no_next_button(conference, faculty):
     assert "Next case" not in page and 'value="next"' not in page and "End of conference" in page
 
 
-def test_wrong_join_codes_are_limited_per_address(conference):
-    """After JOIN_FAILURE_LIMIT wrong codes in a minute an address is refused (a right code too) with a 429
-    page naming the wait; another address is not."""
-    from programme.join_throttling import JOIN_FAILURE_LIMIT
+def test_wrong_join_codes_are_limited_per_address_in_each_minute(conference, monkeypatch):
+    """After JOIN_TRY_LIMIT wrong codes in a minute of the clock an address is refused (a right code too)
+    with a 429 page naming the seconds left of that minute; another address is not; the next minute starts
+    again."""
+    from programme import join_throttling
 
+    now = [1_800_000_000.0 + 15]  # 15 s into a minute: 45 s left of it
+    monkeypatch.setattr(join_throttling, "time", SimpleNamespace(time=lambda: now[0]))
     guesser = Client(REMOTE_ADDR="192.0.2.7")
-    for n in range(JOIN_FAILURE_LIMIT):
+    for n in range(join_throttling.JOIN_TRY_LIMIT):
         assert guesser.post("/conference/join/", {"code": f"zz{n:04d}"}).status_code == 404
     refused = guesser.post("/conference/join/", {"code": conference.code})
-    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
-    assert re.search(r"please wait \d+ seconds? before trying again", refused.content.decode())
+    assert refused.status_code == 429 and refused["Retry-After"] == "45"
+    assert re.search(r"please wait 45 seconds before trying again", refused.content.decode())
     other = Client(REMOTE_ADDR="192.0.2.8").post("/conference/join/", {"code": conference.code})
     assert other["Location"] == f"/conference/{conference.id}/"
+    now[0] += 45
+    assert guesser.post("/conference/join/", {"code": conference.code}).status_code == 302
+
+
+def test_right_join_codes_do_not_count_against_an_address(conference, monkeypatch):
+    """Residents behind one address join together: only wrong codes use up its tries."""
+    from programme import join_throttling
+
+    monkeypatch.setattr(join_throttling, "time", SimpleNamespace(time=lambda: 1_800_000_000.0))
+    ward = Client(REMOTE_ADDR="192.0.2.9")
+    for _ in range(3 * join_throttling.JOIN_TRY_LIMIT):
+        assert ward.post("/conference/join/", {"code": conference.code}).status_code == 302
+    for n in range(join_throttling.JOIN_TRY_LIMIT):
+        assert ward.post("/conference/join/", {"code": f"zz{n:04d}"}).status_code == 404
+    assert ward.post("/conference/join/", {"code": "zz9999"}).status_code == 429
