@@ -1,6 +1,7 @@
 """The unknown-case conference: the presenter's steps, what the audience sees at each step (leak tests),
 answers and their nameless tally, joining by code, anonymous residents only when allowed."""
 
+import importlib
 import json
 import re
 from types import SimpleNamespace
@@ -340,3 +341,28 @@ def test_right_join_codes_do_not_count_against_an_address(conference, monkeypatc
     for n in range(join_throttling.JOIN_TRY_LIMIT):
         assert ward.post("/conference/join/", {"code": f"zz{n:04d}"}).status_code == 404
     assert ward.post("/conference/join/", {"code": "zz9999"}).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("position", "step", "answered", "revealed"),
+    [
+        (0, Step.FINDINGS, [], 0),  # nothing shown yet
+        (1, Step.IMAGES, [1], 1),  # the first case was passed on the way
+        (1, Step.DIAGNOSIS, [1], 2),  # the current case's diagnosis is open
+        (0, Step.DIFFERENTIAL, [0, 1], 2),  # back from the second case, which had answers
+    ],
+)
+def test_the_backfill_closes_every_case_a_running_conference_may_have_revealed(
+    conference, position, step, answered, revealed
+):
+    from django.apps import apps
+
+    backfill = importlib.import_module("programme.migrations.0005_conference_revealed_cases").backfill
+    Conference.objects.filter(pk=conference.pk).update(position=position, step=step, revealed_case_ids=[])
+    for index in answered:
+        ConferenceAnswer.objects.create(
+            conference=conference, case_id=conference.case_ids[index], participant="p", answer="a guess"
+        )
+    backfill(apps, None)
+    conference.refresh_from_db()
+    assert conference.revealed_case_ids == conference.case_ids[:revealed]
