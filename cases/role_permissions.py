@@ -16,9 +16,12 @@ def role_permissions(app_label: str, roles: dict, *, new_groups: tuple = ()) -> 
         # Permissions are made after every migration (post_migrate); the groups must hold them from the
         # first migrate. create_permissions skips an app whose models module it does not see.
         app_config = apps.get_app_config(app_label)
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        models_module = getattr(app_config, "models_module", None)  # a migration state's stub has none
+        app_config.models_module = models_module or True
+        try:
+            create_permissions(app_config, apps=apps, verbosity=0)
+        finally:
+            app_config.models_module = models_module  # the test database runs this on the live registry
         Group = apps.get_model("auth", "Group")
         Permission = apps.get_model("auth", "Permission")
         for name in new_groups:

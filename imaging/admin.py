@@ -182,6 +182,9 @@ class ImageInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False  # images come in through the series' upload field, which de-identifies them
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("series__study__case")  # each row's name
+
     @admin.display(description="Image")
     def preview(self, image):
         return format_html(
@@ -394,6 +397,9 @@ class AnnotationInline(admin.TabularInline):
     verbose_name = "arrow or label"
     verbose_name_plural = "Arrows and labels (each row is one drawn on the board above)"
     fields = ["frame", "kind", "x", "y", "tail_x", "tail_y", "text", "finding"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("image__series__study__case")  # each row's name
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "finding" and getattr(request, "image_case_id", None):

@@ -37,6 +37,9 @@ class LesionTargetInline(admin.TabularInline):
     )
     fields = TARGET_FORM_FIELDS
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("image__series__study__case")  # each row's name
+
     class Media:
         js = ["js/lesion_targets.js"]
         css = {"all": ["css/lesion_targets.css"]}

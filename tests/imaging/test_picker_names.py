@@ -83,3 +83,39 @@ def test_admin_lists_name_the_case_in_the_same_queries_however_many_rows(client,
     page = client.get(url).content.decode()
     studies = Study.objects.select_related("case")
     assert all(f"{study.case.title} (case {study.case_id}) · " in page for study in studies)
+
+
+def test_the_rows_of_a_series_and_an_image_page_are_named_in_the_same_queries_however_many(
+    client, editor, make_case
+):
+    """Each inline row prints its object's name, which reads the case: rows load it with themselves. (Each
+    arrow row's finding menu is one query of Django's per form, not counted here.)"""
+    from imaging.models import Annotation
+
+    client.force_login(editor)
+    series = series_create(case=make_case(), label="Axial CT", modality="CT")
+    image = add_image(series)
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200
+        return sum('FROM "cases_finding"' not in query["sql"] for query in captured.captured_queries)
+
+    def grow(count: int) -> None:
+        for n in range(count):
+            Image.objects.create(
+                series=series, kind=Image.Kind.DICOM, file=f"images/more-{n}.dcm", sha256="0" * 64,
+                size_bytes=1, modality="CT", rows=8, columns=8, order=2 + n,
+            )  # fmt: skip
+            Annotation.objects.create(image=image, x=0.1 * n, y=0.5, text=f"label {n}", kind="label")
+
+    series_page, image_page = (
+        f"/admin/imaging/series/{series.pk}/change/",
+        f"/admin/imaging/image/{image.pk}/change/",
+    )
+    grow(1)
+    queries(series_page), queries(image_page)  # content types and the like cached by the first visit
+    few = queries(series_page), queries(image_page)
+    grow(5)
+    assert (queries(series_page), queries(image_page)) == few
