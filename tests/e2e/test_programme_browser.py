@@ -167,7 +167,7 @@ def test_the_presenter_tears_down_the_viewers_it_steps_away_from(page, live_serv
     memory."""
     conference = conference_of_two_cases(make_case)
     site_log_in(page, live_server, "browser-faculty", f"/conference/{conference.id}/present/")
-    expect(page.locator(".quiz-position")).to_contain_text("History")
+    expect(page.get_by_role("button", name="Present in full screen")).to_be_visible()  # conference.js is on
     page.keyboard.press("ArrowRight")
     expect(page.locator(".quiz-position")).to_contain_text("Images")
     viewer = page.locator(".stack-viewer.is-ready")
@@ -193,7 +193,7 @@ def test_a_tally_asked_for_before_a_step_is_not_shown_after_it(page, live_server
     is dropped rather than written into the new step's tally."""
     conference = conference_of_two_cases(make_case)
     site_log_in(page, live_server, "browser-faculty", f"/conference/{conference.id}/present/")
-    expect(page.locator(".quiz-position")).to_contain_text("History")
+    expect(page.get_by_role("button", name="Present in full screen")).to_be_visible()  # conference.js is on
     held = []
     page.route("**/present/tally/", lambda route: held.append(route))  # requests wait here until let go
     with page.expect_request("**/present/tally/"):
