@@ -28,6 +28,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const FULL_FRAME_MARGIN = "200px"; // how far outside the screen a viewer starts loading its full frame
 
 const linked = new Set();
+let liveViewers = 0; // viewers started and not torn down, shown on <html data-live-viewers> (a test reads it)
 const f32 = Math.fround;
 
 function clamp(value, low, high) {
@@ -98,12 +99,33 @@ class StackViewer {
     this.stackMode = false; // touch: swipes scroll the stack (after a tap), not the page
     this.timer = null;
     this.engaged = false;
+    // Aborts the listeners on document: they would keep a swapped-out viewer (and its caches) alive.
+    this.listeners = new AbortController();
     // Until the full frame is asked for, the <img> keeps the thumbnail the page came with.
     this.full = false;
     this.root.classList.toggle("is-single", this.count === 1); // nothing to scroll: no stack mode
     this.reset();
     this.bind();
-    new ResizeObserver(() => this.fit()).observe(this.viewport);
+    this.resizeObserver = new ResizeObserver(() => this.fit());
+    this.resizeObserver.observe(this.viewport);
+    countLiveViewers(1);
+  }
+
+  // The viewer's images are being taken off the page (a conference's step): let go of everything that
+  // outlives its elements, so the viewer and its caches can be collected.
+  teardown() {
+    this.listeners.abort();
+    this.resizeObserver.disconnect();
+    nearScreen?.unobserve(this.root);
+    clearInterval(this.timer);
+    this.timer = null;
+    linked.delete(this);
+    this.cache.clear();
+    this.values.clear();
+    this.table = null;
+    this.pixels = null;
+    delete this.root.viewer;
+    countLiveViewers(-1);
   }
 
   // The reader is about to use this viewer: from now on, frames around the current one preload.
@@ -197,7 +219,8 @@ class StackViewer {
     const known = this.values.get(key);
     if (known) return known;
     const entry = { state: "loading" };
-    entry.promise = fetch(this.valuesUrl(frame), { credentials: "same-origin" })
+    const { signal } = this.listeners; // a torn-down viewer's downloads stop too
+    entry.promise = fetch(this.valuesUrl(frame), { credentials: "same-origin", signal })
       .then(async (response) => {
         if (!response.ok) throw new Error(`values answered ${response.status}`);
         const info = JSON.parse(response.headers.get("X-Frame"));
@@ -218,6 +241,7 @@ class StackViewer {
   // Show the current frame in the current window: windowed here from its values when they are loaded,
   // else (after they load) the same; the server's PNG for anything that has no values to window.
   render() {
+    if (this.listeners.signal.aborted) return; // torn down: a late download must not refill the caches
     this.fit();
     if (!this.full) return; // the thumbnail stays
     const frame = this.frame;
@@ -488,13 +512,14 @@ class StackViewer {
   }
 
   bind() {
+    const { signal } = this.listeners;
     const fullscreenButton = this.root.querySelector('[data-action="fullscreen"]');
     document.addEventListener("fullscreenchange", () => {
       const label = document.fullscreenElement === this.root ? "Exit full screen" : "Full screen";
       if (!fullscreenButton) return;
       fullscreenButton.textContent = label;
       fullscreenButton.setAttribute("aria-label", label);
-    });
+    }, { signal });
     for (const type of ["pointerenter", "focusin", "touchstart"]) {
       this.root.addEventListener(type, () => this.engage(), { passive: true });
     }
@@ -552,7 +577,7 @@ class StackViewer {
     this.viewport.addEventListener("pointercancel", () => { drag = null; }); // the page took the swipe
     document.addEventListener("pointerdown", (event) => {
       if (this.stackMode && !this.root.contains(event.target)) this.setStackMode(false);
-    });
+    }, { signal });
 
     this.root.querySelector(".toolbar").addEventListener("click", (event) => {
       const button = event.target.closest("button");
@@ -721,6 +746,11 @@ const nearScreen = "IntersectionObserver" in window
   }, { rootMargin: FULL_FRAME_MARGIN })
   : null;
 
+function countLiveViewers(change) {
+  liveViewers += change;
+  document.documentElement.dataset.liveViewers = String(liveViewers);
+}
+
 function startViewers(container) {
   for (const panel of container.querySelectorAll(".image-panel")) {
     const viewers = [];
@@ -741,3 +771,7 @@ function startViewers(container) {
 startViewers(document);
 // A page that puts new images in place without a load (a conference's step) asks for their viewers.
 document.addEventListener("viewers:scan", (event) => startViewers(event.target));
+// ... and, before it takes them away, for their viewers to let go (else each step's viewers stay in memory).
+document.addEventListener("viewers:teardown", (event) => {
+  for (const root of event.target.querySelectorAll(".stack-viewer")) root.viewer?.teardown();
+});

@@ -61,6 +61,9 @@ if (presenter) {
       if (!fresh) throw new Error("no live region in the answer");
       const tally = live.querySelector(".conference-tally");
       const wasOpen = tally?.open && tally.dataset.casePosition;
+      // The old step's viewers let go of their listeners and caches first, or each step's would stay alive.
+      live.dispatchEvent(new CustomEvent("viewers:teardown", { bubbles: true }));
+      live.dataset.version = fresh.dataset.version;
       live.replaceChildren(...Array.from(fresh.childNodes, (node) => document.importNode(node, true)));
       const newTally = live.querySelector(".conference-tally");
       if (newTally && wasOpen === newTally.dataset.casePosition) newTally.open = true; // same case
@@ -106,9 +109,11 @@ if (presenter) {
   const refresh = async () => {
     try {
       const response = await fetch(presenter.dataset.tallyUrl, { cache: "no-store", credentials: "same-origin" });
+      const state = response.ok ? await response.json() : null;
       const list = live.querySelector(".tally");
-      if (response.ok && list) {
-        const { answers } = await response.json();
+      // A tally asked for before a step can arrive after it: it belongs to the step (maybe the case) before.
+      if (state && list && String(state.version) === live.dataset.version) {
+        const { answers } = state;
         const items = answers.map(({ answer, count, mark }) => {
           const item = document.createElement("li");
           const text = document.createElement("span");

@@ -161,6 +161,58 @@ def test_the_presenter_steps_with_the_keys_and_stays_in_full_screen(page, live_s
     assert page.evaluate(in_full_screen) and page.evaluate("window.sameDocument === true")
 
 
+def test_the_presenter_tears_down_the_viewers_it_steps_away_from(page, live_server, make_case):
+    """Each step swaps the live region: the old step's viewers let go of their document listeners, their
+    observer and their caches (``viewers:teardown``), or every step's viewers stay in the projector's
+    memory."""
+    conference = conference_of_two_cases(make_case)
+    site_log_in(page, live_server, "browser-faculty", f"/conference/{conference.id}/present/")
+    expect(page.get_by_role("button", name="Present in full screen")).to_be_visible()  # conference.js is on
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(".quiz-position")).to_contain_text("Images")
+    viewer = page.locator(".stack-viewer.is-ready")
+    viewer.hover()  # engaged: it preloads, so its caches hold something to let go of
+    page.wait_for_function("document.querySelector('.stack-viewer').viewer.values.size > 0")
+    page.evaluate("window.oldViewer = document.querySelector('.stack-viewer').viewer")
+    live_viewers = "document.documentElement.dataset.liveViewers"
+    for label in ("Findings", "Differential", "Diagnosis and discussion"):
+        page.keyboard.press("ArrowRight")
+        expect(page.locator(".quiz-position")).to_contain_text(label)
+        expect(viewer).to_have_count(1)
+        assert page.evaluate(live_viewers) == "1"  # the one on the page, none of the swapped-out ones
+    # The first step's viewer: its caches emptied and its document listener gone (a pointer down outside a
+    # viewer in stack mode would otherwise still reach it and leave stack mode).
+    assert page.evaluate("oldViewer.values.size + oldViewer.cache.size") == 0
+    page.evaluate("oldViewer.setStackMode(true)")
+    page.locator(".quiz-position").click()
+    assert page.evaluate("oldViewer.stackMode") is True
+
+
+def test_a_tally_asked_for_before_a_step_is_not_shown_after_it(page, live_server, make_case):
+    """The tally poll can be under way while the presenter steps: its answer, for the version before the step,
+    is dropped rather than written into the new step's tally."""
+    conference = conference_of_two_cases(make_case)
+    site_log_in(page, live_server, "browser-faculty", f"/conference/{conference.id}/present/")
+    expect(page.get_by_role("button", name="Present in full screen")).to_be_visible()  # conference.js is on
+    held = []
+    page.route("**/present/tally/", lambda route: held.append(route))  # requests wait here until let go
+    with page.expect_request("**/present/tally/"):
+        pass
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(".quiz-position")).to_contain_text("Images")
+    stale = {"version": conference.version, "answers": [{"answer": "Stale answer", "count": 3, "mark": ""}]}
+    with page.expect_request("**/present/tally/"):  # sent only once the stale one has been handled
+        held[0].fulfill(json=stale)
+    expect(page.locator(".tally")).not_to_contain_text("Stale answer")
+    expect(page.locator(".tally-total")).to_have_text("0")
+    # Tallies of the new version are still shown.
+    conference.refresh_from_db()
+    services.conference_answer(conference=conference, participant="anon:someone", answer="Fresh answer")
+    page.unroute("**/present/tally/")  # lets the held request go on to the server
+    expect(page.locator(".tally")).to_contain_text("Fresh answer")
+    expect(page.locator(".tally-total")).to_have_text("1")
+
+
 def test_the_presenter_page_on_a_phone_does_not_overflow(browser, live_server, make_case, request):
     conference = conference_of_two_cases(make_case)
     phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
