@@ -10,17 +10,6 @@ from tests.helpers.authoring import add_image
 from tests.helpers.viewer import image_page_inlines
 
 PREFIX = "lesion_targets"
-TARGET_FIELDS = [
-    "question",
-    "prompt",
-    "frame",
-    "shape",
-    "points",
-    "center_x",
-    "center_y",
-    "radius_x",
-    "radius_y",
-]
 
 
 def image_url(image: Image) -> str:
