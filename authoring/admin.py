@@ -47,6 +47,7 @@ from cases import extensions
 from cases.admin_forms import CaseRowForm, DiagnosisForm, WellFormedIdsMixin
 from cases.modalities import MODALITY_CHOICES
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
+from cases.upkeep import case_upkeep_deferred
 from imaging.models import Annotation, Image, Series, Study, Upload
 
 CASE_OWNED_MODELS = (Study, Series, Image, Upload, Annotation)
@@ -415,9 +416,10 @@ class CaseAdmin(VersionAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A case saved by someone else since this form was loaded is not overwritten: the save is rolled
         back (``case_save`` raises before any row is written), and the form comes back as it was posted,
-        saying so."""
+        saying so. The case's search document and facet rows are refreshed once, after the case and all
+        its inline rows are saved, not after each row."""
         try:
-            with transaction.atomic():
+            with transaction.atomic(), case_upkeep_deferred():
                 return super().changeform_view(request, object_id, form_url, extra_context)
         except SavedMeanwhile as conflict:
             request.case_saved_meanwhile = conflict

@@ -55,6 +55,7 @@ from bundles.localisation import localisation_to_dict
 from bundles.questions import questions_create, questions_to_dict
 from bundles.records import CASE_FIELDS, DiagnosisChanges, RecordError, case_records_create
 from cases.models import Case, Diagnosis, Region
+from cases.upkeep import case_upkeep_deferred
 from imaging.inputs import is_zip
 from imaging.models import Image
 from imaging.raster import PNG_MAGIC
@@ -546,7 +547,8 @@ def import_bundle(
     changes = DiagnosisChanges()
     stored: list[str] = []  # image files the ingest stored: deleted again if the import fails
     try:
-        with transaction.atomic(), reversion.create_revision(atomic=False):
+        # Each case's search document and facet rows are written once, when all its rows are in.
+        with transaction.atomic(), reversion.create_revision(atomic=False), case_upkeep_deferred():
             if by is not None:
                 reversion.set_user(by)
             reversion.set_comment(f"Imported from a case bundle made {bundle.manifest.get('created', '')}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.db import connections, router, transaction
 from taggit.models import Tag
 
+from cases import deferral
 from cases.caching import facet_values_changed
 from cases.modalities import facet_key
 from cases.models import (
@@ -153,7 +154,10 @@ def _retire_cached(old: dict, new: dict, changed: list[int], *, using: str) -> N
 
 
 def case_facets_refresh(*, case_ids: Iterable[int]) -> None:
-    """Bring the facet rows of these cases, and the published counts, up to date."""
+    """Bring the facet rows of these cases, and the published counts, up to date (at the end of an open
+    ``cases.upkeep.case_upkeep_deferred()`` block)."""
+    if deferral.deferred("facets", case_ids):
+        return
     using = router.db_for_write(CaseFacet)
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), BATCH):

@@ -20,9 +20,7 @@ import json
 import operator
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache, reduce
 
@@ -33,6 +31,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django_tasks import task
 
+from cases import deferral
 from cases.caching import archive_changed
 from cases.fuzzy_corrections import fuzzy_corrections
 from cases.modalities import MODALITY_LABELS
@@ -208,35 +207,11 @@ def _is_postgresql(using: str = "default") -> bool:
     return connections[using].vendor == "postgresql"
 
 
-# The cases whose documents wait for the end of a `search_refresh_deferred()` block, when one is open.
-_deferred_case_ids: ContextVar[set[int] | None] = ContextVar("deferred_case_ids", default=None)
-
-
-@contextmanager
-def search_refresh_deferred() -> Iterator[None]:
-    """Refresh each touched case's search document once, at the end of the block, instead of after every
-    row saved in it: a loader that writes a case, its rows, regions and tags one by one would otherwise
-    rebuild the same document four or more times. An exception leaves the documents as they were (the
-    block's transaction is rolled back by then). Nested blocks defer to the outermost."""
-    if _deferred_case_ids.get() is not None:
-        yield
-        return
-    case_ids: set[int] = set()
-    token = _deferred_case_ids.set(case_ids)
-    try:
-        yield
-    finally:
-        _deferred_case_ids.reset(token)
-    search_documents_refresh(case_ids=case_ids)
-
-
 def search_documents_refresh(*, case_ids: Iterable[int]) -> int:
     """Rewrite the search documents of these cases (and, on PostgreSQL, their vectors and the typo
     vocabulary, through a task); returns how many were written (none yet inside
-    `search_refresh_deferred()`). The one path for single saves and bulk loads alike."""
-    deferred = _deferred_case_ids.get()
-    if deferred is not None:
-        deferred.update(case_ids)
+    `cases.upkeep.case_upkeep_deferred()`). The one path for single saves and bulk loads alike."""
+    if deferral.deferred("search", case_ids):
         return 0
     ids = sorted(set(case_ids))
     written = 0

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from cases.facet_rows import case_facets_refresh
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Reference, Region
-from cases.search import case_search_refresh, search_refresh_deferred
+from cases.search import case_search_refresh
+from cases.upkeep import case_upkeep_deferred
 
 SEED_FILE = Path(settings.BASE_DIR) / "fixtures" / "seed.json"
 SUPPORTED_FORMAT = 1
@@ -45,7 +46,7 @@ def read_seed(path: Path = SEED_FILE) -> dict:
 @transaction.atomic
 def seed_load(*, data: dict, author=None) -> SeedReport:
     report = SeedReport()
-    with search_refresh_deferred():  # each case's document is written once, not after each of its rows
+    with case_upkeep_deferred():  # each case's document and facet rows are written once
         regions = _load_regions(data["regions"], report)
         diagnoses = _load_diagnoses(data["diagnoses"], report)
         for case_data in data["cases"]:

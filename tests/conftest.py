@@ -9,8 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
-from cases.search import search_refresh_deferred
 from cases.seed import read_seed, seed_load
+from cases.upkeep import case_upkeep_deferred
 from tests.helpers.accounts import make_user
 from tests.helpers.leaks import seeded_with_images, tempting_case  # noqa: F401 (fixtures shared by several modules)
 from tests.helpers.roles import roles_ensure
@@ -145,7 +145,7 @@ def make_case(db):
         fields.setdefault("status", Case.Status.PUBLISHED)
         if fields["status"] == Case.Status.PUBLISHED:
             fields.setdefault("published_at", timezone.now())
-        with search_refresh_deferred():  # the search document is written once, when the case is whole
+        with case_upkeep_deferred():  # search document and facet rows written once, when the case is whole
             case = Case.objects.create(**fields)
             for order, modality in enumerate(findings, start=1):
                 Finding.objects.create(case=case, modality=modality, text=f"Finding {order}", order=order)

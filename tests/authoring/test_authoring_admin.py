@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 
 from authoring.models import CaseSectionNotStated, CaseTransition
 from authoring.services import case_submit_for_review
-from cases.models import Case, Diagnosis, Finding
+from cases import facet_rows
+from cases.models import Case, CaseFacet, CaseSearchDocument, Diagnosis, Finding
 from imaging.models import Image, Series, Study
 from tests.helpers.authoring import (
     FAST_HASHERS,
@@ -318,6 +319,38 @@ def test_rows_swap_their_order_and_new_rows_go_last(client, faculty, cases):
         "A lobulated sacral mass.",
         "Third, added.",
     ]
+
+
+def test_a_save_with_new_rows_refreshes_the_facets_and_search_document_once_with_every_row(
+    client, faculty, cases, monkeypatch
+):
+    case = cases["own draft"]
+    computed = []
+    rows_of = facet_rows.rows_of
+    monkeypatch.setattr(facet_rows, "rows_of", lambda ids, *args: computed.append(ids) or rows_of(ids, *args))
+    client.force_login(faculty)
+    data = form_data(client.get(change_url(case)))
+    data.update(
+        {
+            "findings-TOTAL_FORMS": "3",
+            **{
+                f"findings-{n}-{field}": value
+                for n in (1, 2)
+                for field, value in {
+                    "modality": "US" if n == 1 else "CT",
+                    "text": f"Row {n}, added.",
+                    "order": "0",
+                    "case": str(case.pk),
+                }.items()
+            },
+        }
+    )
+    response = client.post(change_url(case), data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert computed == [[case.pk]]
+    modalities = set(CaseFacet.objects.filter(case=case, facet="modality").values_list("value", flat=True))
+    assert modalities == {"MR", "US", "CT"}
+    assert "row 2 added" in CaseSearchDocument.objects.get(case=case).findings.lower()
 
 
 def test_two_rows_with_the_same_order_are_an_error_not_a_crash(client, faculty, cases):

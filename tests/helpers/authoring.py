@@ -5,7 +5,7 @@ from taggit.forms import TagField
 from taggit.utils import edit_string_for_tags
 
 from cases.models import Case, Diagnosis, DifferentialItem, Finding
-from cases.search import search_refresh_deferred
+from cases.upkeep import case_upkeep_deferred
 from imaging.demo import SAMPLE_DIR
 from imaging.inputs import InputFile
 from imaging.services import images_ingest, series_create
@@ -32,7 +32,7 @@ def complete_case(
     }
     if status == Case.Status.PUBLISHED:
         fields.setdefault("published_at", timezone.now())
-    with search_refresh_deferred():  # the search document is written once, when the case is whole
+    with case_upkeep_deferred():  # search document and facet rows written once, when the case is whole
         case = Case.objects.create(slug=slug, status=status, author=author, **fields)
         Finding.objects.create(
             case=case, modality="MR", study="Sagittal T2", text="A lobulated sacral mass.", order=1

@@ -1,11 +1,13 @@
-"""`search_refresh_deferred()`: a case written row by row gets its search document once, at the end of the
-block, with the same text as refreshing after every row would give."""
+"""`case_upkeep_deferred()`: a case written row by row gets its search document and facet rows once, at
+the end of the block, the same as refreshing after every row would give."""
 
 import pytest
 
-from cases.models import Case, CaseSearchDocument, Finding
-from cases.search import search_documents_refresh, search_refresh_deferred
+from cases.facet_rows import facets_rebuild
+from cases.models import Case, CaseFacet, CaseSearchDocument, FacetCount, Finding
+from cases.search import search_documents_refresh
 from cases.seed import read_seed, seed_load
+from cases.upkeep import case_upkeep_deferred
 
 pytestmark = pytest.mark.django_db
 
@@ -15,23 +17,27 @@ def written(case) -> dict:
 
 
 def test_the_document_is_written_once_at_the_end_of_the_block_with_every_row():
-    with search_refresh_deferred():
+    with case_upkeep_deferred():
         case = Case.objects.create(slug="deferred", title="Deferred ganglioneuroma")
         Finding.objects.create(case=case, modality="MR", text="A paraspinal mass.", order=1)
-        with search_refresh_deferred():  # nested: the outer block refreshes
+        with case_upkeep_deferred():  # nested: the outer block refreshes
             case.tags.set(["paraspinal"])
-        assert written(case) is None
+        assert written(case) is None and not CaseFacet.objects.filter(case=case).exists()
         assert search_documents_refresh(case_ids=[case.pk]) == 0  # noted, not yet written
     document = written(case)
+    assert set(CaseFacet.objects.filter(case=case).values_list("facet", "value")) >= {
+        ("modality", "MR"),
+        ("tag", str(case.tags.get().pk)),
+    }
     assert "ganglioneuroma" in document["title_and_diagnosis"]
     assert "paraspinal mass" in document["findings"] and "paraspinal" in document["findings"]
 
 
 def test_a_failing_block_writes_nothing():
-    with pytest.raises(RuntimeError), search_refresh_deferred():
+    with pytest.raises(RuntimeError), case_upkeep_deferred():
         case = Case.objects.create(slug="failed", title="Never indexed")
         raise RuntimeError("the loader failed")
-    assert written(case) is None
+    assert written(case) is None and not CaseFacet.objects.filter(case=case).exists()
 
 
 def test_the_seed_loads_the_same_documents_as_a_refresh_of_every_case_afterwards():
@@ -40,3 +46,17 @@ def test_the_seed_loads_the_same_documents_as_a_refresh_of_every_case_afterwards
     CaseSearchDocument.objects.all().delete()
     search_documents_refresh(case_ids=Case.objects.values_list("pk", flat=True))
     assert loaded == {case.slug: written(case) for case in Case.objects.all()} and len(loaded) >= 3
+
+
+def facet_state() -> tuple[set, set]:
+    return (
+        set(CaseFacet.objects.values_list("case__slug", "facet", "value", "published")),
+        set(FacetCount.objects.exclude(count=0).values_list("facet", "value", "count")),
+    )
+
+
+def test_the_seed_loads_the_same_facet_rows_and_counts_as_a_rebuild_afterwards():
+    seed_load(data=read_seed())
+    loaded = facet_state()
+    facets_rebuild()
+    assert loaded == facet_state() and len(loaded[0]) >= 10
