@@ -1,5 +1,9 @@
-"""Pull a study over DICOMweb: find it with QIDO-RS, retrieve it with WADO-RS (the well-kept
-``dicomweb-client``), and spool it to quarantine like a received one, for the same gate.
+"""Pull a study over DICOMweb: find it and its instances with QIDO-RS, retrieve each instance with WADO-RS
+(the well-kept ``dicomweb-client``), and spool it to quarantine like a received one, for the same gate.
+
+Each instance is retrieved as the bytes the source sent and spooled unread: nothing of it is parsed before
+the gate, whose reader is the bounded one every way into the archive shares (a deflated data set that
+would inflate to gigabytes is refused there, not inflated here).
 
 A pull is a received study from the moment it is asked for ("pull requested", in its owner's inbox), so
 that whatever becomes of it is shown there: :func:`pull_request` records it, and a task
@@ -9,9 +13,11 @@ study not found, too large, nothing the archive accepts). The identifier asked f
 only until the pull has run.
 """
 
+import re
 import time
 import uuid
-from io import BytesIO
+from email.parser import BytesParser
+from email.policy import HTTP
 
 import requests
 from dicomweb_client.api import DICOMwebClient
@@ -20,7 +26,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db.models import QuerySet
 from django.utils import timezone
-from pydicom.dataset import FileMetaDataset
 
 from authoring import rules
 from receiver.contexts import ACCEPTED_STORAGE_CLASSES
@@ -31,6 +36,14 @@ from receiver.spooling import new_study_key, quarantine, study_folder
 __all__ = ["PullError", "pull_request", "pull_retrieve"]
 
 _STUDY_INSTANCE_UID = "0020000D"
+_SERIES_INSTANCE_UID = "0020000E"
+_SOP_INSTANCE_UID = "00080018"
+_SOP_CLASS_UID = "00080016"
+_MODALITY = "00080060"
+# WADO-RS: each instance as a DICOM file in the transfer syntax the source holds it in (PS3.18 8.7.3).
+ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+# A DICOM UID (PS3.5 9.1): the source's UIDs go into the URLs asked of it, so nothing else may.
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 #: Seconds to connect to the source and to wait for each answer: a source that hangs fails the pull.
 TIMEOUT = (10, 120)
 
@@ -68,10 +81,14 @@ def pull_request(*, source: DicomWebSource, by, study_uid: str = "", accession: 
     )
 
 
-def _client(source: DicomWebSource) -> DICOMwebClient:
+def _session(source: DicomWebSource) -> requests.Session:
     session = requests.Session()
     if source.username:
         session.auth = (source.username, source.password)
+    return session
+
+
+def _client(source: DicomWebSource, session: requests.Session) -> DICOMwebClient:
     client = DICOMwebClient(url=source.url, session=session, timeout=TIMEOUT)
     client.set_http_retry_params(wait_exponential_multiplier=settings.RECEIVER_PULL_RETRY_SECONDS * 1000)
     return client
@@ -84,7 +101,7 @@ def _study_uid(client: DICOMwebClient, *, study_uid: str, accession: str) -> str
         raise PullError("Study not found: no study on the source matches.")
     if len(matches) > 1:
         raise PullError(f"{len(matches)} studies on the source match; exactly one is needed.")
-    return str(matches[0][_STUDY_INSTANCE_UID]["Value"][0])
+    return _checked_uid(_value(matches[0], _STUDY_INSTANCE_UID))
 
 
 def source_error(error: Exception) -> str | None:
@@ -109,19 +126,22 @@ def pull_retrieve(*, study: ReceivedStudy, run: QuerySet) -> int:
     """Find and retrieve the study `study` asks for, spooling each instance of an accepted SOP class to
     quarantine (in the study's own folder) with its row; how many. Stops (:class:`PullError`) past the
     receiver's limits, and with nothing once `run` (the study's row while this run holds it) is gone."""
-    client = _client(study.source)
+    session = _session(study.source)
+    client = _client(study.source, session)
     started = time.monotonic()
     try:
         uid = _study_uid(client, study_uid=study.pull_study_uid, accession=study.pull_accession)
         count = size = 0
-        for dataset in client.iter_study(uid):
+        for listed in _instances(client, uid):
             if not run.exists():
                 raise StudySettled(study.pk)
-            sop_class = str(dataset.get("SOPClassUID", ""))
+            sop_class = _value(listed, _SOP_CLASS_UID)
             if sop_class not in ACCEPTED_STORAGE_CLASSES:
                 continue
-            size += _spool(study, dataset, sop_class)
-            count += 1
+            url = _instance_url(study.source, uid, listed)
+            for data in _retrieved(session, url, limit=settings.RECEIVER_MAX_BYTES - size):
+                size += _spool(study, data, sop_class)
+                count += 1
             if count > settings.RECEIVER_MAX_INSTANCES:
                 raise PullError(f"The study has more than {settings.RECEIVER_MAX_INSTANCES} instances.")
             if size > settings.RECEIVER_MAX_BYTES:
@@ -129,7 +149,7 @@ def pull_retrieve(*, study: ReceivedStudy, run: QuerySet) -> int:
             if time.monotonic() - started > settings.RECEIVER_MAX_SECONDS:
                 # Each answer has a timeout of its own; a source that trickles is bounded here.
                 raise PullError(f"The pull took longer than {settings.RECEIVER_MAX_SECONDS:g} seconds.")
-            study.modality = study.modality or str(dataset.get("Modality", "") or "")[:16]
+            study.modality = study.modality or _value(listed, _MODALITY)[:16]
     except requests.RequestException as error:
         raise PullError(source_error(error)) from error
     if not count:
@@ -138,15 +158,54 @@ def pull_retrieve(*, study: ReceivedStudy, run: QuerySet) -> int:
     return count
 
 
-def _spool(study: ReceivedStudy, dataset, sop_class: str) -> int:
-    """One retrieved instance written to quarantine as a DICOM file, and its row; returns its size."""
-    if not isinstance(getattr(dataset, "file_meta", None), FileMetaDataset) or "TransferSyntaxUID" not in (
-        dataset.file_meta
-    ):
-        raise PullError("The source sent an instance without its transfer syntax.")
-    buffer = BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    data = buffer.getvalue()
+def _instances(client: DICOMwebClient, uid: str) -> list[dict]:
+    """The study's instances as QIDO-RS lists them (every page of them), with their modality."""
+    return client.search_for_instances(study_instance_uid=uid, fields=["Modality"], get_remaining=True)
+
+
+def _value(listed: dict, tag: str) -> str:
+    values = (listed.get(tag) or {}).get("Value") or [""]
+    return str(values[0] or "")
+
+
+def _checked_uid(uid: str) -> str:
+    """A UID the source named, which goes into the addresses asked of it: nothing but a UID may."""
+    if not _UID.fullmatch(uid) or len(uid) > 64:
+        raise PullError(
+            f"The source named a study, series or instance by something not a DICOM UID: {uid[:80]!r}."
+        )
+    return uid
+
+
+def _instance_url(source: DicomWebSource, study_uid: str, listed: dict) -> str:
+    """The WADO-RS address of one listed instance."""
+    series, instance = (
+        _checked_uid(_value(listed, tag)) for tag in (_SERIES_INSTANCE_UID, _SOP_INSTANCE_UID)
+    )
+    return f"{source.url.rstrip('/')}/studies/{study_uid}/series/{series}/instances/{instance}"
+
+
+def _retrieved(session: requests.Session, url: str, *, limit: int) -> list[bytes]:
+    """The DICOM files of one WADO-RS answer, as sent: read up to `limit` bytes, split into its parts by
+    the standard library's MIME parser, and nothing parsed as DICOM (dicomweb-client's own retrieval
+    would hand back data sets that pydicom has read, inflating whatever was deflated)."""
+    with session.get(url, headers={"Accept": ACCEPT}, stream=True, timeout=TIMEOUT) as response:
+        response.raise_for_status()
+        body = bytearray()
+        for chunk in response.iter_content(1 << 20):
+            body += chunk
+            if len(body) > limit:
+                raise PullError(f"The study is larger than {settings.RECEIVER_MAX_BYTES} bytes.")
+        content_type = response.headers.get("Content-Type", "")
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(head + bytes(body))
+    if message.get_content_type() != "multipart/related":
+        raise PullError(f"The source answered a retrieval with {content_type[:80]!r}, not DICOM files.")
+    return [part.get_payload(decode=True) for part in message.iter_parts()]
+
+
+def _spool(study: ReceivedStudy, data: bytes, sop_class: str) -> int:
+    """One retrieved instance written to quarantine as the source sent it, and its row; returns its size."""
     name = quarantine().save(f"{study_folder(study.pk)}/{uuid.uuid4().hex}.dcm", ContentFile(data))
     try:
         ReceivedInstance.objects.create(

@@ -112,10 +112,11 @@ def main() -> None:
     try:
         first, second = sample("CT_small.dcm", InstanceNumber=1), sample("CT_small.dcm", InstanceNumber=2)
         second.SOPInstanceUID = first.SOPInstanceUID + ".2"
-        # A study of its own whose pixel data falls short of what its header declares: the gate refuses it.
+        # A study of its own (its own series and instance UIDs) whose pixel data falls short of what its header declares: the gate refuses it.
         broken = sample(
-            "MR_small.dcm", AccessionNumber="BROKEN01", Rows=4096, StudyInstanceUID="1.2.826.0.1.99.1"
-        )
+            "MR_small.dcm", AccessionNumber="BROKEN01", Rows=4096, StudyInstanceUID="1.2.826.0.1.99.1",
+            SeriesInstanceUID="1.2.826.0.1.99.1.1", SOPInstanceUID="1.2.826.0.1.99.1.1.1",
+        )  # fmt: skip
         for ds in (first, second, sample("MR_small.dcm", AccessionNumber="OTHERACC"), broken):
             client.json("POST", "/instances", encoded(ds), "application/dicom")
         output = manage("shell", "-c", PULL.format(port=client.port, password=PASSWORD, closed=free_port()))
