@@ -28,6 +28,7 @@ from receiver.models import (
     no_credentials_in_url,
 )
 from receiver.pulling import PullError
+from receiver.secrets import secret_encrypt
 from receiver.tasks import dicomweb_pull_enqueue
 
 
@@ -68,10 +69,12 @@ class DicomWebSourceForm(forms.ModelForm):
 
     class Meta:
         model = DicomWebSource
-        fields = ["name", "url", "username", "password"]
+        fields = ["name", "url", "username"]
 
-    def clean_password(self):
-        return self.cleaned_data["password"] or (self.instance.password if self.instance.pk else "")
+    def save(self, commit=True):
+        if self.cleaned_data["password"]:  # left empty: the stored one is kept
+            self.instance.password_encrypted = secret_encrypt(self.cleaned_data["password"])
+        return super().save(commit)
 
 
 @admin.register(DicomWebSource)

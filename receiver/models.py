@@ -54,7 +54,8 @@ def no_credentials_in_url(url: str) -> None:
 
 class DicomWebSource(models.Model):
     """A DICOMweb server (QIDO-RS and WADO-RS) faculty may pull studies from; managed by editors. Its
-    credentials stay on the server: the admin never shows the password back."""
+    credentials stay on the server: the admin never shows the password back, and the database holds it
+    encrypted (``receiver/secrets.py``)."""
 
     name = models.CharField(max_length=100, unique=True)
     url = models.URLField(
@@ -64,7 +65,7 @@ class DicomWebSource(models.Model):
         help_text="e.g. https://pacs.example.org/dicom-web",
     )
     username = models.CharField(max_length=150, blank=True)
-    password = models.CharField(max_length=200, blank=True)
+    password_encrypted = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

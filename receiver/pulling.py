@@ -30,6 +30,7 @@ from django.utils import timezone
 from authoring import rules
 from receiver.contexts import ACCEPTED_STORAGE_CLASSES
 from receiver.models import DicomWebSource, ReceivedInstance, ReceivedStudy
+from receiver.secrets import UnreadableSecret, secret_decrypt
 from receiver.services import StudySettled
 from receiver.spooling import new_study_key, quarantine, study_folder
 
@@ -84,7 +85,13 @@ def pull_request(*, source: DicomWebSource, by, study_uid: str = "", accession: 
 def _session(source: DicomWebSource) -> requests.Session:
     session = requests.Session()
     if source.username:
-        session.auth = (source.username, source.password)
+        try:
+            session.auth = (source.username, secret_decrypt(source.password_encrypted))
+        except UnreadableSecret as error:
+            raise PullError(
+                "The source's password cannot be read with this server's SECRET_KEY (changed without keeping "
+                "the old one in SECRET_KEY_FALLBACKS?): an editor should enter it again."
+            ) from error
     return session
 
 

@@ -23,10 +23,15 @@ PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 PULL = """
 from django.contrib.auth.models import User
 from receiver.models import DicomWebSource
+from receiver.secrets import secret_encrypt
 from receiver.tasks import dicomweb_pull_enqueue
 url = "http://127.0.0.1:{port}/dicom-web"
-source = DicomWebSource.objects.create(name="orthanc", url=url, username="teach", password="{password}")
-wrong = DicomWebSource.objects.create(name="wrong password", url=url, username="teach", password="wrong")
+source = DicomWebSource.objects.create(
+    name="orthanc", url=url, username="teach", password_encrypted=secret_encrypt("{password}")
+)
+wrong = DicomWebSource.objects.create(
+    name="wrong password", url=url, username="teach", password_encrypted=secret_encrypt("wrong")
+)
 away = DicomWebSource.objects.create(name="away", url="http://127.0.0.1:{closed}/dicom-web")
 fac = User.objects.get(username="fac")
 for asked_of, accession in [(source, "PLANTACC99"), (source, "NO-SUCH-STUDY"), (wrong, "PLANTACC99"),
@@ -112,7 +117,8 @@ def main() -> None:
     try:
         first, second = sample("CT_small.dcm", InstanceNumber=1), sample("CT_small.dcm", InstanceNumber=2)
         second.SOPInstanceUID = first.SOPInstanceUID + ".2"
-        # A study of its own (its own series and instance UIDs) whose pixel data falls short of what its header declares: the gate refuses it.
+        # A study of its own (its own series and instance UIDs) whose pixel data falls short of what its
+        # header declares: the gate refuses it.
         broken = sample(
             "MR_small.dcm", AccessionNumber="BROKEN01", Rows=4096, StudyInstanceUID="1.2.826.0.1.99.1",
             SeriesInstanceUID="1.2.826.0.1.99.1.1", SOPInstanceUID="1.2.826.0.1.99.1.1.1",

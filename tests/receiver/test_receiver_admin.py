@@ -10,6 +10,7 @@ from django.urls import reverse
 from cases.models import Case
 from receiver import tasks as tasks_module
 from receiver.models import DicomSender, DicomWebSource, ReceivedStudy
+from receiver.secrets import secret_decrypt
 from tests.helpers.receiver import receive, sample
 
 pytest_plugins = ["tests.helpers.receiver_fixtures"]
@@ -114,7 +115,8 @@ def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
         {"name": "PACS web", "url": "http://127.0.0.1:9/dicom-web", "username": "u", "password": "s3cret-pw"},
     )
     source = DicomWebSource.objects.get()
-    assert source.password == "s3cret-pw"
+    assert secret_decrypt(source.password_encrypted) == "s3cret-pw"
+    assert "s3cret-pw" not in source.password_encrypted  # stored encrypted
     in_url = client.post(
         reverse("admin:receiver_dicomwebsource_add"),
         {
@@ -132,7 +134,7 @@ def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
         {"name": "PACS web", "url": "http://127.0.0.1:9/dicom-web", "username": "u", "password": ""},
     )
     source.refresh_from_db()
-    assert source.password == "s3cret-pw"  # left empty: kept
+    assert secret_decrypt(source.password_encrypted) == "s3cret-pw"  # left empty: kept
     client.force_login(faculty)
     assert client.get(reverse("admin:receiver_dicomwebsource_changelist")).status_code == 403
     url = reverse("admin:receiver_receivedstudy_pull")
