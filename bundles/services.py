@@ -530,8 +530,9 @@ def import_bundle(
     raises ``BundleError`` with the reason, and the database and storage stay as they were.
 
     `on_progress` is called with (cases handled, cases in the bundle) once the bundle is checked and
-    after each case's images. `on_written` is given the report as the last step inside the import's
-    transaction: whatever it writes commits with the import, and an exception it raises undoes it all
+    after each case's images. `on_written` is given the report inside the import's transaction, before
+    the imported cases' search documents and facet rows are written (once each, at its end): whatever it
+    writes commits with the import, and an exception it raises, or one in that last step, undoes it all
     (the stored image files included), as any failure does.
     """
     if on_conflict not in CONFLICT_POLICIES:

@@ -1,4 +1,5 @@
-"""Facet rows and the published counts, kept in the transaction of every write that moves them.
+"""Facet rows and the published counts, kept in the transaction of every write that moves them (at the
+end of a ``cases.upkeep.case_upkeep_deferred()`` block, for the writes inside it).
 
 ``case_facets_refresh(case_ids=…)`` recomputes the ``CaseFacet`` rows of some cases from their
 status, sex, diagnoses, regions, findings and tags, writes those that changed, and adds the

@@ -16,8 +16,7 @@ only until the pull has run.
 import re
 import time
 import uuid
-from email.parser import BytesParser
-from email.policy import HTTP
+from email.message import Message
 
 import requests
 from dicomweb_client.api import DICOMwebClient
@@ -43,6 +42,8 @@ _SOP_CLASS_UID = "00080016"
 _MODALITY = "00080060"
 # WADO-RS: each instance as a DICOM file in the transfer syntax the source holds it in (PS3.18 8.7.3).
 ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+#: Instances asked of a QIDO-RS search at a time.
+PAGE = 500
 # A DICOM UID (PS3.5 9.1): the source's UIDs go into the URLs asked of it, so nothing else may.
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 #: Seconds to connect to the source and to wait for each answer: a source that hangs fails the pull.
@@ -129,33 +130,41 @@ def source_error(error: Exception) -> str | None:
     return None
 
 
+TOO_MANY = "The study has more than {} instances."
+TOO_LARGE = "The study is larger than {} bytes."
+TOO_SLOW = "The pull took longer than {:g} seconds."
+
+
+def _past(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise PullError(TOO_SLOW.format(settings.RECEIVER_MAX_SECONDS))
+
+
 def pull_retrieve(*, study: ReceivedStudy, run: QuerySet) -> int:
     """Find and retrieve the study `study` asks for, spooling each instance of an accepted SOP class to
     quarantine (in the study's own folder) with its row; how many. Stops (:class:`PullError`) past the
     receiver's limits, and with nothing once `run` (the study's row while this run holds it) is gone."""
     session = _session(study.source)
     client = _client(study.source, session)
-    started = time.monotonic()
+    # Each answer has a timeout of its own; a source that trickles is bounded by this.
+    deadline = time.monotonic() + settings.RECEIVER_MAX_SECONDS
     try:
         uid = _study_uid(client, study_uid=study.pull_study_uid, accession=study.pull_accession)
         count = size = 0
-        for listed in _instances(client, uid):
+        for listed in _instances(client, uid, deadline=deadline):
             if not run.exists():
                 raise StudySettled(study.pk)
             sop_class = _value(listed, _SOP_CLASS_UID)
             if sop_class not in ACCEPTED_STORAGE_CLASSES:
                 continue
             url = _instance_url(study.source, uid, listed)
-            for data in _retrieved(session, url, limit=settings.RECEIVER_MAX_BYTES - size):
+            for data in _retrieved(
+                session, url, study_left=settings.RECEIVER_MAX_BYTES - size, deadline=deadline
+            ):
                 size += _spool(study, data, sop_class)
                 count += 1
             if count > settings.RECEIVER_MAX_INSTANCES:
-                raise PullError(f"The study has more than {settings.RECEIVER_MAX_INSTANCES} instances.")
-            if size > settings.RECEIVER_MAX_BYTES:
-                raise PullError(f"The study is larger than {settings.RECEIVER_MAX_BYTES} bytes.")
-            if time.monotonic() - started > settings.RECEIVER_MAX_SECONDS:
-                # Each answer has a timeout of its own; a source that trickles is bounded here.
-                raise PullError(f"The pull took longer than {settings.RECEIVER_MAX_SECONDS:g} seconds.")
+                raise PullError(TOO_MANY.format(settings.RECEIVER_MAX_INSTANCES))
             study.modality = study.modality or _value(listed, _MODALITY)[:16]
     except requests.RequestException as error:
         raise PullError(source_error(error)) from error
@@ -165,9 +174,23 @@ def pull_retrieve(*, study: ReceivedStudy, run: QuerySet) -> int:
     return count
 
 
-def _instances(client: DICOMwebClient, uid: str) -> list[dict]:
-    """The study's instances as QIDO-RS lists them (every page of them), with their modality."""
-    return client.search_for_instances(study_instance_uid=uid, fields=["Modality"], get_remaining=True)
+def _instances(client: DICOMwebClient, uid: str, *, deadline: float) -> list[dict]:
+    """The study's instances as QIDO-RS lists them, page after page until one brings nothing new (a source
+    that ignores the offset sends the same page again), never more than the receiver's limit."""
+    listed: list[dict] = []
+    seen: set[str] = set()
+    while True:
+        page = client.search_for_instances(
+            study_instance_uid=uid, fields=["Modality"], offset=len(listed), limit=PAGE
+        )
+        new = [item for item in page if _value(item, _SOP_INSTANCE_UID) not in seen]
+        if not new:
+            return listed
+        seen.update(_value(item, _SOP_INSTANCE_UID) for item in new)
+        listed += new
+        if len(listed) > settings.RECEIVER_MAX_INSTANCES:
+            raise PullError(TOO_MANY.format(settings.RECEIVER_MAX_INSTANCES))
+        _past(deadline)
 
 
 def _value(listed: dict, tag: str) -> str:
@@ -192,23 +215,54 @@ def _instance_url(source: DicomWebSource, study_uid: str, listed: dict) -> str:
     return f"{source.url.rstrip('/')}/studies/{study_uid}/series/{series}/instances/{instance}"
 
 
-def _retrieved(session: requests.Session, url: str, *, limit: int) -> list[bytes]:
-    """The DICOM files of one WADO-RS answer, as sent: read up to `limit` bytes, split into its parts by
-    the standard library's MIME parser, and nothing parsed as DICOM (dicomweb-client's own retrieval
-    would hand back data sets that pydicom has read, inflating whatever was deflated)."""
-    with session.get(url, headers={"Accept": ACCEPT}, stream=True, timeout=TIMEOUT) as response:
+def _retrieved(session: requests.Session, url: str, *, study_left: int, deadline: float) -> list[bytes]:
+    """The DICOM files of one WADO-RS answer, as sent, nothing of them read as DICOM (dicomweb-client's own
+    retrieval hands back data sets pydicom has read, inflating whatever was deflated). Read up to what the
+    study may still take and what the gate reads of one instance (``DECODE_MEMORY_LIMIT``), before the
+    deadline, uncompressed by HTTP, from the address asked only."""
+    headers = {"Accept": ACCEPT, "Accept-Encoding": "identity"}
+    with session.get(url, headers=headers, stream=True, timeout=TIMEOUT, allow_redirects=False) as response:
         response.raise_for_status()
-        body = bytearray()
-        for chunk in response.iter_content(1 << 20):
-            body += chunk
-            if len(body) > limit:
-                raise PullError(f"The study is larger than {settings.RECEIVER_MAX_BYTES} bytes.")
+        if response.is_redirect:
+            raise PullError(
+                "The source answered a retrieval with a redirect, which the archive does not follow."
+            )
         content_type = response.headers.get("Content-Type", "")
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=HTTP).parsebytes(head + bytes(body))
-    if message.get_content_type() != "multipart/related":
+        body = bytearray()
+        for chunk in response.iter_content(1 << 16):
+            body += chunk
+            if len(body) > study_left:
+                raise PullError(TOO_LARGE.format(settings.RECEIVER_MAX_BYTES))
+            if len(body) > settings.DECODE_MEMORY_LIMIT:
+                raise PullError(
+                    f"An instance is larger than the image gate reads (DECODE_MEMORY_LIMIT, "
+                    f"{settings.DECODE_MEMORY_LIMIT} bytes)."
+                )
+            _past(deadline)
+    return _parts(bytes(body), content_type)
+
+
+def _parts(body: bytes, content_type: str) -> list[bytes]:
+    """The bodies of a multipart/related answer (RFC 2046 5.1), exactly as sent; its boundary and type
+    read by the standard library."""
+    header = Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_param("boundary")
+    if header.get_content_type() != "multipart/related" or not isinstance(boundary, str) or not boundary:
         raise PullError(f"The source answered a retrieval with {content_type[:80]!r}, not DICOM files.")
-    return [part.get_payload(decode=True) for part in message.iter_parts()]
+    delimiter = b"--" + boundary.encode("latin-1")
+    position = body.find(delimiter)
+    parts = []
+    while position >= 0 and not body.startswith(b"--", position + len(delimiter)):
+        headers_end = body.find(b"\r\n\r\n", position)
+        end = body.find(b"\r\n" + delimiter, headers_end)
+        if headers_end < 0 or end < 0:
+            raise PullError("The source's answer to a retrieval was cut short (a part without its end).")
+        parts.append(body[headers_end + 4 : end])
+        position = end + 2
+    if position < 0:
+        raise PullError("The source's answer to a retrieval holds no part.")
+    return parts
 
 
 def _spool(study: ReceivedStudy, data: bytes, sop_class: str) -> int:

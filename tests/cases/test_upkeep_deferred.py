@@ -60,3 +60,18 @@ def test_the_seed_loads_the_same_facet_rows_and_counts_as_a_rebuild_afterwards()
     loaded = facet_state()
     facets_rebuild()
     assert loaded == facet_state() and len(loaded[0]) >= 10
+
+
+def test_a_block_that_touched_no_case_refreshes_nothing(monkeypatch):
+    """The admin's case editor opens a block on every page load: loading it must not retire cached pages."""
+    from cases import upkeep
+
+    called = []
+    monkeypatch.setattr(upkeep, "case_facets_refresh", lambda **kwargs: called.append("facets"))
+    monkeypatch.setattr(upkeep, "search_documents_refresh", lambda **kwargs: called.append("search"))
+    with case_upkeep_deferred():
+        Case.objects.filter(slug="nothing").exists()
+    assert called == []
+    with case_upkeep_deferred():
+        Case.objects.create(slug="something", title="Something")
+    assert called == ["facets", "search"]

@@ -6,14 +6,16 @@ import json
 import threading
 import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest import mock
 from urllib.parse import parse_qs
 
 import pytest
 
-from receiver import tasks
+from receiver import pulling, tasks
 from receiver.models import DicomWebSource, ReceivedStudy
 from tests.helpers.bombs import deflate_bomb_dicom
 from tests.helpers.receiver import quarantined_files
+from tests.helpers.receiver_samples import encoded, sample
 
 pytest_plugins = ["tests.helpers.receiver_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -28,23 +30,32 @@ def uid(value: str) -> dict:
 
 
 class Source(BaseHTTPRequestHandler):
-    """Answers each GET from `answers` (path without query → status, content type, body); records paths.
-    A search asked for its results past the first (``offset``) has no more."""
+    """Answers each GET from `answers` (path without query → status, headers, body), in pieces of 64 kB,
+    counting in `sent` what went out; records the paths asked. A search asked for its results past the
+    first (``offset``) has no more, unless `ignores_offset`."""
 
-    answers: dict[str, tuple[int, str, bytes]] = {}
+    answers: dict[str, tuple[int, dict, bytes]] = {}
     asked: list[str] = []
+    sent: dict[str, int] = {}
+    ignores_offset = False
 
     def do_GET(self):
         path, _, query = self.path.partition("?")
         self.asked.append(self.path)
-        status, content_type, body = self.answers.get(path, (404, "text/plain", b"not here"))
-        if parse_qs(query).get("offset", ["0"]) != ["0"]:
+        status, headers, body = self.answers.get(path, (404, {"Content-Type": "text/plain"}, b"not here"))
+        if parse_qs(query).get("offset", ["0"]) != ["0"] and not self.ignores_offset:
             body = b"[]"
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        self.sent[path] = 0
+        try:
+            for start in range(0, len(body), 1 << 16):
+                self.wfile.write(body[start : start + (1 << 16)])
+                self.sent[path] += len(body[start : start + (1 << 16)])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the archive stopped reading
 
     def log_message(self, *args):
         pass
@@ -54,7 +65,7 @@ class Source(BaseHTTPRequestHandler):
 def source(faculty):
     """The source, listing one CT instance of one study (found by its accession number); each test says
     what its retrieval answers."""
-    Source.answers, Source.asked = {}, []
+    Source.answers, Source.asked, Source.sent, Source.ignores_offset = {}, [], {}, False
     server = ThreadingHTTPServer(("127.0.0.1", 0), Source)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -70,7 +81,14 @@ def source(faculty):
 
 
 def answer(path: str, *listed: dict) -> None:
-    Source.answers[path] = (200, "application/dicom+json", json.dumps(list(listed)).encode())
+    Source.answers[path] = (
+        200,
+        {"Content-Type": "application/dicom+json"},
+        json.dumps(list(listed)).encode(),
+    )
+
+
+INSTANCE_PATH = f"/dicom-web/studies/{STUDY}/series/{SERIES}/instances/{INSTANCE}"
 
 
 def instance_answers(*files: bytes, content_type: str | None = None) -> None:
@@ -79,11 +97,12 @@ def instance_answers(*files: bytes, content_type: str | None = None) -> None:
     )
     body = parts + f"--{BOUNDARY}--\r\n".encode()
     content_type = content_type or f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
-    Source.answers[f"/dicom-web/studies/{STUDY}/series/{SERIES}/instances/{INSTANCE}"] = (
-        200,
-        content_type,
-        body,
-    )
+    Source.answers[INSTANCE_PATH] = (200, {"Content-Type": content_type}, body)
+
+
+def sample_bytes() -> bytes:
+    ds = sample("CT_small.dcm", StudyInstanceUID=STUDY, SeriesInstanceUID=SERIES, SOPInstanceUID=INSTANCE)
+    return encoded(ds)
 
 
 def pulled(source, faculty) -> ReceivedStudy:
@@ -136,7 +155,41 @@ def test_an_answer_larger_than_the_receivers_limit_is_not_read_past_it(
     source, faculty, quarantine_root, settings
 ):
     settings.RECEIVER_MAX_BYTES = 100_000
-    instance_answers(b"\x00" * 300_000)
+    instance_answers(b"\x00" * (64 << 20))
     study = pulled(source, faculty)
     assert (study.status, study.status_note) == ("failed", "The study is larger than 100000 bytes.")
     assert not study.instances.exists() and quarantined_files(quarantine_root) == []
+    # What went out before the archive stopped reading: its 100 kB and what the sockets' buffers held.
+    assert Source.sent[INSTANCE_PATH] < 32 << 20
+
+
+def test_a_source_that_ignores_the_offset_is_listed_once(source, faculty, quarantine_root, media_root):
+    Source.ignores_offset = True
+    instance_answers(sample_bytes())
+    study = pulled(source, faculty)
+    assert study.instances.count() == 1 and study.status == "ready"
+
+
+def test_a_redirect_is_not_followed(source, faculty, quarantine_root):
+    Source.answers[INSTANCE_PATH] = (302, {"Location": "http://127.0.0.1:9/elsewhere"}, b"")
+    study = pulled(source, faculty)
+    assert (study.status, study.status_note) == (
+        "failed",
+        "The source answered a retrieval with a redirect, which the archive does not follow.",
+    )
+
+
+def test_parts_are_kept_byte_for_byte_and_an_answer_cut_short_fails(source, faculty, quarantine_root):
+    edges = b"\r\n\r\n\r-\n--"  # line ends, a blank line and dashes at each edge of the part
+    instance_answers(edges + sample_bytes() + edges, b"\r\n" + sample_bytes())
+    spooled = []
+    real = pulling._spool
+    with mock.patch.object(
+        pulling, "_spool", lambda study, data, sop: spooled.append(data) or real(study, data, sop)
+    ):
+        pulled(source, faculty)
+    assert spooled == [edges + sample_bytes() + edges, b"\r\n" + sample_bytes()]
+    _status, headers, body = Source.answers[INSTANCE_PATH]
+    Source.answers[INSTANCE_PATH] = (200, headers, body[: len(body) // 2])
+    study = pulled(source, faculty)
+    assert study.status_note == "The source's answer to a retrieval was cut short (a part without its end)."
