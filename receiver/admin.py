@@ -71,6 +71,15 @@ class DicomWebSourceForm(forms.ModelForm):
         model = DicomWebSource
         fields = ["name", "url", "username"]
 
+    def clean(self):
+        cleaned = super().clean()
+        # The stored password goes only where it went before: an editor who cannot read it must not be able
+        # to send it to an address of their own.
+        moved = {"url", "username"} & set(self.changed_data)
+        if self.instance.password_encrypted and moved and not cleaned.get("password"):
+            self.add_error("password", "Enter the password again: the source's address or username changed.")
+        return cleaned
+
     def save(self, commit=True):
         if self.cleaned_data["password"]:  # left empty: the stored one is kept
             self.instance.password_encrypted = secret_encrypt(self.cleaned_data["password"])

@@ -11,6 +11,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.db import transaction
+
+from receiver.models import DicomWebSource
 
 # Keys for this purpose only, whatever else SECRET_KEY signs.
 PURPOSE = b"teaching-archive: secrets sent on to other servers"
@@ -42,3 +45,19 @@ def secret_decrypt(stored: str) -> str:
         return _keys().decrypt(stored.encode("ascii")).decode()
     except (InvalidToken, UnicodeError) as error:
         raise UnreadableSecret("no key of this server decrypts it") from error
+
+
+def secrets_rotate() -> int:
+    """Encrypt every stored source password again under the current key (all or none); how many."""
+    keys = _keys()
+    with transaction.atomic():
+        sources = list(DicomWebSource.objects.select_for_update().exclude(password_encrypted=""))
+        for source in sources:
+            try:
+                source.password_encrypted = keys.rotate(source.password_encrypted.encode("ascii")).decode(
+                    "ascii"
+                )
+            except (InvalidToken, UnicodeError) as error:
+                raise UnreadableSecret(f"the password of the source {source.name!r}") from error
+            source.save(update_fields=["password_encrypted"])
+    return len(sources)

@@ -135,6 +135,13 @@ def test_faculty_pull_a_study_over_dicomweb_from_a_source_editors_configured(
     )
     source.refresh_from_db()
     assert secret_decrypt(source.password_encrypted) == "s3cret-pw"  # left empty: kept
+    elsewhere = client.post(
+        reverse("admin:receiver_dicomwebsource_change", args=[source.pk]),
+        {"name": "PACS web", "url": "http://attacker.example.org/dicom-web", "username": "u", "password": ""},
+    )
+    assert b"Enter the password again" in elsewhere.content  # not sent on to a new address unasked
+    source.refresh_from_db()
+    assert source.url == "http://127.0.0.1:9/dicom-web"
     client.force_login(faculty)
     assert client.get(reverse("admin:receiver_dicomwebsource_changelist")).status_code == 403
     url = reverse("admin:receiver_receivedstudy_pull")

@@ -6,8 +6,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import override_settings
 
@@ -77,3 +79,30 @@ def test_the_migration_encrypts_the_passwords_stored_before_it_and_unapplied_giv
     migrate("0005")
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT password FROM receiver_dicomwebsource").fetchone() == ("s3cret-pw",)
+
+
+def test_secrets_rotate_encrypts_again_under_the_new_key_so_the_old_one_can_go(settings):
+    readable = DicomWebSource.objects.create(name="a", url="http://127.0.0.1:9/a", username="u",
+                                             password_encrypted=secret_encrypt("pw-a"))  # fmt: skip
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-key-" + "x" * 50, [old]
+    out = StringIO()
+    call_command("secrets_rotate", stdout=out)
+    assert out.getvalue().startswith("1 password(s) encrypted again")
+    settings.SECRET_KEY_FALLBACKS = []
+    readable.refresh_from_db()
+    assert secret_decrypt(readable.password_encrypted) == "pw-a"
+
+
+def test_secrets_rotate_changes_nothing_when_a_password_is_unreadable(settings):
+    DicomWebSource.objects.create(name="a", url="http://127.0.0.1:9/a", username="u",
+                                  password_encrypted=secret_encrypt("pw-a"))  # fmt: skip
+    settings.SECRET_KEY = "key-b-" + "y" * 50
+    DicomWebSource.objects.create(name="b", url="http://127.0.0.1:9/b", username="u",
+                                  password_encrypted=secret_encrypt("pw-b"))  # fmt: skip
+    before = list(DicomWebSource.objects.order_by("name").values_list("password_encrypted", flat=True))
+    with pytest.raises(CommandError, match="the password of the source 'a'"):
+        call_command("secrets_rotate")
+    assert (
+        list(DicomWebSource.objects.order_by("name").values_list("password_encrypted", flat=True)) == before
+    )
