@@ -48,6 +48,9 @@ PAGE = 500
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 #: Seconds to connect to the source and to wait for each answer: a source that hangs fails the pull.
 TIMEOUT = (10, 120)
+TOO_MANY = "The study has more than {} instances."
+TOO_LARGE = "The study is larger than {} bytes."
+TOO_SLOW = "The pull took longer than {:g} seconds."
 
 
 class PullError(Exception):
@@ -128,11 +131,6 @@ def source_error(error: Exception) -> str | None:
     if isinstance(error, requests.RequestException):
         return f"The exchange with the source failed ({type(error).__name__})."
     return None
-
-
-TOO_MANY = "The study has more than {} instances."
-TOO_LARGE = "The study is larger than {} bytes."
-TOO_SLOW = "The pull took longer than {:g} seconds."
 
 
 def _past(deadline: float) -> None:
