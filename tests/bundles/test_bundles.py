@@ -14,10 +14,11 @@ from django.core.management import CommandError, call_command
 
 from bundles.services import BundleError, case_to_dict, export_bundle, import_bundle
 from cases.facet_rows import facets_rebuild
-from cases.models import Case, CaseFacet, Diagnosis, DifferentialItem, FacetCount, Finding
+from cases.models import Case, Diagnosis, DifferentialItem, FacetCount, Finding
 from imaging.demo import demo_images_ensure
 from imaging.models import Annotation, Image, Series, Upload
 from tests.helpers.bundles import BAD_BUNDLES, empty_the_archive, media_files, rewrite, stored_images
+from tests.helpers.facets import maintained
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -305,19 +306,13 @@ def test_the_facet_rows_and_counts_after_an_import_equal_a_rebuild(archive):
     """The import writes each case's facet rows once, at its end (``case_upkeep_deferred``), after the
     cases it replaces have been taken out of the counts: the result is what a rebuild computes."""
 
-    def facet_state() -> tuple[set, set]:
-        return (
-            set(CaseFacet.objects.values_list("case__slug", "facet", "value", "published")),
-            set(FacetCount.objects.exclude(count=0).values_list("facet", "value", "count")),
-        )
-
     facets_rebuild()  # the fixture made a case a draft with QuerySet.update(), which no receiver hears
     published = Case.objects.published().count()
     assert published and FacetCount.objects.get(facet="all", value="").count == published
     bundle = export_all()
     import_bundle(io.BytesIO(bundle), on_conflict="rename")
     import_bundle(io.BytesIO(bundle), on_conflict="replace")  # the published originals are replaced by drafts
-    imported = facet_state()
+    imported = maintained()
     facets_rebuild()
-    assert imported == facet_state()
+    assert imported == maintained()
     assert not FacetCount.objects.filter(facet="all", count__gt=0).exists()

@@ -14,6 +14,7 @@ from cases.models import Case, CaseFacet, DifferentialItem, FacetCount, Finding,
 from cases.regions import load_region_tree
 from cases.tags import tags_merge
 from tests.helpers.authoring import FAST_HASHERS, complete_case
+from tests.helpers.facets import maintained
 
 pytestmark = pytest.mark.django_db
 
@@ -35,17 +36,6 @@ def archive(make_case, region_tree, diagnosis, settings):
     make_case(slug="chest-0", findings=["CT", "DX"], regions=[region_tree["chest"]], tags=["lung"], sex="M")
     make_case(slug="draft-0", status=Case.Status.DRAFT, regions=[region_tree["chest"]], tags=["bone"])
     return {"chordoma": chordoma, "schwannoma": schwannoma, **region_tree}
-
-
-def maintained() -> tuple[set, Counter]:
-    rows = set(CaseFacet.objects.values_list("case_id", "facet", "value", "published"))
-    counts = Counter(
-        {
-            (f, v): n
-            for f, v, n in FacetCount.objects.filter(count__gt=0).values_list("facet", "value", "count")
-        }
-    )
-    return rows, counts
 
 
 def recomputed() -> tuple[set, Counter]:

@@ -4,10 +4,11 @@ the end of the block, the same as refreshing after every row would give."""
 import pytest
 
 from cases.facet_rows import facets_rebuild
-from cases.models import Case, CaseFacet, CaseSearchDocument, FacetCount, Finding
+from cases.models import Case, CaseFacet, CaseSearchDocument, Finding
 from cases.search import search_documents_refresh
 from cases.seed import read_seed, seed_load
 from cases.upkeep import case_upkeep_deferred
+from tests.helpers.facets import maintained
 
 pytestmark = pytest.mark.django_db
 
@@ -48,18 +49,11 @@ def test_the_seed_loads_the_same_documents_as_a_refresh_of_every_case_afterwards
     assert loaded == {case.slug: written(case) for case in Case.objects.all()} and len(loaded) >= 3
 
 
-def facet_state() -> tuple[set, set]:
-    return (
-        set(CaseFacet.objects.values_list("case__slug", "facet", "value", "published")),
-        set(FacetCount.objects.exclude(count=0).values_list("facet", "value", "count")),
-    )
-
-
 def test_the_seed_loads_the_same_facet_rows_and_counts_as_a_rebuild_afterwards():
     seed_load(data=read_seed())
-    loaded = facet_state()
+    loaded = maintained()
     facets_rebuild()
-    assert loaded == facet_state() and len(loaded[0]) >= 10
+    assert loaded == maintained() and len(loaded[0]) >= 10
 
 
 def test_a_block_that_touched_no_case_refreshes_nothing(monkeypatch):
