@@ -237,10 +237,10 @@ def _retrieved(session: requests.Session, url: str, *, study_left: int, deadline
                     f"{settings.DECODE_MEMORY_LIMIT} bytes)."
                 )
             _past(deadline)
-    return _parts(bytes(body), content_type)
+    return _parts(body, content_type)
 
 
-def _parts(body: bytes, content_type: str) -> list[bytes]:
+def _parts(body: bytearray, content_type: str) -> list[bytes]:
     """The bodies of a multipart/related answer (RFC 2046 5.1), exactly as sent; its boundary and type
     read by the standard library."""
     header = Message()
@@ -256,7 +256,7 @@ def _parts(body: bytes, content_type: str) -> list[bytes]:
         end = body.find(b"\r\n" + delimiter, headers_end)
         if headers_end < 0 or end < 0:
             raise PullError("The source's answer to a retrieval was cut short (a part without its end).")
-        parts.append(body[headers_end + 4 : end])
+        parts.append(memoryview(body)[headers_end + 4 : end].tobytes())  # one copy of each part, not two
         position = end + 2
     if position < 0:
         raise PullError("The source's answer to a retrieval holds no part.")
