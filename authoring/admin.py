@@ -416,7 +416,7 @@ class CaseAdmin(VersionAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """A case saved by someone else since this form was loaded is not overwritten: the save is rolled
         back (``case_save`` raises before any row is written), and the form comes back as it was posted,
-        saying so. The case's search document and facet rows are refreshed once, after the case and all
+        saying so. The case's search document and facet sets are refreshed once, after the case and all
         its inline rows are saved, not after each row."""
         try:
             with transaction.atomic(), case_upkeep_deferred():

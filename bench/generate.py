@@ -3,7 +3,7 @@ differential items, tags, regions and two series of images each, written in radi
 with British and American spellings mixed, as a real archive written by many hands would be.
 
 Rows are bulk-inserted, which bypasses the models' ``save()`` and every signal; the search documents
-are then built by ``cases.search.search_documents_refresh`` and the facet rows and counts by
+are then built by ``cases.search.search_documents_refresh`` and the facet sets and counts by
 ``cases.facet_rows.case_facets_refresh``, the same code (and the same normalisation) a save uses,
 and ``cases.caching.archive_changed`` retires every cached page part.
 

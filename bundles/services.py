@@ -531,7 +531,7 @@ def import_bundle(
 
     `on_progress` is called with (cases handled, cases in the bundle) once the bundle is checked and
     after each case's images. `on_written` is given the report inside the import's transaction, before
-    the imported cases' search documents and facet rows are written (once each, at its end): whatever it
+    the imported cases' search documents and facet sets are written (once each, at its end): whatever it
     writes commits with the import, and an exception it raises, or one in that last step, undoes it all
     (the stored image files included), as any failure does.
     """
@@ -548,7 +548,7 @@ def import_bundle(
     changes = DiagnosisChanges()
     stored: list[str] = []  # image files the ingest stored: deleted again if the import fails
     try:
-        # Each case's search document and facet rows are written once, when all its rows are in.
+        # Each case's search document and facet sets are written once, when all its rows are in.
         with transaction.atomic(), reversion.create_revision(atomic=False), case_upkeep_deferred():
             if by is not None:
                 reversion.set_user(by)

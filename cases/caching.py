@@ -13,7 +13,7 @@ again and simply expire. Nothing is deleted key by key, so no key can be forgott
 * ``names``: a region, diagnosis or tag was saved or deleted (``names_changed``): labels and the
   region tree are in every entry, so every entry depends on it.
 * ``<filter>:<value>`` (``region:spine``, ``modality:MR``, ``tag:classic`` …): a case that counts or
-  counted under that value changed its facet rows (``facet_values_changed``, from
+  counted under that value changed its facet set (``facet_values_changed``, from
   ``cases/facet_rows.py``, which knows each case's values before and after). A list filtered by
   region, diagnosis, modality, tag or sex depends only on the values it filters by: an edit that
   moves a case changes the counts of a filter set only if the case matched it before or after, and

@@ -1,4 +1,4 @@
-"""Which cases' derived rows (search document, facet rows) wait for the end of a
+"""Which cases' derived rows (search document, facet sets) wait for the end of a
 ``cases.upkeep.case_upkeep_deferred()`` block, when one is open.
 
 A module of its own, importing nothing of the project, so that both refreshers can ask it without

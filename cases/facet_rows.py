@@ -1,11 +1,11 @@
-"""Facet rows and the published counts, kept in the transaction of every write that moves them (at the
+"""Facet sets and the published counts, kept in the transaction of every write that moves them (at the
 end of a ``cases.upkeep.case_upkeep_deferred()`` block, for the writes inside it).
 
-``case_facets_refresh(case_ids=…)`` recomputes the ``CaseFacet`` rows of some cases from their
+``case_facets_refresh(case_ids=…)`` recomputes the ``CaseFacetSet`` of some cases from their
 status, sex, diagnoses, regions, findings and tags, writes those that changed, and adds the
-difference their published rows make to ``FacetCount``. It is the one path for single saves (the
+difference their published sets make to ``FacetCount``. It is the one path for single saves (the
 receivers in ``cases/facet_upkeep.py``), bulk loads (``bench/generate.py``, the seed) and the
-``facets_rebuild`` command. A deleted case takes its rows away through ``case_facets_forget``.
+``facets_rebuild`` command. A deleted case takes its set away through ``case_facets_forget``.
 
 The functions take the models as arguments where a migration must call them with its historical
 models (``rows_of``); the rest use the real ones.
@@ -23,29 +23,32 @@ from cases.caching import facet_values_changed
 from cases.modalities import facet_key
 from cases.models import (
     Case,
-    CaseFacet,
+    CaseFacetSet,
     Diagnosis,
     DifferentialItem,
     FacetCount,
+    FacetKind,
     Finding,
     Region,
     TaggedCase,
+    facet_value_key,
+    facet_value_of,
 )
 from cases.regions import RegionTree
 
 BATCH = 2000
-Kind = CaseFacet.Kind
+Kind = FacetKind
 # The case-list filter (``cases/filters.py``) that selects each kind of facet value.
 FILTER_OF = {Kind.REGION: "region", Kind.DIAGNOSIS: "diagnosis", Kind.TAG: "tag"}
 PUBLISHED = Case.Status.PUBLISHED.value
 
-# (facet, value): one facet value; a case's rows are a set of them.
+# (facet, value): one facet value; a case's facet set is a set of them.
 FacetValue = tuple[str, str]
 
 
 @dataclass(frozen=True)
 class Sources:
-    """The models facet rows are computed from (real ones, or a migration's historical ones)."""
+    """The models facet sets are computed from (real ones, or a migration's historical ones)."""
 
     case: type = Case
     region: type = Region
@@ -123,11 +126,23 @@ def _published_differences(old: dict, new: dict) -> Counter:
 
 
 def _stored_rows(case_ids: list[int], using: str) -> dict[int, tuple[bool, set[FacetValue]]]:
-    stored: dict[int, tuple[bool, set[FacetValue]]] = {}
-    rows = CaseFacet.objects.using(using).filter(case_id__in=case_ids)
-    for case_id, facet, value, published in rows.values_list("case_id", "facet", "value", "published"):
-        stored.setdefault(case_id, (published, set()))[1].add((facet, value))
-    return stored
+    sets = CaseFacetSet.objects.using(using).filter(case_id__in=case_ids)
+    return {
+        case_id: (published, {facet_value_of(key) for key in keys})
+        for case_id, published, keys in sets.values_list("case_id", "published", "keys")
+    }
+
+
+def _facet_sets(rows: dict[int, tuple[bool, set[FacetValue]]], case_ids: list[int]) -> list[CaseFacetSet]:
+    return [
+        CaseFacetSet(
+            case_id=pk,
+            published=rows[pk][0],
+            keys={facet_value_key(facet, value): 1 for facet, value in sorted(rows[pk][1])},
+        )
+        for pk in case_ids
+        if pk in rows
+    ]
 
 
 def _retire_cached(old: dict, new: dict, changed: list[int], *, using: str) -> None:
@@ -140,7 +155,7 @@ def _retire_cached(old: dict, new: dict, changed: list[int], *, using: str) -> N
     by_kind: dict[str, set[str]] = {}
     for facet, value in touched:
         by_kind.setdefault(facet, set()).add(value)
-    # Filters name regions, diagnoses and tags by slug; the rows hold their ids.
+    # Filters name regions, diagnoses and tags by slug; the facet values hold their ids.
     slugs = {
         Kind.REGION: Region.objects.using(using).filter(pk__in=by_kind.get(Kind.REGION, ())),
         Kind.DIAGNOSIS: Diagnosis.objects.using(using).filter(pk__in=by_kind.get(Kind.DIAGNOSIS, ())),
@@ -155,11 +170,11 @@ def _retire_cached(old: dict, new: dict, changed: list[int], *, using: str) -> N
 
 
 def case_facets_refresh(*, case_ids: Iterable[int]) -> None:
-    """Bring the facet rows of these cases, and the published counts, up to date (at the end of an open
+    """Bring the facet sets of these cases, and the published counts, up to date (at the end of an open
     ``cases.upkeep.case_upkeep_deferred()`` block)."""
     if deferral.deferred("facets", case_ids):
         return
-    using = router.db_for_write(CaseFacet)
+    using = router.db_for_write(CaseFacetSet)
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
@@ -171,16 +186,8 @@ def case_facets_refresh(*, case_ids: Iterable[int]) -> None:
             changed = [pk for pk in batch if old.get(pk) != new.get(pk)]
             if not changed:
                 continue
-            CaseFacet.objects.using(using).filter(case_id__in=changed).delete()
-            CaseFacet.objects.using(using).bulk_create(
-                [
-                    CaseFacet(case_id=pk, facet=facet, value=value, published=new[pk][0])
-                    for pk in changed
-                    if pk in new
-                    for facet, value in sorted(new[pk][1])
-                ],
-                batch_size=BATCH,
-            )
+            CaseFacetSet.objects.using(using).filter(case_id__in=changed).delete()
+            CaseFacetSet.objects.using(using).bulk_create(_facet_sets(new, changed), batch_size=BATCH)
             _retire_cached(old, new, changed, using=using)
             counts_add(
                 _published_differences(
@@ -191,22 +198,22 @@ def case_facets_refresh(*, case_ids: Iterable[int]) -> None:
 
 
 def case_facets_forget(*, case_ids: Iterable[int]) -> None:
-    """Take deleted cases out of the counts (their rows go with them)."""
-    using = router.db_for_write(CaseFacet)
+    """Take deleted cases out of the counts (their facet sets go with them)."""
+    using = router.db_for_write(CaseFacetSet)
     ids = list(case_ids)
     with transaction.atomic(using=using):
         old = _stored_rows(ids, using)
-        CaseFacet.objects.using(using).filter(case_id__in=ids).delete()
+        CaseFacetSet.objects.using(using).filter(case_id__in=ids).delete()
         _retire_cached(old, {}, list(old), using=using)
         counts_add(_published_differences(old, {}), using=using)
 
 
 def facets_rebuild() -> int:
-    """Every facet row and count computed again from the cases (``manage.py facets_rebuild``); returns
+    """Every facet set and count computed again from the cases (``manage.py facets_rebuild``); returns
     how many cases were read."""
-    using = router.db_for_write(CaseFacet)
+    using = router.db_for_write(CaseFacetSet)
     with transaction.atomic(using=using):
-        CaseFacet.objects.using(using).all().delete()
+        CaseFacetSet.objects.using(using).all().delete()
         FacetCount.objects.using(using).all().delete()
         ids = list(Case.objects.using(using).order_by("pk").values_list("pk", flat=True))
         case_facets_refresh(case_ids=ids)

@@ -1,4 +1,4 @@
-"""Receivers that keep the facet rows and published counts (``cases/facet_rows.py``) current.
+"""Receivers that keep the facet sets and published counts (``cases/facet_rows.py``) current.
 
 Connected in ``CasesConfig.ready``; each only says which cases changed, and runs inside the
 transaction of the write that sent it. Raw saves (``loaddata``) are left alone, as for search: the

@@ -1,12 +1,14 @@
 """Facet counts beside the case-list filters, for the set of cases that currently match.
 
-Counts are read from the facet rows (``CaseFacet``, one narrow row per value a case counts under,
-kept by ``cases/facet_rows.py``), never from the cases and their joins:
+Counts are read from the facet sets (``CaseFacetSet``, one narrow row a case holding every value it
+counts under, kept by ``cases/facet_rows.py``), never from the cases and their joins:
 
 * the unfiltered list and the home page add the maintained published counts (``FacetCount``, a few
   hundred rows whatever the archive's size) to those of the other cases this user may see (drafts
   of their own, or for editors; none for anonymous visitors);
-* a filtered list or a search groups the rows of the matching cases by value, in one query.
+* a filtered list or a search groups the keys of the matching cases' sets (``CaseFacetKey``) by
+  value, in one query; the list's region, modality and tag filters are tested on the same sets
+  (``having_keys``), so that the matching sets are read once, straight from their GIN index.
 
 Names of the diagnoses and tags shown are read in one query each. The views keep the result in
 Django's cache (``cases/caching.py``).
@@ -15,19 +17,17 @@ Django's cache (``cases/caching.py``).
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import CharField, Count, Value
+from django.db.models.functions import Concat
 from taggit.models import Tag
 
 from cases.facet_rows import FacetValue as FacetKey
 from cases.modalities import MODALITY_CHOICES, facet_key
-from cases.models import Case, CaseFacet, CaseQuerySet, Diagnosis, FacetCount
+from cases.models import Case, CaseFacetKey, CaseQuerySet, Diagnosis, FacetCount, FacetKind, facet_value_of
 from cases.regions import RegionTree
 
 TAG_FACET_LIMIT = 25
-Kind = CaseFacet.Kind
-# The facets a list shows. The differential rows (three a case, counted only on a diagnosis page)
-# are left out of a filtered list's GROUP BY: a fifth fewer rows read for every matching case.
-LIST_KINDS = [Kind.ALL, Kind.REGION, Kind.MODALITY, Kind.SEX, Kind.DIAGNOSIS, Kind.TAG]
+Kind = FacetKind
 
 
 @dataclass(frozen=True)
@@ -60,29 +60,32 @@ def _facet_modalities() -> list[tuple[str, str]]:
     return entries
 
 
-def _grouped(cases: CaseQuerySet, kinds: list[str] | None = None):
-    rows = CaseFacet.objects.filter(case__in=cases.values("pk"))
-    if kinds is not None:
-        rows = rows.filter(facet__in=kinds)
-    return rows.values_list("facet", "value").annotate(n=Count("*")).order_by()
+def _grouped(cases: CaseQuerySet, having_keys: list[str] = ()):
+    keys = CaseFacetKey.objects.filter(case_id__in=cases.values("pk"))
+    if having_keys:
+        keys = keys.filter(set_keys__has_keys=having_keys)
+    return keys.values_list("key").annotate(n=Count("*")).order_by()
 
 
-def facet_counts(cases: CaseQuerySet, *, kinds: list[str] | None = None) -> Counter[FacetKey]:
-    """Every facet value of these cases with how many of them count under it, in one GROUP BY over
-    their facet rows (``kinds`` narrows it to some facets)."""
-    return Counter({(facet, value): n for facet, value, n in _grouped(cases, kinds)})
+def facet_counts(cases: CaseQuerySet, *, having_keys: list[str] | None = ()) -> Counter[FacetKey]:
+    """Every facet value of these cases whose facet set has ``having_keys`` (``None``: no case; see
+    ``cases.filters.facet_filter_keys``), with how many of them count under it, in one GROUP BY."""
+    if having_keys is None:
+        return Counter()
+    return Counter({facet_value_of(key): n for key, n in _grouped(cases, having_keys)})
 
 
 def visible_counts(user) -> Counter[FacetKey]:
     """The counts of every case this user may see: the maintained published counts plus, for a
     logged-in user, those of the other cases they may see (few or none), read together in one query."""
-    published = FacetCount.objects.filter(count__gt=0).values_list("facet", "value", "count")
-    rows = published
+    rows = FacetCount.objects.filter(count__gt=0).values_list(
+        Concat("facet", Value(":"), "value", output_field=CharField()), "count"
+    )
     if user.is_authenticated:
-        rows = published.union(_grouped(Case.objects.unpublished_visible_to(user)), all=True)
+        rows = rows.union(_grouped(Case.objects.unpublished_visible_to(user)), all=True)
     counts: Counter[FacetKey] = Counter()
-    for facet, value, n in rows:
-        counts[(facet, value)] += n
+    for key, n in rows:
+        counts[facet_value_of(key)] += n
     return counts
 
 
@@ -90,15 +93,17 @@ def case_facets(
     cases: CaseQuerySet,
     tree: RegionTree,
     *,
+    having_keys: list[str] | None = (),
     tag_limit: int | None = TAG_FACET_LIMIT,
     all_visible_to=None,
 ) -> Facets:
-    """The facets of ``cases``; ``all_visible_to=user`` says that they are every case that user may
-    see (no filter), which reads the maintained counts instead of grouping every case's rows."""
+    """The facets of ``cases`` whose facet set has ``having_keys``; ``all_visible_to=user`` says that
+    they are every case that user may see (no filter), which reads the maintained counts instead of
+    grouping every case's keys."""
     if all_visible_to is not None:
         counts = visible_counts(all_visible_to)
     else:
-        counts = facet_counts(cases, kinds=LIST_KINDS)
+        counts = facet_counts(cases, having_keys=having_keys)
     regions = [
         FacetValue(region.slug, region.name, counts[(Kind.REGION, str(region.pk))], depth)
         for region, depth in tree.walk()

@@ -5,12 +5,11 @@
 """
 
 from django import forms
-from django.db.models import CharField, QuerySet, Subquery
-from django.db.models.functions import Cast
+from django.db.models import QuerySet
 from taggit.models import Tag
 
 from cases.modalities import MODALITY_CHOICES, facet_key
-from cases.models import Case, CaseFacet, CaseQuerySet
+from cases.models import Case, CaseFacetSet, CaseQuerySet, FacetKind, facet_value_key
 from cases.regions import RegionTree, load_region_tree
 
 FILTER_PARAMETERS = ("q", "region", "diagnosis", "modality", "tag", "sex", "age_min", "age_max")
@@ -54,34 +53,40 @@ class CaseFilterForm(forms.Form):
         }
 
 
-def _counted_under(cases: CaseQuerySet, kind: str, value) -> QuerySet:
-    """Cases with a facet row for this value: one range of the narrow (facet, value, case) index,
-    whatever the archive's size, rather than a join of the case rows with their links."""
-    return cases.filter(pk__in=CaseFacet.objects.filter(facet=kind, value=value).values("case_id"))
-
-
-def filter_cases(cases: CaseQuerySet, filters: dict, tree: RegionTree | None = None) -> QuerySet:
-    """Apply the filters; they combine with AND. An unknown region slug matches nothing.
-
-    Regions (with their sub-regions: a case's rows name every region above its own), modalities
-    (CR and DX together) and tags are looked up in the facet rows (``CaseFacet``). ``q`` is not
-    applied here but by ``cases.search.search_filter``, which the list view calls.
-    """
+def facet_filter_keys(filters: dict, tree: RegionTree | None = None) -> list[str] | None:
+    """The facet keys every matching case has (``CaseFacetSet``): its region (a case's set names every
+    region above its own too), modality group (CR and DX together) and tag; ``None`` when the region
+    or tag named does not exist, so that nothing matches."""
+    keys = []
     if "region" in filters:
         tree = tree or load_region_tree()
         region = tree.by_slug.get(filters["region"])
         if region is None:
-            return cases.none()
-        cases = _counted_under(cases, CaseFacet.Kind.REGION, str(region.pk))
+            return None
+        keys.append(facet_value_key(FacetKind.REGION, str(region.pk)))
+    if "modality" in filters:
+        keys.append(facet_value_key(FacetKind.MODALITY, facet_key(filters["modality"])))
+    if "tag" in filters:
+        tag_id = Tag.objects.filter(slug=filters["tag"]).values_list("pk", flat=True).first()
+        if tag_id is None:
+            return None
+        keys.append(facet_value_key(FacetKind.TAG, str(tag_id)))
+    return keys
+
+
+def having_facet_keys(cases: CaseQuerySet, keys: list[str] | None) -> QuerySet:
+    """The cases whose facet set has every key: one indexed test of all of them at once."""
+    if keys is None:
+        return cases.none()
+    if not keys:
+        return cases
+    return cases.filter(pk__in=CaseFacetSet.objects.filter(keys__has_keys=keys).values("case_id"))
+
+
+def filter_case_fields(cases: CaseQuerySet, filters: dict) -> QuerySet:
+    """The filters on the case's own fields: final diagnosis, sex and age."""
     if "diagnosis" in filters:
         cases = cases.filter(final_diagnosis__slug=filters["diagnosis"])
-    if "modality" in filters:
-        cases = _counted_under(cases, CaseFacet.Kind.MODALITY, facet_key(filters["modality"]))
-    if "tag" in filters:
-        tag_id = (
-            Tag.objects.filter(slug=filters["tag"]).annotate(value=Cast("pk", CharField())).values("value")
-        )
-        cases = _counted_under(cases, CaseFacet.Kind.TAG, Subquery(tag_id[:1]))
     if "sex" in filters:
         cases = cases.filter(sex=filters["sex"])
     if "age_min" in filters:
@@ -89,3 +94,13 @@ def filter_cases(cases: CaseQuerySet, filters: dict, tree: RegionTree | None = N
     if "age_max" in filters:
         cases = cases.filter(age__lte=filters["age_max"])
     return cases
+
+
+def filter_cases(cases: CaseQuerySet, filters: dict, tree: RegionTree | None = None) -> QuerySet:
+    """Apply the filters; they combine with AND. An unknown region or tag slug matches nothing.
+
+    ``q`` is not applied here but by ``cases.search.search_filter``, which the list view calls. The
+    list view applies the two halves itself, so that its facet counts test the keys on the same rows
+    they count (``cases.facets.facet_counts``).
+    """
+    return having_facet_keys(filter_case_fields(cases, filters), facet_filter_keys(filters, tree))

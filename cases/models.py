@@ -389,48 +389,71 @@ class SearchTerm(models.Model):
         return self.word
 
 
-class CaseFacet(models.Model):
-    """One value a case counts under in the list's facets: a narrow copy of what the counts read.
+class FacetKind(models.TextChoices):
+    """The facets a case counts under, beside the case list's filters."""
 
-    A case has a row for "all", its sex, its final diagnosis, each region it is in with every region
-    above it (once, however many of its regions share an ancestor), each modality group of its
-    findings (``facet_key``: CR and DX are one), each tag, and each diagnosis of its differential
-    other than the final one. Counting the facets of any set of cases is then one GROUP BY over these
-    rows, instead of joins of the cases with their regions and findings. ``published`` is the case's
-    status when the row was written, so that ``FacetCount`` can be kept by differences.
-    Kept by ``cases/facet_rows.py`` in the transaction of the write that changes them.
+    ALL = "all", "Every case"
+    REGION = "region", "Region"
+    MODALITY = "modality", "Modality"
+    SEX = "sex", "Sex"
+    DIAGNOSIS = "diagnosis", "Final diagnosis"
+    DIFFERENTIAL = "differential", "In the differential"
+    TAG = "tag", "Tag"
+
+
+def facet_value_key(facet: str, value: str) -> str:
+    """A facet value as one key: ``region:12``, ``modality:MR``, ``tag:15``, ``all:``."""
+    return f"{facet}:{value}"
+
+
+def facet_value_of(key: str) -> tuple[str, str]:
+    facet, _, value = key.partition(":")
+    return facet, value
+
+
+class CaseFacetSet(models.Model):
+    """Every facet value a case counts under, as the keys of one JSON object: "all:", its sex, its
+    final diagnosis, each region it is in with every region above it, each modality group of its
+    findings (CR and DX are one), each tag, and each diagnosis of its differential other than the
+    final one.
+
+    One narrow row a case: a filtered list finds its cases with one indexed test of all its filter
+    values at once (``has_keys``, GIN-indexed on PostgreSQL), and counts their facets by grouping
+    their keys (``CaseFacetKey``). ``published`` is the case's status when the row was written, so
+    that ``FacetCount`` can be kept by differences. Kept by ``cases/facet_rows.py`` in the
+    transaction of the write that changes it.
     """
 
-    class Kind(models.TextChoices):
-        ALL = "all", "Every case"
-        REGION = "region", "Region"
-        MODALITY = "modality", "Modality"
-        SEX = "sex", "Sex"
-        DIAGNOSIS = "diagnosis", "Final diagnosis"
-        DIFFERENTIAL = "differential", "In the differential"
-        TAG = "tag", "Tag"
-
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="facet_rows")
-    facet = models.CharField(max_length=12, choices=Kind.choices)
-    # A region, diagnosis or tag id, a modality group's code or a sex code, as text; "" for "all".
-    value = models.CharField(max_length=20, blank=True)
+    case = models.OneToOneField(Case, primary_key=True, on_delete=models.CASCADE, related_name="facet_set")
+    keys = models.JSONField(default=dict)
     published = models.BooleanField()
 
+    def __str__(self) -> str:
+        return f"Facets of case {self.case_id}"
+
+
+class CaseFacetKey(models.Model):
+    """One key of a case's facet set: a database view (migration 0014) that unnests ``CaseFacetSet``,
+    so that counting the facets of any set of cases is one GROUP BY. Read only."""
+
+    case_id = models.IntegerField(primary_key=True)
+    key = models.CharField(max_length=40)
+    # The whole set the key is in: a filter on it is a filter on the set's own row (and its GIN index).
+    set_keys = models.JSONField()
+
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["case", "facet", "value"], name="case_facet_unique"),
-        ]
-        indexes = [models.Index(fields=["facet", "value", "case"], name="case_facet_value_idx")]
+        managed = False
+        db_table = "cases_casefacetkey"
 
     def __str__(self) -> str:
-        return f"Case {self.case_id}: {self.facet} {self.value}"
+        return f"Case {self.case_id}: {self.key}"
 
 
 class FacetCount(models.Model):
-    """How many published cases count under each facet value (``CaseFacet``): the unfiltered list,
+    """How many published cases count under each facet value (``CaseFacetSet``): the unfiltered list,
     the home page and a diagnosis page read these few rows instead of counting the archive."""
 
-    facet = models.CharField(max_length=12, choices=CaseFacet.Kind.choices)
+    facet = models.CharField(max_length=12, choices=FacetKind.choices)
     value = models.CharField(max_length=20, blank=True)
     count = models.PositiveIntegerField(default=0)
 

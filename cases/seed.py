@@ -46,7 +46,7 @@ def read_seed(path: Path = SEED_FILE) -> dict:
 @transaction.atomic
 def seed_load(*, data: dict, author=None) -> SeedReport:
     report = SeedReport()
-    with case_upkeep_deferred():  # each case's document and facet rows are written once
+    with case_upkeep_deferred():  # each case's document and facet sets are written once
         regions = _load_regions(data["regions"], report)
         diagnoses = _load_diagnoses(data["diagnoses"], report)
         for case_data in data["cases"]:
@@ -143,7 +143,7 @@ def _load_case(row: dict, *, regions, diagnoses, author, report: SeedReport) -> 
     )
     case.regions.set([regions[slug] for slug in row.get("regions", [])])
     case.tags.set(row.get("tags", []))
-    # The bulk inserts above bypass the rows' save(): the search document and facet rows are made here.
+    # The bulk inserts above bypass the rows' save(): the search document and facet sets are made here.
     case_search_refresh(case=case)
     case_facets_refresh(case_ids=[case.pk])
     report.record("case", row["slug"], created=True)

@@ -1,4 +1,4 @@
-"""``case_upkeep_deferred()``: a case written row by row gets its search document and facet rows once,
+"""``case_upkeep_deferred()``: a case written row by row gets its search document and facet sets once,
 at the end of the block, instead of after every row.
 
 A loader, the admin or a test factory that writes a case, its findings, differential, regions and tags

@@ -19,8 +19,14 @@ from taggit.models import Tag
 from cases.caching import cache_key, cached, visibility_class
 from cases.extensions import as_cards
 from cases.facets import case_facets, facet_counts, visible_counts
-from cases.filters import CaseFilterForm, filter_cases
-from cases.models import Case, CaseFacet, Diagnosis, DifferentialItem
+from cases.filters import (
+    CaseFilterForm,
+    facet_filter_keys,
+    filter_case_fields,
+    filter_cases,
+    having_facet_keys,
+)
+from cases.models import Case, Diagnosis, DifferentialItem, FacetKind
 from cases.regions import load_region_tree
 from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
 
@@ -70,12 +76,17 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         filters = form.active_filters()
         tree = load_region_tree()
         search = case_search_parse(text=filters.get("q", ""))
-        # Search narrows the visible cases like any other filter, so facets count the matching set.
-        cases = search_filter(filter_cases(self.visible_cases(), filters, tree), search)
+        # Search narrows the visible cases like any other filter, so facets count the matching set; the
+        # facet keys are tested by the count on the sets it reads, and by the listing on the cases.
+        keys = facet_filter_keys(filters, tree)
+        matching = search_filter(filter_case_fields(self.visible_cases(), filters), search)
+        cases = having_facet_keys(matching, keys)
         # Keyed by exactly `filters` (the validated, non-empty ones; the page number is not one).
         facets = self.cached(
             "facets",
-            lambda: case_facets(cases, tree, all_visible_to=None if filters else self.request.user),
+            lambda: case_facets(
+                matching, tree, having_keys=keys, all_visible_to=None if filters else self.request.user
+            ),
             filters,
         )
         listing = with_snippet_text(search_rank(cases, search)) if search else cases
@@ -142,18 +153,16 @@ class RegionDetailView(VisibleCasesMixin, TemplateView):
         if region is None:
             raise Http404("No such region.")
         filters = {"region": slug}
-        cases = filter_cases(self.visible_cases(), filters, tree)
+        keys = facet_filter_keys(filters, tree)
         # The sub-regions' counts are facet counts: cached like those of the list page.
         counts = self.cached(
-            "region-counts", lambda: facet_counts(cases, kinds=[CaseFacet.Kind.REGION]), filters
+            "region-counts", lambda: facet_counts(self.visible_cases(), having_keys=keys), filters
         )
         context.update(
             region=region,
             ancestors=tree.ancestors(region),
-            children=[
-                (child, counts[(CaseFacet.Kind.REGION, str(child.pk))]) for child in tree.children(region)
-            ],
-            page_obj=self.paginate(cases),
+            children=[(child, counts[(FacetKind.REGION, str(child.pk))]) for child in tree.children(region)],
+            page_obj=self.paginate(having_facet_keys(self.visible_cases(), keys)),
         )
         return context
 
@@ -207,9 +216,9 @@ class DiagnosisDetailView(DiagnosesOfVisibleCasesMixin, TemplateView):
         context.update(
             diagnosis=diagnosis,
             final_cases=final_cases,
-            final_count=counts[(CaseFacet.Kind.DIAGNOSIS, str(diagnosis.pk))],
+            final_count=counts[(FacetKind.DIAGNOSIS, str(diagnosis.pk))],
             differential_cases=differential_cases,
-            differential_count=counts[(CaseFacet.Kind.DIFFERENTIAL, str(diagnosis.pk))],
+            differential_count=counts[(FacetKind.DIFFERENTIAL, str(diagnosis.pk))],
         )
         return context
 

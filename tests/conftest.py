@@ -12,6 +12,7 @@ from cases.models import Case, Diagnosis, DifferentialItem, Finding, Region
 from cases.seed import read_seed, seed_load
 from cases.upkeep import case_upkeep_deferred
 from tests.helpers.accounts import make_user
+from tests.helpers.facets import facet_key_view_create
 from tests.helpers.leaks import seeded_with_images, tempting_case  # noqa: F401 (fixtures shared by several modules)
 from tests.helpers.roles import roles_ensure
 
@@ -40,11 +41,11 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
     """The test databases, as pytest-django makes them, except that on SQLite the tables come straight
-    from the models and the role groups from our data migrations' own code (run once more): seconds less
-    per worker than running every migration. On SQLite every other migration only changes the schema,
-    which the models describe as well (`makemigrations --check` is clean); the PostgreSQL pass, whose
-    migrations also run SQL of their own, migrates as before. tests/site/test_test_database.py compares
-    the result with a migrated database."""
+    from the models, the role groups and the facet keys' view from our migrations' own code (run once
+    more): seconds less per worker than running every migration. On SQLite every other migration only
+    changes the schema, which the models describe as well (`makemigrations --check` is clean); the
+    PostgreSQL pass, whose migrations also run SQL of their own, migrates as before.
+    tests/site/test_test_database.py compares the result with a migrated database."""
     from django.apps import apps as project_apps
     from django.test.utils import override_settings, setup_databases, teardown_databases
 
@@ -63,6 +64,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
             )
         if sqlite:
             roles_ensure()
+            facet_key_view_create()
     yield
     with django_db_blocker.unblock():
         teardown_databases(config, verbosity=request.config.option.verbose)
@@ -145,7 +147,7 @@ def make_case(db):
         fields.setdefault("status", Case.Status.PUBLISHED)
         if fields["status"] == Case.Status.PUBLISHED:
             fields.setdefault("published_at", timezone.now())
-        with case_upkeep_deferred():  # search document and facet rows written once, when the case is whole
+        with case_upkeep_deferred():  # search document and facet sets written once, when the case is whole
             case = Case.objects.create(**fields)
             for order, modality in enumerate(findings, start=1):
                 Finding.objects.create(case=case, modality=modality, text=f"Finding {order}", order=order)

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from authoring.models import CaseSectionNotStated, CaseTransition
 from authoring.services import case_submit_for_review
 from cases import facet_rows
-from cases.models import Case, CaseFacet, CaseSearchDocument, Diagnosis, Finding
+from cases.models import Case, CaseFacetSet, CaseSearchDocument, Diagnosis, Finding
 from imaging.models import Image, Series, Study
 from tests.helpers.authoring import (
     FAST_HASHERS,
@@ -348,8 +348,10 @@ def test_a_save_with_new_rows_refreshes_the_facets_and_search_document_once_with
     response = client.post(change_url(case), data)
     assert response.status_code == 302, response.context and response.context["errors"]
     assert computed == [[case.pk]]
-    modalities = set(CaseFacet.objects.filter(case=case, facet="modality").values_list("value", flat=True))
-    assert modalities == {"MR", "US", "CT"}
+    keys = CaseFacetSet.objects.get(case=case).keys
+    assert {key for key in keys if key.startswith("modality:")} == {
+        f"modality:{m}" for m in ("MR", "US", "CT")
+    }
     assert "row 2 added" in CaseSearchDocument.objects.get(case=case).findings.lower()
 
 

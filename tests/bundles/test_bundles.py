@@ -303,7 +303,7 @@ def test_a_failed_export_leaves_no_partial_bundle(archive, tmp_path, monkeypatch
 
 
 def test_the_facet_rows_and_counts_after_an_import_equal_a_rebuild(archive):
-    """The import writes each case's facet rows once, at its end (``case_upkeep_deferred``), after the
+    """The import writes each case's facet sets once, at its end (``case_upkeep_deferred``), after the
     cases it replaces have been taken out of the counts: the result is what a rebuild computes."""
 
     facets_rebuild()  # the fixture made a case a draft with QuerySet.update(), which no receiver hears

@@ -1,4 +1,4 @@
-"""The maintained facet rows and published counts equal those computed again from the cases, after
+"""The maintained facet sets and published counts equal those computed again from the cases, after
 every kind of write, and the counts pages show equal those counted straight from the cases' joins."""
 
 from collections import Counter
@@ -10,7 +10,7 @@ from taggit.models import Tag
 
 from authoring.services import case_publish, case_return_to_draft, case_submit_for_review
 from cases.facet_rows import case_facets_refresh, rows_of
-from cases.models import Case, CaseFacet, DifferentialItem, FacetCount, Finding, Region
+from cases.models import Case, CaseFacetSet, DifferentialItem, FacetCount, Finding, Region
 from cases.regions import load_region_tree
 from cases.tags import tags_merge
 from tests.helpers.authoring import FAST_HASHERS, complete_case
@@ -171,7 +171,7 @@ def test_deleting_cases(archive):
 
 def test_the_rebuild_command_restores_lost_counts(archive):
     FacetCount.objects.update(count=0)
-    CaseFacet.objects.filter(case__slug="chest-0").delete()
+    CaseFacetSet.objects.filter(case__slug="chest-0").delete()
     assert maintained() != recomputed()
     call_command("facets_rebuild", stdout=StringIO())
     check()

@@ -172,7 +172,7 @@ def test_each_logged_in_user_has_entries_of_their_own(faculty, other_faculty, ma
 
 def test_bulk_writes_are_retired_by_refreshing_their_cases(client, archive):
     """A write that sends no signal calls ``case_facets_refresh`` and ``archive_changed`` itself (as
-    bench/generate.py does): the facet rows, the counts and the cached entries then follow."""
+    bench/generate.py does): the facet sets, the counts and the cached entries then follow."""
     warm(client, "/cases/", "/cases/?sex=M")
     Diagnosis.objects.bulk_create([Diagnosis(name="Osteoma", slug="osteoma")])
     chest = Case.objects.filter(slug="chest-0")

@@ -33,8 +33,8 @@ def archive(make_case, region_tree, diagnosis):
 
 
 def counts_facets(client, url: str) -> bool:
-    """Whether the request counted facets (grouped the facet rows or read the maintained counts)
-    rather than reading them from the cache; filters read facet rows too, but group none."""
+    """Whether the request counted facets (grouped the facet sets or read the maintained counts)
+    rather than reading them from the cache; filters read facet sets too, but group none."""
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
     sql = [query["sql"].lower() for query in queries.captured_queries]

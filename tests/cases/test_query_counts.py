@@ -4,7 +4,7 @@ Counts are taken twice: cold (the cache emptied first, so every cached aggregate
 warm (the same request again, served partly from the cache). Both must not grow with the archive,
 and the warm one must be lower where the page shows facet counts or the home page's aggregates.
 
-Cold, every list page costs at most 8 queries for anonymous visitors and 13 for logged-in residents,
+Cold, every list page costs at most 9 queries for anonymous visitors and 13 for logged-in residents,
 faculty and editors, whose requests also read their session, their user row and their draft/review
 permissions (two queries, ``user.has_perm``: their own and their groups'). A list of cards reads its
 cards' key images in one query (``imaging.case_images.key_images_attach``). The case

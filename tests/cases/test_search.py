@@ -469,7 +469,7 @@ def test_bulk_inserted_cases_are_found_once_refreshed(client, db):
     Finding.objects.bulk_create([Finding(case=case, modality="CT", text="Osteopoikilosis.", order=1)])
     assert found(client, "osteopoikilosis") == []  # bulk_create bypasses save(): nothing indexed yet
     assert search_documents_refresh(case_ids=[case.pk]) == 1
-    # ...nor any signal: the list's total is counted from the facet rows, which a bulk load refreshes
+    # ...nor any signal: the list's total is counted from the facet sets, which a bulk load refreshes
     # too (docs/browsing.md); the refreshes also retire the cached facet counts.
     case_facets_refresh(case_ids=[case.pk])
     assert found(client, "osteopoikilosis") == ["bulk"]

@@ -1,10 +1,10 @@
-"""`case_upkeep_deferred()`: a case written row by row gets its search document and facet rows once, at
+"""`case_upkeep_deferred()`: a case written row by row gets its search document and facet set once, at
 the end of the block, the same as refreshing after every row would give."""
 
 import pytest
 
 from cases.facet_rows import facets_rebuild
-from cases.models import Case, CaseFacet, CaseSearchDocument, Finding
+from cases.models import Case, CaseFacetSet, CaseSearchDocument, Finding
 from cases.search import search_documents_refresh
 from cases.seed import read_seed, seed_load
 from cases.upkeep import case_upkeep_deferred
@@ -23,13 +23,10 @@ def test_the_document_is_written_once_at_the_end_of_the_block_with_every_row():
         Finding.objects.create(case=case, modality="MR", text="A paraspinal mass.", order=1)
         with case_upkeep_deferred():  # nested: the outer block refreshes
             case.tags.set(["paraspinal"])
-        assert written(case) is None and not CaseFacet.objects.filter(case=case).exists()
+        assert written(case) is None and not CaseFacetSet.objects.filter(case=case).exists()
         assert search_documents_refresh(case_ids=[case.pk]) == 0  # noted, not yet written
     document = written(case)
-    assert set(CaseFacet.objects.filter(case=case).values_list("facet", "value")) >= {
-        ("modality", "MR"),
-        ("tag", str(case.tags.get().pk)),
-    }
+    assert set(CaseFacetSet.objects.get(case=case).keys) >= {"modality:MR", f"tag:{case.tags.get().pk}"}
     assert "ganglioneuroma" in document["title_and_diagnosis"]
     assert "paraspinal mass" in document["findings"] and "paraspinal" in document["findings"]
 
@@ -38,7 +35,7 @@ def test_a_failing_block_writes_nothing():
     with pytest.raises(RuntimeError), case_upkeep_deferred():
         case = Case.objects.create(slug="failed", title="Never indexed")
         raise RuntimeError("the loader failed")
-    assert written(case) is None and not CaseFacet.objects.filter(case=case).exists()
+    assert written(case) is None and not CaseFacetSet.objects.filter(case=case).exists()
 
 
 def test_the_seed_loads_the_same_documents_as_a_refresh_of_every_case_afterwards():

@@ -32,7 +32,7 @@ def complete_case(
     }
     if status == Case.Status.PUBLISHED:
         fields.setdefault("published_at", timezone.now())
-    with case_upkeep_deferred():  # search document and facet rows written once, when the case is whole
+    with case_upkeep_deferred():  # search document and facet sets written once, when the case is whole
         case = Case.objects.create(slug=slug, status=status, author=author, **fields)
         Finding.objects.create(
             case=case, modality="MR", study="Sagittal T2", text="A lobulated sacral mass.", order=1

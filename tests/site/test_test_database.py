@@ -1,4 +1,4 @@
-"""The SQLite test database (tables from the models, role groups from the data migrations' code; see
+"""The SQLite test database (tables from the models, role groups and views from the migrations' code; see
 ``django_db_setup`` in tests/conftest.py) is the database ``manage.py migrate`` makes: the same tables,
 columns and indexes, and the same role groups with the same permissions."""
 
@@ -39,12 +39,24 @@ def schema(cursor) -> dict:
     return found
 
 
+def views(cursor) -> dict:
+    return dict(cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY name"))
+
+
 def test_the_tables_are_the_migrated_ones():
     with sqlite3.connect(template()) as migrated:
         expected = schema(migrated.cursor())
     with connection.cursor() as cursor:
         actual = schema(cursor.connection.cursor())
     assert actual == expected
+
+
+def test_the_views_are_the_migrated_ones():
+    with sqlite3.connect(template()) as migrated:
+        expected = views(migrated.cursor())
+    with connection.cursor() as cursor:
+        actual = views(cursor.connection.cursor())
+    assert actual == expected and "cases_casefacetkey" in actual
 
 
 def test_the_role_groups_have_the_migrated_permissions():

@@ -1,4 +1,4 @@
-"""``manage.py facets_rebuild``: compute every case's facet rows and the published counts again.
+"""``manage.py facets_rebuild``: compute every case's facet sets and the published counts again.
 
 For after a load that sent no signals (``loaddata``, a restore), or to check the maintained counts:
 the receivers keep them current otherwise (``cases/facet_upkeep.py``).
@@ -10,7 +10,7 @@ from cases.facet_rows import facets_rebuild
 
 
 class Command(BaseCommand):
-    help = "Compute the facet rows of every case and the published facet counts again."
+    help = "Compute the facet sets of every case and the published facet counts again."
 
     def handle(self, *args, **options):
         cases = facets_rebuild()
