@@ -434,7 +434,8 @@ class CaseFacetSet(models.Model):
 
 class CaseFacetKey(models.Model):
     """One key of a case's facet set: a database view (migration 0014) that unnests ``CaseFacetSet``,
-    so that counting the facets of any set of cases is one GROUP BY. Read only."""
+    so that counting the facets of any set of cases is one GROUP BY. Read only. A migration that
+    alters ``CaseFacetSet``'s table drops the view first and makes it again after (see 0014)."""
 
     case_id = models.IntegerField(primary_key=True)
     key = models.CharField(max_length=40)

@@ -18,15 +18,14 @@ from taggit.models import Tag
 
 from cases.caching import cache_key, cached, visibility_class
 from cases.extensions import as_cards
-from cases.facets import case_facets, facet_counts, visible_counts
+from cases.facets import case_facets, counts_of, visible_counts
 from cases.filters import (
     CaseFilterForm,
     facet_filter_keys,
     filter_case_fields,
-    filter_cases,
     having_facet_keys,
 )
-from cases.models import Case, Diagnosis, DifferentialItem, FacetKind
+from cases.models import Case, Diagnosis, DifferentialItem, FacetKind, facet_value_key
 from cases.regions import load_region_tree
 from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
 
@@ -154,9 +153,10 @@ class RegionDetailView(VisibleCasesMixin, TemplateView):
             raise Http404("No such region.")
         filters = {"region": slug}
         keys = facet_filter_keys(filters, tree)
+        children = [(FacetKind.REGION, str(child.pk)) for child in tree.children(region)]
         # The sub-regions' counts are facet counts: cached like those of the list page.
         counts = self.cached(
-            "region-counts", lambda: facet_counts(self.visible_cases(), having_keys=keys), filters
+            "region-counts", lambda: counts_of(self.visible_cases(), children, having_keys=keys), filters
         )
         context.update(
             region=region,
@@ -229,6 +229,6 @@ class TagDetailView(VisibleCasesMixin, TemplateView):
     def get_context_data(self, slug: str, **kwargs):
         context = super().get_context_data(**kwargs)
         tag = get_object_or_404(Tag, slug=slug)
-        cases = filter_cases(self.visible_cases(), {"tag": slug})
+        cases = having_facet_keys(self.visible_cases(), [facet_value_key(FacetKind.TAG, str(tag.pk))])
         context.update(tag=tag, page_obj=self.paginate(cases))
         return context

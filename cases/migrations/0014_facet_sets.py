@@ -7,6 +7,10 @@ JSON object, which a GIN index (PostgreSQL; ``jsonb_ops``, which answers ``?&``,
 row a key (and the whole set beside it, to filter on), so that counting the facets of any set of
 cases stays one GROUP BY on both databases.
 The sets are filled from the facet rows in one statement, so the published counts stay as they are.
+
+The view depends on ``cases_casefacetset``: a later migration that alters that table (SQLite rebuilds a
+table for most changes; PostgreSQL refuses to retype a column a view reads) runs ``drop_key_view``
+before and ``create_key_view`` after its change.
 """
 
 import django.db.models.deletion
@@ -48,6 +52,11 @@ def create_key_view(connection) -> None:
         cursor.execute(KEY_VIEW[connection.vendor])
 
 
+def drop_key_view(connection) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DROP VIEW IF EXISTS cases_casefacetkey")
+
+
 def fill_and_index(apps, schema_editor):
     vendor = _vendor(schema_editor)
     schema_editor.execute(FILL[vendor])
@@ -58,7 +67,7 @@ def fill_and_index(apps, schema_editor):
 
 
 def back_to_rows(apps, schema_editor):
-    schema_editor.execute("DROP VIEW IF EXISTS cases_casefacetkey")
+    drop_key_view(schema_editor.connection)
     alias = schema_editor.connection.alias
     CaseFacet = apps.get_model("cases", "CaseFacet")
     sets = apps.get_model("cases", "CaseFacetSet").objects.using(alias)
@@ -70,6 +79,12 @@ def back_to_rows(apps, schema_editor):
         ),
         batch_size=2000,
     )
+    if schema_editor.connection.vendor == "postgresql":
+        # Migration 0013's statistics went with the table this migration dropped.
+        schema_editor.execute(
+            "CREATE STATISTICS IF NOT EXISTS case_facet_value_stats (mcv) ON facet, value FROM cases_casefacet"
+        )
+        schema_editor.execute("ANALYZE cases_casefacet")
 
 
 class Migration(migrations.Migration):

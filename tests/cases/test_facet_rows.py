@@ -10,6 +10,7 @@ from taggit.models import Tag
 
 from authoring.services import case_publish, case_return_to_draft, case_submit_for_review
 from cases.facet_rows import case_facets_refresh, rows_of
+from cases.facets import facet_counts
 from cases.models import Case, CaseFacetSet, DifferentialItem, FacetCount, Finding, Region
 from cases.regions import load_region_tree
 from cases.tags import tags_merge
@@ -175,3 +176,20 @@ def test_the_rebuild_command_restores_lost_counts(archive):
     assert maintained() != recomputed()
     call_command("facets_rebuild", stdout=StringIO())
     check()
+
+
+def test_the_region_page_counts_its_sub_regions_like_the_facet_counts(archive, client, faculty):
+    """``counts_of`` (one aggregate over the region's sets) gives the sub-regions the same counts as a
+    GROUP BY of every key would, for a visitor and for faculty who also see a draft."""
+    Case.objects.filter(slug="sacral-2").update(status=Case.Status.DRAFT, author=faculty)
+    case_facets_refresh(case_ids=Case.objects.filter(slug="sacral-2").values_list("pk", flat=True))
+    for who in (None, faculty):
+        if who:
+            client.force_login(who)
+        children = dict(client.get("/regions/spine/").context["children"])
+        visible = Case.objects.visible_to(who) if who else Case.objects.published()
+        expected = facet_counts(visible, having_keys=[f"region:{archive['spine'].pk}"])
+        assert {child.slug: n for child, n in children.items()} == {
+            child.slug: expected[("region", str(child.pk))] for child in children
+        }
+        assert children[archive["sacrum"]] == (3 if who else 2)

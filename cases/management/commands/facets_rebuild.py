@@ -14,4 +14,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         cases = facets_rebuild()
-        self.stdout.write(f"Facet rows and counts rebuilt from {cases} cases.")
+        self.stdout.write(f"Facet sets and counts rebuilt from {cases} cases.")
