@@ -17,6 +17,7 @@ the two shifts be equal (1 chance in 3651), the files are added as they are: the
 their UIDs stay S(u).
 """
 
+import dataclasses
 import logging
 import secrets
 import uuid
@@ -93,7 +94,14 @@ def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> Receiv
         _dead_run_leftovers_remove(study)
     instances = list(study.instances.filter(status=ReceivedInstance.Status.QUARANTINED).order_by("pk"))
     documents = [i for i in instances if i.sop_class_uid == KEY_OBJECT_SELECTION]
-    key_uids = _key_objects_read(study, documents)
+    only_documents = not study.instances.exclude(sop_class_uid=KEY_OBJECT_SELECTION).exists()
+    keys = _key_objects_read(documents)
+    if documents and only_documents and keys.referenced:
+        earlier = _study_the_documents_follow(study)
+        if earlier is not None:
+            return _late_key_objects_apply(study, earlier, documents, keys, run)
+    study.key_object_title, study.key_object_description = keys.title, keys.description
+    key_uids = keys.referenced
     deidentifier = Deidentifier(seed=study.seed, date_offset_days=study.date_offset_days)
     for instance in instances:
         if instance.sop_class_uid == KEY_OBJECT_SELECTION:
@@ -115,7 +123,11 @@ def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> Receiv
         now = timezone.now()
         ended = run.update(
             status=ReceivedStudy.Status.READY if passed else ReceivedStudy.Status.FAILED,
-            status_note="" if passed else _nothing_passed(summary),
+            status_note=""
+            if passed
+            else _lone_key_objects(keys)
+            if only_documents
+            else _nothing_passed(summary),
             gated_at=now,
             heartbeat_at=now,
             deidentification_summary=summary,
@@ -134,6 +146,19 @@ class StudySettled(Exception):
     """The study is no longer the calling run's: a sweep took its worker for dead and settled it."""
 
 
+LONE_KEY_OBJECTS_NOTE = (
+    "Only a key object selection arrived, and no study of its images from the same sender is in this inbox "
+    "to mark its key images in: send the images first (or again), then the key object selection."
+)
+NO_TEACHING_SELECTION_NOTE = (
+    "Only a key object selection arrived, and it selects no images for teaching (its title is not "
+    "“For Teaching” or “For Conference”)."
+)
+LATE_KEY_OBJECTS_NOTE = (
+    "{marked} key image(s) marked by a key object selection received later ({at:%Y-%m-%d %H:%M})."
+)
+
+
 def _nothing_passed(summary: dict) -> str:
     reasons = "; ".join(summary.get("rejections", [])) or "no instance to gate"
     return f"No instance passed the image gate: {reasons}"[:500]
@@ -144,23 +169,86 @@ def _quarantined_bytes(instance: ReceivedInstance) -> bytes:
         return original.read()
 
 
-def _key_objects_read(study: ReceivedStudy, documents: list[ReceivedInstance]) -> set[str]:
-    """The original SOP Instance UIDs that teaching KOS documents of the study reference; their title and
-    description are set on `study` (not saved: the gate's end writes them)."""
-    referenced: set[str] = set()
-    descriptions = []
+@dataclasses.dataclass
+class _KeyObjects:
+    """What a study's teaching KOS documents say: a title, a description for the author, and the original
+    SOP Instance UIDs of its key images."""
+
+    title: str = ""
+    description: str = ""
+    referenced: set[str] = dataclasses.field(default_factory=set)
+
+
+def _key_objects_read(documents: list[ReceivedInstance]) -> _KeyObjects:
+    keys, descriptions = _KeyObjects(), []
     for document in documents:
         try:
             found = read_key_objects(_quarantined_bytes(document))
         except Exception:  # an unreadable KOS marks nothing; the images still arrive
             continue
         if found.for_teaching:
-            study.key_object_title = study.key_object_title or found.title
-            referenced |= found.referenced
+            keys.title = keys.title or found.title
+            keys.referenced |= found.referenced
             if found.description:
                 descriptions.append(found.description)
-    study.key_object_description = "\n\n".join(descriptions)
-    return referenced
+    keys.description = "\n\n".join(descriptions)
+    return keys
+
+
+def _lone_key_objects(keys: _KeyObjects) -> str:
+    return LONE_KEY_OBJECTS_NOTE if keys.referenced else NO_TEACHING_SELECTION_NOTE
+
+
+def _study_the_documents_follow(study: ReceivedStudy) -> ReceivedStudy | None:
+    """The gated study of the same sender and original Study Instance UID (the arrival key) in the same
+    inbox, most recent first: a PACS often sends the key object selection once the study is read, long
+    after its images."""
+    gated = (ReceivedStudy.Status.READY, ReceivedStudy.Status.USED)
+    earlier = ReceivedStudy.objects.filter(
+        arrival_key=study.arrival_key, owner_id=study.owner_id, status__in=gated
+    )
+    return earlier.exclude(pk=study.pk).order_by("-last_received_at", "-pk").first()
+
+
+def _late_key_objects_apply(
+    study: ReceivedStudy, earlier: ReceivedStudy, documents: list[ReceivedInstance], keys: _KeyObjects, run
+) -> ReceivedStudy:
+    """Mark the key images of `earlier` that the late documents reference, then delete the study that
+    brought them. The originals' UIDs are gone with the originals, so each reference is passed through
+    `earlier`'s own de-identification key and compared with the UIDs its gated files carry."""
+    deidentifier = Deidentifier(seed=earlier.seed, date_offset_days=earlier.date_offset_days)
+    wanted = {deidentifier.uid(uid) for uid in keys.referenced}
+    accepted = earlier.instances.filter(status=ReceivedInstance.Status.ACCEPTED)
+    marked = [instance.pk for instance in accepted if _stored_uid(instance) in wanted]
+    held = [document.quarantine_file for document in documents]
+    with transaction.atomic():
+        if not run.delete()[1].get(ReceivedStudy._meta.label):
+            raise StudySettled(study.pk)
+        ReceivedInstance.objects.filter(pk__in=marked).update(is_key_image=True)
+        earlier.refresh_from_db()
+        earlier.key_object_title = earlier.key_object_title or keys.title
+        earlier.key_object_description = "\n\n".join(
+            text for text in (earlier.key_object_description, keys.description) if text
+        )
+        earlier.status_note = LATE_KEY_OBJECTS_NOTE.format(
+            marked=len(marked), at=timezone.localtime(study.last_received_at)
+        )
+        earlier.deidentification_summary = _summary(earlier)
+        earlier.save(
+            update_fields=[
+                "key_object_title",
+                "key_object_description",
+                "status_note",
+                "deidentification_summary",
+            ]
+        )
+        transaction.on_commit(lambda: _files_delete(study.pk, ([], held)))
+    return earlier
+
+
+def _stored_uid(instance: ReceivedInstance) -> str:
+    with default_storage.open(instance.file.name, "rb") as stored:
+        return _original_uid(stored.read(1 << 20))  # the header is at the start: its first megabyte
 
 
 def _instance_gate(

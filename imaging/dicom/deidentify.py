@@ -509,6 +509,10 @@ class Deidentifier:
 
     # -- value replacement ---------------------------------------------------------------
 
+    def uid(self, value: str) -> str:
+        """The UID this key writes in place of `value`, as in every file it de-identifies."""
+        return self._uid(value)
+
     def _uid(self, value: str) -> str:
         value = str(value).strip(" \0")
         if not value:

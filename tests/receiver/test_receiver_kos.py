@@ -121,3 +121,59 @@ def test_a_kos_with_another_title_marks_nothing(receiver, sender):
     assert not study.instances.filter(is_key_image=True).exists()
     case = services.received_study_draft_create(study=study, by=sender.author)
     assert Image.objects.filter(series__study__case=case).count() == 2
+
+
+def send_late(receiver, kos) -> ReceivedStudy:
+    """The key object selection alone, in an association of its own after the images were gated."""
+    send(receiver, kos)
+    assert studies_hand_over(stable_seconds=0) == 1
+    return ReceivedStudy.objects.filter(pk__gt=0).order_by("-pk").first()
+
+
+def test_a_kos_sent_after_its_gated_images_marks_them_in_the_inbox(receiver, sender, quarantine_root):
+    first, second = two_slices()
+    send(receiver, first, second)
+    assert studies_hand_over(stable_seconds=0) == 1
+    study = ReceivedStudy.objects.get()
+    assert study.status == ReceivedStudy.Status.READY and not study.key_object_title
+    send_late(receiver, key_object_selection(("113004", "For Teaching"), first.StudyInstanceUID, [second]))
+    # The KOS's own study is gone; the images' study has its key image, title and note.
+    assert list(ReceivedStudy.objects.all()) == [study]
+    study.refresh_from_db()
+    assert (study.key_object_title, study.key_object_description) == ("For Teaching", NOTE)
+    assert [i.is_key_image for i in study.instances.order_by("image_fields__sort_key")] == [False, True]
+    assert study.deidentification_summary["key_images"] == 1
+    assert study.status_note.startswith("1 key image(s) marked by a key object selection received later")
+    assert quarantined_files(quarantine_root) == []
+    case = services.received_study_draft_create(study=study, by=sender.author)
+    (image,) = Image.objects.filter(series__study__case=case)
+    assert image.sort_key == 2  # the key image, not the other
+
+
+def test_a_kos_of_another_study_marks_nothing_and_fails_with_a_reason(receiver, sender, quarantine_root):
+    first, second = two_slices()
+    send(receiver, first, second)
+    assert studies_hand_over(stable_seconds=0) == 1
+    other = sample("CT_small.dcm", InstanceNumber=1)
+    other.StudyInstanceUID, other.SOPInstanceUID = generate_uid(), generate_uid()
+    lone = send_late(
+        receiver, key_object_selection(("113004", "For Teaching"), other.StudyInstanceUID, [other])
+    )
+    assert lone.status == ReceivedStudy.Status.FAILED
+    assert lone.status_note == services.LONE_KEY_OBJECTS_NOTE
+    assert not ReceivedInstance.objects.filter(is_key_image=True).exists()
+    assert quarantined_files(quarantine_root) == []
+
+
+def test_a_late_kos_not_for_teaching_marks_nothing_and_says_so(receiver, sender):
+    first, second = two_slices()
+    send(receiver, first, second)
+    assert studies_hand_over(stable_seconds=0) == 1
+    lone = send_late(
+        receiver, key_object_selection(("113001", "Of Interest"), first.StudyInstanceUID, [second])
+    )
+    assert (lone.status, lone.status_note) == (
+        ReceivedStudy.Status.FAILED,
+        services.NO_TEACHING_SELECTION_NOTE,
+    )
+    assert not ReceivedInstance.objects.filter(is_key_image=True).exists()
