@@ -177,3 +177,19 @@ def test_a_late_kos_not_for_teaching_marks_nothing_and_says_so(receiver, sender)
         services.NO_TEACHING_SELECTION_NOTE,
     )
     assert not ReceivedInstance.objects.filter(is_key_image=True).exists()
+
+
+def test_a_late_kos_waits_while_its_images_are_still_being_gated(receiver, sender):
+    first, second = two_slices()
+    send(receiver, first, second)
+    assert studies_hand_over(stable_seconds=0) == 1
+    images = ReceivedStudy.objects.get()
+    ReceivedStudy.objects.filter(pk=images.pk).update(
+        status=ReceivedStudy.Status.GATING
+    )  # a gate still at work
+    send(receiver, key_object_selection(("113004", "For Teaching"), first.StudyInstanceUID, [second]))
+    assert studies_hand_over(stable_seconds=0) == 0
+    ReceivedStudy.objects.filter(pk=images.pk).update(status=ReceivedStudy.Status.READY)  # the gate is done
+    assert studies_hand_over(stable_seconds=0) == 1
+    assert list(ReceivedStudy.objects.all()) == [images]
+    assert images.instances.filter(is_key_image=True).count() == 1
