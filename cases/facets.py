@@ -17,7 +17,7 @@ Django's cache (``cases/caching.py``).
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import CharField, Count, Q, Value
+from django.db.models import CharField, Count, Value
 from django.db.models.functions import Concat
 from taggit.models import Tag
 
@@ -26,12 +26,10 @@ from cases.modalities import MODALITY_CHOICES, facet_key
 from cases.models import (
     Case,
     CaseFacetKey,
-    CaseFacetSet,
     CaseQuerySet,
     Diagnosis,
     FacetCount,
     FacetKind,
-    facet_value_key,
     facet_value_of,
 )
 from cases.regions import RegionTree
@@ -83,26 +81,6 @@ def facet_counts(cases: CaseQuerySet, *, having_keys: list[str] | None = ()) -> 
     if having_keys is None:
         return Counter()
     return Counter({facet_value_of(key): n for key, n in _grouped(cases, having_keys)})
-
-
-def counts_of(
-    cases: CaseQuerySet, values: list[FacetKey], *, having_keys: list[str] | None = ()
-) -> Counter[FacetKey]:
-    """How many of these cases (those whose set has ``having_keys``) count under each of a few
-    values: one aggregate over their sets, rather than a GROUP BY of every key they hold."""
-    if having_keys is None or not values:
-        return Counter()
-    sets = CaseFacetSet.objects.filter(case_id__in=cases.values("pk"))
-    if having_keys:
-        sets = sets.filter(keys__has_keys=having_keys)
-    wanted = {f"n{n}": value for n, value in enumerate(values)}
-    totals = sets.aggregate(
-        **{
-            name: Count("pk", filter=Q(keys__has_key=facet_value_key(*value)))
-            for name, value in wanted.items()
-        }
-    )
-    return Counter({value: totals[name] for name, value in wanted.items()})
 
 
 def visible_counts(user) -> Counter[FacetKey]:

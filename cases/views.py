@@ -18,7 +18,7 @@ from taggit.models import Tag
 
 from cases.caching import cache_key, cached, visibility_class
 from cases.extensions import as_cards
-from cases.facets import case_facets, counts_of, visible_counts
+from cases.facets import case_facets, visible_counts
 from cases.filters import (
     CaseFilterForm,
     facet_filter_keys,
@@ -44,8 +44,11 @@ class VisibleCasesMixin:
         """``compute()`` through the cache, for what this user may see."""
         return cached(cache_key(part, visibility_class(self.request.user), params), compute)
 
-    def paginate(self, cases, per_page: int = settings.CASES_PER_PAGE):
-        page_obj = Paginator(cases.for_list(), per_page).get_page(self.request.GET.get("page"))
+    def paginate(self, cases, *, count: int, per_page: int = settings.CASES_PER_PAGE):
+        """A page of ``cases``, of which there are ``count`` (a maintained facet count: not counted again)."""
+        paginator = Paginator(cases.for_list(), per_page)
+        paginator.count = count
+        page_obj = paginator.get_page(self.request.GET.get("page"))
         page_obj.object_list = as_cards(page_obj.object_list)
         return page_obj
 
@@ -151,18 +154,18 @@ class RegionDetailView(VisibleCasesMixin, TemplateView):
         region = tree.by_slug.get(slug)
         if region is None:
             raise Http404("No such region.")
-        filters = {"region": slug}
-        keys = facet_filter_keys(filters, tree)
-        children = [(FacetKind.REGION, str(child.pk)) for child in tree.children(region)]
-        # The sub-regions' counts are facet counts: cached like those of the list page.
-        counts = self.cached(
-            "region-counts", lambda: counts_of(self.visible_cases(), children, having_keys=keys), filters
-        )
+        keys = facet_filter_keys({"region": slug}, tree)
+        # The region's and its sub-regions' counts are those of the unfiltered list (a region counts the
+        # cases of its sub-regions too): maintained, so read on every request rather than counted.
+        counts = visible_counts(self.request.user)
         context.update(
             region=region,
             ancestors=tree.ancestors(region),
             children=[(child, counts[(FacetKind.REGION, str(child.pk))]) for child in tree.children(region)],
-            page_obj=self.paginate(having_facet_keys(self.visible_cases(), keys)),
+            page_obj=self.paginate(
+                having_facet_keys(self.visible_cases(), keys),
+                count=counts[(FacetKind.REGION, str(region.pk))],
+            ),
         )
         return context
 
@@ -229,6 +232,8 @@ class TagDetailView(VisibleCasesMixin, TemplateView):
     def get_context_data(self, slug: str, **kwargs):
         context = super().get_context_data(**kwargs)
         tag = get_object_or_404(Tag, slug=slug)
-        cases = having_facet_keys(self.visible_cases(), [facet_value_key(FacetKind.TAG, str(tag.pk))])
-        context.update(tag=tag, page_obj=self.paginate(cases))
+        key = (FacetKind.TAG, str(tag.pk))
+        cases = having_facet_keys(self.visible_cases(), [facet_value_key(*key)])
+        # The tag's count is maintained with the others (a few hundred rows, read rather than counted).
+        context.update(tag=tag, page_obj=self.paginate(cases, count=visible_counts(self.request.user)[key]))
         return context

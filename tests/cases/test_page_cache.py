@@ -62,7 +62,7 @@ def warm(client, *urls: str) -> None:
 
 
 def test_the_second_request_reads_the_counts_from_the_cache(client, archive):
-    warm(client, "/", "/cases/", "/cases/?region=spine&modality=MR", "/regions/spine/")
+    warm(client, "/", "/cases/", "/cases/?region=spine&modality=MR")
     assert facets(client).total == 4
 
 
@@ -94,7 +94,7 @@ def test_unpublishing_a_case_shows_in_the_counts_at_once(client, archive, editor
 
 
 def test_moving_a_case_to_another_region_shows_at_once(client, archive):
-    warm(client, "/", "/cases/", "/regions/spine/")
+    warm(client, "/", "/cases/")
     case = Case.objects.get(slug="sacral-0")
     case.regions.set([archive["chest"]])
     regions = counts(facets(client).regions)

@@ -35,8 +35,9 @@ LIST_PAGES = [
     "/diagnoses/chordoma/",
     "/tags/bone/",
 ]
-# Pages without a cached aggregate (a tag's page is its rows and a count): warm equals cold there.
-UNCACHED_PAGES = {"/diagnoses/", "/diagnoses/chordoma/", "/tags/bone/"}
+# Pages without a cached aggregate (a region's or a tag's page reads the maintained counts and its rows):
+# warm equals cold there.
+UNCACHED_PAGES = {"/regions/spine/", "/diagnoses/", "/diagnoses/chordoma/", "/tags/bone/"}
 
 # Issue #8: the pages of bench/pages.py, cold, for every role.
 PAGES = {
