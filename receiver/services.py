@@ -97,9 +97,9 @@ def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> Receiv
     only_documents = not study.instances.exclude(sop_class_uid=KEY_OBJECT_SELECTION).exists()
     keys = _key_objects_read(documents)
     if documents and only_documents and keys.referenced:
-        earlier = _study_the_documents_follow(study)
-        if earlier is not None:
-            return _late_key_objects_apply(study, earlier, documents, keys, run)
+        marked = _late_key_objects_apply(study, documents, keys, run)
+        if marked is not None:
+            return marked
     study.key_object_title, study.key_object_description = keys.title, keys.description
     key_uids = keys.referenced
     deidentifier = Deidentifier(seed=study.seed, date_offset_days=study.date_offset_days)
@@ -147,9 +147,11 @@ class StudySettled(Exception):
 
 
 LONE_KEY_OBJECTS_NOTE = (
-    "Only a key object selection arrived, and no study of its images from the same sender is in this inbox "
-    "to mark its key images in: send the images first (or again), then the key object selection."
+    "Only a key object selection arrived, and none of the images it selects is among the unused images of "
+    "the same study from the same sender in this inbox: send the images first (or again), then the key "
+    "object selection."
 )
+UNREADABLE_SELECTION_NOTE = "Only a key object selection arrived, and it could not be read."
 NO_TEACHING_SELECTION_NOTE = (
     "Only a key object selection arrived, and it selects no images for teaching (its title is not "
     "“For Teaching” or “For Conference”)."
@@ -177,6 +179,7 @@ class _KeyObjects:
     title: str = ""
     description: str = ""
     referenced: set[str] = dataclasses.field(default_factory=set)
+    unreadable: int = 0
 
 
 def _key_objects_read(documents: list[ReceivedInstance]) -> _KeyObjects:
@@ -185,6 +188,7 @@ def _key_objects_read(documents: list[ReceivedInstance]) -> _KeyObjects:
         try:
             found = read_key_objects(_quarantined_bytes(document))
         except Exception:  # an unreadable KOS marks nothing; the images still arrive
+            keys.unreadable += 1
             continue
         if found.for_teaching:
             keys.title = keys.title or found.title
@@ -196,54 +200,77 @@ def _key_objects_read(documents: list[ReceivedInstance]) -> _KeyObjects:
 
 
 def _lone_key_objects(keys: _KeyObjects) -> str:
-    return LONE_KEY_OBJECTS_NOTE if keys.referenced else NO_TEACHING_SELECTION_NOTE
+    if keys.referenced:
+        return LONE_KEY_OBJECTS_NOTE
+    return UNREADABLE_SELECTION_NOTE if keys.unreadable else NO_TEACHING_SELECTION_NOTE
 
 
-def _study_the_documents_follow(study: ReceivedStudy) -> ReceivedStudy | None:
-    """The gated study of the same sender and original Study Instance UID (the arrival key) in the same
-    inbox, most recent first: a PACS often sends the key object selection once the study is read, long
-    after its images."""
+def _studies_the_documents_follow(study: ReceivedStudy) -> QuerySet:
+    """The gated studies of the same sender and original Study Instance UID (the arrival key) in the same
+    inbox: a PACS often sends the key object selection once the study is read, long after its images
+    (and may have sent the images in more than one batch)."""
     gated = (ReceivedStudy.Status.READY, ReceivedStudy.Status.USED)
     earlier = ReceivedStudy.objects.filter(
         arrival_key=study.arrival_key, owner_id=study.owner_id, status__in=gated
     )
-    return earlier.exclude(pk=study.pk).order_by("-last_received_at", "-pk").first()
+    return earlier.exclude(pk=study.pk)
 
 
 def _late_key_objects_apply(
-    study: ReceivedStudy, earlier: ReceivedStudy, documents: list[ReceivedInstance], keys: _KeyObjects, run
-) -> ReceivedStudy:
-    """Mark the key images of `earlier` that the late documents reference, then delete the study that
-    brought them. The originals' UIDs are gone with the originals, so each reference is passed through
-    `earlier`'s own de-identification key and compared with the UIDs its gated files carry."""
-    deidentifier = Deidentifier(seed=earlier.seed, date_offset_days=earlier.date_offset_days)
-    wanted = {deidentifier.uid(uid) for uid in keys.referenced}
-    accepted = earlier.instances.filter(status=ReceivedInstance.Status.ACCEPTED)
-    marked = [instance.pk for instance in accepted if _stored_uid(instance) in wanted]
+    study: ReceivedStudy, documents: list[ReceivedInstance], keys: _KeyObjects, run
+) -> ReceivedStudy | None:
+    """Mark the key images that the late documents reference in the earlier studies they follow, then
+    delete the study that brought them; the (most recent) study marked, or None when they reference none
+    of those studies' unused images (the documents' study then fails with the reason). The originals' UIDs
+    are gone with the originals, so each reference is passed through each earlier study's own
+    de-identification key and compared with the UIDs its gated files carry."""
+    marks: dict[int, list[int]] = {}
+    for earlier in _studies_the_documents_follow(study):
+        deidentifier = Deidentifier(seed=earlier.seed, date_offset_days=earlier.date_offset_days)
+        wanted = {deidentifier.uid(uid) for uid in keys.referenced}
+        unused = earlier.instances.filter(status=ReceivedInstance.Status.ACCEPTED, used=False).exclude(
+            file=""
+        )
+        marked = [instance.pk for instance in unused if _stored_uid(instance) in wanted]
+        if marked:
+            marks[earlier.pk] = marked
+    if not marks:
+        return None
     held = [document.quarantine_file for document in documents]
     with transaction.atomic():
+        # Locked, and checked again: a study discarded or purged meanwhile is left out.
+        studies = _studies_the_documents_follow(study).select_for_update().filter(pk__in=marks)
+        marked_studies = list(studies.order_by("-last_received_at", "-pk"))
+        if not marked_studies:
+            return None
         if not run.delete()[1].get(ReceivedStudy._meta.label):
             raise StudySettled(study.pk)
-        ReceivedInstance.objects.filter(pk__in=marked).update(is_key_image=True)
-        earlier.refresh_from_db()
-        earlier.key_object_title = earlier.key_object_title or keys.title
-        earlier.key_object_description = "\n\n".join(
-            text for text in (earlier.key_object_description, keys.description) if text
-        )
-        earlier.status_note = LATE_KEY_OBJECTS_NOTE.format(
-            marked=len(marked), at=timezone.localtime(study.last_received_at)
-        )
-        earlier.deidentification_summary = _summary(earlier)
-        earlier.save(
-            update_fields=[
-                "key_object_title",
-                "key_object_description",
-                "status_note",
-                "deidentification_summary",
-            ]
-        )
+        for earlier in marked_studies:
+            _key_images_mark(earlier, marks[earlier.pk], keys, received_at=study.last_received_at)
         transaction.on_commit(lambda: _files_delete(study.pk, ([], held)))
-    return earlier
+    return marked_studies[0]
+
+
+def _key_images_mark(
+    earlier: ReceivedStudy, instance_ids: list[int], keys: _KeyObjects, *, received_at
+) -> None:
+    ReceivedInstance.objects.filter(pk__in=instance_ids).update(is_key_image=True)
+    earlier.key_object_title = earlier.key_object_title or keys.title
+    earlier.key_object_description = "\n\n".join(
+        text for text in (earlier.key_object_description, keys.description) if text
+    )
+    earlier.status_note = LATE_KEY_OBJECTS_NOTE.format(
+        marked=len(instance_ids), at=timezone.localtime(received_at)
+    )
+    earlier.deidentification_summary = _summary(earlier)
+    earlier.save(
+        update_fields=[
+            "key_object_title",
+            "key_object_description",
+            "status_note",
+            "deidentification_summary",
+        ]
+    )
 
 
 def _stored_uid(instance: ReceivedInstance) -> str:

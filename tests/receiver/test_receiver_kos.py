@@ -193,3 +193,44 @@ def test_a_late_kos_waits_while_its_images_are_still_being_gated(receiver, sende
     assert studies_hand_over(stable_seconds=0) == 1
     assert list(ReceivedStudy.objects.all()) == [images]
     assert images.instances.filter(is_key_image=True).count() == 1
+
+
+def test_a_late_kos_marks_the_batch_its_image_came_in(receiver, sender):
+    first, second = two_slices()
+    send(receiver, first)
+    assert studies_hand_over(stable_seconds=0) == 1
+    send(receiver, second)  # the same study, a second batch: a study of its own in the inbox
+    assert studies_hand_over(stable_seconds=0) == 1
+    older, newer = ReceivedStudy.objects.order_by("pk")
+    send_late(receiver, key_object_selection(("113004", "For Teaching"), first.StudyInstanceUID, [first]))
+    assert set(ReceivedStudy.objects.all()) == {older, newer}
+    older.refresh_from_db(), newer.refresh_from_db()
+    assert older.instances.filter(is_key_image=True).count() == 1 and older.key_object_title == "For Teaching"
+    assert not newer.instances.filter(is_key_image=True).exists() and not newer.key_object_title
+
+
+@pytest.mark.parametrize("made_into_a_draft", [False, True])
+def test_a_late_kos_that_selects_no_unused_image_fails_and_leaves_the_study_as_it_was(
+    made_into_a_draft, receiver, sender, quarantine_root
+):
+    """A KOS naming an image never received, or one already taken into a draft, changes nothing: the study
+    stays usable as it was (a title with no key image would leave it nothing to use)."""
+    first, second = two_slices()
+    send(receiver, first, second)
+    assert studies_hand_over(stable_seconds=0) == 1
+    images = ReceivedStudy.objects.get()
+    if made_into_a_draft:
+        services.received_study_draft_create(study=images, by=sender.author)
+        selected = second
+    else:
+        selected = sample("CT_small.dcm", InstanceNumber=3)
+        selected.SOPInstanceUID = generate_uid()  # of the same study, never sent
+    lone = send_late(
+        receiver, key_object_selection(("113004", "For Teaching"), first.StudyInstanceUID, [selected])
+    )
+    assert (lone.status, lone.status_note) == (ReceivedStudy.Status.FAILED, services.LONE_KEY_OBJECTS_NOTE)
+    images.refresh_from_db()
+    assert (images.key_object_title, images.key_object_description, images.status_note) == ("", "", "")
+    assert not images.instances.filter(is_key_image=True).exists()
+    assert len(services.usable_instances(images)) == (0 if made_into_a_draft else 2)
+    assert quarantined_files(quarantine_root) == []
