@@ -125,7 +125,7 @@ def _published_differences(old: dict, new: dict) -> Counter:
     return differences
 
 
-def _stored_rows(case_ids: list[int], using: str) -> dict[int, tuple[bool, set[FacetValue]]]:
+def _stored_values(case_ids: list[int], using: str) -> dict[int, tuple[bool, set[FacetValue]]]:
     sets = CaseFacetSet.objects.using(using).filter(case_id__in=case_ids)
     return {
         case_id: (published, {facet_value_of(key) for key in keys})
@@ -181,7 +181,7 @@ def case_facets_refresh(*, case_ids: Iterable[int]) -> None:
         with transaction.atomic(using=using):
             # Two writers of one case take its row lock in turn, so each reads the rows the other wrote.
             list(Case.objects.using(using).select_for_update().filter(pk__in=batch).values_list("pk"))
-            old = _stored_rows(batch, using)
+            old = _stored_values(batch, using)
             new = rows_of(batch)
             changed = [pk for pk in batch if old.get(pk) != new.get(pk)]
             if not changed:
@@ -202,7 +202,7 @@ def case_facets_forget(*, case_ids: Iterable[int]) -> None:
     using = router.db_for_write(CaseFacetSet)
     ids = list(case_ids)
     with transaction.atomic(using=using):
-        old = _stored_rows(ids, using)
+        old = _stored_values(ids, using)
         CaseFacetSet.objects.using(using).filter(case_id__in=ids).delete()
         _retire_cached(old, {}, list(old), using=using)
         counts_add(_published_differences(old, {}), using=using)

@@ -123,11 +123,7 @@ def received_study_gate(*, study_id: int, run: QuerySet | None = None) -> Receiv
         now = timezone.now()
         ended = run.update(
             status=ReceivedStudy.Status.READY if passed else ReceivedStudy.Status.FAILED,
-            status_note=""
-            if passed
-            else _lone_key_objects(keys)
-            if only_documents
-            else _nothing_passed(summary),
+            status_note="" if passed else _failure_note(summary, keys, only_documents=only_documents),
             gated_at=now,
             heartbeat_at=now,
             deidentification_summary=summary,
@@ -159,11 +155,6 @@ NO_TEACHING_SELECTION_NOTE = (
 LATE_KEY_OBJECTS_NOTE = (
     "{marked} key image(s) marked by a key object selection received later ({at:%Y-%m-%d %H:%M})."
 )
-
-
-def _nothing_passed(summary: dict) -> str:
-    reasons = "; ".join(summary.get("rejections", [])) or "no instance to gate"
-    return f"No instance passed the image gate: {reasons}"[:500]
 
 
 def _quarantined_bytes(instance: ReceivedInstance) -> bytes:
@@ -203,6 +194,13 @@ def _lone_key_objects(keys: _KeyObjects) -> str:
     if keys.referenced:
         return LONE_KEY_OBJECTS_NOTE
     return UNREADABLE_SELECTION_NOTE if keys.unreadable else NO_TEACHING_SELECTION_NOTE
+
+
+def _failure_note(summary: dict, keys: _KeyObjects, *, only_documents: bool) -> str:
+    if only_documents:
+        return _lone_key_objects(keys)
+    reasons = "; ".join(summary.get("rejections", [])) or "no instance to gate"
+    return f"No instance passed the image gate: {reasons}"[:500]
 
 
 def _studies_the_documents_follow(study: ReceivedStudy) -> QuerySet:
