@@ -154,18 +154,16 @@ class RegionDetailView(VisibleCasesMixin, TemplateView):
         region = tree.by_slug.get(slug)
         if region is None:
             raise Http404("No such region.")
-        keys = facet_filter_keys({"region": slug}, tree)
+        key = (FacetKind.REGION, str(region.pk))
         # The region's and its sub-regions' counts are those of the unfiltered list (a region counts the
         # cases of its sub-regions too): maintained, so read on every request rather than counted.
         counts = visible_counts(self.request.user)
+        cases = having_facet_keys(self.visible_cases(), [facet_value_key(*key)])
         context.update(
             region=region,
             ancestors=tree.ancestors(region),
             children=[(child, counts[(FacetKind.REGION, str(child.pk))]) for child in tree.children(region)],
-            page_obj=self.paginate(
-                having_facet_keys(self.visible_cases(), keys),
-                count=counts[(FacetKind.REGION, str(region.pk))],
-            ),
+            page_obj=self.paginate(cases, count=counts[key]),
         )
         return context
 
