@@ -367,7 +367,7 @@ def matching_cases(client: Client) -> dict[str, int]:
     for url in ("/cases/", "/cases/?region=spine&modality=MR", "/cases/?q=haemangioma"):
         html = get(client, url).content.decode()
         marker = html.index('class="result-count">') + len('class="result-count">')
-        counts[url] = int(html[marker:].split(" ", 1)[0])
+        counts[url] = int(re.search(r"\d+", html[marker:]).group())  # "More than 500 …": a broad search
     return counts
 
 

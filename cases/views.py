@@ -27,7 +27,14 @@ from cases.filters import (
 )
 from cases.models import Case, Diagnosis, DifferentialItem, FacetKind, facet_value_key
 from cases.regions import load_region_tree
-from cases.search import case_search_parse, search_filter, search_rank, search_snippet, with_snippet_text
+from cases.search import (
+    case_search_parse,
+    search_filter,
+    search_matches,
+    search_rank,
+    search_snippet,
+    with_snippet_text,
+)
 
 NEWEST_CASES_ON_HOME = 6
 CASES_PER_SECTION = 20
@@ -83,6 +90,11 @@ class CaseListView(VisibleCasesMixin, TemplateView):
         keys = facet_filter_keys(filters, tree)
         matching = search_filter(filter_case_fields(self.visible_cases(), filters), search)
         cases = having_facet_keys(matching, keys)
+        broad = None
+        if search:
+            matches = search_matches(cases, limit=settings.SEARCH_RANKED_MATCHES)
+            if matches.more_than:  # the newest of many matches: their facets are counted on them alone
+                cases, matching, keys, broad = matches.cases, matches.cases, (), matches.more_than
         # Keyed by exactly `filters` (the validated, non-empty ones; the page number is not one).
         facets = self.cached(
             "facets",
@@ -103,6 +115,7 @@ class CaseListView(VisibleCasesMixin, TemplateView):
             form=form,
             filters=filters,
             search=search,
+            broad_search=broad,
             other_filters=any(name != "q" for name in filters),
             facets=facets,
             page_obj=page_obj,

@@ -534,11 +534,12 @@ SEARCH_PAGES = [
     "/cases/?q=chordona",
     "/cases/?q=bone&tag=bone&sex=F&age_min=10",
 ]
-# On PostgreSQL one query more than the list without a search: the diagnosis synonyms and typo
-# corrections in one round trip. Elsewhere up to four (``cases.fuzzy_corrections``): the synonyms,
+# On PostgreSQL two queries more than the list without a search: the diagnosis synonyms and typo
+# corrections in one round trip, and the newest matches (whether the search is broad,
+# ``cases.search.search_matches``). Elsewhere up to five (``cases.fuzzy_corrections``): the synonyms,
 # whether published cases hold the typed words, and for a word none holds, the vocabulary's
-# candidates and whether published cases hold those.
-SEARCH_EXTRA_QUERIES = 1 if connection.vendor == "postgresql" else 4
+# candidates and whether published cases hold those; and the newest matches.
+SEARCH_EXTRA_QUERIES = 2 if connection.vendor == "postgresql" else 5
 MAX_SEARCH_QUERIES = {who: limit + SEARCH_EXTRA_QUERIES for who, limit in MAX_QUERIES.items()}
 
 
