@@ -522,13 +522,15 @@ def search_filter(cases: QuerySet, search: CaseSearch) -> QuerySet:
     return cases.filter(reduce(operator.and_, (_group_anywhere(group) for group in search.groups)))
 
 
-NEWEST_FIRST = ("-published_at", "-created_at", "-pk")
+# Cases never published (drafts) first on every database, as PostgreSQL sorts NULLs by default, so that
+# SQLite and PostgreSQL choose the same newest matches.
+NEWEST_FIRST = (F("published_at").desc(nulls_first=True), "-created_at", "-pk")
 
 
 @dataclass(frozen=True)
 class SearchMatches:
     """The cases a search ranks and counts: all its matches, or for a broad search only the
-    ``more_than`` most recently published of them (the page says so)."""
+    ``more_than`` most recent of them (the page says so)."""
 
     cases: QuerySet
     more_than: int | None = None
@@ -538,8 +540,9 @@ def search_matches(cases: QuerySet, *, limit: int) -> SearchMatches:
     """``cases`` (the matches of a search), or, when more than ``limit`` match, the ``limit`` newest.
 
     Ranking and counting every match reads every matching document: at 100,000 cases a word found in a
-    sixth of them would cost several times the page. The newest ``limit`` are found by walking the list's
-    own order, in one query whose cost does not grow with the number of matches."""
+    sixth of them would cost several times the page. The newest ``limit`` are read in one query, which
+    PostgreSQL answers by walking the list's own order until ``limit`` match (a broad search) or from the
+    few matches sorted (a narrow one)."""
     ids = list(cases.order_by(*NEWEST_FIRST).values_list("pk", flat=True)[: limit + 1])
     if len(ids) <= limit:
         return SearchMatches(cases)

@@ -95,13 +95,14 @@ class CaseListView(VisibleCasesMixin, TemplateView):
             matches = search_matches(cases, limit=settings.SEARCH_RANKED_MATCHES)
             if matches.more_than:  # the newest of many matches: their facets are counted on them alone
                 cases, matching, keys, broad = matches.cases, matches.cases, (), matches.more_than
-        # Keyed by exactly `filters` (the validated, non-empty ones; the page number is not one).
+        # Keyed by exactly `filters` (the validated, non-empty ones; the page number is not one) and, for
+        # a search, by whether it was broad: counts among the newest matches never serve an exact search.
         facets = self.cached(
             "facets",
             lambda: case_facets(
                 matching, tree, having_keys=keys, all_visible_to=None if filters else self.request.user
             ),
-            filters,
+            {**filters, "ranked": broad} if search else filters,
         )
         listing = with_snippet_text(search_rank(cases, search)) if search else cases
         paginator = Paginator(listing.for_list(with_text=bool(search)), settings.CASES_PER_PAGE)

@@ -343,7 +343,12 @@ TAGGIT_CASE_INSENSITIVE = True
 CASES_PER_PAGE = 20
 # A search matching more cases than this ranks and counts the most recently published this many
 # (docs/search.md, "Broad searches"): ranking and counting every match of a broad word grows with the archive.
-SEARCH_RANKED_MATCHES = int(os.environ.get("SEARCH_RANKED_MATCHES", "500"))
+_ranked = os.environ.get("SEARCH_RANKED_MATCHES", "500")
+if not (_ranked.isdigit() and 1 <= int(_ranked) <= 10_000):  # the ids travel as query parameters
+    raise ImproperlyConfigured(
+        f"SEARCH_RANKED_MATCHES must be a whole number from 1 to 10000, not {_ranked!r}"
+    )
+SEARCH_RANKED_MATCHES = int(_ranked)
 
 # “Point to the lesion”: a click this close to a target still hits it, as a fraction of the image's width
 # (in the image's own pixels), since a resident's click on a phone is not pixel-exact.

@@ -10,6 +10,7 @@ from django.utils import timezone
 from cases.models import Case
 from tests.helpers.accounts import make_user
 from tests.helpers.search import add_finding, found
+from tests.helpers.settings import run_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,8 @@ def test_a_broad_search_lists_the_newest_matches_and_says_so(client, broad):
     html = client.get("/cases/?q=expansile").content.decode()
 
     assert "More than 3 cases match “expansile”" in html
-    assert "the 3 most recently published are shown" in html
+    assert "the 3 most recent are shown, best match first." in html
+    assert "Add a word or a filter to rank every match." in html
     assert "Counts among the 3 most recent matches." in html
     assert set(found(client, "expansile")) == {"newest", "second", "third"}
 
@@ -107,11 +109,52 @@ def test_the_pages_of_a_broad_search_end_with_its_newest_matches(client, broad, 
     assert 'page=3"' not in second
 
 
-def test_another_author_s_drafts_never_take_a_place_among_the_newest(client, broad, make_case, faculty):
-    other = make_user("other-author", "faculty")
-    for n in range(LIMIT):
-        draft = make_case(slug=f"draft-{n}", status=Case.Status.DRAFT, author=other, findings=[])
+def add_drafts(make_case, author, count: int) -> None:
+    """Drafts dated after every published case (a case taken back to draft keeps its publication date)."""
+    for n in range(count):
+        draft = make_case(
+            slug=f"draft-{author.username}-{n}",
+            status=Case.Status.DRAFT,
+            author=author,
+            published_at=timezone.now() + timedelta(days=1),
+            findings=[],
+        )
         add_finding(draft, "Expansile draft.")
+
+
+def test_another_author_s_drafts_never_take_a_place_among_the_newest(client, broad, make_case, faculty):
+    add_drafts(make_case, make_user("other-author", "faculty"), LIMIT)
     client.force_login(faculty)
 
     assert set(found(client, "expansile")) == {"newest", "second", "third"}
+    assert "draft" not in client.get("/cases/?q=expansile").content.decode()
+
+
+def test_an_author_finds_their_own_draft_in_a_broad_search(client, broad, make_case, faculty):
+    undated = make_case(slug="own-undated", status=Case.Status.DRAFT, author=faculty, findings=[])
+    add_finding(undated, "Expansile, never published.")
+    client.force_login(faculty)
+
+    listed = found(client, "expansile")
+
+    assert "own-undated" in listed  # a draft never published counts as the newest, on every database
+    assert len(listed) == LIMIT
+
+
+def test_the_limit_comes_from_the_environment_and_a_wrong_one_stops_the_start():
+    code = "print(settings.SEARCH_RANKED_MATCHES)"
+    assert run_settings({}, code).stdout.strip() == "500"
+    assert run_settings({"SEARCH_RANKED_MATCHES": "2000"}, code).stdout.strip() == "2000"
+    for wrong in ["many", "0", "-5", "20000"]:
+        result = run_settings({"SEARCH_RANKED_MATCHES": wrong}, code)
+        assert result.returncode != 0 and "SEARCH_RANKED_MATCHES must be a whole number" in result.stderr
+
+
+def test_facets_cached_for_a_broad_search_never_serve_an_exact_one(client, broad, settings):
+    client.get("/cases/?q=expansile")  # broad: its facets, counted among the newest 3, are cached
+    settings.SEARCH_RANKED_MATCHES = 10
+
+    html = client.get("/cases/?q=expansile").content.decode()
+
+    assert "5 cases match “expansile”, best match first" in html
+    assert facet_count(html, "Spine") == 3
