@@ -341,8 +341,8 @@ LOGOUT_REDIRECT_URL = "home"
 TAGGIT_CASE_INSENSITIVE = True
 
 CASES_PER_PAGE = 20
-# A search matching more cases than this ranks and counts the most recently published this many
-# (docs/search.md, "Broad searches"): ranking and counting every match of a broad word grows with the archive.
+# A search matching more cases than this ranks and counts only the this-many most recent (docs/search.md,
+# "Broad searches"): ranking and counting every match of a broad word grows with the archive.
 _ranked = os.environ.get("SEARCH_RANKED_MATCHES", "500")
 if not (_ranked.isdigit() and 1 <= int(_ranked) <= 10_000):  # the ids travel as query parameters
     raise ImproperlyConfigured(
