@@ -5,6 +5,7 @@ import re
 import pytest
 
 from cases.models import Case
+from tests.helpers.search import facet_count
 
 pytestmark = pytest.mark.django_db
 
@@ -105,18 +106,14 @@ def test_reversed_age_range_is_reported(client, archive):
 
 def test_facet_counts_describe_the_matching_set(client, archive):
     html = client.get("/cases/?tag=marrow").content.decode()
-    facets = html[html.index('class="filters"') : html.index('class="results"')]
 
-    def count(label: str) -> int:
-        return int(re.search(rf">{re.escape(label)} <span class=\"count\">(\d+)</span>", facets).group(1))
-
-    assert count("Spine") == 1  # lumbar, via its sub-region
-    assert count("Chest") == 1
-    assert count("CT") == 2
-    assert count("Radiograph") == 1
-    assert count("Extramedullary haematopoiesis") == 2
-    assert count("bone") == 1
-    assert "Chordoma" not in facets
+    assert facet_count(html, "Spine") == 1  # lumbar, via its sub-region
+    assert facet_count(html, "Chest") == 1
+    assert facet_count(html, "CT") == 2
+    assert facet_count(html, "Radiograph") == 1
+    assert facet_count(html, "Extramedullary haematopoiesis") == 2
+    assert facet_count(html, "bone") == 1
+    assert "Chordoma" not in html[html.index('class="filters"') : html.index('class="results"')]
 
 
 def test_facet_links_toggle_their_filter_and_keep_the_others(client, archive):

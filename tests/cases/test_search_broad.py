@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from cases.models import Case
 from tests.helpers.accounts import make_user
-from tests.helpers.search import add_finding, found
+from tests.helpers.search import add_finding, facet_count, found
 from tests.helpers.settings import run_settings
 
 pytestmark = pytest.mark.django_db
@@ -42,12 +42,6 @@ def broad(make_case, region_tree, limited):
         cases[slug] = case
     make_case(slug="unrelated", regions=[region_tree["spine"]])
     return cases
-
-
-def facet_count(html: str, label: str) -> int | None:
-    facets = html[html.index('class="filters"') : html.index('class="results"')]
-    match = re.search(rf">{re.escape(label)} <span class=\"count\">(\d+)</span>", facets)
-    return int(match.group(1)) if match else None
 
 
 def test_a_broad_search_lists_the_newest_matches_and_says_so(client, broad):

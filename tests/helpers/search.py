@@ -24,3 +24,10 @@ def found(client, q: str, **filters) -> list[str]:
 def add_finding(case: Case, text: str, modality: str = "MR") -> Finding:
     order = case.findings.count() + 1
     return Finding.objects.create(case=case, modality=modality, text=text, order=order)
+
+
+def facet_count(html: str, label: str) -> int | None:
+    """The count shown beside a facet value in a list page's filters, or None if the value is not shown."""
+    facets = html[html.index('class="filters"') : html.index('class="results"')]
+    match = re.search(rf">{re.escape(label)} <span class=\"count\">(\d+)</span>", facets)
+    return int(match.group(1)) if match else None
